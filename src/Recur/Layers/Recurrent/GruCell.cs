@@ -1,0 +1,93 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using Recur.Tensors;
+
+namespace Recur.Layers.Recurrent;
+
+/// <summary>
+/// Gated recurrent unit, PyTorch's (and cuDNN's) formulation and gate order (r, z, n), with the reset gate applied
+/// after the recurrent product:
+/// <code>
+/// r = σ(x_r + h_r)    z = σ(x_z + h_z)      x_* = x·W_i*ᵀ + b_i*,  h_* = h_prev·W_h*ᵀ + b_h*
+/// n = tanh(x_n + r ⊙ h_n)
+/// h = (1 − z) ⊙ n + z ⊙ h_prev
+/// </code>
+/// Saved per unit (S = 4): r, z, n, h_n.
+/// </summary>
+public readonly struct GruCell : IRecurrentCell
+{
+    public const int ResetGate = 0, UpdateGate = 1, NewGate = 2;
+    private const int RecurrentNew = 3;
+
+    public static int GateCount => 3;
+    public static bool HasCellState => false;
+    public static int SavedWidth => 4;
+    public static bool SharesGateGradient => false;
+    public static string DisplayName => "GRU";
+
+    public static void Forward<T>(int batch, int hidden,
+        ReadOnlySpan<T> xGates, ReadOnlySpan<T> hGates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
+        Span<T> saved, Span<T> h, Span<T> c)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        int H = hidden, gateWidth = 3 * H;
+        for (int b = 0; b < batch; b++)
+        {
+            var xg = xGates.Slice(b * gateWidth, gateWidth);
+            var hg = hGates.Slice(b * gateWidth, gateWidth);
+            var act = saved.Slice(b * 4 * H, 4 * H);
+            var rz = act[..(2 * H)];
+            var r = act.Slice(ResetGate * H, H);
+            var z = act.Slice(UpdateGate * H, H);
+            var n = act.Slice(NewGate * H, H);
+            var hn = act.Slice(RecurrentNew * H, H);
+            // r, z = σ(x_rz + h_rz)
+            TensorPrimitives.Add(xg[..(2 * H)], hg[..(2 * H)], rz);
+            Elementwise.Sigmoid<T>(rz, rz);
+            // n = tanh(x_n + r ⊙ h_n)
+            hg.Slice(NewGate * H, H).CopyTo(hn);
+            TensorPrimitives.FusedMultiplyAdd(r, hn, xg.Slice(NewGate * H, H), n);
+            Elementwise.Tanh<T>(n, n);
+            // h = n + z ⊙ (h_prev − n)
+            var hRow = h.Slice(b * H, H);
+            TensorPrimitives.Subtract(hPrev.Slice(b * H, H), n, hRow);
+            TensorPrimitives.FusedMultiplyAdd(z, hRow, n, hRow);
+        }
+    }
+
+    public static void Backward<T>(int batch, int hidden,
+        ReadOnlySpan<T> saved, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> dh, ReadOnlySpan<T> dc,
+        Span<T> dXGates, Span<T> dHGates, Span<T> dhPrev, Span<T> dcPrev)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        int H = hidden, gateWidth = 3 * H;
+        for (int b = 0; b < batch; b++)
+        {
+            var act = saved.Slice(b * 4 * H, 4 * H);
+            var dx = dXGates.Slice(b * gateWidth, gateWidth);
+            var dhg = dHGates.Slice(b * gateWidth, gateWidth);
+            for (int j = 0; j < H; j++)
+            {
+                T r = act[ResetGate * H + j], z = act[UpdateGate * H + j];
+                T n = act[NewGate * H + j], hn = act[RecurrentNew * H + j];
+                T dhj = dh[b * H + j], hp = hPrev[b * H + j];
+                // h = (1 − z) ⊙ n + z ⊙ h_prev
+                T dn = dhj * (T.One - z);
+                T dz = dhj * (hp - n);
+                dhPrev[b * H + j] = dhj * z;
+                // n = tanh(x_n + r ⊙ h_n)
+                T dan = dn * (T.One - n * n);
+                T dr = dan * hn;
+                // r, z = σ(·)
+                T dar = dr * r * (T.One - r);
+                T daz = dz * z * (T.One - z);
+                dx[ResetGate * H + j] = dar;
+                dx[UpdateGate * H + j] = daz;
+                dx[NewGate * H + j] = dan;
+                dhg[ResetGate * H + j] = dar;
+                dhg[UpdateGate * H + j] = daz;
+                dhg[NewGate * H + j] = dan * r;
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using Recur.Tensors;
+
+namespace Recur.Layers.Recurrent;
+
+/// <summary>
+/// Long short-term memory cell, PyTorch's formulation and gate order (i, f, g, o):
+/// <code>
+/// i = σ(a_i)   f = σ(a_f)   g = tanh(a_g)   o = σ(a_o)      a = x·W_ihᵀ + b_ih + h_prev·W_hhᵀ + b_hh
+/// c = f ⊙ c_prev + i ⊙ g
+/// h = o ⊙ tanh(c)
+/// </code>
+/// Saved per unit (S = 5): i, f, g, o, tanh(c).
+/// </summary>
+public readonly struct LstmCell : IRecurrentCell
+{
+    public const int InputGate = 0, ForgetGate = 1, CellGate = 2, OutputGate = 3;
+    private const int TanhC = 4;
+
+    public static int GateCount => 4;
+    public static bool HasCellState => true;
+    public static int SavedWidth => 5;
+    public static bool SharesGateGradient => true;
+    public static string DisplayName => "LSTM";
+
+    public static void Forward<T>(int batch, int hidden,
+        ReadOnlySpan<T> xGates, ReadOnlySpan<T> hGates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
+        Span<T> saved, Span<T> h, Span<T> c)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        int H = hidden, gateWidth = 4 * H;
+        for (int b = 0; b < batch; b++)
+        {
+            var act = saved.Slice(b * 5 * H, 5 * H);
+            var gates = act[..gateWidth];
+            // a = xGates + hGates, then the non-linearities in place: σ over (i, f), tanh over g, σ over o.
+            TensorPrimitives.Add(xGates.Slice(b * gateWidth, gateWidth), hGates.Slice(b * gateWidth, gateWidth), gates);
+            Elementwise.Sigmoid<T>(gates[..(2 * H)], gates[..(2 * H)]);
+            Elementwise.Tanh<T>(gates.Slice(CellGate * H, H), gates.Slice(CellGate * H, H));
+            Elementwise.Sigmoid<T>(gates.Slice(OutputGate * H, H), gates.Slice(OutputGate * H, H));
+
+            var i = act.Slice(InputGate * H, H);
+            var f = act.Slice(ForgetGate * H, H);
+            var g = act.Slice(CellGate * H, H);
+            var o = act.Slice(OutputGate * H, H);
+            var tanhC = act.Slice(TanhC * H, H);
+            var cRow = c.Slice(b * H, H);
+            var hRow = h.Slice(b * H, H);
+            // c = f ⊙ c_prev + i ⊙ g
+            TensorPrimitives.Multiply(i, g, cRow);
+            TensorPrimitives.FusedMultiplyAdd(f, cPrev.Slice(b * H, H), cRow, cRow);
+            // h = o ⊙ tanh(c)
+            Elementwise.Tanh<T>(cRow, tanhC);
+            TensorPrimitives.Multiply(o, tanhC, hRow);
+        }
+    }
+
+    public static void Backward<T>(int batch, int hidden,
+        ReadOnlySpan<T> saved, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> dh, ReadOnlySpan<T> dc,
+        Span<T> dXGates, Span<T> dHGates, Span<T> dhPrev, Span<T> dcPrev)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        int H = hidden, gateWidth = 4 * H;
+        dhPrev[..(batch * H)].Clear(); // h_prev reaches the loss only through W_hh
+        for (int b = 0; b < batch; b++)
+        {
+            var act = saved.Slice(b * 5 * H, 5 * H);
+            var da = dXGates.Slice(b * gateWidth, gateWidth);
+            for (int j = 0; j < H; j++)
+            {
+                T i = act[InputGate * H + j], f = act[ForgetGate * H + j], g = act[CellGate * H + j];
+                T o = act[OutputGate * H + j], tanhC = act[TanhC * H + j];
+                T dhj = dh[b * H + j];
+                // h = o ⊙ tanh(c)  ⇒  dc += dh ⊙ o ⊙ (1 − tanh²c),  do = dh ⊙ tanh(c)
+                T dcj = dc[b * H + j] + dhj * o * (T.One - tanhC * tanhC);
+                T dO = dhj * tanhC;
+                // c = f ⊙ c_prev + i ⊙ g
+                T dI = dcj * g, dF = dcj * cPrev[b * H + j], dG = dcj * i;
+                dcPrev[b * H + j] = dcj * f;
+                // through the non-linearities, from their saved outputs: σ' = y(1 − y), tanh' = 1 − y²
+                da[InputGate * H + j] = dI * i * (T.One - i);
+                da[ForgetGate * H + j] = dF * f * (T.One - f);
+                da[CellGate * H + j] = dG * (T.One - g * g);
+                da[OutputGate * H + j] = dO * o * (T.One - o);
+            }
+        }
+    }
+}

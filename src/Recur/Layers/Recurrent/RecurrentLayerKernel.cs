@@ -1,0 +1,171 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using Recur.Tensors;
+
+namespace Recur.Layers.Recurrent;
+
+/// <summary>
+/// What one layer's forward pass keeps for its backward pass. Hs: [(T+1), B, H] holds h_0 … h_T, so the layer's
+/// output sequence is Hs[1..]; Cs likewise (empty without cell state); Saved: [T, B, S·H].
+/// </summary>
+public sealed class RecurrentLayerCache<T> where T : struct
+{
+    internal RecurrentLayerCache(int steps, int batch, int hidden, bool hasCellState, int savedWidth, ReadOnlyMemory<T> input)
+    {
+        (Steps, Batch, Hidden) = (steps, batch, hidden);
+        Input = input;
+        Hs = new T[(steps + 1) * batch * hidden];
+        Cs = hasCellState ? new T[(steps + 1) * batch * hidden] : [];
+        Saved = new T[steps * batch * savedWidth * hidden];
+    }
+
+    public int Steps { get; }
+    public int Batch { get; }
+    public int Hidden { get; }
+
+    /// <summary>The layer's input x: [T, B, I] (a reference, not a copy).</summary>
+    public ReadOnlyMemory<T> Input { get; }
+    public T[] Hs { get; }
+    public T[] Cs { get; }
+    public T[] Saved { get; }
+
+    /// <summary>Output sequence h_1 … h_T: [T, B, H].</summary>
+    public ReadOnlyMemory<T> Output => Hs.AsMemory(Batch * Hidden);
+    public ReadOnlySpan<T> FinalHidden => Hs.AsSpan(Steps * Batch * Hidden, Batch * Hidden);
+    public ReadOnlySpan<T> FinalCell => Cs.Length == 0 ? [] : Cs.AsSpan(Steps * Batch * Hidden, Batch * Hidden);
+}
+
+/// <summary>
+/// The time loop shared by every recurrent cell, for one layer and direction, time-major. The input projection
+/// for all steps is one GEMM before the loop; only the recurrent product runs per step; weight gradients are
+/// GEMMs over all steps after the backward loop. All buffers are allocated before the loop.
+/// </summary>
+public static class RecurrentLayerKernel<T, TCell>
+    where T : struct, IFloatingPointIeee754<T>
+    where TCell : IRecurrentCell
+{
+    /// <summary>
+    /// Runs the layer over x: [T, B, I] from h0, c0: [B, H] (empty spans mean zeros; c0 ignored without cell
+    /// state) and returns the cache, whose <see cref="RecurrentLayerCache{T}.Output"/> is [T, B, H].
+    /// </summary>
+    public static RecurrentLayerCache<T> Forward(RecurrentLayerWeights<T> w, ReadOnlyMemory<T> x, int steps, int batch,
+        ReadOnlySpan<T> h0, ReadOnlySpan<T> c0)
+    {
+        int I = w.InputSize, H = w.HiddenSize, G = TCell.GateCount, GH = G * H, BH = batch * H;
+        if (x.Length != steps * batch * I)
+            throw new ArgumentException($"{TCell.DisplayName} layer input must be [T={steps}, B={batch}, I={I}] = {steps * batch * I} values; found {x.Length}.", nameof(x));
+        CheckState(h0, BH, "h0");
+        if (TCell.HasCellState) CheckState(c0, BH, "c0");
+
+        var cache = new RecurrentLayerCache<T>(steps, batch, H, TCell.HasCellState, TCell.SavedWidth, x);
+        if (!h0.IsEmpty) h0.CopyTo(cache.Hs);
+        if (TCell.HasCellState && !c0.IsEmpty) c0.CopyTo(cache.Cs);
+
+        // xGates = x·W_ihᵀ + b_ih for all steps at once: [T·B, G·H]
+        var xGates = new T[steps * batch * GH];
+        Gemm.Multiply<T>(false, true, steps * batch, GH, I, x.Span, w.InputWeights, xGates, accumulate: false);
+        AddRowBias(xGates, w.InputBias);
+
+        var hGates = new T[batch * GH]; // [B, G·H], reused every step
+        int savedStep = batch * TCell.SavedWidth * H;
+        for (int t = 0; t < steps; t++)
+        {
+            // hGates = h_{t−1}·W_hhᵀ + b_hh
+            for (int b = 0; b < batch; b++) w.RecurrentBias.CopyTo(hGates.AsSpan(b * GH, GH));
+            Gemm.Multiply<T>(false, true, batch, GH, H, cache.Hs.AsSpan(t * BH, BH), w.RecurrentWeights, hGates, accumulate: true);
+            TCell.Forward<T>(batch, H,
+                xGates.AsSpan(t * batch * GH, batch * GH), hGates,
+                cache.Hs.AsSpan(t * BH, BH), CellSlice(cache.Cs, t, BH),
+                cache.Saved.AsSpan(t * savedStep, savedStep),
+                cache.Hs.AsSpan((t + 1) * BH, BH), CellSlice(cache.Cs, t + 1, BH));
+        }
+        return cache;
+    }
+
+    /// <summary>
+    /// Backward through the layer. dOutput: [T, B, H] (empty = no gradient on the sequence), dhT, dcT: [B, H]
+    /// (empty = none). Adds into <paramref name="grads"/> and, when not empty, into dx: [T, B, I]; writes
+    /// dh0, dc0: [B, H] when not empty.
+    /// </summary>
+    public static void Backward(RecurrentLayerWeights<T> w, RecurrentLayerCache<T> cache,
+        ReadOnlySpan<T> dOutput, ReadOnlySpan<T> dhT, ReadOnlySpan<T> dcT,
+        RecurrentLayerWeights<T> grads, Span<T> dx, Span<T> dh0, Span<T> dc0)
+    {
+        int steps = cache.Steps, batch = cache.Batch;
+        int I = w.InputSize, H = w.HiddenSize, GH = TCell.GateCount * H, BH = batch * H, rows = steps * batch;
+        CheckState(dOutput, steps * BH, "dOutput");
+        CheckState(dhT, BH, "dhT");
+        CheckState(dcT, BH, "dcT");
+
+        // dL/d(xGates) and dL/d(hGates) for all steps: [T, B, G·H]
+        var dXGates = new T[rows * GH];
+        var dHGates = TCell.SharesGateGradient ? dXGates : new T[rows * GH];
+        var dhNext = new T[BH];
+        var dcNext = new T[BH];
+        var dhTotal = new T[BH];
+        var dhPrev = new T[BH];
+        var dcPrev = new T[BH];
+        if (!dhT.IsEmpty) dhT.CopyTo(dhNext);
+        if (!dcT.IsEmpty) dcT.CopyTo(dcNext);
+
+        int savedStep = batch * TCell.SavedWidth * H;
+        for (int t = steps - 1; t >= 0; t--)
+        {
+            // h_t feeds the output sequence and step t+1
+            if (dOutput.IsEmpty) dhNext.CopyTo(dhTotal.AsSpan());
+            else TensorPrimitives.Add(dOutput.Slice(t * BH, BH), dhNext, dhTotal);
+            TCell.Backward<T>(batch, H,
+                cache.Saved.AsSpan(t * savedStep, savedStep),
+                cache.Hs.AsSpan(t * BH, BH), CellSlice(cache.Cs, t, BH),
+                dhTotal, dcNext,
+                dXGates.AsSpan(t * batch * GH, batch * GH), dHGates.AsSpan(t * batch * GH, batch * GH),
+                dhPrev, dcPrev);
+            // hGates = h_{t−1}·W_hhᵀ  ⇒  dh_{t−1} += dHGates_t·W_hh
+            Gemm.Multiply<T>(false, false, batch, H, GH, dHGates.AsSpan(t * batch * GH, batch * GH), w.RecurrentWeights, dhPrev, accumulate: true);
+            (dhNext, dhPrev) = (dhPrev, dhNext);
+            (dcNext, dcPrev) = (dcPrev, dcNext);
+        }
+        if (!dh0.IsEmpty) dhNext.CopyTo(dh0);
+        if (!dc0.IsEmpty && TCell.HasCellState) dcNext.CopyTo(dc0);
+
+        // Weight gradients over all steps at once.
+        // dW_ih += dXGatesᵀ·x: [G·H, T·B]·[T·B, I];  dW_hh += dHGatesᵀ·h_{0..T−1}: [G·H, T·B]·[T·B, H]
+        Gemm.Multiply<T>(true, false, GH, I, rows, dXGates, cache.Input.Span, grads.InputWeights, accumulate: true);
+        Gemm.Multiply<T>(true, false, GH, H, rows, dHGates, cache.Hs.AsSpan(0, rows * H), grads.RecurrentWeights, accumulate: true);
+        AddColumnSums(dXGates, grads.InputBias);
+        AddColumnSums(dHGates, grads.RecurrentBias);
+        // dx += dXGates·W_ih: [T·B, G·H]·[G·H, I]
+        if (!dx.IsEmpty)
+        {
+            CheckState(dx, rows * I, "dx");
+            Gemm.Multiply<T>(false, false, rows, I, GH, dXGates, w.InputWeights, dx, accumulate: true);
+        }
+    }
+
+    private static Span<T> CellSlice(T[] cs, int step, int bh) => cs.Length == 0 ? [] : cs.AsSpan(step * bh, bh);
+
+    /// <summary>rows[r, :] += bias for every row r of a [rows, bias.Length] matrix.</summary>
+    internal static void AddRowBias(Span<T> matrix, ReadOnlySpan<T> bias)
+    {
+        int width = bias.Length;
+        for (int start = 0; start < matrix.Length; start += width)
+        {
+            var row = matrix.Slice(start, width);
+            TensorPrimitives.Add(row, bias, row);
+        }
+    }
+
+    /// <summary>sums[j] += Σ_r matrix[r, j] for a [rows, sums.Length] matrix, rows in order.</summary>
+    internal static void AddColumnSums(ReadOnlySpan<T> matrix, Span<T> sums)
+    {
+        int width = sums.Length;
+        for (int start = 0; start < matrix.Length; start += width)
+            TensorPrimitives.Add(sums, matrix.Slice(start, width), sums);
+    }
+
+    private static void CheckState(ReadOnlySpan<T> state, int expected, string name)
+    {
+        if (!state.IsEmpty && state.Length != expected)
+            throw new ArgumentException($"{TCell.DisplayName} {name} must hold {expected} values; found {state.Length}.", name);
+    }
+}

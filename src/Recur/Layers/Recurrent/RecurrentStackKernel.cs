@@ -1,0 +1,95 @@
+using System.Numerics;
+
+namespace Recur.Layers.Recurrent;
+
+/// <summary>Forward results of a layer stack, time-major, with the per-layer caches for backward.</summary>
+public sealed class RecurrentStackResult<T> where T : struct
+{
+    internal RecurrentStackResult(RecurrentLayerCache<T>[] layers, T[] finalHidden, T[] finalCell)
+    {
+        Layers = layers;
+        FinalHidden = finalHidden;
+        FinalCell = finalCell;
+    }
+
+    public IReadOnlyList<RecurrentLayerCache<T>> Layers { get; }
+
+    /// <summary>The last layer's outputs h_1 … h_T: [T, B, H].</summary>
+    public ReadOnlyMemory<T> Output => Layers[^1].Output;
+
+    /// <summary>h_T of every layer: [L, B, H].</summary>
+    public T[] FinalHidden { get; }
+
+    /// <summary>c_T of every layer: [L, B, H]; empty without cell state.</summary>
+    public T[] FinalCell { get; }
+}
+
+/// <summary>
+/// L stacked layers of one cell type, each layer's output sequence the next one's input. Time-major; L layers,
+/// other letters as <see cref="IRecurrentCell"/>.
+/// </summary>
+public static class RecurrentStackKernel<T, TCell>
+    where T : struct, IFloatingPointIeee754<T>
+    where TCell : IRecurrentCell
+{
+    /// <summary>
+    /// x: [T, B, I]; h0, c0: [L, B, H] or empty for zeros (c0 only with cell state).
+    /// </summary>
+    public static RecurrentStackResult<T> Forward(IReadOnlyList<RecurrentLayerWeights<T>> layers, ReadOnlyMemory<T> x, int steps, int batch,
+        ReadOnlySpan<T> h0, ReadOnlySpan<T> c0)
+    {
+        int L = layers.Count, H = layers[0].HiddenSize, BH = batch * H;
+        CheckState(h0, L * BH, "h0");
+        CheckState(c0, L * BH, "c0");
+        var caches = new RecurrentLayerCache<T>[L];
+        var finalHidden = new T[L * BH];
+        var finalCell = TCell.HasCellState ? new T[L * BH] : [];
+        ReadOnlyMemory<T> input = x;
+        for (int l = 0; l < L; l++)
+        {
+            var cache = RecurrentLayerKernel<T, TCell>.Forward(layers[l], input, steps, batch,
+                StateSlice(h0, l, BH), TCell.HasCellState ? StateSlice(c0, l, BH) : []);
+            caches[l] = cache;
+            cache.FinalHidden.CopyTo(finalHidden.AsSpan(l * BH));
+            if (TCell.HasCellState) cache.FinalCell.CopyTo(finalCell.AsSpan(l * BH));
+            input = cache.Output;
+        }
+        return new RecurrentStackResult<T>(caches, finalHidden, finalCell);
+    }
+
+    /// <summary>
+    /// dOutput: [T, B, H] (empty = none); dhN, dcN: [L, B, H] (empty = none). Adds into each layer's gradients
+    /// and into dx: [T, B, I] when not empty; writes dh0, dc0: [L, B, H] when not empty.
+    /// </summary>
+    public static void Backward(IReadOnlyList<RecurrentLayerWeights<T>> layers, RecurrentStackResult<T> forward,
+        ReadOnlySpan<T> dOutput, ReadOnlySpan<T> dhN, ReadOnlySpan<T> dcN,
+        IReadOnlyList<RecurrentLayerWeights<T>> grads, Span<T> dx, Span<T> dh0, Span<T> dc0)
+    {
+        int L = layers.Count;
+        var caches = forward.Layers;
+        int BH = caches[0].Batch * caches[0].Hidden;
+        CheckState(dhN, L * BH, "dhN");
+        CheckState(dcN, L * BH, "dcN");
+        T[] dLayerOutput = dOutput.ToArray();
+        for (int l = L - 1; l >= 0; l--)
+        {
+            // The gradient reaching this layer's input is the layer below's output gradient.
+            T[] dInput = l > 0 ? new T[caches[l].Input.Length] : [];
+            RecurrentLayerKernel<T, TCell>.Backward(layers[l], caches[l], dLayerOutput,
+                StateSlice(dhN, l, BH), TCell.HasCellState ? StateSlice(dcN, l, BH) : [],
+                grads[l], l > 0 ? dInput : dx,
+                dh0.IsEmpty ? [] : dh0.Slice(l * BH, BH),
+                dc0.IsEmpty || !TCell.HasCellState ? [] : dc0.Slice(l * BH, BH));
+            dLayerOutput = dInput;
+        }
+    }
+
+    private static ReadOnlySpan<T> StateSlice(ReadOnlySpan<T> state, int layer, int bh) =>
+        state.IsEmpty ? [] : state.Slice(layer * bh, bh);
+
+    private static void CheckState(ReadOnlySpan<T> state, int expected, string name)
+    {
+        if (!state.IsEmpty && state.Length != expected)
+            throw new ArgumentException($"{TCell.DisplayName} {name} must hold [L, B, H] = {expected} values; found {state.Length}.", name);
+    }
+}

@@ -1,0 +1,42 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using Recur.Tensors;
+
+namespace Recur.Layers.Recurrent;
+
+/// <summary>
+/// Elman recurrent cell with tanh, as PyTorch's <c>nn.RNN</c>:
+/// <code>h = tanh(x·W_ihᵀ + b_ih + h_prev·W_hhᵀ + b_hh)</code>
+/// Saved per unit (S = 1): h.
+/// </summary>
+public readonly struct RnnCell : IRecurrentCell
+{
+    public static int GateCount => 1;
+    public static bool HasCellState => false;
+    public static int SavedWidth => 1;
+    public static bool SharesGateGradient => true;
+    public static string DisplayName => "RNN";
+
+    public static void Forward<T>(int batch, int hidden,
+        ReadOnlySpan<T> xGates, ReadOnlySpan<T> hGates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
+        Span<T> saved, Span<T> h, Span<T> c)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        int n = batch * hidden;
+        var hOut = h[..n];
+        TensorPrimitives.Add(xGates[..n], hGates[..n], hOut);
+        Elementwise.Tanh<T>(hOut, hOut);
+        hOut.CopyTo(saved);
+    }
+
+    public static void Backward<T>(int batch, int hidden,
+        ReadOnlySpan<T> saved, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> dh, ReadOnlySpan<T> dc,
+        Span<T> dXGates, Span<T> dHGates, Span<T> dhPrev, Span<T> dcPrev)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        int n = batch * hidden;
+        dhPrev[..n].Clear(); // h_prev reaches the loss only through W_hh
+        // h = tanh(a)  ⇒  da = dh ⊙ (1 − h²)
+        for (int k = 0; k < n; k++) dXGates[k] = dh[k] * (T.One - saved[k] * saved[k]);
+    }
+}
