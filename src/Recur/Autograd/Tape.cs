@@ -1,8 +1,11 @@
+using Recur.Tensors;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+
 namespace Recur.Autograd;
 
 /// <summary>
 /// A define-by-run tape of coarse operations. Each operation computes its forward result eagerly and records an
-/// explicit backward step; <see cref="Backward"/> runs them newest first. Backward steps add into gradients and
+/// explicit backward step; <see cref="Backward(Variable)"/> runs them newest first. Backward steps add into gradients and
 /// never zero them: the caller zeroes parameter gradients once per training step.
 /// </summary>
 public sealed class Tape
@@ -43,12 +46,26 @@ public sealed class Tape
     /// </summary>
     public void Backward(Variable loss)
     {
-        if (!IsRecording) throw new InvalidOperationException("Backward was called on an inference tape, which records nothing.");
         if (loss.Value.Length != 1)
             throw new ArgumentException($"Backward expects a scalar loss; found shape {loss.Value.ShapeText}.", nameof(loss));
-        if (!loss.RequiresGrad)
-            throw new ArgumentException("The loss does not depend on any parameter, so it has no gradient.", nameof(loss));
-        loss.Grad.Data[0] += 1f;
+        Backward([(loss, new Tensor([1f], 1))]);
+    }
+
+    /// <summary>
+    /// Vector–Jacobian product, as <c>torch.autograd.backward(outputs, grad_outputs)</c>: adds each given
+    /// gradient to its output's gradient, then runs every recorded backward step in reverse and clears the tape.
+    /// </summary>
+    public void Backward(IReadOnlyList<(Variable Output, Tensor Gradient)> seeds)
+    {
+        if (!IsRecording) throw new InvalidOperationException("Backward was called on an inference tape, which records nothing.");
+        foreach (var (output, gradient) in seeds)
+        {
+            if (!output.RequiresGrad)
+                throw new ArgumentException("An output given to Backward does not depend on any parameter, so it has no gradient.", nameof(seeds));
+            if (!gradient.SameShape(output.Value))
+                throw new ArgumentException($"Gradient shape {gradient.ShapeText} does not match its output's shape {output.Value.ShapeText}.", nameof(seeds));
+            TensorPrimitives.Add(output.Grad.Data, gradient.Data, output.Grad.Data);
+        }
         for (int i = _backwardSteps.Count - 1; i >= 0; i--) _backwardSteps[i]();
         _backwardSteps.Clear();
     }

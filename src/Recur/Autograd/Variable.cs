@@ -4,7 +4,7 @@ namespace Recur.Autograd;
 
 /// <summary>
 /// A value in a define-by-run computation. If <see cref="RequiresGrad"/> is set, <see cref="Grad"/> holds
-/// dLoss/dValue after <see cref="Tape.Backward"/>; it is allocated on first use and accumulated into.
+/// dLoss/dValue after <see cref="Tape.Backward(Variable)"/>; it is allocated on first use and accumulated into.
 /// </summary>
 public class Variable
 {

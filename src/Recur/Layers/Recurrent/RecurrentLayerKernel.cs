@@ -64,7 +64,7 @@ public static class RecurrentLayerKernel<T, TCell>
         // xGates = x·W_ihᵀ + b_ih for all steps at once: [T·B, G·H]
         var xGates = new T[steps * batch * GH];
         Gemm.Multiply<T>(false, true, steps * batch, GH, I, x.Span, w.InputWeights, xGates, accumulate: false);
-        AddRowBias(xGates, w.InputBias);
+        Rows.AddBias<T>(xGates, w.InputBias);
 
         var hGates = new T[batch * GH]; // [B, G·H], reused every step
         int savedStep = batch * TCell.SavedWidth * H;
@@ -132,8 +132,8 @@ public static class RecurrentLayerKernel<T, TCell>
         // dW_ih += dXGatesᵀ·x: [G·H, T·B]·[T·B, I];  dW_hh += dHGatesᵀ·h_{0..T−1}: [G·H, T·B]·[T·B, H]
         Gemm.Multiply<T>(true, false, GH, I, rows, dXGates, cache.Input.Span, grads.InputWeights, accumulate: true);
         Gemm.Multiply<T>(true, false, GH, H, rows, dHGates, cache.Hs.AsSpan(0, rows * H), grads.RecurrentWeights, accumulate: true);
-        AddColumnSums(dXGates, grads.InputBias);
-        AddColumnSums(dHGates, grads.RecurrentBias);
+        Rows.AddColumnSums<T>(dXGates, grads.InputBias);
+        Rows.AddColumnSums<T>(dHGates, grads.RecurrentBias);
         // dx += dXGates·W_ih: [T·B, G·H]·[G·H, I]
         if (!dx.IsEmpty)
         {
@@ -143,25 +143,6 @@ public static class RecurrentLayerKernel<T, TCell>
     }
 
     private static Span<T> CellSlice(T[] cs, int step, int bh) => cs.Length == 0 ? [] : cs.AsSpan(step * bh, bh);
-
-    /// <summary>rows[r, :] += bias for every row r of a [rows, bias.Length] matrix.</summary>
-    internal static void AddRowBias(Span<T> matrix, ReadOnlySpan<T> bias)
-    {
-        int width = bias.Length;
-        for (int start = 0; start < matrix.Length; start += width)
-        {
-            var row = matrix.Slice(start, width);
-            TensorPrimitives.Add(row, bias, row);
-        }
-    }
-
-    /// <summary>sums[j] += Σ_r matrix[r, j] for a [rows, sums.Length] matrix, rows in order.</summary>
-    internal static void AddColumnSums(ReadOnlySpan<T> matrix, Span<T> sums)
-    {
-        int width = sums.Length;
-        for (int start = 0; start < matrix.Length; start += width)
-            TensorPrimitives.Add(sums, matrix.Slice(start, width), sums);
-    }
 
     private static void CheckState(ReadOnlySpan<T> state, int expected, string name)
     {

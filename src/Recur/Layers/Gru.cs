@@ -1,0 +1,10 @@
+using Recur.Initialization;
+using Recur.Layers.Recurrent;
+using Recur.Randomness;
+
+namespace Recur.Layers;
+
+/// <summary>Stacked GRU (gates r, z, n; reset after the recurrent product), as <c>torch.nn.GRU(batch_first=True)</c>.</summary>
+public sealed class Gru(string name, int inputSize, int hiddenSize, int numLayers = 1,
+    RecurrentInitialization? initialization = null, RecurRandom? random = null)
+    : RecurrentModule<GruCell>(name, inputSize, hiddenSize, numLayers, initialization, random);

@@ -1,0 +1,150 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using Recur.Autograd;
+using Recur.Initialization;
+using Recur.Layers.Recurrent;
+using Recur.Randomness;
+using Recur.Tensors;
+
+namespace Recur.Layers;
+
+/// <summary>Outputs of a recurrent module: the last layer's sequence [B, T, H], and h_T, c_T of every layer [L, B, H].</summary>
+public sealed record RecurrentOutput(Variable Output, Variable HiddenState, Variable? CellState);
+
+/// <summary>
+/// L stacked recurrent layers over whole batch-major sequences [B, T, I], as PyTorch's <c>nn.LSTM</c>/<c>nn.GRU</c>/
+/// <c>nn.RNN</c> with <c>batch_first=True</c>; parameters <c>weight_ih_l{k}</c> [G·H, I or H],
+/// <c>weight_hh_l{k}</c> [G·H, H], <c>bias_ih_l{k}</c>, <c>bias_hh_l{k}</c> [G·H].
+/// </summary>
+public abstract class RecurrentModule<TCell> : Module where TCell : IRecurrentCell
+{
+    private readonly Parameter[] _parameters;
+    private readonly RecurrentLayerWeights<float>[] _weights;
+
+    protected RecurrentModule(string name, int inputSize, int hiddenSize, int numLayers,
+        RecurrentInitialization? initialization, RecurRandom? random)
+        : base(name)
+    {
+        if (inputSize < 1) throw new ArgumentOutOfRangeException(nameof(inputSize), inputSize, "inputSize must be at least 1.");
+        if (hiddenSize < 1) throw new ArgumentOutOfRangeException(nameof(hiddenSize), hiddenSize, "hiddenSize must be at least 1.");
+        if (numLayers < 1) throw new ArgumentOutOfRangeException(nameof(numLayers), numLayers, "numLayers must be at least 1.");
+        (InputSize, HiddenSize, NumLayers) = (inputSize, hiddenSize, numLayers);
+        initialization ??= RecurrentInitialization.Default;
+        random ??= new RecurRandom(0);
+
+        int G = TCell.GateCount, GH = G * hiddenSize;
+        var parameters = new List<Parameter>();
+        _weights = new RecurrentLayerWeights<float>[numLayers];
+        for (int l = 0; l < numLayers; l++)
+        {
+            int layerInput = l == 0 ? inputSize : hiddenSize;
+            var wih = new Parameter(Qualify($"weight_ih_l{l}"), new Tensor(GH, layerInput));
+            var whh = new Parameter(Qualify($"weight_hh_l{l}"), new Tensor(GH, hiddenSize));
+            var bih = new Parameter(Qualify($"bias_ih_l{l}"), new Tensor(GH));
+            var bhh = new Parameter(Qualify($"bias_hh_l{l}"), new Tensor(GH));
+            Initialize(initialization, random, wih.Value, whh.Value, bih.Value, bhh.Value, layerInput);
+            parameters.AddRange([wih, whh, bih, bhh]);
+            _weights[l] = new RecurrentLayerWeights<float>(G, layerInput, hiddenSize, wih.Value.Data, whh.Value.Data, bih.Value.Data, bhh.Value.Data);
+        }
+        _parameters = [.. parameters];
+    }
+
+    public int InputSize { get; }
+    public int HiddenSize { get; }
+    public int NumLayers { get; }
+
+    public override IReadOnlyList<Parameter> Parameters => _parameters;
+
+    private void Initialize(RecurrentInitialization init, RecurRandom random, Tensor wih, Tensor whh, Tensor bih, Tensor bhh, int layerInput)
+    {
+        int H = HiddenSize, G = TCell.GateCount;
+        double pyTorchLimit = 1.0 / Math.Sqrt(H);
+        switch (init.InputWeights)
+        {
+            case WeightInit.GlorotUniform: Initializers.GlorotUniform(wih.Span, layerInput, G * H, random); break;
+            case WeightInit.PyTorchUniform: Initializers.Uniform(wih.Span, pyTorchLimit, random); break;
+            case WeightInit.Orthogonal:
+                for (int g = 0; g < G; g++) Initializers.Orthogonal(wih.Span.Slice(g * H * layerInput, H * layerInput), H, layerInput, random);
+                break;
+            case WeightInit.Zeros: break;
+        }
+        switch (init.RecurrentWeights)
+        {
+            case WeightInit.Orthogonal:
+                for (int g = 0; g < G; g++) Initializers.Orthogonal(whh.Span.Slice(g * H * H, H * H), H, H, random);
+                break;
+            case WeightInit.GlorotUniform: Initializers.GlorotUniform(whh.Span, H, G * H, random); break;
+            case WeightInit.PyTorchUniform: Initializers.Uniform(whh.Span, pyTorchLimit, random); break;
+            case WeightInit.Zeros: break;
+        }
+        if (init.PyTorchBiases)
+        {
+            Initializers.Uniform(bih.Span, pyTorchLimit, random);
+            Initializers.Uniform(bhh.Span, pyTorchLimit, random);
+        }
+        if (TCell.HasCellState && init.ForgetGateBias != 0)
+        {
+            var forget = bih.Span.Slice(LstmCell.ForgetGate * H, H);
+            for (int j = 0; j < H; j++) forget[j] += (float)init.ForgetGateBias;
+        }
+    }
+
+    /// <summary>
+    /// Runs the stack over input [B, T, I] from optional initial states h0, c0 [L, B, H] (zeros when absent;
+    /// c0 only for LSTM) and records the backward step.
+    /// </summary>
+    public RecurrentOutput Forward(Tape tape, Variable input, Variable? h0 = null, Variable? c0 = null)
+    {
+        if (input.Value.Rank != 3 || input.Value.Dim(2) != InputSize)
+            throw new ArgumentException($"{this} expects input [batch, time, {InputSize}]; found {input.Value.ShapeText}.", nameof(input));
+        int B = input.Value.Dim(0), T = input.Value.Dim(1), H = HiddenSize, L = NumLayers;
+        if (T == 0 || B == 0) throw new ArgumentException($"{this} needs at least one sequence of at least one step; found {input.Value.ShapeText}.", nameof(input));
+        CheckState(h0, "h0", B);
+        if (c0 is not null && !TCell.HasCellState) throw new ArgumentException($"{TCell.DisplayName} has no cell state, but c0 was given.", nameof(c0));
+        CheckState(c0, "c0", B);
+
+        var x = Layout.SwapLeadingAxes<float>(input.Value.Data, B, T, InputSize); // [T, B, I]
+        var result = RecurrentStackKernel<float, TCell>.Forward(_weights, x, T, B,
+            h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data);
+
+        bool needsGrad = tape.IsRecording; // parameters always require gradients
+        var output = new Variable(new Tensor(Layout.SwapLeadingAxes<float>(result.Output.Span, T, B, H), B, T, H), needsGrad);
+        var hidden = new Variable(new Tensor(result.FinalHidden, L, B, H), needsGrad);
+        var cell = TCell.HasCellState ? new Variable(new Tensor(result.FinalCell, L, B, H), needsGrad) : null;
+        if (needsGrad)
+            tape.Record(() => Backward(result, input, h0, c0, output, hidden, cell, B, T));
+        return new RecurrentOutput(output, hidden, cell);
+    }
+
+    private void Backward(RecurrentStackResult<float> result, Variable input, Variable? h0, Variable? c0,
+        Variable output, Variable hidden, Variable? cell, int B, int T)
+    {
+        int H = HiddenSize, I = InputSize;
+        float[] dOutput = output.HasGrad ? Layout.SwapLeadingAxes<float>(output.Grad.Data, B, T, H) : [];
+        var grads = _weights.Select((w, l) => new RecurrentLayerWeights<float>(w.GateCount, w.InputSize, w.HiddenSize,
+            _parameters[4 * l].Grad.Data, _parameters[4 * l + 1].Grad.Data, _parameters[4 * l + 2].Grad.Data, _parameters[4 * l + 3].Grad.Data)).ToArray();
+        float[] dx = input.RequiresGrad ? new float[T * B * I] : [];
+        float[] dh0 = h0 is { RequiresGrad: true } ? new float[h0.Value.Length] : [];
+        float[] dc0 = c0 is { RequiresGrad: true } ? new float[c0.Value.Length] : [];
+        RecurrentStackKernel<float, TCell>.Backward(_weights, result, dOutput,
+            hidden.HasGrad ? hidden.Grad.Data : [], cell is { HasGrad: true } ? cell.Grad.Data : [],
+            grads, dx, dh0, dc0);
+        if (input.RequiresGrad)
+        {
+            var dInput = Layout.SwapLeadingAxes<float>(dx, T, B, I);
+            TensorPrimitives.Add(input.Grad.Data, dInput, input.Grad.Data);
+        }
+        if (h0 is { RequiresGrad: true }) TensorPrimitives.Add(h0.Grad.Data, dh0, h0.Grad.Data);
+        if (c0 is { RequiresGrad: true }) TensorPrimitives.Add(c0.Grad.Data, dc0, c0.Grad.Data);
+    }
+
+    private void CheckState(Variable? state, string name, int batch)
+    {
+        if (state is null) return;
+        var s = state.Value;
+        if (s.Rank != 3 || s.Dim(0) != NumLayers || s.Dim(1) != batch || s.Dim(2) != HiddenSize)
+            throw new ArgumentException($"{this} expects {name} [{NumLayers}, {batch}, {HiddenSize}] (layers, batch, hidden); found {s.ShapeText}.", name);
+    }
+
+    public override string ToString() =>
+        $"{TCell.DisplayName}({InputSize} => {HiddenSize}{(NumLayers > 1 ? $", layers: {NumLayers}" : "")})";
+}
