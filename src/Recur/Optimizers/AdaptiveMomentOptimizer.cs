@@ -1,0 +1,88 @@
+using Recur.Autograd;
+
+namespace Recur.Optimizers;
+
+/// <summary>
+/// The shared core of <see cref="Adam"/>, <see cref="AdamW"/> and <see cref="Nadam"/>: one update loop whose
+/// variants are settings. For t = 1, 2, …:
+/// <code>
+/// θ ← θ·(1 − γ·λ)                                if decoupled      (AdamW)
+/// g ← ∇θ + λ·θ                                  if not decoupled  (L2)
+/// m ← β₁·m + (1 − β₁)·g
+/// v ← β₂·v + (1 − β₂)·g²
+/// v ← v_max ← max(v_max, v)                      if amsgrad (v itself keeps the running average)
+/// d ← √v / √(1 − β₂ᵗ) + ε                        (= √v̂ + ε)
+/// θ ← θ − a_t·m/d − c_t·g/d
+/// </code>
+/// with the per-step coefficients (a_t, c_t) from <see cref="StepCoefficients"/>: Adam's a_t = γ/(1 − β₁ᵗ),
+/// c_t = 0; Nadam adds a term in the current gradient. Coefficients are computed in double and cast once per step.
+/// Slots: <c>exp_avg</c> (m), <c>exp_avg_sq</c> (v), and <c>max_exp_avg_sq</c> (v_max) with amsgrad.
+/// </summary>
+public abstract class AdaptiveMomentOptimizer : Optimizer
+{
+    private readonly float[][] _expAvg;
+    private readonly float[][] _expAvgSq;
+    private readonly float[][]? _maxExpAvgSq;
+    private readonly bool _decoupledWeightDecay;
+
+    // Per-step float32 constants, set in BeginStep.
+    private float _decayFactor, _l2, _momentCoefficient, _gradCoefficient, _sqrtBiasCorrection2;
+
+    public double Beta1 { get; }
+    public double Beta2 { get; }
+    public double Epsilon { get; }
+    public double WeightDecay { get; }
+    public bool Amsgrad { get; }
+
+    private protected AdaptiveMomentOptimizer(IReadOnlyList<Parameter> parameters, double learningRate,
+        double beta1, double beta2, double epsilon, double weightDecay, bool decoupledWeightDecay, bool amsgrad)
+        : base(parameters, learningRate)
+    {
+        Beta1 = HyperParameter.Fraction(beta1, nameof(beta1));
+        Beta2 = HyperParameter.Fraction(beta2, nameof(beta2));
+        Epsilon = HyperParameter.NonNegative(epsilon, nameof(epsilon));
+        WeightDecay = HyperParameter.NonNegative(weightDecay, nameof(weightDecay));
+        Amsgrad = amsgrad;
+        _decoupledWeightDecay = decoupledWeightDecay;
+        _expAvg = AddSlot("exp_avg");
+        _expAvgSq = AddSlot("exp_avg_sq");
+        if (amsgrad) _maxExpAvgSq = AddSlot("max_exp_avg_sq");
+    }
+
+    /// <summary>
+    /// The step's coefficients of m/d and g/d for t = <see cref="Optimizer.StepCount"/>; called exactly once per
+    /// step, so a variant may advance scalar state here.
+    /// </summary>
+    private protected virtual (double Moment, double Gradient) StepCoefficients(long t) =>
+        (LearningRate / (1 - Math.Pow(Beta1, t)), 0);
+
+    protected sealed override void BeginStep()
+    {
+        long t = StepCount;
+        (double moment, double gradient) = StepCoefficients(t);
+        _momentCoefficient = (float)moment;
+        _gradCoefficient = (float)gradient;
+        _sqrtBiasCorrection2 = (float)Math.Sqrt(1 - Math.Pow(Beta2, t));
+        _decayFactor = _decoupledWeightDecay ? (float)(1 - LearningRate * WeightDecay) : 1f;
+        _l2 = _decoupledWeightDecay ? 0f : (float)WeightDecay;
+    }
+
+    protected sealed override void Update(int index, Span<float> value, ReadOnlySpan<float> grad)
+    {
+        float beta1 = (float)Beta1, oneMinusBeta1 = (float)(1 - Beta1);
+        float beta2 = (float)Beta2, oneMinusBeta2 = (float)(1 - Beta2);
+        float eps = (float)Epsilon;
+        float[] m = _expAvg[index], v = _expAvgSq[index];
+        float[]? vMax = _maxExpAvgSq?[index];
+        for (int i = 0; i < value.Length; i++)
+        {
+            float theta = value[i] * _decayFactor;
+            float g = grad[i] + _l2 * theta;
+            m[i] = beta1 * m[i] + oneMinusBeta1 * g;
+            v[i] = beta2 * v[i] + oneMinusBeta2 * g * g;
+            float second = vMax is null ? v[i] : vMax[i] = MathF.Max(vMax[i], v[i]);
+            float denom = MathF.Sqrt(second) / _sqrtBiasCorrection2 + eps;
+            value[i] = theta - _momentCoefficient * (m[i] / denom) - _gradCoefficient * (g / denom);
+        }
+    }
+}
