@@ -1,10 +1,430 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace Recur.Tensors;
 
+/// <summary>Instruction set for <see cref="GemmSimd"/>; tests force each one, production uses <see cref="Auto"/>.</summary>
+internal enum GemmIsa
+{
+    /// <summary>The widest supported below: AVX-512, else AVX2+FMA, else portable.</summary>
+    Auto,
+    Avx512,
+    Avx2,
+    Portable,
+}
+
+/// <summary>
+/// The float32 matrix product used in production: packed, cache-blocked, SIMD, multi-threaded and deterministic.
+/// </summary>
+/// <remarks>
+/// Dimension letters: M rows of C, N columns of C, K the summed dimension. Blocking, outermost first:
+/// N in blocks of <see cref="NC"/> columns, K in blocks of <see cref="KC"/> (op(B)[KC, NC] is packed into column
+/// panels of NR = 2 vectors, contiguous over K), M in row blocks of at most <see cref="MC"/> (op(A)[MC, KC] is
+/// packed into row panels of <see cref="MR"/> rows); then one micro-kernel computes an [MR, NR] tile of C in
+/// registers. Transposes are resolved entirely while packing, and edge panels are zero-padded, so the
+/// micro-kernel has a single code path. Threads take whole row blocks (column chunks only when M has fewer
+/// row panels than threads); tile boundaries and the K order never depend on the thread count, so every
+/// element of C is bit-identical for any <see cref="Engine.Threads"/>.
+/// </remarks>
 public static class GemmSimd
 {
+    /// <summary>Rows of C per micro-tile.</summary>
+    internal const int MR = 6;
+
+    /// <summary>Depth of one packed block (op(A) and op(B) columns/rows summed per pass over C).</summary>
+    internal const int KC = 256;
+
+    /// <summary>Largest row block whose packed op(A) a thread keeps in its L2 cache; a multiple of MR.</summary>
+    internal const int MC = 96;
+
+    /// <summary>Columns of op(B) packed at once ([KC, NC] floats, 4 MiB); a multiple of every NR.</summary>
+    internal const int NC = 4096;
+
+    /// <summary>Below this many flops (2·M·N·K) one thread does the whole product.</summary>
+    internal const double ParallelFlops = 4e6;
+
+    /// <summary>
+    /// C = op(A)·op(B) (+ C when <paramref name="accumulate"/>), row-major with leading dimensions:
+    /// op(A) is [M, K] (A stored [M, K], lda ≥ K; or [K, M], lda ≥ M when <paramref name="transposeA"/>),
+    /// op(B) is [K, N] (B stored [K, N], ldb ≥ N; or [N, K], ldb ≥ K when <paramref name="transposeB"/>),
+    /// C is [M, N] (ldc ≥ N); only the M×N region of C is written. K = 0 writes zeros unless accumulating.
+    /// </summary>
     public static void Multiply(
         bool transposeA, bool transposeB, int m, int n, int k,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
         Span<float> c, int ldc, bool accumulate)
-        => GemmReference.Multiply(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        => Multiply(GemmIsa.Auto, transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+
+    /// <summary>Whether this CPU can run <paramref name="isa"/>.</summary>
+    internal static bool IsSupported(GemmIsa isa) => isa switch
+    {
+        GemmIsa.Auto or GemmIsa.Portable => true,
+        GemmIsa.Avx512 => Float512.IsSupported,
+        GemmIsa.Avx2 => Float256.IsSupported,
+        _ => false,
+    };
+
+    /// <summary>As the public overload, on the instruction set <paramref name="isa"/> (which must be supported).</summary>
+    internal static unsafe void Multiply(
+        GemmIsa isa, bool transposeA, bool transposeB, int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
+        Span<float> c, int ldc, bool accumulate)
+    {
+        Gemm.CheckArguments(transposeA, transposeB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        if (!IsSupported(isa))
+            throw new PlatformNotSupportedException($"GEMM instruction set {isa} is not supported by this CPU; use {GemmIsa.Auto}.");
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            if (!accumulate)
+            {
+                for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
+            }
+            return;
+        }
+        if (isa == GemmIsa.Auto)
+            isa = Float512.IsSupported ? GemmIsa.Avx512 : Float256.IsSupported ? GemmIsa.Avx2 : GemmIsa.Portable;
+
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            var operands = new GemmOperands(transposeA, transposeB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate);
+            switch (isa)
+            {
+                case GemmIsa.Avx512: GemmDriver<Float512>.Run(operands); break;
+                case GemmIsa.Avx2: GemmDriver<Float256>.Run(operands); break;
+                default: GemmDriver<FloatPortable>.Run(operands); break;
+            }
+        }
+    }
+}
+
+/// <summary>One product's arguments, as raw pointers so worker threads can share them.</summary>
+internal readonly unsafe struct GemmOperands(
+    bool transposeA, bool transposeB, int m, int n, int k,
+    float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate)
+{
+    public readonly bool TransposeA = transposeA, TransposeB = transposeB;
+    public readonly int M = m, N = n, K = k;
+    public readonly float* A = a, B = b, C = c;
+    public readonly int Lda = lda, Ldb = ldb, Ldc = ldc;
+    public readonly bool Accumulate = accumulate;
+}
+
+/// <summary>
+/// A pinned, 64-byte-aligned float buffer that grows on demand and is then reused (no allocation in steady
+/// state). Contents are undefined after growth; packing overwrites everything it later reads.
+/// </summary>
+internal sealed unsafe class PackingBuffer
+{
+    private float[]? _array;
+    private float* _aligned;
+    private int _capacity;
+
+    public float* Get(int length)
+    {
+        if (length > _capacity)
+        {
+            _array = GC.AllocateUninitializedArray<float>(length + 16, pinned: true);
+            nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_array));
+            _aligned = (float*)((address + 63) & ~(nint)63);
+            _capacity = length;
+        }
+        return _aligned;
+    }
+}
+
+/// <summary>
+/// The blocked product for one vector type <typeparamref name="TV"/>; NR = 2·<c>TV.Count</c> columns per panel.
+/// One instance per calling thread holds the packed op(B) block and the work partition of the current call.
+/// </summary>
+internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
+{
+    private const int MR = GemmSimd.MR, KC = GemmSimd.KC, MC = GemmSimd.MC, NC = GemmSimd.NC;
+
+    private static int NR => 2 * TV.Count;
+
+    [ThreadStatic] private static GemmDriver<TV>? t_driver;
+    [ThreadStatic] private static PackingBuffer? t_packedA;
+
+    private readonly PackingBuffer _packedB = new();
+    private readonly Action<int> _packBody;
+    private readonly Action<int> _computeBody;
+
+    // The current call and block; written by the calling thread before each parallel phase.
+    private GemmOperands _o;
+    private int _threads;
+    private int _rowPanels, _panelsPerBlock, _colChunks, _chunkPanels, _items, _nextItem;
+    private int _jc, _nc, _bPanels, _pc, _kc;
+    private bool _addToC;
+    private float* _packedBBlock;
+
+    private GemmDriver()
+    {
+        _packBody = PackBShare;
+        _computeBody = ComputeShare;
+    }
+
+    public static void Run(in GemmOperands operands) => (t_driver ??= new GemmDriver<TV>()).Execute(operands);
+
+    private void Execute(in GemmOperands o)
+    {
+        _o = o;
+        double flops = 2.0 * o.M * o.N * o.K;
+        _threads = flops >= GemmSimd.ParallelFlops ? Engine.Threads : 1;
+        _packedBBlock = _packedB.Get(KC * RoundUp(Math.Min(o.N, NC), NR));
+
+        // Row blocks: about four per thread for balance, each at most MC rows; one block per panel when there
+        // are fewer panels than threads, and then columns are split as well.
+        _rowPanels = (o.M + MR - 1) / MR;
+        int targetBlocks = _threads == 1 ? 1 : 4 * _threads;
+        _panelsPerBlock = Math.Clamp((_rowPanels + targetBlocks - 1) / targetBlocks, 1, MC / MR);
+        int rowBlocks = (_rowPanels + _panelsPerBlock - 1) / _panelsPerBlock;
+
+        for (_jc = 0; _jc < o.N; _jc += NC)
+        {
+            _nc = Math.Min(NC, o.N - _jc);
+            _bPanels = (_nc + NR - 1) / NR;
+            _colChunks = rowBlocks >= _threads ? 1 : Math.Min(_bPanels, (_threads + rowBlocks - 1) / rowBlocks);
+            _chunkPanels = (_bPanels + _colChunks - 1) / _colChunks;
+            _colChunks = (_bPanels + _chunkPanels - 1) / _chunkPanels;
+            _items = rowBlocks * _colChunks;
+
+            for (_pc = 0; _pc < o.K; _pc += KC)
+            {
+                _kc = Math.Min(KC, o.K - _pc);
+                _addToC = o.Accumulate || _pc > 0;
+                if (_threads == 1)
+                {
+                    PackB(0, _bPanels);
+                    for (int item = 0; item < _items; item++) Compute(item);
+                }
+                else
+                {
+                    Parallel.For(0, _threads, _packBody);
+                    _nextItem = -1;
+                    Parallel.For(0, _threads, _computeBody);
+                }
+            }
+        }
+    }
+
+    private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+
+    /// <summary>Worker <paramref name="t"/> packs its fixed share of the op(B) panels.</summary>
+    private void PackBShare(int t)
+    {
+        int per = (_bPanels + _threads - 1) / _threads;
+        int start = t * per;
+        PackB(start, Math.Min(_bPanels, start + per));
+    }
+
+    /// <summary>Workers take the next unclaimed item until none is left (items are independent outputs).</summary>
+    private void ComputeShare(int t)
+    {
+        for (int item = Interlocked.Increment(ref _nextItem); item < _items; item = Interlocked.Increment(ref _nextItem))
+            Compute(item);
+    }
+
+    /// <summary>
+    /// Packs op(B)[pc : pc+kc, jc + NR·p : …] for panels p in [<paramref name="start"/>, <paramref name="end"/>):
+    /// panel p is [kc, NR] row-major at <c>_packedBBlock + p·kc·NR</c>, zero past column N.
+    /// </summary>
+    private void PackB(int start, int end)
+    {
+        int nr = NR, kc = _kc;
+        for (int panel = start; panel < end; panel++)
+        {
+            float* dst = _packedBBlock + (nint)panel * kc * nr;
+            int j0 = _jc + panel * nr;
+            int width = Math.Min(nr, _o.N - j0);
+            if (!_o.TransposeB)
+            {
+                // op(B)[p, j] = B[p, j]: each panel row is a contiguous piece of a row of B.
+                float* src = _o.B + (nint)_pc * _o.Ldb + j0;
+                if (width == nr)
+                {
+                    for (int p = 0; p < kc; p++, src += _o.Ldb, dst += nr)
+                    {
+                        TV.Store(TV.Load(src), dst);
+                        TV.Store(TV.Load(src + TV.Count), dst + TV.Count);
+                    }
+                }
+                else
+                {
+                    for (int p = 0; p < kc; p++, src += _o.Ldb, dst += nr)
+                    {
+                        int j = 0;
+                        for (; j < width; j++) dst[j] = src[j];
+                        for (; j < nr; j++) dst[j] = 0f;
+                    }
+                }
+            }
+            else
+            {
+                // op(B)[p, j] = B[j, p]: each column of the panel is a contiguous piece of a row of B.
+                for (int j = 0; j < nr; j++)
+                {
+                    float* column = dst + j;
+                    if (j < width)
+                    {
+                        float* src = _o.B + (nint)(j0 + j) * _o.Ldb + _pc;
+                        for (int p = 0; p < kc; p++) column[p * nr] = src[p];
+                    }
+                    else
+                    {
+                        for (int p = 0; p < kc; p++) column[p * nr] = 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Packs op(A)[i0 : i0+rows, pc : pc+kc] into ⌈rows/MR⌉ panels, panel q is [kc, MR] row-major at
+    /// <c>dst + q·kc·MR</c>, zero past row M.
+    /// </summary>
+    private void PackA(int i0, int rows, float* dst)
+    {
+        int kc = _kc;
+        for (int r0 = i0; r0 < i0 + rows; r0 += MR, dst += kc * MR)
+        {
+            int height = Math.Min(MR, _o.M - r0);
+            if (!_o.TransposeA)
+            {
+                // op(A)[i, p] = A[i, p]: the panel's rows are contiguous pieces of rows of A.
+                for (int i = 0; i < MR; i++)
+                {
+                    float* row = dst + i;
+                    if (i < height)
+                    {
+                        float* src = _o.A + (nint)(r0 + i) * _o.Lda + _pc;
+                        for (int p = 0; p < kc; p++) row[p * MR] = src[p];
+                    }
+                    else
+                    {
+                        for (int p = 0; p < kc; p++) row[p * MR] = 0f;
+                    }
+                }
+            }
+            else
+            {
+                // op(A)[i, p] = A[p, i]: each packed step is a contiguous piece of a row of A.
+                float* src = _o.A + (nint)_pc * _o.Lda + r0;
+                float* d = dst;
+                for (int p = 0; p < kc; p++, src += _o.Lda, d += MR)
+                {
+                    int i = 0;
+                    for (; i < height; i++) d[i] = src[i];
+                    for (; i < MR; i++) d[i] = 0f;
+                }
+            }
+        }
+    }
+
+    /// <summary>One work item: a row block of C times a chunk of the packed op(B) panels, for the current K block.</summary>
+    private void Compute(int item)
+    {
+        int nr = NR, kc = _kc;
+        int rowBlock = item / _colChunks, chunk = item % _colChunks;
+        int firstPanel = rowBlock * _panelsPerBlock;
+        int panels = Math.Min(_panelsPerBlock, _rowPanels - firstPanel);
+        int i0 = firstPanel * MR;
+        int rows = Math.Min(panels * MR, _o.M - i0);
+        int b0 = chunk * _chunkPanels, b1 = Math.Min(_bPanels, b0 + _chunkPanels);
+
+        float* packedA = (t_packedA ??= new PackingBuffer()).Get(MC * KC);
+        PackA(i0, rows, packedA);
+
+        float* tile = stackalloc float[MR * nr];
+        nint ldc = _o.Ldc;
+        for (int bp = b0; bp < b1; bp++)
+        {
+            int j0 = _jc + bp * nr;
+            int width = Math.Min(nr, _o.N - j0);
+            float* bPanel = _packedBBlock + (nint)bp * kc * nr;
+            for (int q = 0; q < panels; q++)
+            {
+                int r0 = i0 + q * MR;
+                int height = Math.Min(MR, _o.M - r0);
+                float* aPanel = packedA + (nint)q * kc * MR;
+                float* cTile = _o.C + r0 * ldc + j0;
+                if (height == MR && width == nr)
+                {
+                    MicroKernel(kc, aPanel, bPanel, cTile, ldc, _addToC);
+                }
+                else
+                {
+                    MicroKernel(kc, aPanel, bPanel, tile, nr, addToC: false);
+                    for (int i = 0; i < height; i++)
+                    {
+                        float* src = tile + i * nr;
+                        float* dst = cTile + i * ldc;
+                        if (_addToC)
+                        {
+                            for (int j = 0; j < width; j++) dst[j] += src[j];
+                        }
+                        else
+                        {
+                            for (int j = 0; j < width; j++) dst[j] = src[j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// C[MR, NR] (+)= Ã·B̃ over <paramref name="kc"/> steps, where Ã is a packed [kc, MR] panel, B̃ a packed
+    /// [kc, NR] panel and C a full tile with row stride <paramref name="ldc"/>. The MR×2 vector accumulators
+    /// stay in registers; each step loads two B vectors and broadcasts MR values of A.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MicroKernel(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
+    {
+        TV c00 = TV.Zero, c01 = TV.Zero, c10 = TV.Zero, c11 = TV.Zero, c20 = TV.Zero, c21 = TV.Zero;
+        TV c30 = TV.Zero, c31 = TV.Zero, c40 = TV.Zero, c41 = TV.Zero, c50 = TV.Zero, c51 = TV.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            TV b0 = TV.Load(b);
+            TV b1 = TV.Load(b + TV.Count);
+            TV av = TV.Broadcast(a[0]);
+            c00 = TV.FusedMultiplyAdd(av, b0, c00);
+            c01 = TV.FusedMultiplyAdd(av, b1, c01);
+            av = TV.Broadcast(a[1]);
+            c10 = TV.FusedMultiplyAdd(av, b0, c10);
+            c11 = TV.FusedMultiplyAdd(av, b1, c11);
+            av = TV.Broadcast(a[2]);
+            c20 = TV.FusedMultiplyAdd(av, b0, c20);
+            c21 = TV.FusedMultiplyAdd(av, b1, c21);
+            av = TV.Broadcast(a[3]);
+            c30 = TV.FusedMultiplyAdd(av, b0, c30);
+            c31 = TV.FusedMultiplyAdd(av, b1, c31);
+            av = TV.Broadcast(a[4]);
+            c40 = TV.FusedMultiplyAdd(av, b0, c40);
+            c41 = TV.FusedMultiplyAdd(av, b1, c41);
+            av = TV.Broadcast(a[5]);
+            c50 = TV.FusedMultiplyAdd(av, b0, c50);
+            c51 = TV.FusedMultiplyAdd(av, b1, c51);
+            a += MR;
+            b += 2 * TV.Count;
+        }
+        StoreRow(c, c00, c01, addToC);
+        StoreRow(c + ldc, c10, c11, addToC);
+        StoreRow(c + 2 * ldc, c20, c21, addToC);
+        StoreRow(c + 3 * ldc, c30, c31, addToC);
+        StoreRow(c + 4 * ldc, c40, c41, addToC);
+        StoreRow(c + 5 * ldc, c50, c51, addToC);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow(float* c, TV low, TV high, bool addToC)
+    {
+        if (addToC)
+        {
+            low = TV.Add(TV.Load(c), low);
+            high = TV.Add(TV.Load(c + TV.Count), high);
+        }
+        TV.Store(low, c);
+        TV.Store(high, c + TV.Count);
+    }
 }
