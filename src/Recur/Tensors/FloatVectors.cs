@@ -33,6 +33,9 @@ internal interface IFloatVector<TSelf> where TSelf : struct, IFloatVector<TSelf>
     static abstract TSelf FusedMultiplyAdd(TSelf a, TSelf b, TSelf addend);
 
     static abstract TSelf Add(TSelf a, TSelf b);
+
+    /// <summary>Sum of the lanes (in a fixed order, so repeatable).</summary>
+    static abstract float Sum(TSelf value);
 }
 
 /// <summary>AVX-512: 16 floats.</summary>
@@ -61,6 +64,9 @@ internal readonly struct Float512 : IFloatVector<Float512>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Float512 Add(Float512 a, Float512 b) => new(a._value + b._value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(Float512 value) => Vector512.Sum(value._value);
 }
 
 /// <summary>AVX2 with FMA3: 8 floats.</summary>
@@ -89,6 +95,9 @@ internal readonly struct Float256 : IFloatVector<Float256>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Float256 Add(Float256 a, Float256 b) => new(a._value + b._value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(Float256 value) => Vector256.Sum(value._value);
 }
 
 /// <summary>
@@ -120,4 +129,7 @@ internal readonly struct FloatPortable : IFloatVector<FloatPortable>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static FloatPortable Add(FloatPortable a, FloatPortable b) => new(a._value + b._value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(FloatPortable value) => Vector.Sum(value._value);
 }

@@ -149,6 +149,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     private readonly PackingBuffer _packedB = new();
     private readonly Action<int> _packBody;
     private readonly Action<int> _computeBody;
+    private readonly Action<int> _rowBody;
 
     // The current call and block; written by the calling thread before each parallel phase.
     private GemmOperands _o;
@@ -162,6 +163,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     {
         _packBody = PackBShare;
         _computeBody = ComputeShare;
+        _rowBody = RowShare;
     }
 
     public static void Run(in GemmOperands operands) => (t_driver ??= new GemmDriver<TV>()).Execute(operands);
@@ -171,6 +173,11 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         _o = o;
         double flops = 2.0 * o.M * o.N * o.K;
         _threads = flops >= GemmSimd.ParallelFlops ? Engine.Threads : 1;
+        if (o.M == 1)
+        {
+            ExecuteRow();
+            return;
+        }
         _packedBBlock = _packedB.Get(KC * RoundUp(Math.Min(o.N, NC), NR));
 
         // Row blocks: about four per thread for balance, each at most MC rows; one block per panel when there
@@ -205,6 +212,88 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
                     Parallel.For(0, _threads, _computeBody);
                 }
             }
+        }
+    }
+
+    /// <summary>Columns of C per work item of the single-row product; its partial sums stay in L1.</summary>
+    private const int RowChunk = 1024;
+
+    /// <summary>
+    /// The single-row product c[1, N] (+)= a[1, K]·op(B)[K, N] (streaming inference): no packing of op(B), which
+    /// is read once, in row order. Work items are fixed chunks of <see cref="RowChunk"/> columns.
+    /// </summary>
+    private void ExecuteRow()
+    {
+        _items = (_o.N + RowChunk - 1) / RowChunk;
+        if (_threads == 1 || _items == 1)
+        {
+            for (int item = 0; item < _items; item++) ComputeRow(item);
+        }
+        else
+        {
+            _nextItem = -1;
+            Parallel.For(0, Math.Min(_threads, _items), _rowBody);
+        }
+    }
+
+    private void RowShare(int t)
+    {
+        for (int item = Interlocked.Increment(ref _nextItem); item < _items; item = Interlocked.Increment(ref _nextItem))
+            ComputeRow(item);
+    }
+
+    /// <summary>Columns [RowChunk·item, …) of the single-row product.</summary>
+    private void ComputeRow(int item)
+    {
+        int k = _o.K, count = TV.Count;
+        int j0 = item * RowChunk, width = Math.Min(RowChunk, _o.N - j0);
+        float* buffer = (t_packedA ??= new PackingBuffer()).Get(RowChunk + k);
+        float* sums = buffer, a = _o.A;
+        if (_o.TransposeA && _o.Lda != 1)
+        {
+            // op(A)[0, p] = A[p, 0]: gather the column into a contiguous row.
+            a = buffer + RowChunk;
+            for (int p = 0; p < k; p++) a[p] = _o.A[(nint)p * _o.Lda];
+        }
+
+        if (!_o.TransposeB)
+        {
+            // sums[j] = Σ_p a[p]·B[p, j0 + j], p increasing, one row piece of B at a time.
+            int full = width - width % count;
+            new Span<float>(sums, width).Clear();
+            float* row = _o.B + j0;
+            for (int p = 0; p < k; p++, row += _o.Ldb)
+            {
+                TV av = TV.Broadcast(a[p]);
+                int j = 0;
+                for (; j < full; j += count) TV.Store(TV.FusedMultiplyAdd(av, TV.Load(row + j), TV.Load(sums + j)), sums + j);
+                for (; j < width; j++) sums[j] += a[p] * row[j];
+            }
+        }
+        else
+        {
+            // sums[j] = a · B[j0 + j, :], a dot product over contiguous rows of B.
+            int full = k - k % count;
+            for (int j = 0; j < width; j++)
+            {
+                float* row = _o.B + (nint)(j0 + j) * _o.Ldb;
+                TV acc = TV.Zero;
+                int p = 0;
+                for (; p < full; p += count) acc = TV.FusedMultiplyAdd(TV.Load(a + p), TV.Load(row + p), acc);
+                float sum = TV.Sum(acc);
+                for (; p < k; p++) sum += a[p] * row[p];
+                sums[j] = sum;
+            }
+        }
+
+        float* c = _o.C + j0;
+        if (_o.Accumulate)
+        {
+            for (int j = 0; j < width; j++) c[j] += sums[j];
+        }
+        else
+        {
+            new Span<float>(sums, width).CopyTo(new Span<float>(c, width));
         }
     }
 
@@ -261,18 +350,32 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
             }
             else
             {
-                // op(B)[p, j] = B[j, p]: each column of the panel is a contiguous piece of a row of B.
-                for (int j = 0; j < nr; j++)
+                // op(B)[p, j] = B[j, p]: each column of the panel is a contiguous piece of a row of B. Four
+                // source rows at a time keep the writes sequential.
+                float* src = _o.B + (nint)j0 * _o.Ldb + _pc;
+                nint ldb = _o.Ldb;
+                int j = 0;
+                for (; j + 4 <= width; j += 4, src += 4 * ldb)
                 {
-                    float* column = dst + j;
+                    float* d = dst + j;
+                    for (int p = 0; p < kc; p++, d += nr)
+                    {
+                        d[0] = src[p];
+                        d[1] = src[ldb + p];
+                        d[2] = src[2 * ldb + p];
+                        d[3] = src[3 * ldb + p];
+                    }
+                }
+                for (; j < nr; j++, src += ldb)
+                {
+                    float* d = dst + j;
                     if (j < width)
                     {
-                        float* src = _o.B + (nint)(j0 + j) * _o.Ldb + _pc;
-                        for (int p = 0; p < kc; p++) column[p * nr] = src[p];
+                        for (int p = 0; p < kc; p++, d += nr) *d = src[p];
                     }
                     else
                     {
-                        for (int p = 0; p < kc; p++) column[p * nr] = 0f;
+                        for (int p = 0; p < kc; p++, d += nr) *d = 0f;
                     }
                 }
             }

@@ -7,10 +7,10 @@ namespace Recur.Tests.Tensors;
 /// <summary>The SIMD float32 GEMM held to the double reference, on every instruction set this CPU runs.</summary>
 public sealed class GemmTests
 {
-    /// <summary>(M, N, K): unit, single rows, sizes off every vector and block multiple, K = 0, N past one NC block.</summary>
+    /// <summary>(M, N, K): unit, single rows (one and several column chunks), sizes off every vector and block multiple, K = 0, N past one NC block.</summary>
     private static readonly (int M, int N, int K)[] Shapes =
     [
-        (1, 1, 1), (1, 37, 19), (1, 300, 64), (2, 3, 1), (7, 13, 5), (17, 33, 19), (31, 1, 65), (6, 32, 256),
+        (1, 1, 1), (1, 37, 19), (1, 300, 64), (1, 2100, 1000), (2, 3, 1), (7, 13, 5), (17, 33, 19), (31, 1, 65), (6, 32, 256),
         (12, 64, 257), (65, 47, 300), (129, 257, 513), (40, 4100, 9), (5, 9, 0), (0, 4, 3), (4, 0, 3),
     ];
 
