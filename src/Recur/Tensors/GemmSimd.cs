@@ -22,9 +22,13 @@ internal enum GemmIsa
 /// panels of NR = 2 vectors, contiguous over K), M in row blocks of at most <see cref="MC"/> (op(A)[MC, KC] is
 /// packed into row panels of <see cref="MR"/> rows); then one micro-kernel computes an [MR, NR] tile of C in
 /// registers. Transposes are resolved entirely while packing, and edge panels are zero-padded, so the
-/// micro-kernel has a single code path. Threads take whole row blocks (column chunks only when M has fewer
-/// row panels than threads); tile boundaries and the K order never depend on the thread count, so every
-/// element of C is bit-identical for any <see cref="Engine.Threads"/>.
+/// micro-kernel has a single code path. Three partitions of the work, chosen by shape only:
+/// M = 1 (streaming): no packing, op(B) read once, items are column chunks;
+/// M ≤ MC (per-step recurrent products): items are column chunks that pack their own panels, one parallel phase;
+/// otherwise: one shared packed op(B) block per (N, K) block, items are row blocks of C (multiples of MR;
+/// columns are split too only when M has fewer row panels than threads).
+/// Tile boundaries and the K order never depend on the thread count and each element of C is computed by one
+/// thread, so C is bit-identical for any <see cref="Engine.Threads"/>.
 /// </remarks>
 public static class GemmSimd
 {
@@ -145,11 +149,13 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
 
     [ThreadStatic] private static GemmDriver<TV>? t_driver;
     [ThreadStatic] private static PackingBuffer? t_packedA;
+    [ThreadStatic] private static PackingBuffer? t_packedB;
 
     private readonly PackingBuffer _packedB = new();
     private readonly Action<int> _packBody;
     private readonly Action<int> _computeBody;
     private readonly Action<int> _rowBody;
+    private readonly Action<int> _fewRowsBody;
 
     // The current call and block; written by the calling thread before each parallel phase.
     private GemmOperands _o;
@@ -164,6 +170,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         _packBody = PackBShare;
         _computeBody = ComputeShare;
         _rowBody = RowShare;
+        _fewRowsBody = FewRowsShare;
     }
 
     public static void Run(in GemmOperands operands) => (t_driver ??= new GemmDriver<TV>()).Execute(operands);
@@ -176,6 +183,11 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         if (o.M == 1)
         {
             ExecuteRow();
+            return;
+        }
+        if (o.M <= MC)
+        {
+            ExecuteFewRows();
             return;
         }
         _packedBBlock = _packedB.Get(KC * RoundUp(Math.Min(o.N, NC), NR));
@@ -202,7 +214,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
                 _addToC = o.Accumulate || _pc > 0;
                 if (_threads == 1)
                 {
-                    PackB(0, _bPanels);
+                    PackB(_packedBBlock, _jc, _bPanels, _pc, _kc);
                     for (int item = 0; item < _items; item++) Compute(item);
                 }
                 else
@@ -212,6 +224,49 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
                     Parallel.For(0, _threads, _computeBody);
                 }
             }
+        }
+    }
+
+    /// <summary>Columns of C per work item when C has few rows (a multiple of every NR).</summary>
+    private const int FewRowsChunk = 256;
+
+    /// <summary>
+    /// C with at most MC rows (per-step recurrent products): work items are fixed chunks of
+    /// <see cref="FewRowsChunk"/> columns of C, each packing its own op(B) panels and all of op(A) for every K
+    /// block, so one parallel phase per call suffices and no packed block is shared between threads.
+    /// </summary>
+    private void ExecuteFewRows()
+    {
+        _items = (_o.N + FewRowsChunk - 1) / FewRowsChunk;
+        if (_threads == 1 || _items == 1)
+        {
+            for (int item = 0; item < _items; item++) ComputeFewRows(item);
+        }
+        else
+        {
+            _nextItem = -1;
+            Parallel.For(0, Math.Min(_threads, _items), _fewRowsBody);
+        }
+    }
+
+    private void FewRowsShare(int t)
+    {
+        for (int item = Interlocked.Increment(ref _nextItem); item < _items; item = Interlocked.Increment(ref _nextItem))
+            ComputeFewRows(item);
+    }
+
+    private void ComputeFewRows(int item)
+    {
+        int j0 = item * FewRowsChunk;
+        int bPanels = (Math.Min(FewRowsChunk, _o.N - j0) + NR - 1) / NR;
+        float* packedA = (t_packedA ??= new PackingBuffer()).Get(MC * KC);
+        float* packedB = (t_packedB ??= new PackingBuffer()).Get(FewRowsChunk * KC);
+        for (int pc = 0; pc < _o.K; pc += KC)
+        {
+            int kc = Math.Min(KC, _o.K - pc);
+            PackA(packedA, 0, _o.M, pc, kc);
+            PackB(packedB, j0, bPanels, pc, kc);
+            ComputeBlock(packedA, 0, _o.M, packedB, j0, bPanels, kc, _o.Accumulate || pc > 0);
         }
     }
 
@@ -272,11 +327,40 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         }
         else
         {
-            // sums[j] = a · B[j0 + j, :], a dot product over contiguous rows of B.
+            // sums[j] = a · B[j0 + j, :], dot products over contiguous rows of B, four rows at a time so four
+            // independent accumulators hide the multiply-add latency.
             int full = k - k % count;
-            for (int j = 0; j < width; j++)
+            nint ldb = _o.Ldb;
+            int j = 0;
+            for (; j + 4 <= width; j += 4)
             {
-                float* row = _o.B + (nint)(j0 + j) * _o.Ldb;
+                float* row = _o.B + (nint)(j0 + j) * ldb;
+                TV acc0 = TV.Zero, acc1 = TV.Zero, acc2 = TV.Zero, acc3 = TV.Zero;
+                int p = 0;
+                for (; p < full; p += count)
+                {
+                    TV av = TV.Load(a + p);
+                    acc0 = TV.FusedMultiplyAdd(av, TV.Load(row + p), acc0);
+                    acc1 = TV.FusedMultiplyAdd(av, TV.Load(row + ldb + p), acc1);
+                    acc2 = TV.FusedMultiplyAdd(av, TV.Load(row + 2 * ldb + p), acc2);
+                    acc3 = TV.FusedMultiplyAdd(av, TV.Load(row + 3 * ldb + p), acc3);
+                }
+                float sum0 = TV.Sum(acc0), sum1 = TV.Sum(acc1), sum2 = TV.Sum(acc2), sum3 = TV.Sum(acc3);
+                for (; p < k; p++)
+                {
+                    sum0 += a[p] * row[p];
+                    sum1 += a[p] * row[ldb + p];
+                    sum2 += a[p] * row[2 * ldb + p];
+                    sum3 += a[p] * row[3 * ldb + p];
+                }
+                sums[j] = sum0;
+                sums[j + 1] = sum1;
+                sums[j + 2] = sum2;
+                sums[j + 3] = sum3;
+            }
+            for (; j < width; j++)
+            {
+                float* row = _o.B + (nint)(j0 + j) * ldb;
                 TV acc = TV.Zero;
                 int p = 0;
                 for (; p < full; p += count) acc = TV.FusedMultiplyAdd(TV.Load(a + p), TV.Load(row + p), acc);
@@ -303,8 +387,8 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     private void PackBShare(int t)
     {
         int per = (_bPanels + _threads - 1) / _threads;
-        int start = t * per;
-        PackB(start, Math.Min(_bPanels, start + per));
+        int start = Math.Min(_bPanels, t * per), count = Math.Min(_bPanels - start, per);
+        PackB(_packedBBlock + (nint)start * _kc * NR, _jc + start * NR, count, _pc, _kc);
     }
 
     /// <summary>Workers take the next unclaimed item until none is left (items are independent outputs).</summary>
@@ -315,36 +399,36 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     }
 
     /// <summary>
-    /// Packs op(B)[pc : pc+kc, jc + NR·p : …] for panels p in [<paramref name="start"/>, <paramref name="end"/>):
-    /// panel p is [kc, NR] row-major at <c>_packedBBlock + p·kc·NR</c>, zero past column N.
+    /// Packs op(B)[pc : pc+kc, j0 : j0 + NR·panels] into <paramref name="panels"/> panels: panel q is [kc, NR]
+    /// row-major at <c>dst + q·kc·NR</c>, zero past column N.
     /// </summary>
-    private void PackB(int start, int end)
+    private void PackB(float* dst, int firstColumn, int panels, int pc, int kc)
     {
-        int nr = NR, kc = _kc;
-        for (int panel = start; panel < end; panel++)
+        int nr = NR;
+        for (int panel = 0; panel < panels; panel++, dst += kc * nr)
         {
-            float* dst = _packedBBlock + (nint)panel * kc * nr;
-            int j0 = _jc + panel * nr;
+            int j0 = firstColumn + panel * nr;
             int width = Math.Min(nr, _o.N - j0);
             if (!_o.TransposeB)
             {
                 // op(B)[p, j] = B[p, j]: each panel row is a contiguous piece of a row of B.
-                float* src = _o.B + (nint)_pc * _o.Ldb + j0;
+                float* src = _o.B + (nint)pc * _o.Ldb + j0;
+                float* d = dst;
                 if (width == nr)
                 {
-                    for (int p = 0; p < kc; p++, src += _o.Ldb, dst += nr)
+                    for (int p = 0; p < kc; p++, src += _o.Ldb, d += nr)
                     {
-                        TV.Store(TV.Load(src), dst);
-                        TV.Store(TV.Load(src + TV.Count), dst + TV.Count);
+                        TV.Store(TV.Load(src), d);
+                        TV.Store(TV.Load(src + TV.Count), d + TV.Count);
                     }
                 }
                 else
                 {
-                    for (int p = 0; p < kc; p++, src += _o.Ldb, dst += nr)
+                    for (int p = 0; p < kc; p++, src += _o.Ldb, d += nr)
                     {
                         int j = 0;
-                        for (; j < width; j++) dst[j] = src[j];
-                        for (; j < nr; j++) dst[j] = 0f;
+                        for (; j < width; j++) d[j] = src[j];
+                        for (; j < nr; j++) d[j] = 0f;
                     }
                 }
             }
@@ -352,7 +436,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
             {
                 // op(B)[p, j] = B[j, p]: each column of the panel is a contiguous piece of a row of B. Four
                 // source rows at a time keep the writes sequential.
-                float* src = _o.B + (nint)j0 * _o.Ldb + _pc;
+                float* src = _o.B + (nint)j0 * _o.Ldb + pc;
                 nint ldb = _o.Ldb;
                 int j = 0;
                 for (; j + 4 <= width; j += 4, src += 4 * ldb)
@@ -386,9 +470,8 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     /// Packs op(A)[i0 : i0+rows, pc : pc+kc] into ⌈rows/MR⌉ panels, panel q is [kc, MR] row-major at
     /// <c>dst + q·kc·MR</c>, zero past row M.
     /// </summary>
-    private void PackA(int i0, int rows, float* dst)
+    private void PackA(float* dst, int i0, int rows, int pc, int kc)
     {
-        int kc = _kc;
         for (int r0 = i0; r0 < i0 + rows; r0 += MR, dst += kc * MR)
         {
             int height = Math.Min(MR, _o.M - r0);
@@ -400,7 +483,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
                     float* row = dst + i;
                     if (i < height)
                     {
-                        float* src = _o.A + (nint)(r0 + i) * _o.Lda + _pc;
+                        float* src = _o.A + (nint)(r0 + i) * _o.Lda + pc;
                         for (int p = 0; p < kc; p++) row[p * MR] = src[p];
                     }
                     else
@@ -412,7 +495,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
             else
             {
                 // op(A)[i, p] = A[p, i]: each packed step is a contiguous piece of a row of A.
-                float* src = _o.A + (nint)_pc * _o.Lda + r0;
+                float* src = _o.A + (nint)pc * _o.Lda + r0;
                 float* d = dst;
                 for (int p = 0; p < kc; p++, src += _o.Lda, d += MR)
                 {
@@ -424,36 +507,46 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         }
     }
 
-    /// <summary>One work item: a row block of C times a chunk of the packed op(B) panels, for the current K block.</summary>
+    /// <summary>One work item: a row block of C times a chunk of the shared packed op(B) block.</summary>
     private void Compute(int item)
     {
-        int nr = NR, kc = _kc;
         int rowBlock = item / _colChunks, chunk = item % _colChunks;
         int firstPanel = rowBlock * _panelsPerBlock;
         int panels = Math.Min(_panelsPerBlock, _rowPanels - firstPanel);
         int i0 = firstPanel * MR;
         int rows = Math.Min(panels * MR, _o.M - i0);
-        int b0 = chunk * _chunkPanels, b1 = Math.Min(_bPanels, b0 + _chunkPanels);
+        int b0 = chunk * _chunkPanels, bPanels = Math.Min(_bPanels, b0 + _chunkPanels) - b0;
 
         float* packedA = (t_packedA ??= new PackingBuffer()).Get(MC * KC);
-        PackA(i0, rows, packedA);
+        PackA(packedA, i0, rows, _pc, _kc);
+        ComputeBlock(packedA, i0, rows, _packedBBlock + (nint)b0 * _kc * NR, _jc + b0 * NR, bPanels, _kc, _addToC);
+    }
 
+    /// <summary>
+    /// C[i0 : i0+rows, j0 : j0 + NR·bPanels] (+)= Ã·B̃ for one K block of depth <paramref name="kc"/>, where Ã
+    /// holds ⌈rows/MR⌉ packed row panels and B̃ <paramref name="bPanels"/> packed column panels. Full tiles go
+    /// straight to C; edge tiles go through a scratch tile so nothing outside the M×N region is touched.
+    /// </summary>
+    private void ComputeBlock(float* packedA, int i0, int rows, float* packedB, int j0, int bPanels, int kc, bool addToC)
+    {
+        int nr = NR;
+        int panels = (rows + MR - 1) / MR;
         float* tile = stackalloc float[MR * nr];
         nint ldc = _o.Ldc;
-        for (int bp = b0; bp < b1; bp++)
+        for (int bp = 0; bp < bPanels; bp++)
         {
-            int j0 = _jc + bp * nr;
-            int width = Math.Min(nr, _o.N - j0);
-            float* bPanel = _packedBBlock + (nint)bp * kc * nr;
+            int jt = j0 + bp * nr;
+            int width = Math.Min(nr, _o.N - jt);
+            float* bPanel = packedB + (nint)bp * kc * nr;
             for (int q = 0; q < panels; q++)
             {
                 int r0 = i0 + q * MR;
                 int height = Math.Min(MR, _o.M - r0);
                 float* aPanel = packedA + (nint)q * kc * MR;
-                float* cTile = _o.C + r0 * ldc + j0;
+                float* cTile = _o.C + r0 * ldc + jt;
                 if (height == MR && width == nr)
                 {
-                    MicroKernel(kc, aPanel, bPanel, cTile, ldc, _addToC);
+                    MicroKernel(kc, aPanel, bPanel, cTile, ldc, addToC);
                 }
                 else
                 {
@@ -462,7 +555,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
                     {
                         float* src = tile + i * nr;
                         float* dst = cTile + i * ldc;
-                        if (_addToC)
+                        if (addToC)
                         {
                             for (int j = 0; j < width; j++) dst[j] += src[j];
                         }

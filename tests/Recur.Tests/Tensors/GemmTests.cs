@@ -11,7 +11,7 @@ public sealed class GemmTests
     private static readonly (int M, int N, int K)[] Shapes =
     [
         (1, 1, 1), (1, 37, 19), (1, 300, 64), (1, 2100, 1000), (2, 3, 1), (7, 13, 5), (17, 33, 19), (31, 1, 65), (6, 32, 256),
-        (12, 64, 257), (65, 47, 300), (129, 257, 513), (40, 4100, 9), (5, 9, 0), (0, 4, 3), (4, 0, 3),
+        (12, 64, 257), (65, 47, 300), (96, 600, 300), (97, 70, 40), (129, 257, 513), (40, 4100, 9), (5, 9, 0), (0, 4, 3), (4, 0, 3),
     ];
 
     /// <summary>Names of the instruction sets this CPU supports (internal enum values as strings for xunit).</summary>
@@ -144,19 +144,21 @@ public sealed class GemmTests
 [Collection(EngineThreadsCollection.Name)]
 public sealed class GemmDeterminismTests
 {
+    /// <summary>Many rows (shared packed op(B) block), few rows (column chunks), one row (no packing).</summary>
+    private static readonly (int M, int N, int K)[] Shapes = [(256, 512, 384), (64, 1000, 300), (1, 3000, 700)];
+
     [Theory]
     [MemberData(nameof(GemmTests.SupportedIsas), MemberType = typeof(GemmTests))]
     public void ResultsAreBitIdenticalForAnyThreadCount(string isaName)
     {
         var isa = Enum.Parse<GemmIsa>(isaName);
-        const int m = 256, n = 512, k = 384;
         var random = new RecurRandom(99);
         int saved = Engine.Threads;
         try
         {
-            foreach (bool transposeA in new[] { false, true })
+            foreach (var (m, n, k) in Shapes)
             {
-                foreach (bool transposeB in new[] { false, true })
+                foreach (var (transposeA, transposeB) in new[] { (false, false), (false, true), (true, false), (true, true) })
                 {
                     float[] a = GemmTests.RandomMatrix(random, m, k), b = GemmTests.RandomMatrix(random, k, n);
                     float[] c0 = GemmTests.RandomMatrix(random, m, n);
@@ -168,7 +170,8 @@ public sealed class GemmDeterminismTests
                         GemmSimd.Multiply(isa, transposeA, transposeB, m, n, k,
                             a, transposeA ? m : k, b, transposeB ? k : n, c, n, accumulate: true);
                         if (first is null) first = c;
-                        else Assert.True(first.AsSpan().SequenceEqual(c), $"{isa} tA={transposeA} tB={transposeB}: {threads} threads differ from 1.");
+                        else Assert.True(first.AsSpan().SequenceEqual(c),
+                            $"{isa} m={m} n={n} k={k} tA={transposeA} tB={transposeB}: {threads} threads differ from 1.");
                     }
                 }
             }
