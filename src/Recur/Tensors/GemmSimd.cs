@@ -298,6 +298,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     }
 
     /// <summary>Columns [RowChunk·item, …) of the single-row product.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ComputeRow(int item)
     {
         int k = _o.K, count = TV.Count;
@@ -402,6 +403,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     /// Packs op(B)[pc : pc+kc, j0 : j0 + NR·panels] into <paramref name="panels"/> panels: panel q is [kc, NR]
     /// row-major at <c>dst + q·kc·NR</c>, zero past column N.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void PackB(float* dst, int firstColumn, int panels, int pc, int kc)
     {
         int nr = NR;
@@ -470,6 +472,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     /// Packs op(A)[i0 : i0+rows, pc : pc+kc] into ⌈rows/MR⌉ panels, panel q is [kc, MR] row-major at
     /// <c>dst + q·kc·MR</c>, zero past row M.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void PackA(float* dst, int i0, int rows, int pc, int kc)
     {
         for (int r0 = i0; r0 < i0 + rows; r0 += MR, dst += kc * MR)
@@ -527,6 +530,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     /// holds ⌈rows/MR⌉ packed row panels and B̃ <paramref name="bPanels"/> packed column panels. Full tiles go
     /// straight to C; edge tiles go through a scratch tile so nothing outside the M×N region is touched.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ComputeBlock(float* packedA, int i0, int rows, float* packedB, int j0, int bPanels, int kc, bool addToC)
     {
         int nr = NR;
