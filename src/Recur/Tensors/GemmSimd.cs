@@ -1,10 +1,630 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace Recur.Tensors;
 
+/// <summary>Instruction set for <see cref="GemmSimd"/>; tests force each one, production uses <see cref="Auto"/>.</summary>
+internal enum GemmIsa
+{
+    /// <summary>The widest supported below: AVX-512, else AVX2+FMA, else portable.</summary>
+    Auto,
+    Avx512,
+    Avx2,
+    Portable,
+}
+
+/// <summary>
+/// The float32 matrix product used in production: packed, cache-blocked, SIMD, multi-threaded and deterministic.
+/// </summary>
+/// <remarks>
+/// Dimension letters: M rows of C, N columns of C, K the summed dimension. Blocking, outermost first:
+/// N in blocks of <see cref="NC"/> columns, K in blocks of <see cref="KC"/> (op(B)[KC, NC] is packed into column
+/// panels of NR = 2 vectors, contiguous over K), M in row blocks of at most <see cref="MC"/> (op(A)[MC, KC] is
+/// packed into row panels of <see cref="MR"/> rows); then one micro-kernel computes an [MR, NR] tile of C in
+/// registers. Transposes are resolved entirely while packing, and edge panels are zero-padded, so the
+/// micro-kernel has a single code path. Three partitions of the work, chosen by shape only:
+/// M = 1 (streaming): no packing, op(B) read once, items are column chunks;
+/// M ≤ MC (per-step recurrent products): items are column chunks that pack their own panels, one parallel phase;
+/// otherwise: one shared packed op(B) block per (N, K) block, items are row blocks of C (multiples of MR;
+/// columns are split too only when M has fewer row panels than threads).
+/// Tile boundaries and the K order never depend on the thread count and each element of C is computed by one
+/// thread, so C is bit-identical for any <see cref="Engine.Threads"/>.
+/// </remarks>
 public static class GemmSimd
 {
+    /// <summary>Rows of C per micro-tile.</summary>
+    internal const int MR = 6;
+
+    /// <summary>Depth of one packed block (op(A) and op(B) columns/rows summed per pass over C).</summary>
+    internal const int KC = 256;
+
+    /// <summary>Largest row block whose packed op(A) a thread keeps in its L2 cache; a multiple of MR.</summary>
+    internal const int MC = 96;
+
+    /// <summary>Columns of op(B) packed at once ([KC, NC] floats, 4 MiB); a multiple of every NR.</summary>
+    internal const int NC = 4096;
+
+    /// <summary>Below this many flops (2·M·N·K) one thread does the whole product.</summary>
+    internal const double ParallelFlops = 4e6;
+
+    /// <summary>
+    /// C = op(A)·op(B) (+ C when <paramref name="accumulate"/>), row-major with leading dimensions:
+    /// op(A) is [M, K] (A stored [M, K], lda ≥ K; or [K, M], lda ≥ M when <paramref name="transposeA"/>),
+    /// op(B) is [K, N] (B stored [K, N], ldb ≥ N; or [N, K], ldb ≥ K when <paramref name="transposeB"/>),
+    /// C is [M, N] (ldc ≥ N); only the M×N region of C is written. K = 0 writes zeros unless accumulating.
+    /// </summary>
     public static void Multiply(
         bool transposeA, bool transposeB, int m, int n, int k,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
         Span<float> c, int ldc, bool accumulate)
-        => GemmReference.Multiply(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        => Multiply(GemmIsa.Auto, transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+
+    /// <summary>Whether this CPU can run <paramref name="isa"/>.</summary>
+    internal static bool IsSupported(GemmIsa isa) => isa switch
+    {
+        GemmIsa.Auto or GemmIsa.Portable => true,
+        GemmIsa.Avx512 => Float512.IsSupported,
+        GemmIsa.Avx2 => Float256.IsSupported,
+        _ => false,
+    };
+
+    /// <summary>As the public overload, on the instruction set <paramref name="isa"/> (which must be supported).</summary>
+    internal static unsafe void Multiply(
+        GemmIsa isa, bool transposeA, bool transposeB, int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
+        Span<float> c, int ldc, bool accumulate)
+    {
+        Gemm.CheckArguments(transposeA, transposeB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        if (!IsSupported(isa))
+            throw new PlatformNotSupportedException($"GEMM instruction set {isa} is not supported by this CPU; use {GemmIsa.Auto}.");
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            if (!accumulate)
+            {
+                for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
+            }
+            return;
+        }
+        if (isa == GemmIsa.Auto)
+            isa = Float512.IsSupported ? GemmIsa.Avx512 : Float256.IsSupported ? GemmIsa.Avx2 : GemmIsa.Portable;
+
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            var operands = new GemmOperands(transposeA, transposeB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate);
+            switch (isa)
+            {
+                case GemmIsa.Avx512: GemmDriver<Float512>.Run(operands); break;
+                case GemmIsa.Avx2: GemmDriver<Float256>.Run(operands); break;
+                default: GemmDriver<FloatPortable>.Run(operands); break;
+            }
+        }
+    }
+}
+
+/// <summary>One product's arguments, as raw pointers so worker threads can share them.</summary>
+internal readonly unsafe struct GemmOperands(
+    bool transposeA, bool transposeB, int m, int n, int k,
+    float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate)
+{
+    public readonly bool TransposeA = transposeA, TransposeB = transposeB;
+    public readonly int M = m, N = n, K = k;
+    public readonly float* A = a, B = b, C = c;
+    public readonly int Lda = lda, Ldb = ldb, Ldc = ldc;
+    public readonly bool Accumulate = accumulate;
+}
+
+/// <summary>
+/// A pinned, 64-byte-aligned float buffer that grows on demand and is then reused (no allocation in steady
+/// state). Contents are undefined after growth; packing overwrites everything it later reads.
+/// </summary>
+internal sealed unsafe class PackingBuffer
+{
+    private float[]? _array;
+    private float* _aligned;
+    private int _capacity;
+
+    public float* Get(int length)
+    {
+        if (length > _capacity)
+        {
+            _array = GC.AllocateUninitializedArray<float>(length + 16, pinned: true);
+            nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_array));
+            _aligned = (float*)((address + 63) & ~(nint)63);
+            _capacity = length;
+        }
+        return _aligned;
+    }
+}
+
+/// <summary>
+/// The blocked product for one vector type <typeparamref name="TV"/>; NR = 2·<c>TV.Count</c> columns per panel.
+/// One instance per calling thread holds the packed op(B) block and the work partition of the current call.
+/// </summary>
+internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
+{
+    private const int MR = GemmSimd.MR, KC = GemmSimd.KC, MC = GemmSimd.MC, NC = GemmSimd.NC;
+
+    private static int NR => 2 * TV.Count;
+
+    [ThreadStatic] private static GemmDriver<TV>? t_driver;
+    [ThreadStatic] private static PackingBuffer? t_packedA;
+    [ThreadStatic] private static PackingBuffer? t_packedB;
+
+    private readonly PackingBuffer _packedB = new();
+    private readonly Action<int> _packBody;
+    private readonly Action<int> _computeBody;
+    private readonly Action<int> _rowBody;
+    private readonly Action<int> _fewRowsBody;
+
+    // The current call and block; written by the calling thread before each parallel phase.
+    private GemmOperands _o;
+    private int _threads;
+    private int _rowPanels, _panelsPerBlock, _colChunks, _chunkPanels, _items, _nextItem;
+    private int _jc, _nc, _bPanels, _pc, _kc;
+    private bool _addToC;
+    private float* _packedBBlock;
+
+    private GemmDriver()
+    {
+        _packBody = PackBShare;
+        _computeBody = ComputeShare;
+        _rowBody = RowShare;
+        _fewRowsBody = FewRowsShare;
+    }
+
+    public static void Run(in GemmOperands operands) => (t_driver ??= new GemmDriver<TV>()).Execute(operands);
+
+    private void Execute(in GemmOperands o)
+    {
+        _o = o;
+        double flops = 2.0 * o.M * o.N * o.K;
+        _threads = flops >= GemmSimd.ParallelFlops ? Engine.Threads : 1;
+        if (o.M == 1)
+        {
+            ExecuteRow();
+            return;
+        }
+        if (o.M <= MC)
+        {
+            ExecuteFewRows();
+            return;
+        }
+        _packedBBlock = _packedB.Get(KC * RoundUp(Math.Min(o.N, NC), NR));
+
+        // Row blocks: about four per thread for balance, each at most MC rows; one block per panel when there
+        // are fewer panels than threads, and then columns are split as well.
+        _rowPanels = (o.M + MR - 1) / MR;
+        int targetBlocks = _threads == 1 ? 1 : 4 * _threads;
+        _panelsPerBlock = Math.Clamp((_rowPanels + targetBlocks - 1) / targetBlocks, 1, MC / MR);
+        int rowBlocks = (_rowPanels + _panelsPerBlock - 1) / _panelsPerBlock;
+
+        for (_jc = 0; _jc < o.N; _jc += NC)
+        {
+            _nc = Math.Min(NC, o.N - _jc);
+            _bPanels = (_nc + NR - 1) / NR;
+            _colChunks = rowBlocks >= _threads ? 1 : Math.Min(_bPanels, (_threads + rowBlocks - 1) / rowBlocks);
+            _chunkPanels = (_bPanels + _colChunks - 1) / _colChunks;
+            _colChunks = (_bPanels + _chunkPanels - 1) / _chunkPanels;
+            _items = rowBlocks * _colChunks;
+
+            for (_pc = 0; _pc < o.K; _pc += KC)
+            {
+                _kc = Math.Min(KC, o.K - _pc);
+                _addToC = o.Accumulate || _pc > 0;
+                if (_threads == 1)
+                {
+                    PackB(_packedBBlock, _jc, _bPanels, _pc, _kc);
+                    for (int item = 0; item < _items; item++) Compute(item);
+                }
+                else
+                {
+                    Parallel.For(0, _threads, _packBody);
+                    _nextItem = -1;
+                    Parallel.For(0, _threads, _computeBody);
+                }
+            }
+        }
+    }
+
+    /// <summary>Columns of C per work item when C has few rows (a multiple of every NR).</summary>
+    private const int FewRowsChunk = 256;
+
+    /// <summary>
+    /// C with at most MC rows (per-step recurrent products): work items are fixed chunks of
+    /// <see cref="FewRowsChunk"/> columns of C, each packing its own op(B) panels and all of op(A) for every K
+    /// block, so one parallel phase per call suffices and no packed block is shared between threads.
+    /// </summary>
+    private void ExecuteFewRows()
+    {
+        _items = (_o.N + FewRowsChunk - 1) / FewRowsChunk;
+        if (_threads == 1 || _items == 1)
+        {
+            for (int item = 0; item < _items; item++) ComputeFewRows(item);
+        }
+        else
+        {
+            _nextItem = -1;
+            Parallel.For(0, Math.Min(_threads, _items), _fewRowsBody);
+        }
+    }
+
+    private void FewRowsShare(int t)
+    {
+        for (int item = Interlocked.Increment(ref _nextItem); item < _items; item = Interlocked.Increment(ref _nextItem))
+            ComputeFewRows(item);
+    }
+
+    private void ComputeFewRows(int item)
+    {
+        int j0 = item * FewRowsChunk;
+        int bPanels = (Math.Min(FewRowsChunk, _o.N - j0) + NR - 1) / NR;
+        float* packedA = (t_packedA ??= new PackingBuffer()).Get(MC * KC);
+        float* packedB = (t_packedB ??= new PackingBuffer()).Get(FewRowsChunk * KC);
+        for (int pc = 0; pc < _o.K; pc += KC)
+        {
+            int kc = Math.Min(KC, _o.K - pc);
+            PackA(packedA, 0, _o.M, pc, kc);
+            PackB(packedB, j0, bPanels, pc, kc);
+            ComputeBlock(packedA, 0, _o.M, packedB, j0, bPanels, kc, _o.Accumulate || pc > 0);
+        }
+    }
+
+    /// <summary>Columns of C per work item of the single-row product; its partial sums stay in L1.</summary>
+    private const int RowChunk = 1024;
+
+    /// <summary>
+    /// The single-row product c[1, N] (+)= a[1, K]·op(B)[K, N] (streaming inference): no packing of op(B), which
+    /// is read once, in row order. Work items are fixed chunks of <see cref="RowChunk"/> columns.
+    /// </summary>
+    private void ExecuteRow()
+    {
+        _items = (_o.N + RowChunk - 1) / RowChunk;
+        if (_threads == 1 || _items == 1)
+        {
+            for (int item = 0; item < _items; item++) ComputeRow(item);
+        }
+        else
+        {
+            _nextItem = -1;
+            Parallel.For(0, Math.Min(_threads, _items), _rowBody);
+        }
+    }
+
+    private void RowShare(int t)
+    {
+        for (int item = Interlocked.Increment(ref _nextItem); item < _items; item = Interlocked.Increment(ref _nextItem))
+            ComputeRow(item);
+    }
+
+    /// <summary>Columns [RowChunk·item, …) of the single-row product.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ComputeRow(int item)
+    {
+        int k = _o.K, count = TV.Count;
+        int j0 = item * RowChunk, width = Math.Min(RowChunk, _o.N - j0);
+        float* buffer = (t_packedA ??= new PackingBuffer()).Get(RowChunk + k);
+        float* sums = buffer, a = _o.A;
+        if (_o.TransposeA && _o.Lda != 1)
+        {
+            // op(A)[0, p] = A[p, 0]: gather the column into a contiguous row.
+            a = buffer + RowChunk;
+            for (int p = 0; p < k; p++) a[p] = _o.A[(nint)p * _o.Lda];
+        }
+
+        if (!_o.TransposeB)
+        {
+            // sums[j] = Σ_p a[p]·B[p, j0 + j], p increasing, one row piece of B at a time.
+            int full = width - width % count;
+            new Span<float>(sums, width).Clear();
+            float* row = _o.B + j0;
+            for (int p = 0; p < k; p++, row += _o.Ldb)
+            {
+                TV av = TV.Broadcast(a[p]);
+                int j = 0;
+                for (; j < full; j += count) TV.Store(TV.FusedMultiplyAdd(av, TV.Load(row + j), TV.Load(sums + j)), sums + j);
+                for (; j < width; j++) sums[j] += a[p] * row[j];
+            }
+        }
+        else
+        {
+            // sums[j] = a · B[j0 + j, :], dot products over contiguous rows of B, four rows at a time so four
+            // independent accumulators hide the multiply-add latency.
+            int full = k - k % count;
+            nint ldb = _o.Ldb;
+            int j = 0;
+            for (; j + 4 <= width; j += 4)
+            {
+                float* row = _o.B + (nint)(j0 + j) * ldb;
+                TV acc0 = TV.Zero, acc1 = TV.Zero, acc2 = TV.Zero, acc3 = TV.Zero;
+                int p = 0;
+                for (; p < full; p += count)
+                {
+                    TV av = TV.Load(a + p);
+                    acc0 = TV.FusedMultiplyAdd(av, TV.Load(row + p), acc0);
+                    acc1 = TV.FusedMultiplyAdd(av, TV.Load(row + ldb + p), acc1);
+                    acc2 = TV.FusedMultiplyAdd(av, TV.Load(row + 2 * ldb + p), acc2);
+                    acc3 = TV.FusedMultiplyAdd(av, TV.Load(row + 3 * ldb + p), acc3);
+                }
+                float sum0 = TV.Sum(acc0), sum1 = TV.Sum(acc1), sum2 = TV.Sum(acc2), sum3 = TV.Sum(acc3);
+                for (; p < k; p++)
+                {
+                    sum0 += a[p] * row[p];
+                    sum1 += a[p] * row[ldb + p];
+                    sum2 += a[p] * row[2 * ldb + p];
+                    sum3 += a[p] * row[3 * ldb + p];
+                }
+                sums[j] = sum0;
+                sums[j + 1] = sum1;
+                sums[j + 2] = sum2;
+                sums[j + 3] = sum3;
+            }
+            for (; j < width; j++)
+            {
+                float* row = _o.B + (nint)(j0 + j) * ldb;
+                TV acc = TV.Zero;
+                int p = 0;
+                for (; p < full; p += count) acc = TV.FusedMultiplyAdd(TV.Load(a + p), TV.Load(row + p), acc);
+                float sum = TV.Sum(acc);
+                for (; p < k; p++) sum += a[p] * row[p];
+                sums[j] = sum;
+            }
+        }
+
+        float* c = _o.C + j0;
+        if (_o.Accumulate)
+        {
+            for (int j = 0; j < width; j++) c[j] += sums[j];
+        }
+        else
+        {
+            new Span<float>(sums, width).CopyTo(new Span<float>(c, width));
+        }
+    }
+
+    private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+
+    /// <summary>Worker <paramref name="t"/> packs its fixed share of the op(B) panels.</summary>
+    private void PackBShare(int t)
+    {
+        int per = (_bPanels + _threads - 1) / _threads;
+        int start = Math.Min(_bPanels, t * per), count = Math.Min(_bPanels - start, per);
+        PackB(_packedBBlock + (nint)start * _kc * NR, _jc + start * NR, count, _pc, _kc);
+    }
+
+    /// <summary>Workers take the next unclaimed item until none is left (items are independent outputs).</summary>
+    private void ComputeShare(int t)
+    {
+        for (int item = Interlocked.Increment(ref _nextItem); item < _items; item = Interlocked.Increment(ref _nextItem))
+            Compute(item);
+    }
+
+    /// <summary>
+    /// Packs op(B)[pc : pc+kc, j0 : j0 + NR·panels] into <paramref name="panels"/> panels: panel q is [kc, NR]
+    /// row-major at <c>dst + q·kc·NR</c>, zero past column N.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void PackB(float* dst, int firstColumn, int panels, int pc, int kc)
+    {
+        int nr = NR;
+        for (int panel = 0; panel < panels; panel++, dst += kc * nr)
+        {
+            int j0 = firstColumn + panel * nr;
+            int width = Math.Min(nr, _o.N - j0);
+            if (!_o.TransposeB)
+            {
+                // op(B)[p, j] = B[p, j]: each panel row is a contiguous piece of a row of B.
+                float* src = _o.B + (nint)pc * _o.Ldb + j0;
+                float* d = dst;
+                if (width == nr)
+                {
+                    for (int p = 0; p < kc; p++, src += _o.Ldb, d += nr)
+                    {
+                        TV.Store(TV.Load(src), d);
+                        TV.Store(TV.Load(src + TV.Count), d + TV.Count);
+                    }
+                }
+                else
+                {
+                    for (int p = 0; p < kc; p++, src += _o.Ldb, d += nr)
+                    {
+                        int j = 0;
+                        for (; j < width; j++) d[j] = src[j];
+                        for (; j < nr; j++) d[j] = 0f;
+                    }
+                }
+            }
+            else
+            {
+                // op(B)[p, j] = B[j, p]: each column of the panel is a contiguous piece of a row of B. Four
+                // source rows at a time keep the writes sequential.
+                float* src = _o.B + (nint)j0 * _o.Ldb + pc;
+                nint ldb = _o.Ldb;
+                int j = 0;
+                for (; j + 4 <= width; j += 4, src += 4 * ldb)
+                {
+                    float* d = dst + j;
+                    for (int p = 0; p < kc; p++, d += nr)
+                    {
+                        d[0] = src[p];
+                        d[1] = src[ldb + p];
+                        d[2] = src[2 * ldb + p];
+                        d[3] = src[3 * ldb + p];
+                    }
+                }
+                for (; j < nr; j++, src += ldb)
+                {
+                    float* d = dst + j;
+                    if (j < width)
+                    {
+                        for (int p = 0; p < kc; p++, d += nr) *d = src[p];
+                    }
+                    else
+                    {
+                        for (int p = 0; p < kc; p++, d += nr) *d = 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Packs op(A)[i0 : i0+rows, pc : pc+kc] into ⌈rows/MR⌉ panels, panel q is [kc, MR] row-major at
+    /// <c>dst + q·kc·MR</c>, zero past row M.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void PackA(float* dst, int i0, int rows, int pc, int kc)
+    {
+        for (int r0 = i0; r0 < i0 + rows; r0 += MR, dst += kc * MR)
+        {
+            int height = Math.Min(MR, _o.M - r0);
+            if (!_o.TransposeA)
+            {
+                // op(A)[i, p] = A[i, p]: the panel's rows are contiguous pieces of rows of A.
+                for (int i = 0; i < MR; i++)
+                {
+                    float* row = dst + i;
+                    if (i < height)
+                    {
+                        float* src = _o.A + (nint)(r0 + i) * _o.Lda + pc;
+                        for (int p = 0; p < kc; p++) row[p * MR] = src[p];
+                    }
+                    else
+                    {
+                        for (int p = 0; p < kc; p++) row[p * MR] = 0f;
+                    }
+                }
+            }
+            else
+            {
+                // op(A)[i, p] = A[p, i]: each packed step is a contiguous piece of a row of A.
+                float* src = _o.A + (nint)pc * _o.Lda + r0;
+                float* d = dst;
+                for (int p = 0; p < kc; p++, src += _o.Lda, d += MR)
+                {
+                    int i = 0;
+                    for (; i < height; i++) d[i] = src[i];
+                    for (; i < MR; i++) d[i] = 0f;
+                }
+            }
+        }
+    }
+
+    /// <summary>One work item: a row block of C times a chunk of the shared packed op(B) block.</summary>
+    private void Compute(int item)
+    {
+        int rowBlock = item / _colChunks, chunk = item % _colChunks;
+        int firstPanel = rowBlock * _panelsPerBlock;
+        int panels = Math.Min(_panelsPerBlock, _rowPanels - firstPanel);
+        int i0 = firstPanel * MR;
+        int rows = Math.Min(panels * MR, _o.M - i0);
+        int b0 = chunk * _chunkPanels, bPanels = Math.Min(_bPanels, b0 + _chunkPanels) - b0;
+
+        float* packedA = (t_packedA ??= new PackingBuffer()).Get(MC * KC);
+        PackA(packedA, i0, rows, _pc, _kc);
+        ComputeBlock(packedA, i0, rows, _packedBBlock + (nint)b0 * _kc * NR, _jc + b0 * NR, bPanels, _kc, _addToC);
+    }
+
+    /// <summary>
+    /// C[i0 : i0+rows, j0 : j0 + NR·bPanels] (+)= Ã·B̃ for one K block of depth <paramref name="kc"/>, where Ã
+    /// holds ⌈rows/MR⌉ packed row panels and B̃ <paramref name="bPanels"/> packed column panels. Full tiles go
+    /// straight to C; edge tiles go through a scratch tile so nothing outside the M×N region is touched.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ComputeBlock(float* packedA, int i0, int rows, float* packedB, int j0, int bPanels, int kc, bool addToC)
+    {
+        int nr = NR;
+        int panels = (rows + MR - 1) / MR;
+        float* tile = stackalloc float[MR * nr];
+        nint ldc = _o.Ldc;
+        for (int bp = 0; bp < bPanels; bp++)
+        {
+            int jt = j0 + bp * nr;
+            int width = Math.Min(nr, _o.N - jt);
+            float* bPanel = packedB + (nint)bp * kc * nr;
+            for (int q = 0; q < panels; q++)
+            {
+                int r0 = i0 + q * MR;
+                int height = Math.Min(MR, _o.M - r0);
+                float* aPanel = packedA + (nint)q * kc * MR;
+                float* cTile = _o.C + r0 * ldc + jt;
+                if (height == MR && width == nr)
+                {
+                    MicroKernel(kc, aPanel, bPanel, cTile, ldc, addToC);
+                }
+                else
+                {
+                    MicroKernel(kc, aPanel, bPanel, tile, nr, addToC: false);
+                    for (int i = 0; i < height; i++)
+                    {
+                        float* src = tile + i * nr;
+                        float* dst = cTile + i * ldc;
+                        if (addToC)
+                        {
+                            for (int j = 0; j < width; j++) dst[j] += src[j];
+                        }
+                        else
+                        {
+                            for (int j = 0; j < width; j++) dst[j] = src[j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// C[MR, NR] (+)= Ã·B̃ over <paramref name="kc"/> steps, where Ã is a packed [kc, MR] panel, B̃ a packed
+    /// [kc, NR] panel and C a full tile with row stride <paramref name="ldc"/>. The MR×2 vector accumulators
+    /// stay in registers; each step loads two B vectors and broadcasts MR values of A.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MicroKernel(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
+    {
+        TV c00 = TV.Zero, c01 = TV.Zero, c10 = TV.Zero, c11 = TV.Zero, c20 = TV.Zero, c21 = TV.Zero;
+        TV c30 = TV.Zero, c31 = TV.Zero, c40 = TV.Zero, c41 = TV.Zero, c50 = TV.Zero, c51 = TV.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            TV b0 = TV.Load(b);
+            TV b1 = TV.Load(b + TV.Count);
+            TV av = TV.Broadcast(a[0]);
+            c00 = TV.FusedMultiplyAdd(av, b0, c00);
+            c01 = TV.FusedMultiplyAdd(av, b1, c01);
+            av = TV.Broadcast(a[1]);
+            c10 = TV.FusedMultiplyAdd(av, b0, c10);
+            c11 = TV.FusedMultiplyAdd(av, b1, c11);
+            av = TV.Broadcast(a[2]);
+            c20 = TV.FusedMultiplyAdd(av, b0, c20);
+            c21 = TV.FusedMultiplyAdd(av, b1, c21);
+            av = TV.Broadcast(a[3]);
+            c30 = TV.FusedMultiplyAdd(av, b0, c30);
+            c31 = TV.FusedMultiplyAdd(av, b1, c31);
+            av = TV.Broadcast(a[4]);
+            c40 = TV.FusedMultiplyAdd(av, b0, c40);
+            c41 = TV.FusedMultiplyAdd(av, b1, c41);
+            av = TV.Broadcast(a[5]);
+            c50 = TV.FusedMultiplyAdd(av, b0, c50);
+            c51 = TV.FusedMultiplyAdd(av, b1, c51);
+            a += MR;
+            b += 2 * TV.Count;
+        }
+        StoreRow(c, c00, c01, addToC);
+        StoreRow(c + ldc, c10, c11, addToC);
+        StoreRow(c + 2 * ldc, c20, c21, addToC);
+        StoreRow(c + 3 * ldc, c30, c31, addToC);
+        StoreRow(c + 4 * ldc, c40, c41, addToC);
+        StoreRow(c + 5 * ldc, c50, c51, addToC);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow(float* c, TV low, TV high, bool addToC)
+    {
+        if (addToC)
+        {
+            low = TV.Add(TV.Load(c), low);
+            high = TV.Add(TV.Load(c + TV.Count), high);
+        }
+        TV.Store(low, c);
+        TV.Store(high, c + TV.Count);
+    }
 }

@@ -1,0 +1,135 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Recur.Tensors;
+
+/// <summary>
+/// A float32 SIMD register as seen by kernels written once for every instruction set. Implementations are
+/// readonly structs wrapping one hardware vector; the JIT specializes generic code over each struct, so the
+/// abstraction compiles to the same instructions as hand-written intrinsics.
+/// </summary>
+internal interface IFloatVector<TSelf> where TSelf : struct, IFloatVector<TSelf>
+{
+    /// <summary>Lanes (floats) per vector.</summary>
+    static abstract int Count { get; }
+
+    /// <summary>Whether this CPU runs the vector in hardware with fused multiply-add.</summary>
+    static abstract bool IsSupported { get; }
+
+    static abstract TSelf Zero { get; }
+
+    /// <summary>Reads <see cref="Count"/> floats from <paramref name="source"/> (no alignment needed).</summary>
+    static abstract unsafe TSelf Load(float* source);
+
+    /// <summary>Writes <see cref="Count"/> floats to <paramref name="destination"/> (no alignment needed).</summary>
+    static abstract unsafe void Store(TSelf value, float* destination);
+
+    /// <summary>Every lane set to <paramref name="value"/>.</summary>
+    static abstract TSelf Broadcast(float value);
+
+    /// <summary>a·b + addend per lane, rounded once where the hardware fuses it.</summary>
+    static abstract TSelf FusedMultiplyAdd(TSelf a, TSelf b, TSelf addend);
+
+    static abstract TSelf Add(TSelf a, TSelf b);
+
+    /// <summary>Sum of the lanes (in a fixed order, so repeatable).</summary>
+    static abstract float Sum(TSelf value);
+}
+
+/// <summary>AVX-512: 16 floats.</summary>
+internal readonly struct Float512 : IFloatVector<Float512>
+{
+    private readonly Vector512<float> _value;
+
+    private Float512(Vector512<float> value) => _value = value;
+
+    public static int Count => Vector512<float>.Count;
+    public static bool IsSupported => Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
+    public static Float512 Zero => default;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Float512 Load(float* source) => new(Vector512.Load(source));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Store(Float512 value, float* destination) => value._value.Store(destination);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float512 Broadcast(float value) => new(Vector512.Create(value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float512 FusedMultiplyAdd(Float512 a, Float512 b, Float512 addend)
+        => new(Vector512.FusedMultiplyAdd(a._value, b._value, addend._value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float512 Add(Float512 a, Float512 b) => new(a._value + b._value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(Float512 value) => Vector512.Sum(value._value);
+}
+
+/// <summary>AVX2 with FMA3: 8 floats.</summary>
+internal readonly struct Float256 : IFloatVector<Float256>
+{
+    private readonly Vector256<float> _value;
+
+    private Float256(Vector256<float> value) => _value = value;
+
+    public static int Count => Vector256<float>.Count;
+    public static bool IsSupported => Vector256.IsHardwareAccelerated && Avx2.IsSupported && Fma.IsSupported;
+    public static Float256 Zero => default;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Float256 Load(float* source) => new(Vector256.Load(source));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Store(Float256 value, float* destination) => value._value.Store(destination);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float256 Broadcast(float value) => new(Vector256.Create(value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float256 FusedMultiplyAdd(Float256 a, Float256 b, Float256 addend)
+        => new(Vector256.FusedMultiplyAdd(a._value, b._value, addend._value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float256 Add(Float256 a, Float256 b) => new(a._value + b._value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(Float256 value) => Vector256.Sum(value._value);
+}
+
+/// <summary>
+/// Portable fallback over <see cref="Vector{T}"/> (whatever width the runtime picks; scalar where SIMD is
+/// absent). Always supported; multiply-add is fused only where the hardware has it, never emulated in software.
+/// </summary>
+internal readonly struct FloatPortable : IFloatVector<FloatPortable>
+{
+    private readonly Vector<float> _value;
+
+    private FloatPortable(Vector<float> value) => _value = value;
+
+    public static int Count => Vector<float>.Count;
+    public static bool IsSupported => true;
+    public static FloatPortable Zero => default;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe FloatPortable Load(float* source) => new(Vector.Load(source));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Store(FloatPortable value, float* destination) => value._value.Store(destination);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static FloatPortable Broadcast(float value) => new(new Vector<float>(value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static FloatPortable FusedMultiplyAdd(FloatPortable a, FloatPortable b, FloatPortable addend)
+        => new(Vector.MultiplyAddEstimate(a._value, b._value, addend._value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static FloatPortable Add(FloatPortable a, FloatPortable b) => new(a._value + b._value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(FloatPortable value) => Vector.Sum(value._value);
+}

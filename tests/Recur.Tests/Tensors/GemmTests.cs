@@ -1,0 +1,184 @@
+using Recur.Randomness;
+using Recur.Tensors;
+using Xunit;
+
+namespace Recur.Tests.Tensors;
+
+/// <summary>The SIMD float32 GEMM held to the double reference, on every instruction set this CPU runs.</summary>
+public sealed class GemmTests
+{
+    /// <summary>(M, N, K): unit, single rows (one and several column chunks), sizes off every vector and block multiple, K = 0, N past one NC block.</summary>
+    private static readonly (int M, int N, int K)[] Shapes =
+    [
+        (1, 1, 1), (1, 37, 19), (1, 300, 64), (1, 2100, 1000), (2, 3, 1), (7, 13, 5), (17, 33, 19), (31, 1, 65), (6, 32, 256),
+        (12, 64, 257), (65, 47, 300), (96, 600, 300), (97, 70, 40), (129, 257, 513), (40, 4100, 9), (5, 9, 0), (0, 4, 3), (4, 0, 3),
+    ];
+
+    /// <summary>Names of the instruction sets this CPU supports (internal enum values as strings for xunit).</summary>
+    public static TheoryData<string> SupportedIsas()
+    {
+        var data = new TheoryData<string>();
+        foreach (GemmIsa isa in Enum.GetValues<GemmIsa>())
+            if (GemmSimd.IsSupported(isa)) data.Add(isa.ToString());
+        return data;
+    }
+
+    public static TheoryData<string, bool, bool, bool> IsaTransposeAccumulate()
+    {
+        var data = new TheoryData<string, bool, bool, bool>();
+        foreach (GemmIsa isa in Enum.GetValues<GemmIsa>())
+        {
+            if (!GemmSimd.IsSupported(isa)) continue;
+            foreach (bool transposeA in new[] { false, true })
+                foreach (bool transposeB in new[] { false, true })
+                    foreach (bool accumulate in new[] { false, true })
+                        data.Add(isa.ToString(), transposeA, transposeB, accumulate);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(IsaTransposeAccumulate))]
+    public void MatchesDoubleReference(string isaName, bool transposeA, bool transposeB, bool accumulate)
+    {
+        var isa = Enum.Parse<GemmIsa>(isaName);
+        var random = new RecurRandom(20240611);
+        foreach (var (m, n, k) in Shapes)
+        {
+            foreach (int pad in new[] { 0, 5 })
+            {
+                var label = $"{isa} tA={transposeA} tB={transposeB} acc={accumulate} m={m} n={n} k={k} pad={pad}";
+                int aRows = transposeA ? k : m, aCols = transposeA ? m : k;
+                int bRows = transposeB ? n : k, bCols = transposeB ? k : n;
+                int lda = aCols + pad, ldb = bCols + pad, ldc = n + pad;
+                float[] a = RandomMatrix(random, aRows, lda);
+                float[] b = RandomMatrix(random, bRows, ldb);
+                float[] c = RandomMatrix(random, m, ldc);
+                float[] cBefore = (float[])c.Clone();
+
+                GemmSimd.Multiply(isa, transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+
+                double[] expected = Array.ConvertAll(cBefore, v => (double)v);
+                GemmReference.Multiply(transposeA, transposeB, m, n, k,
+                    Array.ConvertAll(a, v => (double)v), lda, Array.ConvertAll(b, v => (double)v), ldb,
+                    expected, ldc, accumulate);
+
+                double diff = 0, norm = 0;
+                for (int i = 0; i < m; i++)
+                {
+                    for (int j = 0; j < ldc; j++)
+                    {
+                        int at = i * ldc + j;
+                        if (j >= n)
+                        {
+                            // Padding past column N is never written.
+                            Assert.True(BitConverter.SingleToInt32Bits(c[at]) == BitConverter.SingleToInt32Bits(cBefore[at]),
+                                $"{label}: padding C[{i}, {j}] changed from {cBefore[at]} to {c[at]}.");
+                            continue;
+                        }
+                        double d = c[at] - expected[at];
+                        diff += d * d;
+                        norm += expected[at] * expected[at];
+                    }
+                }
+                double relative = norm == 0 ? Math.Sqrt(diff) : Math.Sqrt(diff / norm);
+                Assert.True(relative <= 1e-6, $"{label}: relative error {relative:E3} exceeds 1e-6.");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(SupportedIsas))]
+    public void ZeroDepthWritesZerosOrKeepsC(string isaName)
+    {
+        var isa = Enum.Parse<GemmIsa>(isaName);
+        float[] c = [1f, 2f, 3f, 4f, 5f, 6f];
+        GemmSimd.Multiply(isa, false, false, 2, 2, 0, [], 0, [], 2, c, 3, accumulate: true);
+        Assert.Equal([1f, 2f, 3f, 4f, 5f, 6f], c);
+        GemmSimd.Multiply(isa, false, false, 2, 2, 0, [], 0, [], 2, c, 3, accumulate: false);
+        Assert.Equal([0f, 0f, 3f, 0f, 0f, 6f], c);
+    }
+
+    [Fact]
+    public void PublicEntryPointsAgree()
+    {
+        var random = new RecurRandom(7);
+        const int m = 33, n = 70, k = 41;
+        float[] a = RandomMatrix(random, m, k), b = RandomMatrix(random, k, n);
+        float[] viaGemm = new float[m * n], viaSimd = new float[m * n];
+        Gemm.Multiply<float>(false, false, m, n, k, a, b, viaGemm, accumulate: false);
+        GemmSimd.Multiply(false, false, m, n, k, a, k, b, n, viaSimd, n, accumulate: false);
+        Assert.Equal(viaSimd, viaGemm);
+    }
+
+    [Theory]
+    [InlineData(2 * 3 - 1, 3 * 4, 2 * 4)] // A too short
+    [InlineData(2 * 3, 3 * 4 - 1, 2 * 4)] // B too short
+    [InlineData(2 * 3, 3 * 4, 2 * 4 - 1)] // C too short
+    public void ShortBuffersThrow(int aLength, int bLength, int cLength)
+    {
+        Assert.Throws<ArgumentException>(() => GemmSimd.Multiply(false, false, 2, 4, 3,
+            new float[aLength], 3, new float[bLength], 4, new float[cLength], 4, accumulate: false));
+    }
+
+    [Fact]
+    public void BadSizesAndLeadingDimensionsThrow()
+    {
+        Assert.Throws<ArgumentException>(() => GemmSimd.Multiply(false, false, -1, 4, 3,
+            new float[12], 3, new float[12], 4, new float[16], 4, accumulate: false));
+        Assert.Throws<ArgumentException>(() => GemmSimd.Multiply(false, false, 2, 4, 3,
+            new float[12], 2, new float[12], 4, new float[16], 4, accumulate: false));
+        Assert.Throws<ArgumentException>(() => GemmSimd.Multiply(true, true, 2, 4, 3,
+            new float[12], 2, new float[12], 3, new float[16], 3, accumulate: false));
+    }
+
+    internal static float[] RandomMatrix(RecurRandom random, int rows, int ld)
+    {
+        var values = new float[rows * ld];
+        for (int i = 0; i < values.Length; i++) values[i] = (float)random.Uniform(-1, 1);
+        return values;
+    }
+}
+
+/// <summary>Thread count must not change a single bit of the product.</summary>
+[Collection(EngineThreadsCollection.Name)]
+public sealed class GemmDeterminismTests
+{
+    /// <summary>Many rows (shared packed op(B) block), few rows (column chunks), one row (no packing).</summary>
+    private static readonly (int M, int N, int K)[] Shapes = [(256, 512, 384), (64, 1000, 300), (1, 3000, 700)];
+
+    [Theory]
+    [MemberData(nameof(GemmTests.SupportedIsas), MemberType = typeof(GemmTests))]
+    public void ResultsAreBitIdenticalForAnyThreadCount(string isaName)
+    {
+        var isa = Enum.Parse<GemmIsa>(isaName);
+        var random = new RecurRandom(99);
+        int saved = Engine.Threads;
+        try
+        {
+            foreach (var (m, n, k) in Shapes)
+            {
+                foreach (var (transposeA, transposeB) in new[] { (false, false), (false, true), (true, false), (true, true) })
+                {
+                    float[] a = GemmTests.RandomMatrix(random, m, k), b = GemmTests.RandomMatrix(random, k, n);
+                    float[] c0 = GemmTests.RandomMatrix(random, m, n);
+                    float[]? first = null;
+                    foreach (int threads in new[] { 1, 2, 3 })
+                    {
+                        Engine.Threads = threads;
+                        float[] c = (float[])c0.Clone();
+                        GemmSimd.Multiply(isa, transposeA, transposeB, m, n, k,
+                            a, transposeA ? m : k, b, transposeB ? k : n, c, n, accumulate: true);
+                        if (first is null) first = c;
+                        else Assert.True(first.AsSpan().SequenceEqual(c),
+                            $"{isa} m={m} n={n} k={k} tA={transposeA} tB={transposeB}: {threads} threads differ from 1.");
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Engine.Threads = saved;
+        }
+    }
+}
