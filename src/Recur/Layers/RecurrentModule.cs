@@ -15,7 +15,7 @@ public sealed record RecurrentOutput(Variable Output, Variable HiddenState, Vari
 /// <c>nn.RNN</c> with <c>batch_first=True</c>; parameters <c>weight_ih_l{k}</c> [G·H, I or H],
 /// <c>weight_hh_l{k}</c> [G·H, H], <c>bias_ih_l{k}</c>, <c>bias_hh_l{k}</c> [G·H].
 /// </summary>
-public abstract class RecurrentModule<TCell> : Module where TCell : IRecurrentCell
+public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCell : IRecurrentCell
 {
     private readonly Parameter[] _parameters;
     private readonly RecurrentLayerWeights<float>[] _weights;

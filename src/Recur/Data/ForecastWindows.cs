@@ -1,0 +1,105 @@
+using Recur.Training;
+
+namespace Recur.Data;
+
+/// <summary>
+/// Sliding windows over one series: window i reads rows [i, i+L) and predicts rows [i+L, i+L+H). Windows are split
+/// in time order: training first, then validation, then the last <see cref="TestFraction"/> as test.
+/// </summary>
+public sealed class ForecastWindows
+{
+    public const double TestFraction = 0.2, ValidationFraction = 0.1;
+    public const int MinimumWindows = 10;
+
+    public ForecastWindows(double[] series, int lookback, int horizon, string source, int minimumWindows = MinimumWindows)
+    {
+        if (lookback < 1) throw new InvalidInputException($"lookback: expected at least 1; found {lookback}.");
+        if (horizon < 1) throw new InvalidInputException($"horizon: expected at least 1; found {horizon}.");
+        (Series, Lookback, Horizon) = (series, lookback, horizon);
+        Count = series.Length - lookback - horizon + 1;
+        if (Count < minimumWindows)
+            throw new InvalidInputException(
+                $"{source}: {series.Length} rows give {Math.Max(Count, 0)} windows of lookback {lookback} + horizon {horizon}; " +
+                $"need at least {minimumWindows} (at least {minimumWindows + lookback + horizon - 1} rows), or a shorter --lookback.");
+        TestCount = Math.Max(1, (int)Math.Round(TestFraction * Count));
+        ValidationCount = Math.Max(1, (int)Math.Round(ValidationFraction * Count));
+        TrainCount = Math.Max(1, Count - TestCount - ValidationCount);
+    }
+
+    public double[] Series { get; }
+    public int Lookback { get; }
+    public int Horizon { get; }
+    public int Count { get; }
+    public int TrainCount { get; }
+    public int ValidationCount { get; }
+    public int TestCount { get; }
+
+    public int ValidationStart => TrainCount;
+    public int TestStart => TrainCount + ValidationCount;
+
+    /// <summary>Rows the training windows read or predict: the only rows statistics may be fitted on.</summary>
+    public ReadOnlySpan<double> TrainingRows => Series.AsSpan(0, TrainCount - 1 + Lookback + Horizon);
+
+    public ReadOnlySpan<double> Inputs(int window) => Series.AsSpan(window, Lookback);
+    public ReadOnlySpan<double> Targets(int window) => Series.AsSpan(window + Lookback, Horizon);
+
+    /// <summary>Windows [start, start+count) in network units: inputs [N, L, 1], targets [N, H].</summary>
+    public SequenceDataset Dataset(ForecastScaling scaling, int start, int count)
+    {
+        int L = Lookback, H = Horizon;
+        var values = new float[count * L];
+        var targets = new float[count * H];
+        for (int n = 0; n < count; n++)
+        {
+            var input = Inputs(start + n);
+            var (anchor, scale) = scaling.ForWindow(input);
+            for (int t = 0; t < L; t++) values[n * L + t] = (float)((input[t] - anchor) / scale);
+            var target = start + n + L + H <= Series.Length ? Targets(start + n) : [];
+            for (int h = 0; h < target.Length; h++) targets[n * H + h] = (float)((target[h] - anchor) / scale);
+        }
+        return SequenceDataset.Regression(values, count, L, 1, targets, H);
+    }
+
+    /// <summary>Network outputs [N, H] of windows [start, …) back in the series' units.</summary>
+    public double[] Restore(ForecastScaling scaling, int start, ReadOnlySpan<float> outputs)
+    {
+        int H = Horizon, count = outputs.Length / H;
+        var result = new double[outputs.Length];
+        for (int n = 0; n < count; n++)
+        {
+            var (anchor, scale) = scaling.ForWindow(Inputs(start + n));
+            for (int h = 0; h < H; h++) result[n * H + h] = anchor + scale * (double)outputs[n * H + h];
+        }
+        return result;
+    }
+
+    /// <summary>Actual values [N, H] of windows [start, start+count).</summary>
+    public double[] Actual(int start, int count)
+    {
+        var result = new double[count * Horizon];
+        for (int n = 0; n < count; n++) Targets(start + n).CopyTo(result.AsSpan(n * Horizon));
+        return result;
+    }
+
+    /// <summary>Naive forecast: every step repeats the window's last value. [N, H]</summary>
+    public double[] Naive(int start, int count) => SeasonalNaive(start, count, 1);
+
+    /// <summary>
+    /// Seasonal-naive forecast with period m: step h repeats the value one (or more) whole periods back from it,
+    /// the latest such value observed by the window's end. [N, H]
+    /// </summary>
+    public double[] SeasonalNaive(int start, int count, int season)
+    {
+        var result = new double[count * Horizon];
+        for (int n = 0; n < count; n++)
+        {
+            int end = start + n + Lookback; // first predicted row
+            for (int h = 0; h < Horizon; h++)
+            {
+                int row = end + h - season * (h / season + 1);
+                result[n * Horizon + h] = Series[Math.Max(row, 0)];
+            }
+        }
+        return result;
+    }
+}

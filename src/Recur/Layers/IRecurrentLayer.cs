@@ -1,0 +1,42 @@
+using Recur.Autograd;
+using Recur.Initialization;
+using Recur.Layers.Recurrent;
+using Recur.Randomness;
+
+namespace Recur.Layers;
+
+/// <summary>The cell types Recur builds, named as on the command line (<c>--cell lstm|gru|rnn</c>).</summary>
+public enum CellKind { Lstm, Gru, Rnn }
+
+/// <summary>A stacked recurrent layer of any cell type, for code that picks the cell at run time.</summary>
+public interface IRecurrentLayer
+{
+    int InputSize { get; }
+    int HiddenSize { get; }
+    int NumLayers { get; }
+    IReadOnlyList<Parameter> Parameters { get; }
+    RecurrentOutput Forward(Tape tape, Variable input, Variable? h0 = null, Variable? c0 = null);
+}
+
+public static class RecurrentLayers
+{
+    public static IRecurrentLayer Create(CellKind cell, string name, int inputSize, int hiddenSize, int numLayers,
+        RecurrentInitialization? initialization = null, RecurRandom? random = null) => cell switch
+    {
+        CellKind.Lstm => new Lstm(name, inputSize, hiddenSize, numLayers, initialization, random),
+        CellKind.Gru => new Gru(name, inputSize, hiddenSize, numLayers, initialization, random),
+        CellKind.Rnn => new SimpleRnn(name, inputSize, hiddenSize, numLayers, initialization, random),
+        _ => throw new ArgumentOutOfRangeException(nameof(cell), cell, "Unknown cell type."),
+    };
+
+    /// <summary>Parses <c>lstm</c>, <c>gru</c> or <c>rnn</c> (any case).</summary>
+    public static CellKind ParseCell(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "lstm" => CellKind.Lstm,
+        "gru" => CellKind.Gru,
+        "rnn" => CellKind.Rnn,
+        _ => throw new InvalidInputException($"cell: expected one of lstm, gru, rnn; found '{text}'."),
+    };
+
+    public static string Name(CellKind cell) => cell.ToString().ToLowerInvariant();
+}

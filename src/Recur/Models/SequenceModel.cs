@@ -1,0 +1,100 @@
+using Recur.Autograd;
+using Recur.Layers;
+using Recur.Randomness;
+using Recur.Tensors;
+
+namespace Recur.Models;
+
+/// <summary>
+/// The architecture of a <see cref="SequenceModel"/>: everything needed to rebuild it before loading weights.
+/// Token input when <see cref="VocabularySize"/> &gt; 0, numeric features otherwise.
+/// </summary>
+public sealed record SequenceModelSpec
+{
+    public CellKind Cell { get; init; } = CellKind.Lstm;
+    public int InputSize { get; init; } = 1;
+    public int HiddenSize { get; init; } = 64;
+    public int Layers { get; init; } = 1;
+    public double Dropout { get; init; }
+    public int OutputSize { get; init; } = 1;
+    public int VocabularySize { get; init; }
+    public int EmbeddingSize { get; init; } = 32;
+}
+
+/// <summary>A batch of model inputs: numeric [B, T, F] or token ids [B, T].</summary>
+public sealed record SequenceBatch(int Batch, int Steps, Tensor? Values, int[]? Tokens);
+
+/// <summary>
+/// Sequence → one output vector: [embedding →] stacked LSTM/GRU/RNN → last step → dropout → dense head.
+/// Parameters: <c>embedding.weight</c>, <c>encoder.*</c> (PyTorch names), <c>head.weight</c>, <c>head.bias</c>.
+/// </summary>
+public sealed class SequenceModel
+{
+    private readonly Embedding? _embedding;
+    private readonly IRecurrentLayer _encoder;
+    private readonly Dropout _dropout;
+    private readonly Dense _head;
+
+    public SequenceModel(SequenceModelSpec spec, RecurRandom random)
+    {
+        Spec = spec;
+        int encoderInput = spec.InputSize;
+        if (spec.VocabularySize > 0)
+        {
+            _embedding = new Embedding("embedding", spec.VocabularySize, spec.EmbeddingSize, random);
+            encoderInput = spec.EmbeddingSize;
+        }
+        _encoder = RecurrentLayers.Create(spec.Cell, "encoder", encoderInput, spec.HiddenSize, spec.Layers, random: random);
+        _dropout = new Dropout(spec.Dropout);
+        _head = new Dense("head", spec.HiddenSize, spec.OutputSize, random: random);
+        Parameters = [.. _embedding?.Parameters ?? [], .. _encoder.Parameters, .. _head.Parameters];
+    }
+
+    public SequenceModelSpec Spec { get; }
+    public IReadOnlyList<Parameter> Parameters { get; }
+
+    /// <summary>Outputs [B, O]; <paramref name="random"/> draws dropout masks while training.</summary>
+    public Variable Forward(Tape tape, SequenceBatch batch, bool training, RecurRandom? random)
+    {
+        Variable input;
+        if (_embedding is not null)
+        {
+            var tokens = batch.Tokens ?? throw new ArgumentException("This model reads token ids, but the batch holds numeric values.", nameof(batch));
+            input = _embedding.Forward(tape, tokens, batch.Batch, batch.Steps);
+        }
+        else
+        {
+            input = new Variable(batch.Values ?? throw new ArgumentException("This model reads numeric values, but the batch holds token ids.", nameof(batch)));
+        }
+        var last = TimeSteps.Last(tape, _encoder.Forward(tape, input).Output);
+        if (training && random is not null) last = _dropout.Forward(tape, last, training: true, random);
+        return _head.Forward(tape, last);
+    }
+
+    /// <summary>Parameter values by name (live tensors).</summary>
+    public IReadOnlyDictionary<string, Tensor> StateDict() => Parameters.ToDictionary(p => p.Name, p => p.Value);
+
+    /// <summary>Copies named tensors into the parameters; every parameter must be present with its shape.</summary>
+    public void Load(IReadOnlyDictionary<string, Tensor> state, string source)
+    {
+        foreach (var p in Parameters)
+        {
+            if (!state.TryGetValue(p.Name, out var value))
+                throw new InvalidInputException($"{source}: the model has no tensor '{p.Name}' (expected shape {p.Value.ShapeText}).");
+            if (!value.SameShape(p.Value))
+                throw new InvalidInputException($"{source}: tensor '{p.Name}' has shape {value.ShapeText}; the model's configuration needs {p.Value.ShapeText}.");
+            value.Data.CopyTo(p.Value.Data, 0);
+        }
+    }
+
+    /// <summary>A copy of every parameter's values, for keeping the best weights.</summary>
+    public float[][] Snapshot() => Parameters.Select(p => (float[])p.Value.Data.Clone()).ToArray();
+
+    public void Restore(float[][] snapshot)
+    {
+        for (int i = 0; i < Parameters.Count; i++) snapshot[i].CopyTo(Parameters[i].Value.Data, 0);
+    }
+
+    public override string ToString() =>
+        $"{(_embedding is null ? "" : _embedding + " → ")}{_encoder} → {_head}";
+}

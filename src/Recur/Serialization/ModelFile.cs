@@ -1,0 +1,82 @@
+using System.Globalization;
+using Recur.Models;
+using Recur.Randomness;
+using Recur.Tensors;
+using Recur.Training;
+
+namespace Recur.Serialization;
+
+/// <summary>
+/// A trained model in one safetensors file (DESIGN, "Artifacts"): the weights under their module-qualified names,
+/// and string metadata <c>recur.format</c>, <c>recur.config</c> (the resolved training config as JSON),
+/// <c>recur.model</c> (the architecture), <c>recur.data</c> (data-preparation state as JSON) and
+/// <c>recur.metrics</c>. Nothing executable is stored or read.
+/// </summary>
+public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string DataState, string Metrics)
+{
+    public const string FormatVersion = "1";
+
+    public void Save(string path)
+    {
+        var metadata = new Dictionary<string, string>
+        {
+            ["recur.format"] = FormatVersion,
+            ["recur.config"] = Config.ToJson(),
+            ["recur.model"] = SpecToJson(Model.Spec),
+            ["recur.data"] = DataState,
+            ["recur.metrics"] = Metrics,
+        };
+        SafeTensors.Write(path, Model.StateDict(), metadata);
+    }
+
+    public static ModelFile Load(string path)
+    {
+        var content = SafeTensors.Read(path);
+        string Meta(string key) => content.Metadata.TryGetValue(key, out var v) ? v
+            : throw new ModelFileException(path, $"metadata key '{key}' is missing; this is not a model file written by recur train.");
+        string format = Meta("recur.format");
+        if (format != FormatVersion)
+            throw new ModelFileException(path, $"model format version {format} is not supported; this build reads version {FormatVersion}.");
+        var spec = SpecFromJson(Meta("recur.model"), path);
+        var config = TrainConfig.FromJson(Meta("recur.config"), path);
+        var model = new SequenceModel(spec, new RecurRandom(0));
+        model.Load(content.Tensors.ToDictionary(kv => kv.Key, kv => kv.Value), path);
+        return new ModelFile(model, config, Meta("recur.data"), content.Metadata.GetValueOrDefault("recur.metrics", "{}"));
+    }
+
+    private static string SpecToJson(SequenceModelSpec spec) => System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string>
+    {
+        ["cell"] = Layers.RecurrentLayers.Name(spec.Cell),
+        ["input_size"] = spec.InputSize.ToString(CultureInfo.InvariantCulture),
+        ["hidden_size"] = spec.HiddenSize.ToString(CultureInfo.InvariantCulture),
+        ["layers"] = spec.Layers.ToString(CultureInfo.InvariantCulture),
+        ["dropout"] = spec.Dropout.ToString("R", CultureInfo.InvariantCulture),
+        ["output_size"] = spec.OutputSize.ToString(CultureInfo.InvariantCulture),
+        ["vocabulary_size"] = spec.VocabularySize.ToString(CultureInfo.InvariantCulture),
+        ["embedding_size"] = spec.EmbeddingSize.ToString(CultureInfo.InvariantCulture),
+    });
+
+    private static SequenceModelSpec SpecFromJson(string json, string path)
+    {
+        try
+        {
+            var d = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(json)!;
+            int Int(string key) => int.Parse(d[key], CultureInfo.InvariantCulture);
+            return new SequenceModelSpec
+            {
+                Cell = Layers.RecurrentLayers.ParseCell(d["cell"]),
+                InputSize = Int("input_size"),
+                HiddenSize = Int("hidden_size"),
+                Layers = Int("layers"),
+                Dropout = double.Parse(d["dropout"], CultureInfo.InvariantCulture),
+                OutputSize = Int("output_size"),
+                VocabularySize = Int("vocabulary_size"),
+                EmbeddingSize = Int("embedding_size"),
+            };
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or FormatException or OverflowException or InvalidInputException)
+        {
+            throw new ModelFileException(path, $"metadata 'recur.model' is not a valid architecture description ({e.Message}).");
+        }
+    }
+}

@@ -1,0 +1,210 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Recur.Data;
+using Recur.Evaluation;
+using Recur.Layers;
+using Recur.Models;
+using Recur.Randomness;
+using Recur.Serialization;
+
+namespace Recur.Training;
+
+/// <summary>What a classifier needs to read a new file the way it read its training file (<c>recur.data</c>).</summary>
+public sealed record ClassifyState
+{
+    [JsonPropertyName("task")] public string Task { get; init; } = "classify";
+    [JsonPropertyName("label_column")] public required string LabelColumn { get; init; }
+    [JsonPropertyName("text_column")] public string? TextColumn { get; init; }
+    [JsonPropertyName("feature_columns")] public string[]? FeatureColumns { get; init; }
+    [JsonPropertyName("has_header")] public bool HasHeader { get; init; } = true;
+    [JsonPropertyName("delimiter")] public string Delimiter { get; init; } = ",";
+    [JsonPropertyName("classes")] public required string[] Classes { get; init; }
+    [JsonPropertyName("characters")] public string? Characters { get; init; }
+    [JsonPropertyName("max_length")] public int MaxLength { get; init; }
+    [JsonPropertyName("mean")] public double Mean { get; init; }
+    [JsonPropertyName("std")] public double Std { get; init; } = 1;
+    [JsonPropertyName("split_seed")] public ulong SplitSeed { get; init; }
+    [JsonPropertyName("split")] public string Split { get; init; } = $"stratified by label: {StratifiedSplit.TestFraction} test, {StratifiedSplit.ValidationFraction} validation";
+}
+
+/// <summary>
+/// <c>--task classify</c>: character-level text (<c>--text-column</c>) or a numeric sequence per row (every column but
+/// the label) → one label per row; stratified seeded split; accuracy and macro-F1 beside the majority class.
+/// </summary>
+public static class ClassifyWorkflow
+{
+    public static TrainedRun Train(TrainConfig config, CsvTable table, TextWriter log, ITrainingObserver? observer = null)
+    {
+        int labelColumn = table.ColumnIndex(config.LabelColumn ?? table.ColumnNames[^1]);
+        var labelText = table.Text(labelColumn);
+        var classes = labelText.Distinct().Order(StringComparer.Ordinal).ToArray();
+        if (classes.Length < 2)
+            throw new InvalidInputException($"{table.Source}, column '{table.ColumnNames[labelColumn]}': classification needs at least 2 distinct labels; found {classes.Length}.");
+        var classIndex = classes.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i, StringComparer.Ordinal);
+        var labels = labelText.Select(l => classIndex[l]).ToArray();
+
+        ulong seed = config.Seed ?? 42;
+        var split = StratifiedSplit.Create(labels, classes.Length, seed);
+        var state = new ClassifyState
+        {
+            LabelColumn = table.ColumnNames[labelColumn], Classes = classes, HasHeader = !(config.NoHeader ?? false),
+            Delimiter = table.Delimiter.ToString(), SplitSeed = seed,
+        };
+        if (config.TextColumn is string textColumnName)
+        {
+            int textColumn = table.ColumnIndex(textColumnName);
+            var texts = table.Text(textColumn);
+            int longest = split.Train.Max(r => texts[r].Length);
+            var vocabulary = CharacterVocabulary.FromTexts(split.Train.Select(r => texts[r]), config.MaxLength ?? Math.Clamp(longest, 1, 128));
+            state = state with { TextColumn = table.ColumnNames[textColumn], Characters = vocabulary.Characters, MaxLength = vocabulary.MaxLength };
+        }
+        else
+        {
+            var features = Enumerable.Range(0, table.ColumnCount).Where(c => c != labelColumn).ToArray();
+            if (features.Length == 0) throw new InvalidInputException($"{table.Source}: no columns besides the label to read sequences from; give --text-column for text.");
+            var values = features.Select(table.Numeric).ToArray();
+            var trainValues = split.Train.SelectMany(r => values.Select(column => column[r])).ToArray();
+            double mean = trainValues.Average();
+            double std = Math.Sqrt(trainValues.Sum(v => (v - mean) * (v - mean)) / trainValues.Length);
+            state = state with { FeatureColumns = features.Select(c => table.ColumnNames[c]).ToArray(), Mean = mean, Std = std > 1e-12 ? std : 1 };
+        }
+
+        var resolved = config with
+        {
+            Task = "classify", LabelColumn = state.LabelColumn, TextColumn = state.TextColumn, Seed = seed,
+            MaxLength = state.TextColumn is null ? null : state.MaxLength,
+            Cell = config.Cell ?? "lstm", Layers = config.Layers ?? 1, Hidden = config.Hidden ?? 64,
+            Dropout = config.Dropout ?? 0.0, Epochs = config.Epochs ?? 15, BatchSize = config.BatchSize ?? 32,
+            Lr = config.Lr ?? 3e-3, Optimizer = config.Optimizer ?? "adam", Clip = config.Clip ?? 1.0,
+            EmbeddingSize = state.TextColumn is null ? null : config.EmbeddingSize ?? 32,
+        };
+        var spec = new SequenceModelSpec
+        {
+            Cell = RecurrentLayers.ParseCell(resolved.Cell!), HiddenSize = resolved.Hidden!.Value, Layers = resolved.Layers!.Value,
+            Dropout = resolved.Dropout!.Value, OutputSize = classes.Length, InputSize = 1,
+            VocabularySize = state.Characters is null ? 0 : state.Characters.Length + 2, EmbeddingSize = resolved.EmbeddingSize ?? 32,
+        };
+        var (inputs, _) = Encode(state, table, table.Source);
+        var model = new SequenceModel(spec, new RecurRandom(seed));
+        var history = Trainer.Fit(model, inputs(split.Train, labels), inputs(split.Validation, labels), ForecastWorkflow.Options(resolved), observer);
+        var report = Score(model, state, inputs(split.Test, labels), labels, split.Train);
+        return new TrainedRun(model, resolved, JsonSerializer.Serialize(state), report, history);
+    }
+
+    /// <summary>Scores a saved classifier on a file's test part (the same stratified split), or every row.</summary>
+    public static TaskReport Evaluate(ModelFile file, CsvTable table, bool all)
+    {
+        var state = ReadState(file);
+        var labels = Labels(state, table);
+        var split = StratifiedSplit.Create(labels, state.Classes.Length, state.SplitSeed);
+        var (inputs, _) = Encode(state, table, table.Source);
+        var rows = all ? Enumerable.Range(0, table.RowCount).ToArray() : split.Test;
+        return Score(file.Model, state, inputs(rows, labels), labels, split.Train);
+    }
+
+    /// <summary>The predicted label of every row, in file order.</summary>
+    public static JsonArray Predict(ModelFile file, CsvTable table)
+    {
+        var state = ReadState(file);
+        var (inputs, _) = Encode(state, table, table.Source);
+        var rows = Enumerable.Range(0, table.RowCount).ToArray();
+        var predicted = Classify(file.Model, inputs(rows, new int[table.RowCount]));
+        return new JsonArray(predicted.Select(p => (JsonNode?)JsonValue.Create(state.Classes[p])).ToArray());
+    }
+
+    public static int[] Classify(SequenceModel model, SequenceDataset data)
+    {
+        int classes = model.Spec.OutputSize;
+        var logits = Trainer.Predict(model, data);
+        var result = new int[data.Count];
+        for (int n = 0; n < data.Count; n++)
+        {
+            var row = logits.AsSpan(n * classes, classes);
+            int best = 0;
+            for (int c = 1; c < classes; c++) if (row[c] > row[best]) best = c;
+            result[n] = best;
+        }
+        return result;
+    }
+
+    private static TaskReport Score(SequenceModel model, ClassifyState state, SequenceDataset test, int[] labels, int[] trainRows)
+    {
+        int classes = state.Classes.Length;
+        var actual = test.Labels!;
+        var predicted = Classify(model, test);
+        int majority = trainRows.GroupBy(r => labels[r]).OrderByDescending(g => g.Count()).ThenBy(g => g.Key).First().Key;
+        var majorityPrediction = Enumerable.Repeat(majority, actual.Length).ToArray();
+        var perClass = ClassificationMetrics.PerClass(predicted, actual, classes);
+        var details = new JsonObject
+        {
+            ["classes"] = new JsonArray(state.Classes.Select(c => (JsonNode?)JsonValue.Create(c)).ToArray()),
+            ["majority_class"] = state.Classes[majority],
+        };
+        var perClassJson = new JsonObject();
+        for (int c = 0; c < classes; c++)
+            perClassJson[state.Classes[c]] = new JsonObject
+            {
+                ["precision"] = perClass[c].Precision, ["recall"] = perClass[c].Recall,
+                ["f1"] = perClass[c].F1, ["support"] = perClass[c].Support,
+            };
+        details["per_class"] = perClassJson;
+        return new TaskReport("classify", Metrics(predicted, actual, classes),
+            new Dictionary<string, IReadOnlyDictionary<string, double>> { ["majority"] = Metrics(majorityPrediction, actual, classes) },
+            actual.Length) { Details = details };
+    }
+
+    private static Dictionary<string, double> Metrics(int[] predicted, int[] actual, int classes) => new()
+    {
+        ["accuracy"] = ClassificationMetrics.Accuracy(predicted, actual),
+        ["macro_f1"] = ClassificationMetrics.MacroF1(predicted, actual, classes),
+    };
+
+    private static int[] Labels(ClassifyState state, CsvTable table)
+    {
+        int column = table.ColumnIndex(state.LabelColumn);
+        var index = state.Classes.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i, StringComparer.Ordinal);
+        var text = table.Text(column);
+        var labels = new int[text.Length];
+        for (int r = 0; r < text.Length; r++)
+            labels[r] = index.TryGetValue(text[r], out var c) ? c
+                : throw new InvalidInputException($"{table.Source}:{table.LineNumber(r)}, column '{state.LabelColumn}': label '{text[r]}' is not one the model was trained on ({string.Join(", ", state.Classes.Take(20))}{(state.Classes.Length > 20 ? ", …" : "")}).");
+        return labels;
+    }
+
+    /// <summary>A function from (rows, labels) to the dataset of those rows, in the model's input encoding.</summary>
+    private static (Func<int[], int[], SequenceDataset> inputs, int steps) Encode(ClassifyState state, CsvTable table, string source)
+    {
+        if (state.TextColumn is string textColumn)
+        {
+            var texts = table.Text(table.ColumnIndex(textColumn));
+            var vocabulary = new CharacterVocabulary(state.Characters ?? "", state.MaxLength);
+            return ((rows, labels) => SequenceDataset.TokenClassification(
+                vocabulary.Encode(rows.Select(r => texts[r]).ToArray()), rows.Length, state.MaxLength, rows.Select(r => labels[r]).ToArray()), state.MaxLength);
+        }
+        var columns = (state.FeatureColumns ?? throw new InvalidInputException($"{source}: the model file names no input columns."))
+            .Select(name => table.Numeric(table.ColumnIndex(name))).ToArray();
+        int steps = columns.Length;
+        return ((rows, labels) =>
+        {
+            var values = new float[rows.Length * steps];
+            for (int n = 0; n < rows.Length; n++)
+                for (int t = 0; t < steps; t++) values[n * steps + t] = (float)((columns[t][rows[n]] - state.Mean) / state.Std);
+            return SequenceDataset.Classification(values, rows.Length, steps, 1, rows.Select(r => labels[r]).ToArray());
+        }, steps);
+    }
+
+    private static ClassifyState ReadState(ModelFile file)
+    {
+        try
+        {
+            var state = JsonSerializer.Deserialize<ClassifyState>(file.DataState);
+            if (state is null || state.Task != "classify") throw new InvalidInputException("the model file is not a classifier.");
+            return state;
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidInputException($"the model file's data state is unreadable: {e.Message}");
+        }
+    }
+}

@@ -1,0 +1,206 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Recur.Data;
+using Recur.Evaluation;
+using Recur.Layers;
+using Recur.Models;
+using Recur.Randomness;
+using Recur.Serialization;
+
+namespace Recur.Training;
+
+/// <summary>What a forecaster needs to read a new file the way it read its training file (<c>recur.data</c>).</summary>
+public sealed record ForecastState
+{
+    [JsonPropertyName("task")] public string Task { get; init; } = "forecast";
+    [JsonPropertyName("target")] public required string Target { get; init; }
+    [JsonPropertyName("has_header")] public bool HasHeader { get; init; } = true;
+    [JsonPropertyName("delimiter")] public string Delimiter { get; init; } = ",";
+    [JsonPropertyName("lookback")] public int Lookback { get; init; }
+    [JsonPropertyName("horizon")] public int Horizon { get; init; }
+    [JsonPropertyName("season")] public int Season { get; init; } = 1;
+    [JsonPropertyName("scaling")] public required ForecastScaling Scaling { get; init; }
+    [JsonPropertyName("split")] public string Split { get; init; } = $"chronological windows: last {ForecastWindows.TestFraction} test, {ForecastWindows.ValidationFraction} before it validation";
+}
+
+/// <summary>
+/// <c>--task forecast</c>: one target column → sliding windows → a recurrent forecaster of the next H values, with
+/// the window normalisation chosen on validation and naive / seasonal-naive baselines beside every score.
+/// </summary>
+public static class ForecastWorkflow
+{
+    public static TrainedRun Train(TrainConfig config, CsvTable table, TextWriter log, ITrainingObserver? observer = null)
+    {
+        string target = ResolveTarget(config, table);
+        var series = table.Numeric(table.ColumnIndex(target));
+        int season = ResolveSeason(config, table);
+        int horizon = config.Horizon ?? 1;
+        int lookback = config.Lookback ?? DefaultLookback(series.Length, horizon, season);
+        var windows = new ForecastWindows(series, lookback, horizon, table.Source);
+        string requested = (config.Normalize ?? "auto").ToLowerInvariant();
+        string[] candidates = requested == "auto" ? ForecastScaling.Modes : [requested];
+
+        var resolved = config with
+        {
+            Task = "forecast", Target = [target], Lookback = lookback, Horizon = horizon, Season = season,
+            Cell = config.Cell ?? "lstm", Layers = config.Layers ?? 1, Hidden = config.Hidden ?? 32,
+            Dropout = config.Dropout ?? 0.0, Epochs = config.Epochs ?? 40, BatchSize = config.BatchSize ?? 32,
+            Lr = config.Lr ?? 3e-3, Optimizer = config.Optimizer ?? "adam", Clip = config.Clip ?? 1.0, Seed = config.Seed ?? 42,
+            Normalize = requested,
+        };
+        var options = Options(resolved);
+        var validationActual = windows.Actual(windows.ValidationStart, windows.ValidationCount);
+        double naiveValidation = ForecastMetrics.Rmse(windows.Naive(windows.ValidationStart, windows.ValidationCount), validationActual);
+
+        (SequenceModel model, ForecastScaling scaling, TrainingHistory history, double rmse)? best = null;
+        var candidateScores = new JsonObject();
+        foreach (var mode in candidates)
+        {
+            var scaling = ForecastScaling.Fit(mode, windows.TrainingRows);
+            var model = new SequenceModel(Spec(resolved, horizon), new RecurRandom(options.Seed));
+            var history = Trainer.Fit(model,
+                windows.Dataset(scaling, 0, windows.TrainCount),
+                windows.Dataset(scaling, windows.ValidationStart, windows.ValidationCount), options, observer);
+            double rmse = ForecastMetrics.Rmse(Forecast(model, windows, scaling, windows.ValidationStart, windows.ValidationCount), validationActual);
+            candidateScores[mode] = rmse;
+            if (candidates.Length > 1) log.WriteLine($"normalisation {mode}: validation RMSE {rmse:G5} (naive {naiveValidation:G5})");
+            if (best is null || rmse < best.Value.rmse) best = (model, scaling, history, rmse);
+        }
+        var chosen = best!.Value;
+        if (candidates.Length > 1) log.WriteLine($"chose normalisation '{chosen.scaling.Mode}' on validation");
+        if (!(chosen.rmse < naiveValidation))
+            log.WriteLine($"warning: the model does not beat the naive forecast on validation (RMSE {chosen.rmse:G5} vs {naiveValidation:G5}); " +
+                          "try a longer --lookback, more --epochs, or check that the series is predictable beyond its last value.");
+
+        var state = new ForecastState
+        {
+            Target = target, HasHeader = !(config.NoHeader ?? false), Delimiter = table.Delimiter.ToString(),
+            Lookback = lookback, Horizon = horizon, Season = season, Scaling = chosen.scaling,
+        };
+        var report = Score(chosen.model, windows, state, windows.TestStart, windows.TestCount, candidateScores);
+        return new TrainedRun(chosen.model, resolved, JsonSerializer.Serialize(state), report, chosen.history);
+    }
+
+    /// <summary>Scores a saved forecaster on a file: its test part (the same chronological rule), or every window.</summary>
+    public static TaskReport Evaluate(ModelFile file, CsvTable table, bool all)
+    {
+        var (state, windows) = Read(file, table);
+        return all ? Score(file.Model, windows, state, 0, windows.Count, null) : Score(file.Model, windows, state, windows.TestStart, windows.TestCount, null);
+    }
+
+    /// <summary>
+    /// One forecast per complete input window of the file, including the one that ends at the last row (the
+    /// forecast beyond the data): <c>{"end_row": r, "forecast": [...]}</c>, r the 1-based data row of the window's last value.
+    /// </summary>
+    public static JsonArray Predict(ModelFile file, CsvTable table)
+    {
+        var state = ReadState(file);
+        var series = table.Numeric(table.ColumnIndex(state.Target));
+        if (series.Length < state.Lookback)
+            throw new InvalidInputException($"{table.Source}: {series.Length} rows are fewer than the model's lookback of {state.Lookback}.");
+        // Windows that only need inputs: pad the series with the horizon so the last window ends at the last row.
+        var padded = new double[series.Length + state.Horizon];
+        series.CopyTo(padded, 0);
+        var windows = new ForecastWindows(padded, state.Lookback, state.Horizon, table.Source, minimumWindows: 1);
+        var forecasts = Forecast(file.Model, windows, state.Scaling, 0, windows.Count);
+        var result = new JsonArray();
+        for (int n = 0; n < windows.Count; n++)
+            result.Add(new JsonObject
+            {
+                ["end_row"] = n + state.Lookback,
+                ["forecast"] = new JsonArray(forecasts.AsSpan(n * state.Horizon, state.Horizon).ToArray().Select(v => (JsonNode?)JsonValue.Create(v)).ToArray()),
+            });
+        return result;
+    }
+
+    /// <summary>Forecasts [N, H] in original units for windows [start, start+count).</summary>
+    public static double[] Forecast(SequenceModel model, ForecastWindows windows, ForecastScaling scaling, int start, int count) =>
+        windows.Restore(scaling, start, Trainer.Predict(model, windows.Dataset(scaling, start, count)));
+
+    private static TaskReport Score(SequenceModel model, ForecastWindows windows, ForecastState state, int start, int count, JsonObject? candidates)
+    {
+        var actual = windows.Actual(start, count);
+        var training = windows.TrainingRows;
+        var metrics = Metrics(Forecast(model, windows, state.Scaling, start, count), actual, training, state.Season);
+        var baselines = new Dictionary<string, IReadOnlyDictionary<string, double>>
+        {
+            ["naive"] = Metrics(windows.Naive(start, count), actual, training, state.Season),
+            ["seasonal_naive"] = Metrics(windows.SeasonalNaive(start, count, state.Season), actual, training, state.Season),
+        };
+        var details = new JsonObject { ["normalize"] = state.Scaling.Mode, ["season"] = state.Season, ["lookback"] = state.Lookback, ["horizon"] = state.Horizon };
+        if (candidates is not null) details["validation_rmse_by_normalize"] = candidates;
+        return new TaskReport("forecast", metrics, baselines, count) { Details = details };
+    }
+
+    private static Dictionary<string, double> Metrics(double[] predicted, double[] actual, ReadOnlySpan<double> training, int season) => new()
+    {
+        ["rmse"] = ForecastMetrics.Rmse(predicted, actual),
+        ["mae"] = ForecastMetrics.Mae(predicted, actual),
+        ["mape"] = ForecastMetrics.Mape(predicted, actual),
+        ["mase"] = ForecastMetrics.Mase(predicted, actual, training, season),
+    };
+
+    private static ForecastState ReadState(ModelFile file)
+    {
+        try
+        {
+            var state = JsonSerializer.Deserialize<ForecastState>(file.DataState);
+            if (state is null || state.Task != "forecast") throw new InvalidInputException("the model file is not a forecaster.");
+            return state;
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidInputException($"the model file's data state is unreadable: {e.Message}");
+        }
+    }
+
+    private static (ForecastState, ForecastWindows) Read(ModelFile file, CsvTable table)
+    {
+        var state = ReadState(file);
+        var series = table.Numeric(table.ColumnIndex(state.Target));
+        return (state, new ForecastWindows(series, state.Lookback, state.Horizon, table.Source));
+    }
+
+    private static string ResolveTarget(TrainConfig config, CsvTable table)
+    {
+        if (config.Target is { Length: > 1 })
+            throw new InvalidInputException($"target: one target column is supported by this version; found {config.Target.Length} ({string.Join(", ", config.Target)}).");
+        if (config.Target is [var name]) return table.ColumnNames[table.ColumnIndex(name)];
+        return table.ColumnNames[^1]; // the usual layout: time columns first, the value last
+    }
+
+    private static int ResolveSeason(TrainConfig config, CsvTable table)
+    {
+        if (config.Season is int season)
+        {
+            if (season < 1) throw new InvalidInputException($"season: expected a period of at least 1; found {season}.");
+            return season;
+        }
+        if (config.PeriodColumn is string column)
+        {
+            var values = table.Numeric(table.ColumnIndex(column));
+            int period = (int)Math.Round(values.Max() - values.Min()) + 1;
+            if (period < 2) throw new InvalidInputException($"{table.Source}, column '{column}': a period column needs at least two distinct values; found range {values.Min()}..{values.Max()}.");
+            return period;
+        }
+        return 1;
+    }
+
+    /// <summary>Two seasons (at least 12 steps), capped so at least half the rows still start training windows.</summary>
+    private static int DefaultLookback(int rows, int horizon, int season) =>
+        Math.Max(1, Math.Min(Math.Max(12, 2 * season), (rows - horizon) / 4));
+
+    internal static SequenceModelSpec Spec(TrainConfig c, int outputs) => new()
+    {
+        Cell = RecurrentLayers.ParseCell(c.Cell!), InputSize = 1, HiddenSize = c.Hidden!.Value,
+        Layers = c.Layers!.Value, Dropout = c.Dropout!.Value, OutputSize = outputs,
+    };
+
+    internal static TrainingOptions Options(TrainConfig c) => new()
+    {
+        Epochs = c.Epochs!.Value, BatchSize = c.BatchSize!.Value, LearningRate = c.Lr!.Value, Optimizer = c.Optimizer!,
+        Clip = c.Clip!.Value, Seed = c.Seed!.Value, TimeLimitSeconds = c.TimeLimit ?? 0,
+    };
+}

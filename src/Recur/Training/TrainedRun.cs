@@ -1,0 +1,10 @@
+using Recur.Evaluation;
+using Recur.Models;
+
+namespace Recur.Training;
+
+/// <summary>
+/// The outcome of <c>recur train</c>: the model with its best-validation weights, the resolved config, the
+/// data-preparation state needed to use it on new files, its test report, and the epochs of the kept training.
+/// </summary>
+public sealed record TrainedRun(SequenceModel Model, TrainConfig Config, string DataState, TaskReport Report, TrainingHistory History);

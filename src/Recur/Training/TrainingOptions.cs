@@ -1,0 +1,20 @@
+namespace Recur.Training;
+
+/// <summary>How <see cref="Trainer"/> fits a model. Defaults suit small recurrent models.</summary>
+public sealed record TrainingOptions
+{
+    public int Epochs { get; init; } = 30;
+    public int BatchSize { get; init; } = 32;
+    public double LearningRate { get; init; } = 3e-3;
+
+    /// <summary>sgd, adam, adamw, rmsprop or nadam.</summary>
+    public string Optimizer { get; init; } = "adam";
+
+    /// <summary>Global gradient-norm limit; 0 turns clipping off.</summary>
+    public double Clip { get; init; } = 1.0;
+
+    public ulong Seed { get; init; } = 42;
+
+    /// <summary>Wall-clock budget in seconds; training stops after the epoch that crosses it. 0 for none.</summary>
+    public double TimeLimitSeconds { get; init; }
+}
