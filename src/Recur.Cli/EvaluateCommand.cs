@@ -1,0 +1,41 @@
+using System.CommandLine;
+using Recur.Data;
+using Recur.Serialization;
+using Recur.Training;
+
+namespace Recur.Cli;
+
+/// <summary><c>recur evaluate --model FILE --data PATH [--all] [--json]</c>: scores a saved model from the file alone.</summary>
+internal static class EvaluateCommand
+{
+    private static readonly Option<string> Model = new("--model") { Description = "model file (model.safetensors of a run)", Required = true };
+    private static readonly Option<string> Data = new("--data") { Description = "CSV or TSV file in the training file's layout", Required = true };
+    private static readonly Option<bool> All = new("--all") { Description = "score every window or row, not only the test part" };
+    private static readonly Option<bool> Json = new("--json") { Description = "print one JSON object" };
+
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var command = new Command("evaluate", "Score a saved model on its test part of a file (or the whole file with --all).") { Model, Data, All, Json };
+        command.SetAction(parsed => RecurCommand.Guard(stderr, () =>
+        {
+            var (file, table, task) = Load(parsed.GetValue(Model)!, parsed.GetValue(Data)!);
+            bool all = parsed.GetValue(All);
+            var report = task == "forecast" ? ForecastWorkflow.Evaluate(file, table, all) : ClassifyWorkflow.Evaluate(file, table, all);
+            if (parsed.GetValue(Json)) stdout.WriteLine(report.ToJson().ToJsonString(ReportPrinter.JsonOptions));
+            else ReportPrinter.Print(report, stdout);
+            return RecurCommand.Success;
+        }));
+        return command;
+    }
+
+    /// <summary>Loads the model and reads the data file the way the model's training file was read.</summary>
+    internal static (ModelFile file, CsvTable table, string task) Load(string modelPath, string dataPath)
+    {
+        var file = ModelFile.Load(modelPath);
+        string task = file.Config.Task ?? "";
+        if (task is not ("forecast" or "classify"))
+            throw new ModelFileException(modelPath, $"names task '{task}', which this build cannot run.");
+        var table = CsvTable.Read(dataPath, hasHeader: !(file.Config.NoHeader ?? false));
+        return (file, table, task);
+    }
+}

@@ -1,0 +1,27 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using Recur.Training;
+
+namespace Recur.Cli;
+
+/// <summary><c>recur predict --model FILE --data PATH [--json]</c>: one prediction per window or row.</summary>
+internal static class PredictCommand
+{
+    private static readonly Option<string> Model = new("--model") { Description = "model file (model.safetensors of a run)", Required = true };
+    private static readonly Option<string> Data = new("--data") { Description = "CSV or TSV file in the training file's layout", Required = true };
+    private static readonly Option<bool> Json = new("--json") { Description = "print {\"predictions\": [...]}" };
+
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var command = new Command("predict", "Predict with a saved model: a forecast per window, or a label per row.") { Model, Data, Json };
+        command.SetAction(parsed => RecurCommand.Guard(stderr, () =>
+        {
+            var (file, table, task) = EvaluateCommand.Load(parsed.GetValue(Model)!, parsed.GetValue(Data)!);
+            var predictions = task == "forecast" ? ForecastWorkflow.Predict(file, table) : ClassifyWorkflow.Predict(file, table);
+            if (parsed.GetValue(Json)) stdout.WriteLine(new JsonObject { ["predictions"] = predictions }.ToJsonString(ReportPrinter.JsonOptions));
+            else foreach (var p in predictions) stdout.WriteLine(p is JsonObject o ? $"{o["end_row"]}\t{string.Join(",", o["forecast"]!.AsArray())}" : p!.ToString());
+            return RecurCommand.Success;
+        }));
+        return command;
+    }
+}

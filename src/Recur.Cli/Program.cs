@@ -1,0 +1,6 @@
+namespace Recur.Cli;
+
+public static class Program
+{
+    public static int Main(string[] args) => RecurCommand.Run(args, Console.Out, Console.Error);
+}

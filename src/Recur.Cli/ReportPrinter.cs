@@ -1,0 +1,27 @@
+using System.Globalization;
+using System.Text.Json;
+using Recur.Evaluation;
+
+namespace Recur.Cli;
+
+/// <summary>Prints a <see cref="TaskReport"/> as a table: one row per metric, the model beside each baseline.</summary>
+internal static class ReportPrinter
+{
+    public static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = false };
+
+    public static void Print(TaskReport report, TextWriter output)
+    {
+        var columns = new List<string> { "model" };
+        columns.AddRange(report.Baselines.Keys);
+        output.WriteLine($"{report.Task}: test part, {report.TestSize} {(report.Task == "forecast" ? "windows" : "sequences")}");
+        output.WriteLine($"{"metric",-10}" + string.Concat(columns.Select(c => $"{c,16}")));
+        foreach (var metric in report.Metrics.Keys)
+        {
+            var values = new List<double> { report.Metrics[metric] };
+            values.AddRange(report.Baselines.Values.Select(b => b.GetValueOrDefault(metric, double.NaN)));
+            output.WriteLine($"{metric,-10}" + string.Concat(values.Select(v => $"{Format(v),16}")));
+        }
+    }
+
+    private static string Format(double v) => double.IsFinite(v) ? v.ToString("G6", CultureInfo.InvariantCulture) : "n/a";
+}

@@ -1,0 +1,185 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using Recur.Data;
+using Recur.Serialization;
+using Recur.Tensors;
+using Recur.Training;
+
+namespace Recur.Cli;
+
+/// <summary><c>recur train [CONFIG.json] [flags]</c>: trains, evaluates on the test part and writes a run directory.</summary>
+internal static class TrainCommand
+{
+    private static readonly Option<string?> Task = new("--task") { Description = "forecast or classify" };
+    private static readonly Option<string?> Data = new("--data") { Description = "CSV or TSV file to train on" };
+    private static readonly Option<string?> Out = new("--out") { Description = "run directory (default runs/<data>-<task>)" };
+    private static readonly Option<int?> Epochs = new("--epochs") { Description = "passes over the training part" };
+    private static readonly Option<ulong?> Seed = new("--seed") { Description = "random seed (same seed and threads → same model)" };
+    private static readonly Option<int?> Threads = new("--threads") { Description = "CPU threads" };
+    private static readonly Option<string[]> Target = new("--target") { Description = "forecast: target column (default: the last column)" };
+    private static readonly Option<int?> Lookback = new("--lookback") { Description = "forecast: input window length" };
+    private static readonly Option<int?> Horizon = new("--horizon") { Description = "forecast: steps to predict" };
+    private static readonly Option<int?> Season = new("--season") { Description = "forecast: seasonal period for the seasonal-naive baseline and MASE" };
+    private static readonly Option<string?> PeriodColumn = new("--period-column") { Description = "forecast: a column whose range gives the seasonal period" };
+    private static readonly Option<string?> TimeColumn = new("--time-column") { Description = "forecast: the time column (rows are used in file order)" };
+    private static readonly Option<string?> Normalize = new("--normalize") { Description = "forecast: auto, relative, instance or global" };
+    private static readonly Option<string?> TextColumn = new("--text-column") { Description = "classify: text column (character-level)" };
+    private static readonly Option<string?> LabelColumn = new("--label-column") { Description = "classify: label column (default: the last column)" };
+    private static readonly Option<int?> MaxLength = new("--max-length") { Description = "classify: characters kept per text" };
+    private static readonly Option<bool> NoHeader = new("--no-header") { Description = "the file has no header: columns are 0-based indices" };
+    private static readonly Option<string?> Cell = new("--cell") { Description = "lstm, gru or rnn" };
+    private static readonly Option<int?> Layers = new("--layers") { Description = "stacked recurrent layers" };
+    private static readonly Option<int?> Hidden = new("--hidden") { Description = "hidden units per layer" };
+    private static readonly Option<double?> Dropout = new("--dropout") { Description = "dropout before the output layer" };
+    private static readonly Option<int?> BatchSize = new("--batch-size") { Description = "sequences per mini-batch" };
+    private static readonly Option<double?> Lr = new("--lr") { Description = "learning rate" };
+    private static readonly Option<string?> Optimizer = new("--optimizer") { Description = "sgd, adam, adamw, rmsprop or nadam" };
+    private static readonly Option<double?> Clip = new("--clip") { Description = "gradient-norm limit (0: off)" };
+    private static readonly Option<double?> TimeLimit = new("--time-limit") { Description = "stop after this many seconds, keeping the best model" };
+    private static readonly Option<string?> Device = new("--device") { Description = "cpu or auto (cuda comes with the GPU backend)" };
+    private static readonly Option<bool> Quiet = new("--quiet") { Description = "no progress on standard error" };
+    private static readonly Option<bool> Json = new("--json") { Description = "print the test report as one JSON object" };
+    private static readonly Argument<string?> Config = new("CONFIG") { Description = "JSON config file (keys: flag names with underscores)", Arity = ArgumentArity.ZeroOrOne };
+
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var command = new Command("train", "Train a model on a CSV/TSV file, evaluate it on the held-out test part and save it.")
+        {
+            Config, Task, Data, Out, Epochs, Seed, Threads, Target, Lookback, Horizon, Season, PeriodColumn, TimeColumn, Normalize,
+            TextColumn, LabelColumn, MaxLength, NoHeader, Cell, Layers, Hidden, Dropout, BatchSize, Lr, Optimizer, Clip,
+            TimeLimit, Device, Quiet, Json,
+        };
+        command.SetAction(parsed => RecurCommand.Guard(stderr, () => Run(parsed, stdout, stderr)));
+        return command;
+    }
+
+    private static int Run(ParseResult parsed, TextWriter stdout, TextWriter stderr)
+    {
+        var configPath = parsed.GetValue(Config);
+        if (configPath is not null && configPath.StartsWith('-'))
+            throw new InvalidInputException($"unknown flag '{configPath}'; see 'recur train --help' for the accepted flags.");
+        var flags = new TrainConfig
+        {
+            Task = parsed.GetValue(Task), Data = parsed.GetValue(Data), Out = parsed.GetValue(Out), Epochs = parsed.GetValue(Epochs),
+            Seed = parsed.GetValue(Seed), Threads = parsed.GetValue(Threads),
+            Target = parsed.GetValue(Target) is { Length: > 0 } t ? t : null,
+            Lookback = parsed.GetValue(Lookback), Horizon = parsed.GetValue(Horizon), Season = parsed.GetValue(Season),
+            PeriodColumn = parsed.GetValue(PeriodColumn), TimeColumn = parsed.GetValue(TimeColumn), Normalize = parsed.GetValue(Normalize),
+            TextColumn = parsed.GetValue(TextColumn), LabelColumn = parsed.GetValue(LabelColumn), MaxLength = parsed.GetValue(MaxLength),
+            NoHeader = parsed.GetValue(NoHeader) ? true : null, Cell = parsed.GetValue(Cell), Layers = parsed.GetValue(Layers),
+            Hidden = parsed.GetValue(Hidden), Dropout = parsed.GetValue(Dropout), BatchSize = parsed.GetValue(BatchSize),
+            Lr = parsed.GetValue(Lr), Optimizer = parsed.GetValue(Optimizer), Clip = parsed.GetValue(Clip),
+            TimeLimit = parsed.GetValue(TimeLimit), Device = parsed.GetValue(Device), Quiet = parsed.GetValue(Quiet) ? true : null,
+        };
+        var config = (configPath is null ? new TrainConfig() : TrainConfig.Load(configPath)).With(flags);
+        bool json = parsed.GetValue(Json);
+        Validate(config);
+
+        string dataPath = config.Data ?? throw new InvalidInputException("--data: expected the CSV or TSV file to train on; none was given.");
+        string task = (config.Task ?? "forecast").ToLowerInvariant();
+        string outDir = config.Out ?? Path.Combine("runs", $"{Path.GetFileNameWithoutExtension(dataPath)}-{task}");
+        CheckOutputDirectory(outDir);
+        if (config.Threads is int threads) Engine.Threads = threads;
+
+        var table = CsvTable.Read(dataPath, hasHeader: !(config.NoHeader ?? false));
+        var log = config.Quiet == true ? TextWriter.Null : stderr;
+        var observer = new ProgressPrinter(log);
+        TrainedRun run = task switch
+        {
+            "forecast" => ForecastWorkflow.Train(config with { Task = task }, table, log, observer),
+            "classify" => ClassifyWorkflow.Train(config with { Task = task }, table, log, observer),
+            _ => throw new InvalidInputException($"--task: expected forecast or classify; found '{config.Task}'."),
+        };
+        WriteRunDirectory(outDir, run);
+
+        var report = run.Report.ToJson();
+        report["run_dir"] = outDir;
+        report["best_epoch"] = run.History.BestEpoch;
+        if (json) stdout.WriteLine(report.ToJsonString(ReportPrinter.JsonOptions));
+        else
+        {
+            ReportPrinter.Print(run.Report, stdout);
+            stdout.WriteLine($"model: {Path.Combine(outDir, "model.safetensors")}");
+        }
+        return RecurCommand.Success;
+    }
+
+    private static void Validate(TrainConfig c)
+    {
+        static void AtLeast(string flag, double? value, double minimum)
+        {
+            if (value is double v && !(v >= minimum)) throw new InvalidInputException($"--{flag}: expected a value of at least {minimum}; found {v.ToString(CultureInfo.InvariantCulture)}.");
+        }
+        AtLeast("epochs", c.Epochs, 1);
+        AtLeast("threads", c.Threads, 1);
+        AtLeast("layers", c.Layers, 1);
+        AtLeast("hidden", c.Hidden, 1);
+        AtLeast("batch-size", c.BatchSize, 1);
+        AtLeast("clip", c.Clip, 0);
+        AtLeast("time-limit", c.TimeLimit, 0);
+        AtLeast("embedding-size", c.EmbeddingSize, 1);
+        if (c.Lr is double lr && !(lr > 0 && double.IsFinite(lr))) throw new InvalidInputException($"--lr: expected a positive learning rate; found {lr.ToString(CultureInfo.InvariantCulture)}.");
+        if (c.Dropout is double p && !(p >= 0 && p < 1)) throw new InvalidInputException($"--dropout: expected a probability in [0, 1); found {p.ToString(CultureInfo.InvariantCulture)}.");
+        if (c.Cell is string cell) Recur.Layers.RecurrentLayers.ParseCell(cell);
+        if (c.Optimizer is string optimizer && !new[] { "sgd", "adam", "adamw", "rmsprop", "nadam" }.Contains(optimizer.ToLowerInvariant()))
+            throw new InvalidInputException($"--optimizer: expected one of sgd, adam, adamw, rmsprop, nadam; found '{optimizer}'.");
+        switch (c.Device?.ToLowerInvariant())
+        {
+            case null or "cpu" or "auto": break;
+            case "cuda": throw new InvalidInputException("--device cuda: this build has no CUDA backend yet; use --device cpu.");
+            default: throw new InvalidInputException($"--device: expected cpu, cuda or auto; found '{c.Device}'.");
+        }
+    }
+
+    /// <summary>Refuses to replace a directory that is not a Recur run, before any work is done.</summary>
+    private static void CheckOutputDirectory(string outDir)
+    {
+        if (File.Exists(outDir)) throw new InvalidInputException($"--out: '{outDir}' is a file; expected a directory for the run.");
+        if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any() && !File.Exists(Path.Combine(outDir, "model.safetensors")))
+            throw new InvalidInputException($"--out: '{outDir}' exists and is not a Recur run directory; choose another --out.");
+    }
+
+    /// <summary>
+    /// Writes model.safetensors, metrics.csv, config.json and report.json into a fresh sibling directory and only
+    /// then moves it into place, so a failed run leaves nothing half-written.
+    /// </summary>
+    private static void WriteRunDirectory(string outDir, TrainedRun run)
+    {
+        string full = Path.GetFullPath(outDir);
+        string parent = Path.GetDirectoryName(full)!;
+        Directory.CreateDirectory(parent);
+        string staging = Path.Combine(parent, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        Directory.CreateDirectory(staging);
+        try
+        {
+            new ModelFile(run.Model, run.Config, run.DataState, run.Report.ToJson().ToJsonString()).Save(Path.Combine(staging, "model.safetensors"));
+            File.WriteAllText(Path.Combine(staging, "metrics.csv"), MetricsCsv(run.History));
+            File.WriteAllText(Path.Combine(staging, "config.json"), run.Config.ToJson());
+            File.WriteAllText(Path.Combine(staging, "report.json"), run.Report.ToJson().ToJsonString(ReportPrinter.JsonOptions));
+            if (Directory.Exists(full)) Directory.Delete(full, recursive: true);
+            Directory.Move(staging, full);
+        }
+        finally
+        {
+            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    private static string MetricsCsv(TrainingHistory history)
+    {
+        var csv = new StringBuilder("epoch,train_loss,validation_loss,learning_rate,seconds,best\n");
+        foreach (var e in history.Epochs)
+            csv.Append(CultureInfo.InvariantCulture, $"{e.Epoch},{e.TrainLoss:R},{e.ValidationLoss:R},{e.LearningRate:R},{e.Seconds:F3},{(e.Epoch == history.BestEpoch ? 1 : 0)}\n");
+        return csv.ToString();
+    }
+
+    /// <summary>One line per epoch on standard error.</summary>
+    private sealed class ProgressPrinter(TextWriter log) : ITrainingObserver
+    {
+        public void EpochEnded(EpochRecord r, int epochs) =>
+            log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"epoch {r.Epoch,3}/{epochs}  train loss {r.TrainLoss:F5}  validation loss {r.ValidationLoss:F5}  {r.Seconds:F1}s{(r.Best ? "  *" : "")}"));
+    }
+}
