@@ -92,6 +92,8 @@ internal static class TrainCommand
             "classify" => ClassifyWorkflow.Train(config with { Task = task }, table, log, observer),
             _ => throw new InvalidInputException($"--task: expected forecast or classify; found '{config.Task}'."),
         };
+        // The run directory's location is not part of the model: the same training gives the same file anywhere.
+        run = run with { Config = run.Config with { Out = null } };
         WriteRunDirectory(outDir, run);
 
         var report = run.Report.ToJson();

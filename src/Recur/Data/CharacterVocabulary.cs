@@ -12,7 +12,7 @@ public sealed class CharacterVocabulary
 
     public CharacterVocabulary(IEnumerable<char> characters, int maxLength)
     {
-        if (maxLength < 1) throw new InvalidInputException($"max-length: expected at least 1; found {maxLength}.");
+        if (maxLength < 1) throw new InvalidInputException($"--max-length: expected at least 1; found {maxLength}.");
         Characters = new string(characters.Distinct().Order().ToArray());
         _ids = Characters.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i + 2);
         MaxLength = maxLength;

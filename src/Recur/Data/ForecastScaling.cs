@@ -25,7 +25,7 @@ public sealed record ForecastScaling(
     /// <summary>Statistics of the training rows for the given mode.</summary>
     public static ForecastScaling Fit(string mode, ReadOnlySpan<double> trainingRows)
     {
-        if (!Modes.Contains(mode)) throw new InvalidInputException($"normalize: expected auto, {string.Join(", ", Modes)}; found '{mode}'.");
+        if (!Modes.Contains(mode)) throw new InvalidInputException($"--normalize: expected auto, {string.Join(", ", Modes)}; found '{mode}'.");
         double mean = 0;
         foreach (var v in trainingRows) mean += v;
         mean /= trainingRows.Length;

@@ -13,8 +13,8 @@ public sealed class ForecastWindows
 
     public ForecastWindows(double[] series, int lookback, int horizon, string source, int minimumWindows = MinimumWindows)
     {
-        if (lookback < 1) throw new InvalidInputException($"lookback: expected at least 1; found {lookback}.");
-        if (horizon < 1) throw new InvalidInputException($"horizon: expected at least 1; found {horizon}.");
+        if (lookback < 1) throw new InvalidInputException($"--lookback: expected at least 1; found {lookback}.");
+        if (horizon < 1) throw new InvalidInputException($"--horizon: expected at least 1; found {horizon}.");
         (Series, Lookback, Horizon) = (series, lookback, horizon);
         Count = series.Length - lookback - horizon + 1;
         if (Count < minimumWindows)

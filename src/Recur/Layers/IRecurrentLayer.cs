@@ -35,7 +35,7 @@ public static class RecurrentLayers
         "lstm" => CellKind.Lstm,
         "gru" => CellKind.Gru,
         "rnn" => CellKind.Rnn,
-        _ => throw new InvalidInputException($"cell: expected one of lstm, gru, rnn; found '{text}'."),
+        _ => throw new InvalidInputException($"--cell: expected one of lstm, gru, rnn; found '{text}'."),
     };
 
     public static string Name(CellKind cell) => cell.ToString().ToLowerInvariant();

@@ -166,7 +166,7 @@ public static class ForecastWorkflow
     private static string ResolveTarget(TrainConfig config, CsvTable table)
     {
         if (config.Target is { Length: > 1 })
-            throw new InvalidInputException($"target: one target column is supported by this version; found {config.Target.Length} ({string.Join(", ", config.Target)}).");
+            throw new InvalidInputException($"--target: one target column is supported by this version; found {config.Target.Length} ({string.Join(", ", config.Target)}).");
         if (config.Target is [var name]) return table.ColumnNames[table.ColumnIndex(name)];
         return table.ColumnNames[^1]; // the usual layout: time columns first, the value last
     }
@@ -175,7 +175,7 @@ public static class ForecastWorkflow
     {
         if (config.Season is int season)
         {
-            if (season < 1) throw new InvalidInputException($"season: expected a period of at least 1; found {season}.");
+            if (season < 1) throw new InvalidInputException($"--season: expected a period of at least 1; found {season}.");
             return season;
         }
         if (config.PeriodColumn is string column)

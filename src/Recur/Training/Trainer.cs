@@ -117,6 +117,6 @@ public static class Trainer
             "adamw" => new AdamW(parameters, learningRate),
             "rmsprop" => new RmsProp(parameters, learningRate),
             "nadam" => new Nadam(parameters, learningRate),
-            _ => throw new InvalidInputException($"optimizer: expected one of sgd, adam, adamw, rmsprop, nadam; found '{name}'."),
+            _ => throw new InvalidInputException($"--optimizer: expected one of sgd, adam, adamw, rmsprop, nadam; found '{name}'."),
         };
 }

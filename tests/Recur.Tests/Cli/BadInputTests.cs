@@ -1,0 +1,114 @@
+namespace Recur.Tests.Cli;
+
+/// <summary>Every user mistake: one message naming what was wrong and where, exit code 2, nothing written.</summary>
+public class BadInputTests
+{
+    private static void AssertRejected(TempDirectory dir, string[] args, params string[] fragments)
+    {
+        var (exit, stdout, stderr) = CliRunner.Run(args);
+        Assert.True(exit == 2, $"expected exit 2, got {exit}; stderr: {stderr}");
+        Assert.Equal("", stdout);
+        foreach (var fragment in fragments) Assert.Contains(fragment, stderr);
+        Assert.DoesNotContain("   at ", stderr); // no stack trace
+        Assert.False(Directory.Exists(dir.File("run")), "a failed run must not leave a run directory");
+        Assert.Empty(Directory.GetDirectories(dir.Path));
+    }
+
+    private static string Write(TempDirectory dir, string name, string text)
+    {
+        File.WriteAllText(dir.File(name), text);
+        return dir.File(name);
+    }
+
+    private static string Series(int rows) => "t,value\n" + string.Concat(Enumerable.Range(0, rows).Select(i => $"{i},{Math.Sin(i)}\n"));
+
+    [Fact]
+    public void MissingDataFile()
+    {
+        using var dir = new TempDirectory();
+        AssertRejected(dir, ["train", "--data", dir.File("nope.csv"), "--out", dir.File("run")], "nope.csv", "does not exist");
+    }
+
+    [Fact]
+    public void UnknownTargetColumn()
+    {
+        using var dir = new TempDirectory();
+        var data = Write(dir, "s.csv", Series(100));
+        AssertRejected(dir, ["train", "--data", data, "--target", "births", "--out", dir.File("run")], "no column 'births'", "t, value");
+    }
+
+    [Fact]
+    public void NonNumericCellNamesItsLine()
+    {
+        using var dir = new TempDirectory();
+        var data = Write(dir, "s.csv", Series(50) + "50,abc\n" + Series(50)[8..]);
+        AssertRejected(dir, ["train", "--data", data, "--out", dir.File("run")], "s.csv:52", "column 'value'", "expected a number", "'abc'");
+    }
+
+    [Fact]
+    public void TooFewRowsForTheWindow()
+    {
+        using var dir = new TempDirectory();
+        var data = Write(dir, "s.csv", Series(20));
+        AssertRejected(dir, ["train", "--data", data, "--lookback", "15", "--out", dir.File("run")], "20 rows", "lookback 15", "need at least");
+    }
+
+    [Fact]
+    public void EmptyFile()
+    {
+        using var dir = new TempDirectory();
+        var data = Write(dir, "s.csv", "");
+        AssertRejected(dir, ["train", "--data", data, "--out", dir.File("run")], "s.csv");
+    }
+
+    [Theory]
+    [InlineData("--bogus", "--bogus")]
+    [InlineData("--epochs=abc", "abc")]
+    public void UnknownOrMalformedFlag(string flag, string named)
+    {
+        using var dir = new TempDirectory();
+        var data = Write(dir, "s.csv", Series(100));
+        AssertRejected(dir, ["train", "--data", data, flag, "--out", dir.File("run")], named);
+    }
+
+    [Theory]
+    [InlineData("--cell", "lstmx", "lstm, gru, rnn")]
+    [InlineData("--dropout", "1.5", "[0, 1)")]
+    [InlineData("--task", "dance", "forecast or classify")]
+    [InlineData("--device", "cuda", "no CUDA backend")]
+    public void BadFlagValue(string flag, string value, string expected)
+    {
+        using var dir = new TempDirectory();
+        var data = Write(dir, "s.csv", Series(100));
+        AssertRejected(dir, ["train", "--data", data, flag, value, "--out", dir.File("run")], flag, expected);
+    }
+
+    [Fact]
+    public void UnknownConfigKey()
+    {
+        using var dir = new TempDirectory();
+        var data = Write(dir, "s.csv", Series(100));
+        var config = Write(dir, "c.json", "{\"epochs\": 2, \"hiden\": 3}");
+        AssertRejected(dir, ["train", config, "--data", data, "--out", dir.File("run")], "c.json", "hiden");
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("not a model at all, just text")]
+    public void UnreadableModelFile(string content)
+    {
+        using var dir = new TempDirectory();
+        var data = Write(dir, "s.csv", Series(100));
+        var model = Write(dir, "m.safetensors", content);
+        AssertRejected(dir, ["evaluate", "--model", model, "--data", data], "m.safetensors");
+        AssertRejected(dir, ["predict", "--model", model, "--data", data], "m.safetensors");
+    }
+
+    [Fact]
+    public void MissingModelFile()
+    {
+        using var dir = new TempDirectory();
+        var data = Write(dir, "s.csv", Series(100));
+        AssertRejected(dir, ["evaluate", "--model", dir.File("none.safetensors"), "--data", data], "none.safetensors", "does not exist");
+    }
+}
