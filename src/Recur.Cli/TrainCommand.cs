@@ -6,6 +6,7 @@ using Recur.Data;
 using Recur.Serialization;
 using Recur.Tensors;
 using Recur.Training;
+using Recur.Training.Callbacks;
 
 namespace Recur.Cli;
 
@@ -38,6 +39,8 @@ internal static class TrainCommand
     private static readonly Option<string?> Optimizer = new("--optimizer") { Description = "sgd, adam, adamw, rmsprop or nadam" };
     private static readonly Option<double?> Clip = new("--clip") { Description = "gradient-norm limit (0: off)" };
     private static readonly Option<double?> TimeLimit = new("--time-limit") { Description = "stop after this many seconds, keeping the best model" };
+    private static readonly Option<int?> Patience = new("--patience") { Description = "early stopping: epochs without validation improvement" };
+    private static readonly Option<string?> LrSchedule = new("--lr-schedule") { Description = "constant, step, exponential, cosine, onecycle or plateau" };
     private static readonly Option<string?> Device = new("--device") { Description = "cpu or auto (cuda comes with the GPU backend)" };
     private static readonly Option<bool> Quiet = new("--quiet") { Description = "no progress on standard error" };
     private static readonly Option<bool> Json = new("--json") { Description = "print the test report as one JSON object" };
@@ -49,7 +52,7 @@ internal static class TrainCommand
         {
             Config, Task, Data, Out, Epochs, Seed, Threads, Target, Lookback, Horizon, Season, PeriodColumn, TimeColumn, Normalize,
             TextColumn, LabelColumn, MaxLength, NoHeader, Cell, Layers, Hidden, Dropout, BatchSize, Lr, Optimizer, Clip,
-            TimeLimit, Device, Quiet, Json,
+            TimeLimit, Patience, LrSchedule, Device, Quiet, Json,
         };
         command.SetAction(parsed => RecurCommand.Guard(stderr, () => Run(parsed, stdout, stderr)));
         return command;
@@ -71,7 +74,7 @@ internal static class TrainCommand
             NoHeader = parsed.GetValue(NoHeader) ? true : null, Cell = parsed.GetValue(Cell), Layers = parsed.GetValue(Layers),
             Hidden = parsed.GetValue(Hidden), Dropout = parsed.GetValue(Dropout), BatchSize = parsed.GetValue(BatchSize),
             Lr = parsed.GetValue(Lr), Optimizer = parsed.GetValue(Optimizer), Clip = parsed.GetValue(Clip),
-            TimeLimit = parsed.GetValue(TimeLimit), Device = parsed.GetValue(Device), Quiet = parsed.GetValue(Quiet) ? true : null,
+            TimeLimit = parsed.GetValue(TimeLimit), Patience = parsed.GetValue(Patience), LrSchedule = parsed.GetValue(LrSchedule), Device = parsed.GetValue(Device), Quiet = parsed.GetValue(Quiet) ? true : null,
         };
         var config = (configPath is null ? new TrainConfig() : TrainConfig.Load(configPath)).With(flags);
         bool json = parsed.GetValue(Json);
@@ -85,11 +88,11 @@ internal static class TrainCommand
 
         var table = CsvTable.Read(dataPath, hasHeader: !(config.NoHeader ?? false));
         var log = config.Quiet == true ? TextWriter.Null : stderr;
-        var observer = new ProgressPrinter(log);
+        TrainingCallback[] progress = [new ProgressPrinter(log)];
         TrainedRun run = task switch
         {
-            "forecast" => ForecastWorkflow.Train(config with { Task = task }, table, log, observer),
-            "classify" => ClassifyWorkflow.Train(config with { Task = task }, table, log, observer),
+            "forecast" => ForecastWorkflow.Train(config with { Task = task }, table, log, progress),
+            "classify" => ClassifyWorkflow.Train(config with { Task = task }, table, log, progress),
             _ => throw new InvalidInputException($"--task: expected forecast or classify; found '{config.Task}'."),
         };
         // The run directory's location is not part of the model: the same training gives the same file anywhere.
@@ -122,6 +125,8 @@ internal static class TrainCommand
         AtLeast("clip", c.Clip, 0);
         AtLeast("time-limit", c.TimeLimit, 0);
         AtLeast("embedding-size", c.EmbeddingSize, 1);
+        AtLeast("patience", c.Patience, 1);
+        Schedules.LearningRateSchedule.Parse(c.LrSchedule);
         if (c.Lr is double lr && !(lr > 0 && double.IsFinite(lr))) throw new InvalidInputException($"--lr: expected a positive learning rate; found {lr.ToString(CultureInfo.InvariantCulture)}.");
         if (c.Dropout is double p && !(p >= 0 && p < 1)) throw new InvalidInputException($"--dropout: expected a probability in [0, 1); found {p.ToString(CultureInfo.InvariantCulture)}.");
         if (c.Cell is string cell) Recur.Layers.RecurrentLayers.ParseCell(cell);
@@ -171,17 +176,17 @@ internal static class TrainCommand
 
     private static string MetricsCsv(TrainingHistory history)
     {
-        var csv = new StringBuilder("epoch,train_loss,validation_loss,learning_rate,seconds,best\n");
+        var csv = new StringBuilder("epoch,train_loss,validation_loss,learning_rate,seconds,best,skipped_steps\n");
         foreach (var e in history.Epochs)
-            csv.Append(CultureInfo.InvariantCulture, $"{e.Epoch},{e.TrainLoss:R},{e.ValidationLoss:R},{e.LearningRate:R},{e.Seconds:F3},{(e.Epoch == history.BestEpoch ? 1 : 0)}\n");
+            csv.Append(CultureInfo.InvariantCulture, $"{e.Epoch},{e.TrainLoss:R},{e.ValidationLoss:R},{e.LearningRate:R},{e.Seconds:F3},{(e.Epoch == history.BestEpoch ? 1 : 0)},{e.SkippedSteps}\n");
         return csv.ToString();
     }
 
     /// <summary>One line per epoch on standard error.</summary>
-    private sealed class ProgressPrinter(TextWriter log) : ITrainingObserver
+    private sealed class ProgressPrinter(TextWriter log) : TrainingCallback
     {
-        public void EpochEnded(EpochRecord r, int epochs) =>
+        public override void OnEpochEnd(TrainingContext context, EpochRecord r) =>
             log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"epoch {r.Epoch,3}/{epochs}  train loss {r.TrainLoss:F5}  validation loss {r.ValidationLoss:F5}  {r.Seconds:F1}s{(r.Best ? "  *" : "")}"));
+                $"epoch {r.Epoch,3}/{context.Epochs}  train loss {r.TrainLoss:F5}  validation loss {r.ValidationLoss:F5}  lr {r.LearningRate:G3}  {r.Seconds:F1}s{(r.Best ? "  *" : "")}{(r.SkippedSteps > 0 ? $"  ({r.SkippedSteps} non-finite steps skipped)" : "")}"));
     }
 }

@@ -7,6 +7,7 @@ using Recur.Layers;
 using Recur.Models;
 using Recur.Randomness;
 using Recur.Serialization;
+using Recur.Training.Callbacks;
 
 namespace Recur.Training;
 
@@ -34,7 +35,7 @@ public sealed record ClassifyState
 /// </summary>
 public static class ClassifyWorkflow
 {
-    public static TrainedRun Train(TrainConfig config, CsvTable table, TextWriter log, ITrainingObserver? observer = null)
+    public static TrainedRun Train(TrainConfig config, CsvTable table, TextWriter log, IReadOnlyList<TrainingCallback>? callbacks = null)
     {
         int labelColumn = table.ColumnIndex(config.LabelColumn ?? table.ColumnNames[^1]);
         var labelText = table.Text(labelColumn);
@@ -87,7 +88,7 @@ public static class ClassifyWorkflow
         };
         var (inputs, _) = Encode(state, table, table.Source);
         var model = new SequenceModel(spec, new RecurRandom(seed));
-        var history = Trainer.Fit(model, inputs(split.Train, labels), inputs(split.Validation, labels), ForecastWorkflow.Options(resolved), observer);
+        var history = Trainer.Fit(model, inputs(split.Train, labels), inputs(split.Validation, labels), ForecastWorkflow.Options(resolved, callbacks), log);
         var report = Score(model, state, inputs(split.Test, labels), labels, split.Train);
         return new TrainedRun(model, resolved, JsonSerializer.Serialize(state), report, history);
     }

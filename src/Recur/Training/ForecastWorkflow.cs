@@ -7,7 +7,9 @@ using Recur.Evaluation;
 using Recur.Layers;
 using Recur.Models;
 using Recur.Randomness;
+using Recur.Schedules;
 using Recur.Serialization;
+using Recur.Training.Callbacks;
 
 namespace Recur.Training;
 
@@ -31,7 +33,7 @@ public sealed record ForecastState
 /// </summary>
 public static class ForecastWorkflow
 {
-    public static TrainedRun Train(TrainConfig config, CsvTable table, TextWriter log, ITrainingObserver? observer = null)
+    public static TrainedRun Train(TrainConfig config, CsvTable table, TextWriter log, IReadOnlyList<TrainingCallback>? callbacks = null)
     {
         string target = ResolveTarget(config, table);
         var series = table.Numeric(table.ColumnIndex(target));
@@ -50,7 +52,7 @@ public static class ForecastWorkflow
             Lr = config.Lr ?? 3e-3, Optimizer = config.Optimizer ?? "adam", Clip = config.Clip ?? 1.0, Seed = config.Seed ?? 42,
             Normalize = requested,
         };
-        var options = Options(resolved);
+        var options = Options(resolved, callbacks);
         var validationActual = windows.Actual(windows.ValidationStart, windows.ValidationCount);
         double naiveValidation = ForecastMetrics.Rmse(windows.Naive(windows.ValidationStart, windows.ValidationCount), validationActual);
 
@@ -62,7 +64,7 @@ public static class ForecastWorkflow
             var model = new SequenceModel(Spec(resolved, horizon), new RecurRandom(options.Seed));
             var history = Trainer.Fit(model,
                 windows.Dataset(scaling, 0, windows.TrainCount),
-                windows.Dataset(scaling, windows.ValidationStart, windows.ValidationCount), options, observer);
+                windows.Dataset(scaling, windows.ValidationStart, windows.ValidationCount), options, log);
             double rmse = ForecastMetrics.Rmse(Forecast(model, windows, scaling, windows.ValidationStart, windows.ValidationCount), validationActual);
             candidateScores[mode] = rmse;
             if (candidates.Length > 1) log.WriteLine($"normalisation {mode}: validation RMSE {rmse:G5} (naive {naiveValidation:G5})");
@@ -198,9 +200,17 @@ public static class ForecastWorkflow
         Layers = c.Layers!.Value, Dropout = c.Dropout!.Value, OutputSize = outputs,
     };
 
-    internal static TrainingOptions Options(TrainConfig c) => new()
+    /// <summary>Training options of a resolved config: early stopping and the schedule first, then the caller's callbacks.</summary>
+    internal static TrainingOptions Options(TrainConfig c, IReadOnlyList<TrainingCallback>? callbacks)
     {
-        Epochs = c.Epochs!.Value, BatchSize = c.BatchSize!.Value, LearningRate = c.Lr!.Value, Optimizer = c.Optimizer!,
-        Clip = c.Clip!.Value, Seed = c.Seed!.Value, TimeLimitSeconds = c.TimeLimit ?? 0,
-    };
+        var all = new List<TrainingCallback>();
+        if (c.Patience is int patience) all.Add(new EarlyStopping(patience));
+        if (LearningRateSchedule.Parse(c.LrSchedule) is TrainingCallback schedule) all.Add(schedule);
+        all.AddRange(callbacks ?? []);
+        return new()
+        {
+            Epochs = c.Epochs!.Value, BatchSize = c.BatchSize!.Value, LearningRate = c.Lr!.Value, Optimizer = c.Optimizer!,
+            Clip = c.Clip!.Value, Seed = c.Seed!.Value, TimeLimitSeconds = c.TimeLimit ?? 0, Callbacks = all,
+        };
+    }
 }

@@ -43,6 +43,8 @@ public sealed record TrainConfig
     public string? Optimizer { get; init; }
     public double? Clip { get; init; }
     public double? TimeLimit { get; init; }
+    public int? Patience { get; init; }
+    public string? LrSchedule { get; init; }
     public string? Device { get; init; }
     public bool? Quiet { get; init; }
 

@@ -1,3 +1,5 @@
+using Recur.Training.Callbacks;
+
 namespace Recur.Training;
 
 /// <summary>How <see cref="Trainer"/> fits a model. Defaults suit small recurrent models.</summary>
@@ -17,4 +19,16 @@ public sealed record TrainingOptions
 
     /// <summary>Wall-clock budget in seconds; training stops after the epoch that crosses it. 0 for none.</summary>
     public double TimeLimitSeconds { get; init; }
+
+    /// <summary>Early stopping, schedules, progress and custom hooks, run in this order.</summary>
+    public IReadOnlyList<TrainingCallback> Callbacks { get; init; } = [];
+
+    /// <summary>Numerical guard: consecutive non-finite steps after which the last good state is restored.</summary>
+    public int MaxConsecutiveBadSteps { get; init; } = 5;
+
+    /// <summary>Numerical guard: rollbacks after which training stops as diverged.</summary>
+    public int MaxRollbacks { get; init; } = 3;
+
+    /// <summary>Numerical guard: the learning rate is multiplied by this at every rollback.</summary>
+    public double RollbackLearningRateFactor { get; init; } = 0.5;
 }
