@@ -102,6 +102,8 @@ internal static class TrainCommand
         var report = run.Report.ToJson();
         report["run_dir"] = outDir;
         report["best_epoch"] = run.History.BestEpoch;
+        if (run.GradientFlow is { Alarms.Count: > 0 } alarms)
+            report["alarms"] = new JsonArray(alarms.Alarms.Select(a => (JsonNode?)JsonValue.Create(a)).ToArray());
         if (json) stdout.WriteLine(report.ToJsonString(ReportPrinter.JsonOptions));
         else
         {
@@ -163,6 +165,11 @@ internal static class TrainCommand
         {
             new ModelFile(run.Model, run.Config, run.DataState, run.Report.ToJson().ToJsonString()).Save(Path.Combine(staging, "model.safetensors"));
             File.WriteAllText(Path.Combine(staging, "metrics.csv"), MetricsCsv(run.History));
+            if (run.GradientFlow is { } flow)
+            {
+                File.WriteAllText(Path.Combine(staging, "gradient_flow.csv"), GradientFlowCsv(flow));
+                File.WriteAllText(Path.Combine(staging, "step_gradients.csv"), StepGradientsCsv(flow));
+            }
             File.WriteAllText(Path.Combine(staging, "config.json"), run.Config.ToJson());
             File.WriteAllText(Path.Combine(staging, "report.json"), run.Report.ToJson().ToJsonString(ReportPrinter.JsonOptions));
             if (Directory.Exists(full)) Directory.Delete(full, recursive: true);
@@ -179,6 +186,27 @@ internal static class TrainCommand
         var csv = new StringBuilder("epoch,train_loss,validation_loss,learning_rate,seconds,best,skipped_steps\n");
         foreach (var e in history.Epochs)
             csv.Append(CultureInfo.InvariantCulture, $"{e.Epoch},{e.TrainLoss:R},{e.ValidationLoss:R},{e.LearningRate:R},{e.Seconds:F3},{(e.Epoch == history.BestEpoch ? 1 : 0)},{e.SkippedSteps}\n");
+        return csv.ToString();
+    }
+
+    /// <summary>Per epoch and parameter group: mean gradient norm and update/weight ratio.</summary>
+    private static string GradientFlowCsv(GradientFlowMonitor flow)
+    {
+        var csv = new StringBuilder("epoch,group,gradient_norm,update_ratio\n");
+        foreach (var e in flow.Epochs)
+            for (int g = 0; g < e.GroupNames.Length; g++)
+                csv.Append(CultureInfo.InvariantCulture, $"{e.Epoch},{e.GroupNames[g]},{e.GradientNorms[g]:R},{e.UpdateRatios[g]:R}\n");
+        return csv.ToString();
+    }
+
+    /// <summary>Per epoch, recurrent layer and time step: mean ‖dL/dh_t‖ (t = 1 is the first step), and saturated gates.</summary>
+    private static string StepGradientsCsv(GradientFlowMonitor flow)
+    {
+        var csv = new StringBuilder("epoch,layer,step,gradient_norm,saturated_fraction\n");
+        foreach (var e in flow.Epochs)
+            for (int l = 0; l < e.StepGradientNorms.Length; l++)
+                for (int t = 0; t < e.StepGradientNorms[l].Length; t++)
+                    csv.Append(CultureInfo.InvariantCulture, $"{e.Epoch},{l},{t + 1},{e.StepGradientNorms[l][t]:R},{e.SaturatedFraction[l]:R}\n");
         return csv.ToString();
     }
 

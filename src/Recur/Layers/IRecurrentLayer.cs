@@ -15,6 +15,10 @@ public interface IRecurrentLayer
     int HiddenSize { get; }
     int NumLayers { get; }
     IReadOnlyList<Parameter> Parameters { get; }
+
+    /// <summary>When set, every forward and backward pass records its gradient flow here.</summary>
+    GradientFlowProbe? Probe { get; set; }
+
     RecurrentOutput Forward(Tape tape, Variable input, Variable? h0 = null, Variable? c0 = null);
 }
 

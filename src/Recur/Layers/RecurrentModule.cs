@@ -54,6 +54,8 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
 
     public override IReadOnlyList<Parameter> Parameters => _parameters;
 
+    public GradientFlowProbe? Probe { get; set; }
+
     private void Initialize(RecurrentInitialization init, RecurRandom random, Tensor wih, Tensor whh, Tensor bih, Tensor bhh, int layerInput)
     {
         int H = HiddenSize, G = TCell.GateCount;
@@ -106,6 +108,8 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         var result = RecurrentStackKernel<float, TCell>.Forward(_weights, x, T, B,
             h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data);
 
+        if (Probe is not null)
+            Probe.SaturatedFraction = result.Layers.Select(RecurrentLayerKernel<float, TCell>.SaturatedFraction).ToArray();
         bool needsGrad = tape.IsRecording; // parameters always require gradients
         var output = new Variable(new Tensor(Layout.SwapLeadingAxes<float>(result.Output.Span, T, B, H), B, T, H), needsGrad);
         var hidden = new Variable(new Tensor(result.FinalHidden, L, B, H), needsGrad);
@@ -125,9 +129,11 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         float[] dx = input.RequiresGrad ? new float[T * B * I] : [];
         float[] dh0 = h0 is { RequiresGrad: true } ? new float[h0.Value.Length] : [];
         float[] dc0 = c0 is { RequiresGrad: true } ? new float[c0.Value.Length] : [];
+        var stepNorms = Probe is null ? null : Enumerable.Range(0, NumLayers).Select(_ => new double[T]).ToArray();
         RecurrentStackKernel<float, TCell>.Backward(_weights, result, dOutput,
             hidden.HasGrad ? hidden.Grad.Data : [], cell is { HasGrad: true } ? cell.Grad.Data : [],
-            grads, dx, dh0, dc0);
+            grads, dx, dh0, dc0, stepNorms);
+        if (Probe is not null) Probe.StepGradientNorms = stepNorms!;
         if (input.RequiresGrad)
         {
             var dInput = Layout.SwapLeadingAxes<float>(dx, T, B, I);

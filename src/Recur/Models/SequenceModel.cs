@@ -1,4 +1,5 @@
 using Recur.Autograd;
+using Recur.Initialization;
 using Recur.Layers;
 using Recur.Randomness;
 using Recur.Tensors;
@@ -19,6 +20,9 @@ public sealed record SequenceModelSpec
     public int OutputSize { get; init; } = 1;
     public int VocabularySize { get; init; }
     public int EmbeddingSize { get; init; } = 32;
+
+    /// <summary>How the recurrent weights are drawn (not stored: a loaded model takes its weights from the file).</summary>
+    public RecurrentInitialization? Initialization { get; init; }
 }
 
 /// <summary>A batch of model inputs: numeric [B, T, F] or token ids [B, T].</summary>
@@ -44,13 +48,27 @@ public sealed class SequenceModel
             _embedding = new Embedding("embedding", spec.VocabularySize, spec.EmbeddingSize, random);
             encoderInput = spec.EmbeddingSize;
         }
-        _encoder = RecurrentLayers.Create(spec.Cell, "encoder", encoderInput, spec.HiddenSize, spec.Layers, random: random);
+        _encoder = RecurrentLayers.Create(spec.Cell, "encoder", encoderInput, spec.HiddenSize, spec.Layers, spec.Initialization, random);
         _dropout = new Dropout(spec.Dropout);
         _head = new Dense("head", spec.HiddenSize, spec.OutputSize, random: random);
         Parameters = [.. _embedding?.Parameters ?? [], .. _encoder.Parameters, .. _head.Parameters];
     }
 
     public SequenceModelSpec Spec { get; }
+
+    /// <summary>The recurrent stack, e.g. to attach a <see cref="GradientFlowProbe"/>.</summary>
+    public IRecurrentLayer Encoder => _encoder;
+
+    /// <summary>Parameters grouped as the gradient-flow monitor reports them: embedding, each recurrent layer, head.</summary>
+    public IReadOnlyList<(string Group, IReadOnlyList<Parameter> Parameters)> ParameterGroups()
+    {
+        var groups = new List<(string, IReadOnlyList<Parameter>)>();
+        if (_embedding is not null) groups.Add(("embedding", _embedding.Parameters));
+        for (int l = 0; l < _encoder.NumLayers; l++)
+            groups.Add(($"encoder layer {l}", _encoder.Parameters.Where(p => p.Name.EndsWith($"_l{l}", StringComparison.Ordinal)).ToList()));
+        groups.Add(("head", _head.Parameters));
+        return groups;
+    }
     public IReadOnlyList<Parameter> Parameters { get; }
 
     /// <summary>Outputs [B, O]; <paramref name="random"/> draws dropout masks while training.</summary>

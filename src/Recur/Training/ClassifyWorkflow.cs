@@ -88,9 +88,10 @@ public static class ClassifyWorkflow
         };
         var (inputs, _) = Encode(state, table, table.Source);
         var model = new SequenceModel(spec, new RecurRandom(seed));
-        var history = Trainer.Fit(model, inputs(split.Train, labels), inputs(split.Validation, labels), ForecastWorkflow.Options(resolved, callbacks), log);
+        var options = ForecastWorkflow.Options(resolved, callbacks);
+        var history = Trainer.Fit(model, inputs(split.Train, labels), inputs(split.Validation, labels), options, log);
         var report = Score(model, state, inputs(split.Test, labels), labels, split.Train);
-        return new TrainedRun(model, resolved, JsonSerializer.Serialize(state), report, history);
+        return new TrainedRun(model, resolved, JsonSerializer.Serialize(state), report, history) { GradientFlow = ForecastWorkflow.Monitor(options) };
     }
 
     /// <summary>Scores a saved classifier on a file's test part (the same stratified split), or every row.</summary>

@@ -52,15 +52,15 @@ public static class ForecastWorkflow
             Lr = config.Lr ?? 3e-3, Optimizer = config.Optimizer ?? "adam", Clip = config.Clip ?? 1.0, Seed = config.Seed ?? 42,
             Normalize = requested,
         };
-        var options = Options(resolved, callbacks);
         var validationActual = windows.Actual(windows.ValidationStart, windows.ValidationCount);
         double naiveValidation = ForecastMetrics.Rmse(windows.Naive(windows.ValidationStart, windows.ValidationCount), validationActual);
 
-        (SequenceModel model, ForecastScaling scaling, TrainingHistory history, double rmse)? best = null;
+        (SequenceModel model, ForecastScaling scaling, TrainingHistory history, double rmse, GradientFlowMonitor monitor)? best = null;
         var candidateScores = new JsonObject();
         foreach (var mode in candidates)
         {
             var scaling = ForecastScaling.Fit(mode, windows.TrainingRows);
+            var options = Options(resolved, callbacks);
             var model = new SequenceModel(Spec(resolved, horizon), new RecurRandom(options.Seed));
             var history = Trainer.Fit(model,
                 windows.Dataset(scaling, 0, windows.TrainCount),
@@ -68,7 +68,7 @@ public static class ForecastWorkflow
             double rmse = ForecastMetrics.Rmse(Forecast(model, windows, scaling, windows.ValidationStart, windows.ValidationCount), validationActual);
             candidateScores[mode] = rmse;
             if (candidates.Length > 1) log.WriteLine($"normalisation {mode}: validation RMSE {rmse:G5} (naive {naiveValidation:G5})");
-            if (best is null || rmse < best.Value.rmse) best = (model, scaling, history, rmse);
+            if (best is null || rmse < best.Value.rmse) best = (model, scaling, history, rmse, Monitor(options));
         }
         var chosen = best!.Value;
         if (candidates.Length > 1) log.WriteLine($"chose normalisation '{chosen.scaling.Mode}' on validation");
@@ -82,7 +82,7 @@ public static class ForecastWorkflow
             Lookback = lookback, Horizon = horizon, Season = season, Scaling = chosen.scaling,
         };
         var report = Score(chosen.model, windows, state, windows.TestStart, windows.TestCount, candidateScores);
-        return new TrainedRun(chosen.model, resolved, JsonSerializer.Serialize(state), report, chosen.history);
+        return new TrainedRun(chosen.model, resolved, JsonSerializer.Serialize(state), report, chosen.history) { GradientFlow = chosen.monitor };
     }
 
     /// <summary>Scores a saved forecaster on a file: its test part (the same chronological rule), or every window.</summary>
@@ -194,18 +194,24 @@ public static class ForecastWorkflow
     private static int DefaultLookback(int rows, int horizon, int season) =>
         Math.Max(1, Math.Min(Math.Max(12, 2 * season), (rows - horizon) / 4));
 
+    internal static GradientFlowMonitor Monitor(TrainingOptions options) => options.Callbacks.OfType<GradientFlowMonitor>().First();
+
     internal static SequenceModelSpec Spec(TrainConfig c, int outputs) => new()
     {
         Cell = RecurrentLayers.ParseCell(c.Cell!), InputSize = 1, HiddenSize = c.Hidden!.Value,
         Layers = c.Layers!.Value, Dropout = c.Dropout!.Value, OutputSize = outputs,
     };
 
-    /// <summary>Training options of a resolved config: early stopping and the schedule first, then the caller's callbacks.</summary>
+    /// <summary>
+    /// Training options of a resolved config, with fresh callbacks: early stopping and the schedule, the
+    /// gradient-flow monitor (always on), then the caller's callbacks.
+    /// </summary>
     internal static TrainingOptions Options(TrainConfig c, IReadOnlyList<TrainingCallback>? callbacks)
     {
         var all = new List<TrainingCallback>();
         if (c.Patience is int patience) all.Add(new EarlyStopping(patience));
         if (LearningRateSchedule.Parse(c.LrSchedule) is TrainingCallback schedule) all.Add(schedule);
+        all.Add(new GradientFlowMonitor());
         all.AddRange(callbacks ?? []);
         return new()
         {

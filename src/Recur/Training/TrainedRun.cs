@@ -1,5 +1,6 @@
 using Recur.Evaluation;
 using Recur.Models;
+using Recur.Training.Callbacks;
 
 namespace Recur.Training;
 
@@ -7,4 +8,8 @@ namespace Recur.Training;
 /// The outcome of <c>recur train</c>: the model with its best-validation weights, the resolved config, the
 /// data-preparation state needed to use it on new files, its test report, and the epochs of the kept training.
 /// </summary>
-public sealed record TrainedRun(SequenceModel Model, TrainConfig Config, string DataState, TaskReport Report, TrainingHistory History);
+public sealed record TrainedRun(SequenceModel Model, TrainConfig Config, string DataState, TaskReport Report, TrainingHistory History)
+{
+    /// <summary>Gradient-flow measurements and alarms of the kept training.</summary>
+    public GradientFlowMonitor? GradientFlow { get; init; }
+}

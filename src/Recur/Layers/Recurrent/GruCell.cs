@@ -23,6 +23,7 @@ public readonly struct GruCell : IRecurrentCell
     public static bool HasCellState => false;
     public static int SavedWidth => 4;
     public static bool SharesGateGradient => false;
+    public static bool[] TanhGates { get; } = [false, false, true];
     public static string DisplayName => "GRU";
 
     public static void Forward<T>(int batch, int hidden,

@@ -29,6 +29,12 @@ public interface IRecurrentCell
     /// </summary>
     static abstract bool SharesGateGradient { get; }
 
+    /// <summary>
+    /// Which of the first G saved slots hold tanh outputs (the others hold sigmoid outputs), for measuring how many
+    /// gates are saturated.
+    /// </summary>
+    static abstract bool[] TanhGates { get; }
+
     /// <summary>PyTorch's module name, used in descriptions (<c>LSTM</c>, <c>GRU</c>, <c>RNN</c>).</summary>
     static abstract string DisplayName { get; }
 

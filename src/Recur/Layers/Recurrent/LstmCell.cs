@@ -22,6 +22,7 @@ public readonly struct LstmCell : IRecurrentCell
     public static bool HasCellState => true;
     public static int SavedWidth => 5;
     public static bool SharesGateGradient => true;
+    public static bool[] TanhGates { get; } = [false, false, true, false];
     public static string DisplayName => "LSTM";
 
     public static void Forward<T>(int batch, int hidden,

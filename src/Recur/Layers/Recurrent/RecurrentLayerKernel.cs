@@ -85,11 +85,11 @@ public static class RecurrentLayerKernel<T, TCell>
     /// <summary>
     /// Backward through the layer. dOutput: [T, B, H] (empty = no gradient on the sequence), dhT, dcT: [B, H]
     /// (empty = none). Adds into <paramref name="grads"/> and, when not empty, into dx: [T, B, I]; writes
-    /// dh0, dc0: [B, H] when not empty.
+    /// dh0, dc0: [B, H] when not empty, and ‖dL/dh_t‖ over the batch into stepGradientNorms: [T] when not empty.
     /// </summary>
     public static void Backward(RecurrentLayerWeights<T> w, RecurrentLayerCache<T> cache,
         ReadOnlySpan<T> dOutput, ReadOnlySpan<T> dhT, ReadOnlySpan<T> dcT,
-        RecurrentLayerWeights<T> grads, Span<T> dx, Span<T> dh0, Span<T> dc0)
+        RecurrentLayerWeights<T> grads, Span<T> dx, Span<T> dh0, Span<T> dc0, Span<double> stepGradientNorms = default)
     {
         int steps = cache.Steps, batch = cache.Batch;
         int I = w.InputSize, H = w.HiddenSize, GH = TCell.GateCount * H, BH = batch * H, rows = steps * batch;
@@ -114,6 +114,7 @@ public static class RecurrentLayerKernel<T, TCell>
             // h_t feeds the output sequence and step t+1
             if (dOutput.IsEmpty) dhNext.CopyTo(dhTotal.AsSpan());
             else TensorPrimitives.Add(dOutput.Slice(t * BH, BH), dhNext, dhTotal);
+            if (!stepGradientNorms.IsEmpty) stepGradientNorms[t] = double.CreateTruncating(TensorPrimitives.Norm<T>(dhTotal));
             TCell.Backward<T>(batch, H,
                 cache.Saved.AsSpan(t * savedStep, savedStep),
                 cache.Hs.AsSpan(t * BH, BH), CellSlice(cache.Cs, t, BH),
@@ -140,6 +141,29 @@ public static class RecurrentLayerKernel<T, TCell>
             CheckState(dx, rows * I, "dx");
             Gemm.Multiply<T>(false, false, rows, I, GH, dXGates, w.InputWeights, dx, accumulate: true);
         }
+    }
+
+    /// <summary>
+    /// Fraction of gate activations in the saturated range, where the derivative is under 5% of its peak:
+    /// σ outside [0.0125, 0.9875] (σ' = y(1−y) &lt; 0.0125), |tanh| &gt; 0.975 (1 − y² &lt; 0.05).
+    /// </summary>
+    public static double SaturatedFraction(RecurrentLayerCache<T> cache)
+    {
+        int H = cache.Hidden, S = TCell.SavedWidth, G = TCell.GateCount;
+        var saved = cache.Saved;
+        long saturated = 0, total = 0;
+        for (int row = 0; row < saved.Length; row += S * H)
+            for (int g = 0; g < G; g++)
+            {
+                bool tanh = TCell.TanhGates[g];
+                foreach (var v in saved.AsSpan(row + g * H, H))
+                {
+                    double y = double.CreateTruncating(v);
+                    if (tanh ? Math.Abs(y) > 0.975 : y < 0.0125 || y > 0.9875) saturated++;
+                }
+                total += H;
+            }
+        return total == 0 ? 0 : (double)saturated / total;
     }
 
     private static Span<T> CellSlice(T[] cs, int step, int bh) => cs.Length == 0 ? [] : cs.AsSpan(step * bh, bh);

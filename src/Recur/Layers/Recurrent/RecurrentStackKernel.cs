@@ -59,11 +59,12 @@ public static class RecurrentStackKernel<T, TCell>
 
     /// <summary>
     /// dOutput: [T, B, H] (empty = none); dhN, dcN: [L, B, H] (empty = none). Adds into each layer's gradients
-    /// and into dx: [T, B, I] when not empty; writes dh0, dc0: [L, B, H] when not empty.
+    /// and into dx: [T, B, I] when not empty; writes dh0, dc0: [L, B, H] when not empty, and each layer's
+    /// ‖dL/dh_t‖ into stepGradientNorms[l]: [T] when given.
     /// </summary>
     public static void Backward(IReadOnlyList<RecurrentLayerWeights<T>> layers, RecurrentStackResult<T> forward,
         ReadOnlySpan<T> dOutput, ReadOnlySpan<T> dhN, ReadOnlySpan<T> dcN,
-        IReadOnlyList<RecurrentLayerWeights<T>> grads, Span<T> dx, Span<T> dh0, Span<T> dc0)
+        IReadOnlyList<RecurrentLayerWeights<T>> grads, Span<T> dx, Span<T> dh0, Span<T> dc0, double[][]? stepGradientNorms = null)
     {
         int L = layers.Count;
         var caches = forward.Layers;
@@ -79,7 +80,8 @@ public static class RecurrentStackKernel<T, TCell>
                 StateSlice(dhN, l, BH), TCell.HasCellState ? StateSlice(dcN, l, BH) : [],
                 grads[l], l > 0 ? dInput : dx,
                 dh0.IsEmpty ? [] : dh0.Slice(l * BH, BH),
-                dc0.IsEmpty || !TCell.HasCellState ? [] : dc0.Slice(l * BH, BH));
+                dc0.IsEmpty || !TCell.HasCellState ? [] : dc0.Slice(l * BH, BH),
+                stepGradientNorms is null ? [] : stepGradientNorms[l]);
             dLayerOutput = dInput;
         }
     }

@@ -15,6 +15,7 @@ public readonly struct RnnCell : IRecurrentCell
     public static bool HasCellState => false;
     public static int SavedWidth => 1;
     public static bool SharesGateGradient => true;
+    public static bool[] TanhGates { get; } = [true];
     public static string DisplayName => "RNN";
 
     public static void Forward<T>(int batch, int hidden,

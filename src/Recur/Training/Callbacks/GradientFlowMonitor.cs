@@ -1,0 +1,172 @@
+using Recur.Layers;
+using Recur.Optimizers;
+
+namespace Recur.Training.Callbacks;
+
+/// <summary>One epoch of gradient flow, averaged over its applied steps.</summary>
+/// <param name="Epoch">1-based epoch.</param>
+/// <param name="GroupNames">Parameter groups: embedding, each recurrent layer, head.</param>
+/// <param name="GradientNorms">Mean gradient norm per group (before clipping).</param>
+/// <param name="UpdateRatios">Mean ‖Δθ‖ / ‖θ‖ per group for one step.</param>
+/// <param name="StepGradientNorms">Mean ‖dL/dh_t‖ per recurrent layer and step: [L][T].</param>
+/// <param name="SaturatedFraction">Mean fraction of saturated gates per recurrent layer: [L].</param>
+/// <param name="ClippedFraction">Share of steps whose gradient norm exceeded the clip limit.</param>
+public sealed record GradientFlowEpoch(int Epoch, string[] GroupNames, double[] GradientNorms, double[] UpdateRatios,
+    double[][] StepGradientNorms, double[] SaturatedFraction, double ClippedFraction)
+{
+    /// <summary>‖dL/dh_1‖ / ‖dL/dh_T‖ per layer: how much of the gradient survives the trip back through time.</summary>
+    public double[] TimeRatios => StepGradientNorms.Select(n => n.Length > 1 && n[^1] > 0 ? n[0] / n[^1] : 1).ToArray();
+}
+
+/// <summary>
+/// Watches gradients while training and explains what goes wrong: per parameter group the gradient norm and the
+/// update/weight ratio each step; per recurrent layer ‖dL/dh_t‖ for every step t and the fraction of saturated
+/// gates. Raises each alarm once, with advice: gradients vanishing through time, gradient norms exploding
+/// (spikes, or clipping active on most steps).
+/// </summary>
+public sealed class GradientFlowMonitor : TrainingCallback
+{
+    private readonly GradientFlowProbe _probe = new();
+    private const int RecentSteps = 200;
+    private const double ClippedNormFactor = 5;
+    private readonly List<double> _norms = []; // the last RecentSteps gradient norms, for spike detection
+    private IReadOnlyList<(string Group, IReadOnlyList<Autograd.Parameter> Parameters)> _groups = [];
+    private float[][][] _before = [];
+    private double[] _gradSum = [], _ratioSum = [], _saturationSum = [];
+    private double[][] _stepSum = [];
+    private int _steps, _clipped;
+    private bool _vanishingRaised, _explodingRaised;
+
+    /// <param name="vanishingRatio">Alarm when ‖dL/dh_1‖ / ‖dL/dh_T‖ falls below this in an epoch after the first.</param>
+    /// <param name="spikeFactor">Alarm when a step's gradient norm exceeds this multiple of the median so far.</param>
+    /// <param name="clippedShare">Alarm when more than this share of an epoch's steps were clipped, at a median norm over 5× the limit.</param>
+    public GradientFlowMonitor(double vanishingRatio = 1e-4, double spikeFactor = 50, double clippedShare = 0.5)
+    {
+        (VanishingRatio, SpikeFactor, ClippedShare) = (vanishingRatio, spikeFactor, clippedShare);
+    }
+
+    public double VanishingRatio { get; }
+    public double SpikeFactor { get; }
+    public double ClippedShare { get; }
+
+    public List<GradientFlowEpoch> Epochs { get; } = [];
+
+    /// <summary>Every alarm raised, in order (each kind at most once).</summary>
+    public List<string> Alarms { get; } = [];
+
+    public override void OnTrainBegin(TrainingContext context)
+    {
+        context.Model.Encoder.Probe = _probe;
+        _groups = context.Model.ParameterGroups();
+        _before = _groups.Select(g => g.Parameters.Select(p => new float[p.Value.Length]).ToArray()).ToArray();
+    }
+
+    public override void OnEpochBegin(TrainingContext context)
+    {
+        _gradSum = new double[_groups.Count];
+        _ratioSum = new double[_groups.Count];
+        _saturationSum = new double[context.Model.Encoder.NumLayers];
+        _stepSum = [];
+        (_steps, _clipped) = (0, 0);
+    }
+
+    public override void OnAfterBackward(TrainingContext context, double loss)
+    {
+        for (int g = 0; g < _groups.Count; g++)
+            for (int i = 0; i < _groups[g].Parameters.Count; i++)
+                _groups[g].Parameters[i].Value.Data.CopyTo(_before[g][i], 0);
+    }
+
+    public override void OnBatchEnd(TrainingContext context, BatchRecord batch)
+    {
+        if (batch.Skipped || !double.IsFinite(batch.GradientNorm))
+        {
+            Raise(ref _explodingRaised, context, $"exploding gradients: a step produced a non-finite loss or gradient (norm {batch.GradientNorm}). " +
+                "Lower --lr (try a tenth), keep --clip on (e.g. --clip 1), and use lstm or gru rather than rnn.");
+            return;
+        }
+        _steps++;
+        if (context.Options.Clip > 0 && batch.GradientNorm > context.Options.Clip) _clipped++;
+        if (_norms.Count >= 10)
+        {
+            double median = Median(_norms);
+            if (batch.GradientNorm > SpikeFactor * median)
+                Raise(ref _explodingRaised, context, $"exploding gradients: the gradient norm jumped to {batch.GradientNorm:G3}, {batch.GradientNorm / median:F0}× the median {median:G3} of recent steps. " +
+                    $"Lower --lr (now {context.Optimizer.LearningRate:G3}; try a tenth) or {(context.Options.Clip > 0 ? "lower" : "set")} --clip (clipping by global norm, e.g. 1).");
+        }
+        _norms.Add(batch.GradientNorm);
+        if (_norms.Count > RecentSteps) _norms.RemoveAt(0);
+
+        for (int g = 0; g < _groups.Count; g++)
+        {
+            double grad = 0, delta = 0, weight = 0;
+            for (int i = 0; i < _groups[g].Parameters.Count; i++)
+            {
+                var p = _groups[g].Parameters[i];
+                var before = _before[g][i];
+                for (int k = 0; k < before.Length; k++)
+                {
+                    double d = p.Value.Data[k] - before[k];
+                    delta += d * d;
+                    weight += (double)before[k] * before[k];
+                    grad += (double)p.Grad.Data[k] * p.Grad.Data[k];
+                }
+            }
+            _gradSum[g] += Math.Sqrt(grad);
+            _ratioSum[g] += weight > 0 ? Math.Sqrt(delta / weight) : 0;
+        }
+        var stepNorms = _probe.StepGradientNorms;
+        if (_stepSum.Length == 0 || _stepSum[0].Length != stepNorms.FirstOrDefault()?.Length)
+            _stepSum = stepNorms.Select(n => new double[n.Length]).ToArray();
+        for (int l = 0; l < stepNorms.Length; l++)
+            for (int t = 0; t < stepNorms[l].Length; t++) _stepSum[l][t] += stepNorms[l][t];
+        for (int l = 0; l < _probe.SaturatedFraction.Length; l++) _saturationSum[l] += _probe.SaturatedFraction[l];
+    }
+
+    public override void OnEpochEnd(TrainingContext context, EpochRecord epoch)
+    {
+        if (_steps == 0) return;
+        var summary = new GradientFlowEpoch(epoch.Epoch, _groups.Select(g => g.Group).ToArray(),
+            _gradSum.Select(v => v / _steps).ToArray(), _ratioSum.Select(v => v / _steps).ToArray(),
+            _stepSum.Select(layer => layer.Select(v => v / _steps).ToArray()).ToArray(),
+            _saturationSum.Select(v => v / _steps).ToArray(), (double)_clipped / _steps);
+        Epochs.Add(summary);
+
+        // Clipping now and then is its job; clipping nearly always, far above the limit, means the rate is too high.
+        double clip = context.Options.Clip, median = _norms.Count > 0 ? Median(_norms) : 0;
+        if (summary.ClippedFraction > ClippedShare && median > ClippedNormFactor * clip)
+            Raise(ref _explodingRaised, context, $"exploding gradients: clipping was active on {summary.ClippedFraction:P0} of the steps of epoch {epoch.Epoch}, " +
+                $"with a median gradient norm of {median:G3} against the limit {clip:G3}. The updates are mostly clipped: lower --lr (now {context.Optimizer.LearningRate:G3}) so clipping becomes the exception.");
+
+        // The first epoch measures the initialisation; judge vanishing once training has had a chance to fix it.
+        if (epoch.Epoch >= Math.Min(2, context.Epochs))
+        {
+            var ratios = summary.TimeRatios;
+            int worst = Array.IndexOf(ratios, ratios.Min());
+            if (ratios[worst] < VanishingRatio)
+            {
+                int steps = summary.StepGradientNorms[worst].Length;
+                string cell = context.Model.Spec.Cell == CellKind.Rnn ? "use --cell lstm or gru (gated cells keep gradients alive); " : "";
+                Raise(ref _vanishingRaised, context, $"vanishing gradients through time: in recurrent layer {worst}, ‖dL/dh_1‖ is {ratios[worst]:E1} of ‖dL/dh_T‖ over {steps} steps, " +
+                    $"so the first steps barely learn ({summary.SaturatedFraction[worst]:P0} of gates saturated). Try: {cell}a shorter --lookback or truncation; " +
+                    "keep the orthogonal recurrent initialisation; layer normalisation.");
+            }
+        }
+    }
+
+    public override void OnTrainEnd(TrainingContext context) => context.Model.Encoder.Probe = null;
+
+    private void Raise(ref bool raised, TrainingContext context, string message)
+    {
+        if (raised) return;
+        raised = true;
+        Alarms.Add(message);
+        context.Log.WriteLine($"alarm: {message}");
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted[sorted.Length / 2];
+    }
+}
