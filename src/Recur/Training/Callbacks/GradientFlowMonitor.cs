@@ -28,7 +28,7 @@ public sealed class GradientFlowMonitor : TrainingCallback
 {
     private readonly GradientFlowProbe _probe = new();
     private const int RecentSteps = 200;
-    private const double ClippedNormFactor = 5;
+    private const double ClippedNormFactor = 10;
     private readonly List<double> _norms = []; // the last RecentSteps gradient norms, for spike detection
     private IReadOnlyList<(string Group, IReadOnlyList<Autograd.Parameter> Parameters)> _groups = [];
     private float[][][] _before = [];
@@ -39,7 +39,7 @@ public sealed class GradientFlowMonitor : TrainingCallback
 
     /// <param name="vanishingRatio">Alarm when ‖dL/dh_1‖ / ‖dL/dh_T‖ falls below this in an epoch after the first.</param>
     /// <param name="spikeFactor">Alarm when a step's gradient norm exceeds this multiple of the median so far.</param>
-    /// <param name="clippedShare">Alarm when more than this share of an epoch's steps were clipped, at a median norm over 5× the limit.</param>
+    /// <param name="clippedShare">Alarm when more than this share of an epoch's steps were clipped, at a median norm over 10× the limit, after the first epoch.</param>
     public GradientFlowMonitor(double vanishingRatio = 1e-4, double spikeFactor = 50, double clippedShare = 0.5)
     {
         (VanishingRatio, SpikeFactor, ClippedShare) = (vanishingRatio, spikeFactor, clippedShare);
@@ -132,14 +132,16 @@ public sealed class GradientFlowMonitor : TrainingCallback
             _saturationSum.Select(v => v / _steps).ToArray(), (double)_clipped / _steps);
         Epochs.Add(summary);
 
-        // Clipping now and then is its job; clipping nearly always, far above the limit, means the rate is too high.
+        // Clipping now and then is its job; clipping nearly always, far above the limit and past the first epoch's
+        // transients, means the rate is too high.
         double clip = context.Options.Clip, median = _norms.Count > 0 ? Median(_norms) : 0;
-        if (summary.ClippedFraction > ClippedShare && median > ClippedNormFactor * clip)
+        bool pastFirstEpoch = epoch.Epoch >= Math.Min(2, context.Epochs);
+        if (pastFirstEpoch && summary.ClippedFraction > ClippedShare && median > ClippedNormFactor * clip)
             Raise(ref _explodingRaised, context, $"exploding gradients: clipping was active on {summary.ClippedFraction:P0} of the steps of epoch {epoch.Epoch}, " +
                 $"with a median gradient norm of {median:G3} against the limit {clip:G3}. The updates are mostly clipped: lower --lr (now {context.Optimizer.LearningRate:G3}) so clipping becomes the exception.");
 
         // The first epoch measures the initialisation; judge vanishing once training has had a chance to fix it.
-        if (epoch.Epoch >= Math.Min(2, context.Epochs))
+        if (pastFirstEpoch)
         {
             var ratios = summary.TimeRatios;
             int worst = Array.IndexOf(ratios, ratios.Min());
