@@ -22,7 +22,7 @@ internal static class EvaluateCommand
             bool all = parsed.GetValue(All);
             var report = task == "forecast" ? ForecastWorkflow.Evaluate(file, table, all) : ClassifyWorkflow.Evaluate(file, table, all);
             if (parsed.GetValue(Json)) stdout.WriteLine(report.ToJson().ToJsonString(ReportPrinter.JsonOptions));
-            else ReportPrinter.Print(report, stdout);
+            else ReportPrinter.Print(report, stdout, all ? "whole file" : "test part");
             return RecurCommand.Success;
         }));
         return command;
@@ -35,7 +35,17 @@ internal static class EvaluateCommand
         string task = file.Config.Task ?? "";
         if (task is not ("forecast" or "classify"))
             throw new ModelFileException(modelPath, $"names task '{task}', which this build cannot run.");
-        var table = CsvTable.Read(dataPath, hasHeader: !(file.Config.NoHeader ?? false));
+        // Read the file the way the training file was read: same header rule and delimiter.
+        char? delimiter = null;
+        try
+        {
+            if (System.Text.Json.Nodes.JsonNode.Parse(file.DataState)?["delimiter"]?.GetValue<string>() is { Length: 1 } d) delimiter = d[0];
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new ModelFileException(modelPath, $"has an unreadable 'recur.data' entry: {e.Message}");
+        }
+        var table = CsvTable.Read(dataPath, hasHeader: !(file.Config.NoHeader ?? false), delimiter);
         return (file, table, task);
     }
 }

@@ -23,7 +23,7 @@ public static class RecurCommand
         if (parsed.Errors.Count > 0)
         {
             string command = parsed.CommandResult.Command == root ? "recur" : $"recur {parsed.CommandResult.Command.Name}";
-            stderr.WriteLine($"recur: {string.Join(" ", parsed.Errors.Select(e => e.Message.Replace("System.Nullable`1[System.Int32]", "integer").Replace("System.Nullable`1[System.Double]", "number").Replace("System.Nullable`1[System.UInt64]", "non-negative integer")))}");
+            stderr.WriteLine($"recur: {string.Join(" ", parsed.Errors.Select(e => Training.TrainConfig.ReadableTypes(e.Message)))}");
             stderr.WriteLine($"See '{command} --help' for the accepted arguments.");
             return BadInput;
         }

@@ -9,11 +9,11 @@ internal static class ReportPrinter
 {
     public static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = false };
 
-    public static void Print(TaskReport report, TextWriter output)
+    public static void Print(TaskReport report, TextWriter output, string part = "test part")
     {
         var columns = new List<string> { "model" };
         columns.AddRange(report.Baselines.Keys);
-        output.WriteLine($"{report.Task}: test part, {report.TestSize} {(report.Task == "forecast" ? "windows" : "sequences")}");
+        output.WriteLine($"{report.Task}: {part}, {report.TestSize} {(report.Task == "forecast" ? "windows" : "sequences")}");
         output.WriteLine($"{"metric",-10}" + string.Concat(columns.Select(c => $"{c,16}")));
         foreach (var metric in report.Metrics.Keys)
         {

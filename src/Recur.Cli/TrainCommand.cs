@@ -33,6 +33,7 @@ internal static class TrainCommand
     private static readonly Option<string?> Cell = new("--cell") { Description = "lstm, gru or rnn" };
     private static readonly Option<int?> Layers = new("--layers") { Description = "stacked recurrent layers" };
     private static readonly Option<int?> Hidden = new("--hidden") { Description = "hidden units per layer" };
+    private static readonly Option<int?> EmbeddingSize = new("--embedding-size") { Description = "classify: width of the character embedding" };
     private static readonly Option<double?> Dropout = new("--dropout") { Description = "dropout before the output layer" };
     private static readonly Option<int?> BatchSize = new("--batch-size") { Description = "sequences per mini-batch" };
     private static readonly Option<double?> Lr = new("--lr") { Description = "learning rate" };
@@ -51,7 +52,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train a model on a CSV/TSV file, evaluate it on the held-out test part and save it.")
         {
             Config, Task, Data, Out, Epochs, Seed, Threads, Target, Lookback, Horizon, Season, PeriodColumn, TimeColumn, Normalize,
-            TextColumn, LabelColumn, MaxLength, NoHeader, Cell, Layers, Hidden, Dropout, BatchSize, Lr, Optimizer, Clip,
+            TextColumn, LabelColumn, MaxLength, NoHeader, Cell, Layers, Hidden, EmbeddingSize, Dropout, BatchSize, Lr, Optimizer, Clip,
             TimeLimit, Patience, LrSchedule, Device, Quiet, Json,
         };
         command.SetAction(parsed => RecurCommand.Guard(stderr, () => Run(parsed, stdout, stderr)));
@@ -72,7 +73,7 @@ internal static class TrainCommand
             PeriodColumn = parsed.GetValue(PeriodColumn), TimeColumn = parsed.GetValue(TimeColumn), Normalize = parsed.GetValue(Normalize),
             TextColumn = parsed.GetValue(TextColumn), LabelColumn = parsed.GetValue(LabelColumn), MaxLength = parsed.GetValue(MaxLength),
             NoHeader = parsed.GetValue(NoHeader) ? true : null, Cell = parsed.GetValue(Cell), Layers = parsed.GetValue(Layers),
-            Hidden = parsed.GetValue(Hidden), Dropout = parsed.GetValue(Dropout), BatchSize = parsed.GetValue(BatchSize),
+            Hidden = parsed.GetValue(Hidden), EmbeddingSize = parsed.GetValue(EmbeddingSize), Dropout = parsed.GetValue(Dropout), BatchSize = parsed.GetValue(BatchSize),
             Lr = parsed.GetValue(Lr), Optimizer = parsed.GetValue(Optimizer), Clip = parsed.GetValue(Clip),
             TimeLimit = parsed.GetValue(TimeLimit), Patience = parsed.GetValue(Patience), LrSchedule = parsed.GetValue(LrSchedule), Device = parsed.GetValue(Device), Quiet = parsed.GetValue(Quiet) ? true : null,
         };
@@ -83,12 +84,13 @@ internal static class TrainCommand
         string dataPath = config.Data ?? throw new InvalidInputException("--data: expected the CSV or TSV file to train on; none was given.");
         string task = (config.Task ?? "forecast").ToLowerInvariant();
         string outDir = config.Out ?? Path.Combine("runs", $"{Path.GetFileNameWithoutExtension(dataPath)}-{task}");
-        CheckOutputDirectory(outDir);
+        CheckOutputDirectory(outDir, dataPath);
         if (config.Threads is int threads) Engine.Threads = threads;
 
         var table = CsvTable.Read(dataPath, hasHeader: !(config.NoHeader ?? false));
-        var log = config.Quiet == true ? TextWriter.Null : stderr;
-        TrainingCallback[] progress = [new ProgressPrinter(log)];
+        // --quiet silences progress only: warnings and alarms still reach standard error.
+        var log = stderr;
+        TrainingCallback[] progress = config.Quiet == true ? [] : [new ProgressPrinter(log)];
         TrainedRun run = task switch
         {
             "forecast" => ForecastWorkflow.Train(config with { Task = task }, table, log, progress),
@@ -96,7 +98,7 @@ internal static class TrainCommand
             _ => throw new InvalidInputException($"--task: expected forecast or classify; found '{config.Task}'."),
         };
         // The run directory's location is not part of the model: the same training gives the same file anywhere.
-        run = run with { Config = run.Config with { Out = null } };
+        run = run with { Config = run.Config with { Out = null, Quiet = null } };
         WriteRunDirectory(outDir, run);
 
         var report = run.Report.ToJson();
@@ -115,6 +117,10 @@ internal static class TrainCommand
 
     private static void Validate(TrainConfig c)
     {
+        static void AtMost(string flag, int? value, int maximum)
+        {
+            if (value is int v && v > maximum) throw new InvalidInputException($"--{flag}: expected at most {maximum}; found {v}.");
+        }
         static void AtLeast(string flag, double? value, double minimum)
         {
             if (value is double v && !(v >= minimum)) throw new InvalidInputException($"--{flag}: expected a value of at least {minimum}; found {v.ToString(CultureInfo.InvariantCulture)}.");
@@ -128,6 +134,12 @@ internal static class TrainCommand
         AtLeast("time-limit", c.TimeLimit, 0);
         AtLeast("embedding-size", c.EmbeddingSize, 1);
         AtLeast("patience", c.Patience, 1);
+        AtMost("hidden", c.Hidden, ModelFile.MaxSize);
+        AtMost("embedding-size", c.EmbeddingSize, ModelFile.MaxSize);
+        AtMost("layers", c.Layers, ModelFile.MaxLayers);
+        AtMost("lookback", c.Lookback, 10_000_000);
+        AtMost("horizon", c.Horizon, ModelFile.MaxSize);
+        AtMost("max-length", c.MaxLength, 1_000_000);
         Schedules.LearningRateSchedule.Parse(c.LrSchedule);
         if (c.Lr is double lr && !(lr > 0 && double.IsFinite(lr))) throw new InvalidInputException($"--lr: expected a positive learning rate; found {lr.ToString(CultureInfo.InvariantCulture)}.");
         if (c.Dropout is double p && !(p >= 0 && p < 1)) throw new InvalidInputException($"--dropout: expected a probability in [0, 1); found {p.ToString(CultureInfo.InvariantCulture)}.");
@@ -142,13 +154,54 @@ internal static class TrainCommand
         }
     }
 
-    /// <summary>Refuses to replace a directory that is not a Recur run, before any work is done.</summary>
-    private static void CheckOutputDirectory(string outDir)
+    /// <summary>Marks a directory as a Recur run: only such a directory (or an empty one) is ever replaced.</summary>
+    private const string RunMarker = ".recur-run";
+
+    /// <summary>
+    /// Before any work: refuses to replace anything but an earlier run directory (holding <see cref="RunMarker"/>
+    /// and no other files than a run writes), a directory holding the data file or the working directory, and
+    /// checks that the parent directory can be written.
+    /// </summary>
+    private static void CheckOutputDirectory(string outDir, string dataPath)
     {
-        if (File.Exists(outDir)) throw new InvalidInputException($"--out: '{outDir}' is a file; expected a directory for the run.");
-        if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any() && !File.Exists(Path.Combine(outDir, "model.safetensors")))
-            throw new InvalidInputException($"--out: '{outDir}' exists and is not a Recur run directory; choose another --out.");
+        if (string.IsNullOrWhiteSpace(outDir)) throw new InvalidInputException("--out: expected a directory path; found an empty one.");
+        string full;
+        try
+        {
+            full = Path.GetFullPath(outDir);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new InvalidInputException($"--out: '{outDir}' is not a usable path: {e.Message}");
+        }
+        if (File.Exists(full)) throw new InvalidInputException($"--out: '{outDir}' is a file; expected a directory for the run.");
+        string data = Path.GetFullPath(dataPath);
+        string cwd = Path.GetFullPath(Environment.CurrentDirectory);
+        if (data.StartsWith(full.TrimEnd('/') + "/", StringComparison.Ordinal) || cwd.StartsWith(full.TrimEnd('/') + "/", StringComparison.Ordinal) || full.TrimEnd('/') == cwd.TrimEnd('/'))
+            throw new InvalidInputException($"--out: '{outDir}' contains the data file or the working directory; a run directory is replaced whole, so choose a new directory.");
+        if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
+        {
+            bool isRun = File.Exists(Path.Combine(full, RunMarker))
+                && Directory.EnumerateDirectories(full).FirstOrDefault() is null
+                && Directory.EnumerateFiles(full).All(f => RunFiles.Contains(Path.GetFileName(f)));
+            if (!isRun) throw new InvalidInputException($"--out: '{outDir}' exists and is not a Recur run directory; choose another --out.");
+        }
+        try
+        {
+            string parent = Path.GetDirectoryName(full)!;
+            Directory.CreateDirectory(parent);
+            string probe = Path.Combine(parent, $".recur-probe-{Guid.NewGuid():N}");
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidInputException($"--out: cannot write next to '{outDir}': {e.Message}");
+        }
     }
+
+    private static readonly HashSet<string> RunFiles =
+        [RunMarker, "model.safetensors", "metrics.csv", "config.json", "report.json", "gradient_flow.csv", "step_gradients.csv"];
 
     /// <summary>
     /// Writes model.safetensors, metrics.csv, config.json and report.json into a fresh sibling directory and only
@@ -172,8 +225,20 @@ internal static class TrainCommand
             }
             File.WriteAllText(Path.Combine(staging, "config.json"), run.Config.ToJson());
             File.WriteAllText(Path.Combine(staging, "report.json"), run.Report.ToJson().ToJsonString(ReportPrinter.JsonOptions));
-            if (Directory.Exists(full)) Directory.Delete(full, recursive: true);
-            Directory.Move(staging, full);
+            File.WriteAllText(Path.Combine(staging, RunMarker), "A Recur run directory: `recur train --out` may replace it whole.\n");
+            if (Directory.Exists(full))
+            {
+                // Swap rather than delete first, so a failure never leaves neither run in place.
+                string previous = staging + ".old";
+                Directory.Move(full, previous);
+                Directory.Move(staging, full);
+                Directory.Delete(previous, recursive: true);
+            }
+            else Directory.Move(staging, full);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidInputException($"--out: cannot write the run directory '{outDir}': {e.Message}");
         }
         finally
         {

@@ -235,12 +235,17 @@ public sealed class CsvTable
     }
 
     /// <summary>Every cell of a column, as text.</summary>
-    public string[] Text(int column)
+    /// <summary>Every cell of a column as written; with <paramref name="allowEmpty"/> false an empty cell is an error naming its line.</summary>
+    public string[] Text(int column, bool allowEmpty = true)
     {
         CheckColumn(column);
         var values = new string[RowCount];
         for (int r = 0; r < values.Length; r++)
+        {
             values[r] = _rows[r][column];
+            if (!allowEmpty && string.IsNullOrWhiteSpace(values[r]))
+                throw new InvalidInputException($"{Where(r, column)}: missing value (empty); every row needs one.");
+        }
         return values;
     }
 

@@ -42,6 +42,8 @@ public sealed record ForecastScaling(
             diffSq += d * d;
         }
         double stepScale = diffs > 0 ? Math.Sqrt(diffSq / diffs) : 0;
+        if (!double.IsFinite(mean) || !double.IsFinite(std) || !double.IsFinite(stepScale))
+            throw new InvalidInputException($"the series' values are too large to normalise (mean {mean:G3}, spread {std:G3}); rescale the column, e.g. to thousands.");
         // A constant series has no scale: fall back so the transforms stay finite.
         if (!(std > 1e-12)) std = Math.Max(Math.Abs(mean), 1.0);
         if (!(stepScale > 1e-12)) stepScale = std;

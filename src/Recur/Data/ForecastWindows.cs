@@ -16,15 +16,24 @@ public sealed class ForecastWindows
         if (lookback < 1) throw new InvalidInputException($"--lookback: expected at least 1; found {lookback}.");
         if (horizon < 1) throw new InvalidInputException($"--horizon: expected at least 1; found {horizon}.");
         (Series, Lookback, Horizon) = (series, lookback, horizon);
-        Count = series.Length - lookback - horizon + 1;
-        if (Count < minimumWindows)
+        long count = (long)series.Length - lookback - horizon + 1;
+        Gap = horizon - 1;
+        long needed = (long)minimumWindows + (minimumWindows > 1 ? 2L * Gap : 0);
+        if (count < needed)
             throw new InvalidInputException(
-                $"{source}: {series.Length} rows give {Math.Max(Count, 0)} windows of lookback {lookback} + horizon {horizon}; " +
-                $"need at least {minimumWindows} (at least {minimumWindows + lookback + horizon - 1} rows), or a shorter --lookback.");
+                $"{source}: {series.Length} rows give {Math.Max(count, 0)} windows of lookback {lookback} + horizon {horizon}; " +
+                $"need at least {needed} (at least {needed + lookback + horizon - 1} rows): use more data or a shorter lookback or horizon.");
+        Count = (int)count;
         TestCount = Math.Max(1, (int)Math.Round(TestFraction * Count));
         ValidationCount = Math.Max(1, (int)Math.Round(ValidationFraction * Count));
-        TrainCount = Math.Max(1, Count - TestCount - ValidationCount);
+        TrainCount = Math.Max(1, Count - TestCount - ValidationCount - 2 * Gap);
     }
+
+    /// <summary>
+    /// Windows skipped between training and validation and between validation and test (H − 1), so no target row
+    /// of one part is a target row of the next.
+    /// </summary>
+    public int Gap { get; }
 
     public double[] Series { get; }
     public int Lookback { get; }
@@ -34,8 +43,8 @@ public sealed class ForecastWindows
     public int ValidationCount { get; }
     public int TestCount { get; }
 
-    public int ValidationStart => TrainCount;
-    public int TestStart => TrainCount + ValidationCount;
+    public int ValidationStart => TrainCount + Gap;
+    public int TestStart => Count - TestCount;
 
     /// <summary>Rows the training windows read or predict: the only rows statistics may be fitted on.</summary>
     public ReadOnlySpan<double> TrainingRows => Series.AsSpan(0, TrainCount - 1 + Lookback + Horizon);

@@ -14,7 +14,13 @@ namespace Recur.Serialization;
 /// </summary>
 public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string DataState, string Metrics)
 {
+    /// <summary>Where the model was loaded from (empty for one built in memory).</summary>
+    public string Path { get; init; } = "";
+
     public const string FormatVersion = "1";
+
+    /// <summary>Upper bounds on the sizes a model file may declare, so a corrupt file cannot ask for absurd memory.</summary>
+    public const int MaxSize = 1 << 16, MaxLayers = 64;
 
     public void Save(string path)
     {
@@ -39,9 +45,17 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
             throw new ModelFileException(path, $"model format version {format} is not supported; this build reads version {FormatVersion}.");
         var spec = SpecFromJson(Meta("recur.model"), path);
         var config = TrainConfig.FromJson(Meta("recur.config"), path);
-        var model = new SequenceModel(spec, new RecurRandom(0));
+        SequenceModel model;
+        try
+        {
+            model = new SequenceModel(spec, new RecurRandom(0));
+        }
+        catch (Exception e) when (e is ArgumentException or OutOfMemoryException)
+        {
+            throw new ModelFileException(path, $"declares a model too large to build ({e.Message}).");
+        }
         model.Load(content.Tensors.ToDictionary(kv => kv.Key, kv => kv.Value), path);
-        return new ModelFile(model, config, Meta("recur.data"), content.Metadata.GetValueOrDefault("recur.metrics", "{}"));
+        return new ModelFile(model, config, Meta("recur.data"), content.Metadata.GetValueOrDefault("recur.metrics", "{}")) { Path = path };
     }
 
     private static string SpecToJson(SequenceModelSpec spec) => System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string>
@@ -61,20 +75,27 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
         try
         {
             var d = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(json)!;
-            int Int(string key) => int.Parse(d[key], CultureInfo.InvariantCulture);
-            return new SequenceModelSpec
+            int Int(string key, int max)
+            {
+                int value = int.Parse(d[key], CultureInfo.InvariantCulture);
+                return value >= 0 && value <= max ? value : throw new FormatException($"{key} = {value} is outside [0, {max}]");
+            }
+            var spec = new SequenceModelSpec
             {
                 Cell = Layers.RecurrentLayers.ParseCell(d["cell"]),
-                InputSize = Int("input_size"),
-                HiddenSize = Int("hidden_size"),
-                Layers = Int("layers"),
+                InputSize = Int("input_size", MaxSize),
+                HiddenSize = Int("hidden_size", MaxSize),
+                Layers = Int("layers", MaxLayers),
                 Dropout = double.Parse(d["dropout"], CultureInfo.InvariantCulture),
-                OutputSize = Int("output_size"),
-                VocabularySize = Int("vocabulary_size"),
-                EmbeddingSize = Int("embedding_size"),
+                OutputSize = Int("output_size", MaxSize),
+                VocabularySize = Int("vocabulary_size", 1 << 24),
+                EmbeddingSize = Int("embedding_size", MaxSize),
             };
+            if (spec.InputSize < 1 || spec.HiddenSize < 1 || spec.Layers < 1 || spec.OutputSize < 1 || spec.EmbeddingSize < 1 || !(spec.Dropout is >= 0 and < 1))
+                throw new FormatException("sizes must be positive and dropout in [0, 1)");
+            return spec;
         }
-        catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or FormatException or OverflowException or InvalidInputException)
+        catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or FormatException or OverflowException or InvalidInputException or ArgumentException)
         {
             throw new ModelFileException(path, $"metadata 'recur.model' is not a valid architecture description ({e.Message}).");
         }

@@ -38,7 +38,7 @@ public static class ClassifyWorkflow
     public static TrainedRun Train(TrainConfig config, CsvTable table, TextWriter log, IReadOnlyList<TrainingCallback>? callbacks = null)
     {
         int labelColumn = table.ColumnIndex(config.LabelColumn ?? table.ColumnNames[^1]);
-        var labelText = table.Text(labelColumn);
+        var labelText = table.Text(labelColumn, allowEmpty: false);
         var classes = labelText.Distinct().Order(StringComparer.Ordinal).ToArray();
         if (classes.Length < 2)
             throw new InvalidInputException($"{table.Source}, column '{table.ColumnNames[labelColumn]}': classification needs at least 2 distinct labels; found {classes.Length}.");
@@ -47,6 +47,11 @@ public static class ClassifyWorkflow
 
         ulong seed = config.Seed ?? 42;
         var split = StratifiedSplit.Create(labels, classes.Length, seed);
+        if (split.Test.Length == 0 || split.Validation.Length == 0)
+            throw new InvalidInputException($"{table.Source}: no label has the 3 rows needed to put one in each of training, validation and test; found {labels.Length} rows over {classes.Length} labels.");
+        var rare = classes.Where((_, c) => !split.Test.Any(r => labels[r] == c)).ToList();
+        if (rare.Count > 0)
+            log.WriteLine($"warning: {rare.Count} label(s) with fewer than 3 rows stay in training only and are not scored: {string.Join(", ", rare.Take(10))}{(rare.Count > 10 ? ", …" : "")}");
         var state = new ClassifyState
         {
             LabelColumn = table.ColumnNames[labelColumn], Classes = classes, HasHeader = !(config.NoHeader ?? false),
@@ -55,7 +60,7 @@ public static class ClassifyWorkflow
         if (config.TextColumn is string textColumnName)
         {
             int textColumn = table.ColumnIndex(textColumnName);
-            var texts = table.Text(textColumn);
+            var texts = table.Text(textColumn, allowEmpty: false);
             int longest = split.Train.Max(r => texts[r].Length);
             var vocabulary = CharacterVocabulary.FromTexts(split.Train.Select(r => texts[r]), config.MaxLength ?? Math.Clamp(longest, 1, 128));
             state = state with { TextColumn = table.ColumnNames[textColumn], Characters = vocabulary.Characters, MaxLength = vocabulary.MaxLength };
@@ -201,12 +206,18 @@ public static class ClassifyWorkflow
         try
         {
             var state = JsonSerializer.Deserialize<ClassifyState>(file.DataState);
-            if (state is null || state.Task != "classify") throw new InvalidInputException("the model file is not a classifier.");
+            if (state is null || state.Task != "classify") throw new ModelFileException(file.Path, "is not a classifier.");
+            var spec = file.Model.Spec;
+            bool text = state.TextColumn is not null;
+            if (state.Classes is null || state.Classes.Length != spec.OutputSize
+                || (text && (state.Characters is null || state.Characters.Length + 2 != spec.VocabularySize || state.MaxLength < 1))
+                || (!text && (state.FeatureColumns is not { Length: > 0 } || !(state.Std > 0))))
+                throw new ModelFileException(file.Path, "has a classification state that does not fit its model (classes, vocabulary or input columns).");
             return state;
         }
         catch (JsonException e)
         {
-            throw new InvalidInputException($"the model file's data state is unreadable: {e.Message}");
+            throw new ModelFileException(file.Path, $"has an unreadable 'recur.data' entry: {e.Message}");
         }
     }
 }

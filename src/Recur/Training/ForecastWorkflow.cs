@@ -35,6 +35,7 @@ public static class ForecastWorkflow
 {
     public static TrainedRun Train(TrainConfig config, CsvTable table, TextWriter log, IReadOnlyList<TrainingCallback>? callbacks = null)
     {
+        if (config.TimeColumn is string timeColumn) table.ColumnIndex(timeColumn); // rows are used in file order; the column must exist
         string target = ResolveTarget(config, table);
         var series = table.Numeric(table.ColumnIndex(target));
         int season = ResolveSeason(config, table);
@@ -57,18 +58,23 @@ public static class ForecastWorkflow
 
         (SequenceModel model, ForecastScaling scaling, TrainingHistory history, double rmse, GradientFlowMonitor monitor)? best = null;
         var candidateScores = new JsonObject();
-        foreach (var mode in candidates)
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < candidates.Length; i++)
         {
+            string mode = candidates[i];
             var scaling = ForecastScaling.Fit(mode, windows.TrainingRows);
             var options = Options(resolved, callbacks);
+            // --time-limit bounds the whole run: the candidates share what is left of it.
+            if (resolved.TimeLimit is double limit)
+                options = options with { TimeLimitSeconds = Math.Max(1e-3, (limit - clock.Elapsed.TotalSeconds) / (candidates.Length - i)) };
             var model = new SequenceModel(Spec(resolved, horizon), new RecurRandom(options.Seed));
             var history = Trainer.Fit(model,
                 windows.Dataset(scaling, 0, windows.TrainCount),
                 windows.Dataset(scaling, windows.ValidationStart, windows.ValidationCount), options, log);
             double rmse = ForecastMetrics.Rmse(Forecast(model, windows, scaling, windows.ValidationStart, windows.ValidationCount), validationActual);
-            candidateScores[mode] = rmse;
+            candidateScores[mode] = double.IsFinite(rmse) ? rmse : null;
             if (candidates.Length > 1) log.WriteLine($"normalisation {mode}: validation RMSE {rmse:G5} (naive {naiveValidation:G5})");
-            if (best is null || rmse < best.Value.rmse) best = (model, scaling, history, rmse, Monitor(options));
+            if (best is null || rmse < best.Value.rmse || double.IsNaN(best.Value.rmse)) best = (model, scaling, history, rmse, Monitor(options));
         }
         var chosen = best!.Value;
         if (candidates.Length > 1) log.WriteLine($"chose normalisation '{chosen.scaling.Mode}' on validation");
@@ -141,7 +147,8 @@ public static class ForecastWorkflow
         ["rmse"] = ForecastMetrics.Rmse(predicted, actual),
         ["mae"] = ForecastMetrics.Mae(predicted, actual),
         ["mape"] = ForecastMetrics.Mape(predicted, actual),
-        ["mase"] = ForecastMetrics.Mase(predicted, actual, training, season),
+        // MASE needs more training rows than one season; without them it is reported as null.
+        ["mase"] = training.Length > season ? ForecastMetrics.Mase(predicted, actual, training, season) : double.NaN,
     };
 
     private static ForecastState ReadState(ModelFile file)
@@ -149,12 +156,15 @@ public static class ForecastWorkflow
         try
         {
             var state = JsonSerializer.Deserialize<ForecastState>(file.DataState);
-            if (state is null || state.Task != "forecast") throw new InvalidInputException("the model file is not a forecaster.");
+            if (state is null || state.Task != "forecast") throw new ModelFileException(file.Path, "is not a forecaster.");
+            if (state.Lookback < 1 || state.Horizon != file.Model.Spec.OutputSize || state.Season < 1 || state.Scaling is null
+                || !ForecastScaling.Modes.Contains(state.Scaling.Mode) || !double.IsFinite(state.Scaling.Std) || !(state.Scaling.StepScale > 0))
+                throw new ModelFileException(file.Path, "has a forecasting state that does not fit its model (lookback, horizon, season or scaling).");
             return state;
         }
         catch (JsonException e)
         {
-            throw new InvalidInputException($"the model file's data state is unreadable: {e.Message}");
+            throw new ModelFileException(file.Path, $"has an unreadable 'recur.data' entry: {e.Message}");
         }
     }
 

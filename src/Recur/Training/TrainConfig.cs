@@ -18,6 +18,7 @@ public sealed record TrainConfig
     public int? Threads { get; init; }
 
     // data
+    [JsonConverter(typeof(OneOrManyStrings))]
     public string[]? Target { get; init; }
     public int? Lookback { get; init; }
     public int? Horizon { get; init; }
@@ -59,16 +60,18 @@ public sealed record TrainConfig
     /// <summary>Reads a config file; unknown keys and wrong value types are errors naming the file and key.</summary>
     public static TrainConfig Load(string path)
     {
+        if (Directory.Exists(path)) throw new InvalidInputException($"config file '{path}' is a directory; expected a JSON file.");
         if (!File.Exists(path)) throw new InvalidInputException($"config file '{path}' does not exist.");
+        string text;
         try
         {
-            return JsonSerializer.Deserialize<TrainConfig>(File.ReadAllText(path), Json)
-                ?? throw new InvalidInputException($"{path}: expected a JSON object of training options; found null.");
+            text = File.ReadAllText(path);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new InvalidInputException($"{path}: {Describe(e)}");
+            throw new InvalidInputException($"config file '{path}' cannot be read: {e.Message}");
         }
+        return FromJson(text, path);
     }
 
     internal static string Describe(JsonException e)
@@ -77,8 +80,15 @@ public sealed record TrainConfig
         string line = e.LineNumber is long l ? $" (line {l + 1})" : "";
         return e.Message.Contains("could not be mapped", StringComparison.Ordinal)
             ? $"unknown option{where}{line}; options are the flag names with dashes as underscores, e.g. \"batch_size\"."
-            : $"expected a JSON object of training options{where}{line}: {e.Message.Split(" Path:")[0]}";
+            : $"expected a JSON object of training options{where}{line}: {ReadableTypes(e.Message.Split(" Path:")[0])}";
     }
+
+    /// <summary>Replaces .NET type names in parser messages with the words a user knows.</summary>
+    public static string ReadableTypes(string message) => message
+        .Replace("System.Nullable`1[System.Int32]", "an integer").Replace("System.Nullable`1[System.Double]", "a number")
+        .Replace("System.Nullable`1[System.UInt64]", "a non-negative integer").Replace("System.Nullable`1[System.Boolean]", "true or false")
+        .Replace("System.String[]", "a list of strings").Replace("System.String", "a string")
+        .Replace("Recur.Training.TrainConfig", "an object of training options");
 
     /// <summary>This config with every non-null value of <paramref name="overrides"/> taking precedence.</summary>
     public TrainConfig With(TrainConfig overrides)
@@ -109,4 +119,14 @@ public sealed record TrainConfig
             throw new InvalidInputException($"{source}: {Describe(e)}");
         }
     }
+}
+
+/// <summary>Reads <c>"target": "births"</c> as well as <c>"target": ["births", "deaths"]</c>.</summary>
+internal sealed class OneOrManyStrings : JsonConverter<string[]>
+{
+    public override string[]? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        reader.TokenType == JsonTokenType.String ? [reader.GetString()!] : JsonSerializer.Deserialize<string[]>(ref reader);
+
+    public override void Write(Utf8JsonWriter writer, string[] value, JsonSerializerOptions options) =>
+        JsonSerializer.Serialize(writer, value);
 }

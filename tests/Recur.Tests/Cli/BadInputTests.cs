@@ -111,4 +111,72 @@ public class BadInputTests
         var data = Write(dir, "s.csv", Series(100));
         AssertRejected(dir, ["evaluate", "--model", dir.File("none.safetensors"), "--data", data], "none.safetensors", "does not exist");
     }
+
+    [Fact]
+    public void OutDirectoryThatIsNotARunIsNeverReplaced()
+    {
+        using var dir = new TempDirectory();
+        var data = Write(dir, "s.csv", Series(100));
+        Directory.CreateDirectory(dir.File("mine"));
+        File.WriteAllText(Path.Combine(dir.File("mine"), "precious.txt"), "keep me");
+        File.WriteAllText(Path.Combine(dir.File("mine"), "model.safetensors"), "looks like a model");
+        var (exit, _, stderr) = CliRunner.Run("train", "--data", data, "--out", dir.File("mine"), "--epochs", "1");
+        Assert.Equal(2, exit);
+        Assert.Contains("not a Recur run directory", stderr);
+        Assert.Equal("keep me", File.ReadAllText(Path.Combine(dir.File("mine"), "precious.txt")));
+
+        // A directory holding the data file is refused too.
+        var (exit2, _, stderr2) = CliRunner.Run("train", "--data", data, "--out", dir.Path, "--epochs", "1");
+        Assert.Equal(2, exit2);
+        Assert.Contains("contains the data file", stderr2);
+        Assert.True(File.Exists(data));
+    }
+
+    [Fact]
+    public void AnEarlierRunDirectoryIsReplacedWhole()
+    {
+        using var dir = new TempDirectory();
+        var data = Write(dir, "s.csv", Series(100));
+        Assert.Equal(0, CliRunner.Run("train", "--data", data, "--out", dir.File("run"), "--epochs", "1", "--quiet").exit);
+        Assert.Equal(0, CliRunner.Run("train", "--data", data, "--out", dir.File("run"), "--epochs", "2", "--quiet").exit);
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(dir.File("run"), "metrics.csv")).Length);
+        Assert.Single(Directory.GetDirectories(dir.Path));
+    }
+
+    [Fact]
+    public void UnwritableOutIsReportedBeforeTraining()
+    {
+        using var dir = new TempDirectory();
+        var data = Write(dir, "s.csv", Series(100));
+        var file = Write(dir, "afile", "x");
+        var (exit, _, stderr) = CliRunner.Run("train", "--data", data, "--out", Path.Combine(file, "sub"));
+        Assert.Equal(2, exit);
+        Assert.Contains("--out", stderr);
+        Assert.DoesNotContain("epoch", stderr);
+    }
+
+    [Fact]
+    public void EmptyLabelCellNamesItsLine()
+    {
+        using var dir = new TempDirectory();
+        var data = Write(dir, "c.csv", "a,b,label\n1,2,x\n3,4,\n5,6,y\n");
+        AssertRejected(dir, ["train", "--task", "classify", "--data", data, "--out", dir.File("run")], "c.csv:3", "column 'label'", "missing value");
+    }
+
+    [Fact]
+    public void ClassificationWithTooFewRowsPerLabel()
+    {
+        using var dir = new TempDirectory();
+        var data = Write(dir, "c.csv", "a,b,label\n1,2,x\n3,4,x\n5,6,y\n7,8,y\n");
+        AssertRejected(dir, ["train", "--task", "classify", "--data", data, "--out", dir.File("run")], "c.csv", "3 rows");
+    }
+
+    [Fact]
+    public void OverflowingSizesAreRejected()
+    {
+        using var dir = new TempDirectory();
+        var data = Write(dir, "s.csv", Series(100));
+        AssertRejected(dir, ["train", "--data", data, "--lookback", "2000000000", "--horizon", "20000", "--out", dir.File("run")], "--");
+        AssertRejected(dir, ["train", "--data", data, "--hidden", "100000000", "--out", dir.File("run")], "--hidden", "at most");
+    }
 }
