@@ -201,7 +201,7 @@ internal static class TrainCommand
     }
 
     private static readonly HashSet<string> RunFiles =
-        [RunMarker, "model.safetensors", "metrics.csv", "config.json", "report.json", "gradient_flow.csv", "step_gradients.csv"];
+        [RunMarker, "model.safetensors", "metrics.csv", "config.json", "report.json", "gradient_flow.csv", "step_gradients.csv", "test_predictions.csv"];
 
     /// <summary>
     /// Writes model.safetensors, metrics.csv, config.json and report.json into a fresh sibling directory and only
@@ -224,6 +224,7 @@ internal static class TrainCommand
                 File.WriteAllText(Path.Combine(staging, "step_gradients.csv"), StepGradientsCsv(flow));
             }
             File.WriteAllText(Path.Combine(staging, "config.json"), run.Config.ToJson());
+            File.WriteAllText(Path.Combine(staging, "test_predictions.csv"), run.TestPredictionsCsv);
             File.WriteAllText(Path.Combine(staging, "report.json"), run.Report.ToJson().ToJsonString(ReportPrinter.JsonOptions));
             File.WriteAllText(Path.Combine(staging, RunMarker), "A Recur run directory: `recur train --out` may replace it whole.\n");
             if (Directory.Exists(full))

@@ -96,7 +96,16 @@ public static class ClassifyWorkflow
         var options = ForecastWorkflow.Options(resolved, callbacks);
         var history = Trainer.Fit(model, inputs(split.Train, labels), inputs(split.Validation, labels), options, log);
         var report = Score(model, state, inputs(split.Test, labels), labels, split.Train);
-        return new TrainedRun(model, resolved, JsonSerializer.Serialize(state), report, history) { GradientFlow = ForecastWorkflow.Monitor(options) };
+        var testData = inputs(split.Test, labels);
+        var predicted = Classify(model, testData);
+        var csv = new System.Text.StringBuilder("line,actual,predicted\n");
+        for (int n = 0; n < split.Test.Length; n++)
+            csv.Append(System.Globalization.CultureInfo.InvariantCulture, $"{table.LineNumber(split.Test[n])},{Quote(classes[labels[split.Test[n]]])},{Quote(classes[predicted[n]])}\n");
+        return new TrainedRun(model, resolved, JsonSerializer.Serialize(state), report, history)
+        {
+            GradientFlow = ForecastWorkflow.Monitor(options),
+            TestPredictionsCsv = csv.ToString(),
+        };
     }
 
     /// <summary>Scores a saved classifier on a file's test part (the same stratified split), or every row.</summary>
@@ -119,6 +128,9 @@ public static class ClassifyWorkflow
         var predicted = Classify(file.Model, inputs(rows, new int[table.RowCount]));
         return new JsonArray(predicted.Select(p => (JsonNode?)JsonValue.Create(state.Classes[p])).ToArray());
     }
+
+    private static string Quote(string field) =>
+        field.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + field.Replace("\"", "\"\"") + "\"" : field;
 
     public static int[] Classify(SequenceModel model, SequenceDataset data)
     {

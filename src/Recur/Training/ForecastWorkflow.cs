@@ -88,7 +88,11 @@ public static class ForecastWorkflow
             Lookback = lookback, Horizon = horizon, Season = season, Scaling = chosen.scaling,
         };
         var report = Score(chosen.model, windows, state, windows.TestStart, windows.TestCount, candidateScores);
-        return new TrainedRun(chosen.model, resolved, JsonSerializer.Serialize(state), report, chosen.history) { GradientFlow = chosen.monitor };
+        return new TrainedRun(chosen.model, resolved, JsonSerializer.Serialize(state), report, chosen.history)
+        {
+            GradientFlow = chosen.monitor,
+            TestPredictionsCsv = PredictionsCsv(chosen.model, windows, state),
+        };
     }
 
     /// <summary>Scores a saved forecaster on a file: its test part (the same chronological rule), or every window.</summary>
@@ -121,6 +125,28 @@ public static class ForecastWorkflow
                 ["forecast"] = new JsonArray(forecasts.AsSpan(n * state.Horizon, state.Horizon).ToArray().Select(v => (JsonNode?)JsonValue.Create(v)).ToArray()),
             });
         return result;
+    }
+
+    /// <summary>
+    /// The test part's forecasts beside the actual values and the baselines, one row per window and step:
+    /// <c>window,row,step,actual,predicted,naive,seasonal_naive</c> (row: 1-based data row of the predicted value).
+    /// </summary>
+    private static string PredictionsCsv(SequenceModel model, ForecastWindows windows, ForecastState state)
+    {
+        int start = windows.TestStart, count = windows.TestCount, H = windows.Horizon;
+        var predicted = Forecast(model, windows, state.Scaling, start, count);
+        var actual = windows.Actual(start, count);
+        var naive = windows.Naive(start, count);
+        var seasonal = windows.SeasonalNaive(start, count, state.Season);
+        var csv = new System.Text.StringBuilder("window,row,step,actual,predicted,naive,seasonal_naive\n");
+        for (int n = 0; n < count; n++)
+            for (int h = 0; h < H; h++)
+            {
+                int k = n * H + h;
+                csv.Append(System.Globalization.CultureInfo.InvariantCulture,
+                    $"{start + n},{start + n + windows.Lookback + h + 1},{h + 1},{actual[k]:R},{predicted[k]:R},{naive[k]:R},{seasonal[k]:R}\n");
+            }
+        return csv.ToString();
     }
 
     /// <summary>Forecasts [N, H] in original units for windows [start, start+count).</summary>

@@ -12,4 +12,10 @@ public sealed record TrainedRun(SequenceModel Model, TrainConfig Config, string 
 {
     /// <summary>Gradient-flow measurements and alarms of the kept training.</summary>
     public GradientFlowMonitor? GradientFlow { get; init; }
+
+    /// <summary>
+    /// The test part's predictions as CSV: forecast <c>window,row,step,actual,predicted,naive,seasonal_naive</c>;
+    /// classify <c>line,actual,predicted</c> (labels).
+    /// </summary>
+    public string TestPredictionsCsv { get; init; } = "";
 }
