@@ -1,5 +1,7 @@
 using Recur.Training;
+using System.Globalization;
 using Recur.Training.Callbacks;
+using Recur.Training.Checkpoints;
 
 namespace Recur.Schedules;
 
@@ -74,7 +76,7 @@ public sealed class OneCycle(double pctStart = 0.3, double divFactor = 25, doubl
 /// Cut the base rate by <c>factor</c> when the validation loss has not improved by a relative <c>threshold</c> for
 /// <c>patience</c> epochs (PyTorch ReduceLROnPlateau, mode min, threshold_mode rel).
 /// </summary>
-public sealed class ReduceOnPlateau(double factor = 0.5, int patience = 5, double threshold = 1e-4, double minLearningRate = 1e-6) : TrainingCallback
+public sealed class ReduceOnPlateau(double factor = 0.5, int patience = 5, double threshold = 1e-4, double minLearningRate = 1e-6) : TrainingCallback, ICheckpointable
 {
     private double _best = double.PositiveInfinity;
     private int _bad;
@@ -94,5 +96,17 @@ public sealed class ReduceOnPlateau(double factor = 0.5, int patience = 5, doubl
             context.BaseLearningRate = reduced;
             _bad = 0;
         }
+    }
+
+    public void SaveState(CheckpointData data, string prefix)
+    {
+        data.Values[prefix + "best"] = _best.ToString("R", CultureInfo.InvariantCulture);
+        data.Values[prefix + "bad"] = _bad.ToString(CultureInfo.InvariantCulture);
+    }
+
+    public void LoadState(CheckpointData data, string prefix)
+    {
+        _best = double.Parse(data.Value(prefix + "best"), CultureInfo.InvariantCulture);
+        _bad = int.Parse(data.Value(prefix + "bad"), CultureInfo.InvariantCulture);
     }
 }

@@ -1,9 +1,12 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
 using Recur.Autograd;
 using Recur.Models;
 using Recur.Optimizers;
 using Recur.Randomness;
 using Recur.Training.Callbacks;
+using Recur.Training.Checkpoints;
 
 namespace Recur.Training;
 
@@ -30,89 +33,253 @@ public sealed class TrainingDivergedException(string message) : InvalidInputExce
 public static class Trainer
 {
     public static TrainingHistory Fit(SequenceModel model, SequenceDataset train, SequenceDataset validation,
-        TrainingOptions options, TextWriter? log = null)
+        TrainingOptions options, TextWriter? log = null) =>
+        new FitLoop(model, train, validation, options, log ?? TextWriter.Null).Run();
+
+    /// <summary>
+    /// The loop and every value it carries between batches, so that a checkpoint can capture all of it and a
+    /// resumed run continues bit for bit.
+    /// </summary>
+    private sealed class FitLoop
     {
-        if (train.Count == 0) throw new InvalidInputException("The training part is empty: there is nothing to learn from.");
-        var random = new RecurRandom(options.Seed);
-        var optimizer = CreateOptimizer(options.Optimizer, model.Parameters, options.LearningRate);
-        int batches = (train.Count + options.BatchSize - 1) / options.BatchSize;
-        var context = new TrainingContext(model, optimizer, options, batches, log ?? TextWriter.Null);
-        var callbacks = options.Callbacks;
-        var order = Enumerable.Range(0, train.Count).ToArray();
-        var clock = Stopwatch.StartNew();
-        float[][]? best = null;
-        double bestLoss = double.PositiveInfinity;
-        int bestEpoch = 0, rollbacks = 0, consecutiveBad = 0;
-        string? stopReason = null;
+        private readonly SequenceModel _model;
+        private readonly SequenceDataset _train, _validation;
+        private readonly TrainingOptions _options;
+        private readonly TrainingContext _context;
+        private readonly Optimizer _optimizer;
+        private readonly RecurRandom _random;
+        private readonly CheckpointStore? _checkpoints;
+        private readonly int _batches;
+        private int[] _order;
 
-        foreach (var c in callbacks) c.OnTrainBegin(context);
-        for (int epoch = 1; epoch <= options.Epochs && !context.StopRequested; epoch++)
+        // Carried state (saved in checkpoints).
+        private int _epoch = 1, _nextBatch;
+        private double _lossSum, _bestLoss = double.PositiveInfinity;
+        private int _applied, _skipped, _consecutiveBad, _rollbacks, _bestEpoch;
+        private float[][]? _best;
+        private float[][] _goodWeights = [];
+        private OptimizerState? _goodOptimizer;
+
+        public FitLoop(SequenceModel model, SequenceDataset train, SequenceDataset validation, TrainingOptions options, TextWriter log)
         {
-            context.Epoch = epoch;
-            var epochClock = Stopwatch.StartNew();
-            var goodWeights = model.Snapshot();
-            var goodOptimizer = optimizer.ExportState();
-            foreach (var c in callbacks) c.OnEpochBegin(context);
-            random.Shuffle<int>(order);
-            double lossSum = 0;
-            int applied = 0, skipped = 0;
-            for (int b = 0; b < batches; b++, context.GlobalStep++)
-            {
-                context.Batch = b;
-                optimizer.LearningRate = context.BaseLearningRate;
-                foreach (var c in callbacks) c.OnBatchBegin(context);
-                var rows = order.AsSpan(b * options.BatchSize, Math.Min(options.BatchSize, order.Length - b * options.BatchSize));
-                var tape = new Tape();
-                var output = model.Forward(tape, train.Inputs(rows), training: true, random);
-                var lossVariable = LossOf(tape, output, train, rows);
-                optimizer.ZeroGrad();
-                tape.Backward(lossVariable);
-                double loss = lossVariable.Value.Data[0];
-                foreach (var c in callbacks) c.OnAfterBackward(context, loss);
+            if (train.Count == 0) throw new InvalidInputException("The training part is empty: there is nothing to learn from.");
+            (_model, _train, _validation, _options) = (model, train, validation, options);
+            _random = new RecurRandom(options.Seed);
+            _optimizer = CreateOptimizer(options.Optimizer, model.Parameters, options.LearningRate);
+            _batches = (train.Count + options.BatchSize - 1) / options.BatchSize;
+            _context = new TrainingContext(model, _optimizer, options, _batches, log);
+            _order = Enumerable.Range(0, train.Count).ToArray();
+            _checkpoints = options.CheckpointDirectory is string dir ? new CheckpointStore(dir) : null;
+        }
 
-                double norm = GradientClipping.GlobalNorm(model.Parameters);
-                bool finite = double.IsFinite(loss) && double.IsFinite(norm);
-                if (finite)
+        public TrainingHistory Run()
+        {
+            var callbacks = _options.Callbacks;
+            var resumed = _checkpoints?.LoadLatest(_context.Log);
+            if (resumed is not null && resumed.Values.GetValueOrDefault("completed") == "1")
+            {
+                Restore(resumed);
+                _context.Log.WriteLine($"training had already completed; loaded its final state from {_checkpoints!.Directory}");
+                return History();
+            }
+            foreach (var c in callbacks) c.OnTrainBegin(_context);
+            if (resumed is not null)
+            {
+                Restore(resumed);
+                _context.Log.WriteLine($"resumed from {_checkpoints!.Directory} at epoch {_epoch}, batch {_nextBatch}");
+            }
+            var clock = Stopwatch.StartNew();
+            for (; _epoch <= _options.Epochs && !_context.StopRequested; _epoch++)
+            {
+                _context.Epoch = _epoch;
+                var epochClock = Stopwatch.StartNew();
+                if (_nextBatch == 0)
                 {
-                    if (options.Clip > 0) GradientClipping.ClipByGlobalNorm(model.Parameters, options.Clip);
-                    optimizer.Step();
-                    lossSum += loss * rows.Length;
-                    applied += rows.Length;
-                    consecutiveBad = 0;
+                    _goodWeights = _model.Snapshot();
+                    _goodOptimizer = _optimizer.ExportState();
+                    _random.Shuffle<int>(_order);
+                    (_lossSum, _applied, _skipped) = (0, 0, 0);
                 }
-                else
+                foreach (var c in callbacks) c.OnEpochBegin(_context);
+                for (int b = _nextBatch; b < _batches; b++)
                 {
-                    skipped++;
-                    if (++consecutiveBad >= options.MaxConsecutiveBadSteps)
+                    _context.Batch = b;
+                    _context.GlobalStep = (long)(_epoch - 1) * _batches + b;
+                    RunBatch(b, callbacks);
+                    if (_options.CheckpointEveryBatches > 0 && (b + 1) % _options.CheckpointEveryBatches == 0 && b + 1 < _batches)
                     {
-                        if (++rollbacks > options.MaxRollbacks)
-                            throw new TrainingDivergedException(
-                                $"training diverged: non-finite loss or gradients persisted through {options.MaxRollbacks} rollbacks " +
-                                $"(each halving the learning rate, now {context.BaseLearningRate:G3}). Lower --lr, set --clip, or check the data for extreme values.");
-                        model.Restore(goodWeights);
-                        optimizer.ImportState(goodOptimizer);
-                        context.BaseLearningRate *= options.RollbackLearningRateFactor;
-                        consecutiveBad = 0;
-                        context.Log.WriteLine($"numerical guard: {options.MaxConsecutiveBadSteps} non-finite steps in a row; restored the weights of the start of epoch {epoch} and cut the learning rate to {context.BaseLearningRate:G3}");
+                        _nextBatch = b + 1;
+                        _checkpoints?.Save(Capture(completed: false));
                     }
                 }
-                foreach (var c in callbacks) c.OnBatchEnd(context, new BatchRecord(loss, norm, !finite));
+                _nextBatch = 0;
+                EndEpoch(epochClock.Elapsed.TotalSeconds, callbacks);
+                if (_options.TimeLimitSeconds > 0 && clock.Elapsed.TotalSeconds >= _options.TimeLimitSeconds && _epoch < _options.Epochs)
+                    _context.RequestStop($"time limit of {_options.TimeLimitSeconds:G4} s reached");
+                if (_checkpoints is not null && !_context.StopRequested && _epoch < _options.Epochs)
+                {
+                    _epoch++;
+                    _checkpoints.Save(Capture(completed: false));
+                    _epoch--;
+                }
             }
-            double trainLoss = applied > 0 ? lossSum / applied : double.NaN;
-            double validationLoss = validation.Count > 0 ? Loss(model, validation, options.BatchSize) : trainLoss;
-            bool improved = validationLoss < bestLoss || (best is null && !double.IsNaN(validationLoss));
-            if (improved) (bestLoss, bestEpoch, best) = (validationLoss, epoch, model.Snapshot());
-            var record = new EpochRecord(epoch, trainLoss, validationLoss, epochClock.Elapsed.TotalSeconds, optimizer.LearningRate, improved, skipped);
-            context.History.Add(record);
-            foreach (var c in callbacks) c.OnEpochEnd(context, record);
-            if (options.TimeLimitSeconds > 0 && clock.Elapsed.TotalSeconds >= options.TimeLimitSeconds && epoch < options.Epochs)
-                context.RequestStop($"time limit of {options.TimeLimitSeconds:G4} s reached");
+            if (_context.StopReason is string reason) _context.Log.WriteLine($"stopped after epoch {_context.Epoch}: {reason}");
+            if (_best is not null) _model.Restore(_best);
+            foreach (var c in callbacks) c.OnTrainEnd(_context);
+            _checkpoints?.SaveCompleted(Capture(completed: true));
+            return History();
         }
-        stopReason = context.StopReason;
-        if (stopReason is not null) context.Log.WriteLine($"stopped after epoch {context.Epoch}: {stopReason}");
-        if (best is not null) model.Restore(best);
-        foreach (var c in callbacks) c.OnTrainEnd(context);
-        return new TrainingHistory(context.History, bestEpoch, bestLoss, stopReason, rollbacks);
+
+        private TrainingHistory History() => new(_context.History, _bestEpoch, _bestLoss, _context.StopReason, _rollbacks);
+
+        private void RunBatch(int b, IReadOnlyList<TrainingCallback> callbacks)
+        {
+            _optimizer.LearningRate = _context.BaseLearningRate;
+            foreach (var c in callbacks) c.OnBatchBegin(_context);
+            var rows = _order.AsSpan(b * _options.BatchSize, Math.Min(_options.BatchSize, _order.Length - b * _options.BatchSize));
+            var tape = new Tape();
+            var output = _model.Forward(tape, _train.Inputs(rows), training: true, _random);
+            var lossVariable = LossOf(tape, output, _train, rows);
+            _optimizer.ZeroGrad();
+            tape.Backward(lossVariable);
+            double loss = lossVariable.Value.Data[0];
+            foreach (var c in callbacks) c.OnAfterBackward(_context, loss);
+
+            double norm = GradientClipping.GlobalNorm(_model.Parameters);
+            bool finite = double.IsFinite(loss) && double.IsFinite(norm);
+            if (finite)
+            {
+                if (_options.Clip > 0) GradientClipping.ClipByGlobalNorm(_model.Parameters, _options.Clip);
+                _optimizer.Step();
+                _lossSum += loss * rows.Length;
+                _applied += rows.Length;
+                _consecutiveBad = 0;
+            }
+            else
+            {
+                _skipped++;
+                if (++_consecutiveBad >= _options.MaxConsecutiveBadSteps) RollBack();
+            }
+            foreach (var c in callbacks) c.OnBatchEnd(_context, new BatchRecord(loss, norm, !finite));
+        }
+
+        private void RollBack()
+        {
+            if (++_rollbacks > _options.MaxRollbacks)
+                throw new TrainingDivergedException(
+                    $"training diverged: non-finite loss or gradients persisted through {_options.MaxRollbacks} rollbacks " +
+                    $"(each halving the learning rate, now {_context.BaseLearningRate:G3}). Lower --lr, set --clip, or check the data for extreme values.");
+            _model.Restore(_goodWeights);
+            _optimizer.ImportState(_goodOptimizer!);
+            _context.BaseLearningRate *= _options.RollbackLearningRateFactor;
+            _consecutiveBad = 0;
+            _context.Log.WriteLine($"numerical guard: {_options.MaxConsecutiveBadSteps} non-finite steps in a row; restored the weights of the start of epoch {_epoch} and cut the learning rate to {_context.BaseLearningRate:G3}");
+        }
+
+        private void EndEpoch(double seconds, IReadOnlyList<TrainingCallback> callbacks)
+        {
+            double trainLoss = _applied > 0 ? _lossSum / _applied : double.NaN;
+            double validationLoss = _validation.Count > 0 ? Loss(_model, _validation, _options.BatchSize) : trainLoss;
+            bool improved = validationLoss < _bestLoss || (_best is null && !double.IsNaN(validationLoss));
+            if (improved) (_bestLoss, _bestEpoch, _best) = (validationLoss, _epoch, _model.Snapshot());
+            var record = new EpochRecord(_epoch, trainLoss, validationLoss, seconds, _optimizer.LearningRate, improved, _skipped);
+            _context.History.Add(record);
+            foreach (var c in callbacks) c.OnEpochEnd(_context, record);
+        }
+
+        /// <summary>Everything the loop carries, as of the start of batch <see cref="_nextBatch"/> of epoch <see cref="_epoch"/>.</summary>
+        private CheckpointData Capture(bool completed)
+        {
+            var data = new CheckpointData();
+            var v = data.Values;
+            v["completed"] = completed ? "1" : "0";
+            v["epoch"] = Text(_epoch);
+            v["next_batch"] = Text(_nextBatch);
+            v["order"] = JsonSerializer.Serialize(_order);
+            var rng = _random.Save();
+            v["rng"] = JsonSerializer.Serialize(new[] { rng.S0, rng.S1, rng.S2, rng.S3 });
+            v["rng_spare"] = rng.SpareNormal is double spare ? Text(spare) : "";
+            (v["loss_sum"], v["applied"], v["skipped"]) = (Text(_lossSum), Text(_applied), Text(_skipped));
+            (v["consecutive_bad"], v["rollbacks"]) = (Text(_consecutiveBad), Text(_rollbacks));
+            (v["best_loss"], v["best_epoch"]) = (Text(_bestLoss), Text(_bestEpoch));
+            v["base_lr"] = Text(_context.BaseLearningRate);
+            v["stop_reason"] = _context.StopReason ?? "";
+            v["history"] = JsonSerializer.Serialize(_context.History);
+            AddWeights(data, "model.", _model.Snapshot());
+            if (_best is not null) AddWeights(data, "best.", _best);
+            AddOptimizer(data, "optimizer", _optimizer.ExportState());
+            if (!completed)
+            {
+                AddWeights(data, "good.", _goodWeights);
+                AddOptimizer(data, "good_optimizer", _goodOptimizer!);
+                for (int i = 0; i < _options.Callbacks.Count; i++)
+                    if (_options.Callbacks[i] is ICheckpointable c) c.SaveState(data, $"callback{i}.");
+            }
+            return data;
+        }
+
+        private void Restore(CheckpointData data)
+        {
+            try
+            {
+                _epoch = Int(data.Value("epoch"));
+                _nextBatch = Int(data.Value("next_batch"));
+                _order = JsonSerializer.Deserialize<int[]>(data.Value("order"))!;
+                var s = JsonSerializer.Deserialize<ulong[]>(data.Value("rng"))!;
+                string spare = data.Value("rng_spare");
+                _random.Restore(new RandomState(s[0], s[1], s[2], s[3], spare.Length == 0 ? null : Double(spare)));
+                (_lossSum, _applied, _skipped) = (Double(data.Value("loss_sum")), Int(data.Value("applied")), Int(data.Value("skipped")));
+                (_consecutiveBad, _rollbacks) = (Int(data.Value("consecutive_bad")), Int(data.Value("rollbacks")));
+                (_bestLoss, _bestEpoch) = (Double(data.Value("best_loss")), Int(data.Value("best_epoch")));
+                _context.BaseLearningRate = Double(data.Value("base_lr"));
+                if (data.Value("stop_reason") is { Length: > 0 } reason) _context.RequestStop(reason);
+                _context.History.Clear();
+                _context.History.AddRange(JsonSerializer.Deserialize<List<EpochRecord>>(data.Value("history"))!);
+                _model.Restore(Weights(data, "model."));
+                _best = data.Tensors.ContainsKey("best." + _model.Parameters[0].Name) ? Weights(data, "best.") : null;
+                _optimizer.ImportState(Optimizer(data, "optimizer"));
+                if (data.Values["completed"] == "1") return;
+                _goodWeights = Weights(data, "good.");
+                _goodOptimizer = Optimizer(data, "good_optimizer");
+                for (int i = 0; i < _options.Callbacks.Count; i++)
+                    if (_options.Callbacks[i] is ICheckpointable c) c.LoadState(data, $"callback{i}.");
+            }
+            catch (Exception e) when (e is InvalidDataException or JsonException or FormatException or ArgumentException or KeyNotFoundException or NullReferenceException)
+            {
+                throw new InvalidInputException($"checkpoint in {_checkpoints!.Directory} does not fit this training (different data, model or options?): {e.Message}");
+            }
+        }
+
+        private void AddWeights(CheckpointData data, string prefix, float[][] weights)
+        {
+            for (int i = 0; i < weights.Length; i++) data.Tensors[prefix + _model.Parameters[i].Name] = weights[i];
+        }
+
+        private float[][] Weights(CheckpointData data, string prefix) =>
+            _model.Parameters.Select(p => data.Tensor(prefix + p.Name) is var t && t.Length == p.Value.Length ? t
+                : throw new InvalidDataException($"tensor {prefix}{p.Name} has the wrong size")).ToArray();
+
+        private static void AddOptimizer(CheckpointData data, string prefix, OptimizerState state)
+        {
+            data.Values[prefix + ".algorithm"] = state.Algorithm;
+            data.Values[prefix + ".step"] = Text(state.StepCount);
+            data.Values[prefix + ".scalars"] = JsonSerializer.Serialize(state.Scalars.ToDictionary(kv => kv.Key, kv => Text(kv.Value)));
+            foreach (var (key, buffer) in state.Buffers) data.Tensors[$"{prefix}.{key}"] = buffer;
+        }
+
+        private static OptimizerState Optimizer(CheckpointData data, string prefix)
+        {
+            var scalars = JsonSerializer.Deserialize<Dictionary<string, string>>(data.Value(prefix + ".scalars"))!
+                .ToDictionary(kv => kv.Key, kv => Double(kv.Value));
+            var buffers = data.Tensors.Where(kv => kv.Key.StartsWith(prefix + ".", StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key[(prefix.Length + 1)..], kv => kv.Value);
+            return new OptimizerState(data.Value(prefix + ".algorithm"), long.Parse(data.Value(prefix + ".step"), CultureInfo.InvariantCulture), scalars, buffers);
+        }
+
+        private static string Text(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+        private static string Text(long value) => value.ToString(CultureInfo.InvariantCulture);
+        private static int Int(string text) => int.Parse(text, CultureInfo.InvariantCulture);
+        private static double Double(string text) => double.Parse(text, CultureInfo.InvariantCulture);
     }
 
     /// <summary>Mean loss over a dataset, without dropout.</summary>

@@ -29,6 +29,15 @@ public sealed record TrainingOptions
     /// <summary>Numerical guard: rollbacks after which training stops as diverged.</summary>
     public int MaxRollbacks { get; init; } = 3;
 
+    /// <summary>
+    /// Where checkpoints go. When it already holds one, training resumes from it (or, if that training completed,
+    /// returns its final state). Null: no checkpoints.
+    /// </summary>
+    public string? CheckpointDirectory { get; init; }
+
+    /// <summary>Also checkpoint every this many batches within an epoch (0: only at epoch ends).</summary>
+    public int CheckpointEveryBatches { get; init; }
+
     /// <summary>Numerical guard: the learning rate is multiplied by this at every rollback.</summary>
     public double RollbackLearningRateFactor { get; init; } = 0.5;
 }

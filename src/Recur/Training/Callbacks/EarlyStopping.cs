@@ -1,3 +1,6 @@
+using System.Globalization;
+using Recur.Training.Checkpoints;
+
 namespace Recur.Training.Callbacks;
 
 /// <summary>Which epoch value a callback watches, and whether lower or higher is better.</summary>
@@ -7,7 +10,7 @@ public enum Monitor { ValidationLoss, TrainLoss }
 /// Stops training when the monitored loss has not improved by more than <see cref="MinDelta"/> for
 /// <see cref="Patience"/> epochs, and (by default) puts back the weights of the best epoch.
 /// </summary>
-public sealed class EarlyStopping : TrainingCallback
+public sealed class EarlyStopping : TrainingCallback, ICheckpointable
 {
     private double _best;
     private int _bestEpoch, _epochsWithoutImprovement;
@@ -49,5 +52,24 @@ public sealed class EarlyStopping : TrainingCallback
     public override void OnTrainEnd(TrainingContext context)
     {
         if (_bestWeights is not null) context.Model.Restore(_bestWeights);
+    }
+
+    public void SaveState(CheckpointData data, string prefix)
+    {
+        data.Values[prefix + "best"] = _best.ToString("R", CultureInfo.InvariantCulture);
+        data.Values[prefix + "best_epoch"] = _bestEpoch.ToString(CultureInfo.InvariantCulture);
+        data.Values[prefix + "waiting"] = _epochsWithoutImprovement.ToString(CultureInfo.InvariantCulture);
+        if (_bestWeights is not null)
+            for (int i = 0; i < _bestWeights.Length; i++) data.Tensors[$"{prefix}weights.{i}"] = _bestWeights[i];
+    }
+
+    public void LoadState(CheckpointData data, string prefix)
+    {
+        _best = double.Parse(data.Value(prefix + "best"), CultureInfo.InvariantCulture);
+        _bestEpoch = int.Parse(data.Value(prefix + "best_epoch"), CultureInfo.InvariantCulture);
+        _epochsWithoutImprovement = int.Parse(data.Value(prefix + "waiting"), CultureInfo.InvariantCulture);
+        _bestWeights = data.Tensors.ContainsKey(prefix + "weights.0")
+            ? Enumerable.Range(0, data.Tensors.Count(kv => kv.Key.StartsWith(prefix + "weights.", StringComparison.Ordinal))).Select(i => data.Tensor($"{prefix}weights.{i}")).ToArray()
+            : null;
     }
 }

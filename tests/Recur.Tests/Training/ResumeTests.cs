@@ -1,0 +1,104 @@
+using Recur.Layers;
+using Recur.Models;
+using Recur.Randomness;
+using Recur.Schedules;
+using Recur.Tests.Cli;
+using Recur.Training;
+using Recur.Training.Callbacks;
+using Recur.Training.Checkpoints;
+
+namespace Recur.Tests.Training;
+
+/// <summary>A training interrupted at any batch and resumed from its checkpoints ends with the same bits.</summary>
+public class ResumeTests
+{
+    private static SequenceDataset Data(int count, ulong seed)
+    {
+        var random = new RecurRandom(seed);
+        var values = new float[count * 10];
+        var targets = new float[count];
+        for (int n = 0; n < count; n++)
+        {
+            double phase = random.Uniform(0, 6.3);
+            for (int t = 0; t < 10; t++) values[n * 10 + t] = (float)(Math.Sin(phase + 0.5 * t) + 0.2 * random.Normal());
+            targets[n] = (float)Math.Sin(phase + 5);
+        }
+        return SequenceDataset.Regression(values, count, 10, 1, targets, 1);
+    }
+
+    /// <summary>A crash at a chosen global step, as a process kill would leave it (no cleanup).</summary>
+    private sealed class CrashAt(long step) : TrainingCallback
+    {
+        public override void OnBatchBegin(TrainingContext context)
+        {
+            if (context.GlobalStep == step) throw new OperationCanceledException("simulated crash");
+        }
+    }
+
+    /// <summary>Dropout, early stopping and reduce-on-plateau all carry state that a resume must restore.</summary>
+    private static (SequenceModel model, TrainingHistory history) Fit(string? checkpoints, params TrainingCallback[] extra)
+    {
+        var model = new SequenceModel(new SequenceModelSpec { Cell = CellKind.Lstm, HiddenSize = 12, Dropout = 0.2 }, new RecurRandom(5));
+        var history = Trainer.Fit(model, Data(80, 1), Data(20, 2), new TrainingOptions
+        {
+            Epochs = 6, BatchSize = 16, Seed = 9, CheckpointDirectory = checkpoints, CheckpointEveryBatches = 2,
+            Callbacks = [new EarlyStopping(patience: 10), new ReduceOnPlateau(patience: 0), .. extra],
+        });
+        return (model, history);
+    }
+
+    [Theory]
+    [InlineData(3)]   // mid-epoch (5 batches per epoch, checkpoints every 2)
+    [InlineData(10)]  // at an epoch boundary
+    [InlineData(27)]  // late, after several checkpoints
+    public void InterruptedAndResumedTrainingEndsBitIdentical(long crashStep)
+    {
+        using var dir = new TempDirectory();
+        var (reference, referenceHistory) = Fit(null);
+
+        Assert.Throws<OperationCanceledException>(() => Fit(dir.Path, new CrashAt(crashStep)));
+        var (resumed, resumedHistory) = Fit(dir.Path);
+
+        Assert.Equal(TinyTraining.Bytes(reference.Parameters), TinyTraining.Bytes(resumed.Parameters));
+        Assert.Equal(referenceHistory.Epochs.Select(e => e.ValidationLoss), resumedHistory.Epochs.Select(e => e.ValidationLoss));
+        Assert.Equal(referenceHistory.BestEpoch, resumedHistory.BestEpoch);
+    }
+
+    [Fact]
+    public void ACorruptLastCheckpointIsSkippedForThePreviousOne()
+    {
+        using var dir = new TempDirectory();
+        var (reference, _) = Fit(null);
+        Assert.Throws<OperationCanceledException>(() => Fit(dir.Path, new CrashAt(17)));
+        string last = Path.Combine(dir.Path, CheckpointStore.Last);
+        var bytes = File.ReadAllBytes(last);
+        File.WriteAllBytes(last, bytes[..(bytes.Length / 2)]); // torn write
+        var log = new StringWriter();
+        var model = new SequenceModel(new SequenceModelSpec { Cell = CellKind.Lstm, HiddenSize = 12, Dropout = 0.2 }, new RecurRandom(5));
+        Trainer.Fit(model, Data(80, 1), Data(20, 2), new TrainingOptions
+        {
+            Epochs = 6, BatchSize = 16, Seed = 9, CheckpointDirectory = dir.Path, CheckpointEveryBatches = 2,
+            Callbacks = [new EarlyStopping(patience: 10), new ReduceOnPlateau(patience: 0)],
+        }, log);
+        Assert.Contains("last.ckpt is unusable", log.ToString());
+        Assert.Equal(TinyTraining.Bytes(reference.Parameters), TinyTraining.Bytes(model.Parameters));
+    }
+
+    [Fact]
+    public void AFlippedByteFailsTheChecksum()
+    {
+        using var dir = new TempDirectory();
+        var store = new CheckpointStore(dir.Path);
+        var data = new CheckpointData();
+        data.Values["epoch"] = "3";
+        data.Tensors["w"] = [1f, 2f, 3f];
+        store.Save(data);
+        var path = Path.Combine(dir.Path, CheckpointStore.Last);
+        var bytes = File.ReadAllBytes(path);
+        bytes[^2] ^= 0x40;
+        File.WriteAllBytes(path, bytes);
+        var log = new StringWriter();
+        Assert.Null(store.LoadLatest(log));
+        Assert.Contains("checksum", log.ToString());
+    }
+}
