@@ -7,6 +7,7 @@ using Recur.Serialization;
 using Recur.Tensors;
 using Recur.Training;
 using Recur.Training.Callbacks;
+using Recur.Training.Checkpoints;
 
 namespace Recur.Cli;
 
@@ -42,6 +43,8 @@ internal static class TrainCommand
     private static readonly Option<double?> TimeLimit = new("--time-limit") { Description = "stop after this many seconds, keeping the best model" };
     private static readonly Option<int?> Patience = new("--patience") { Description = "early stopping: epochs without validation improvement" };
     private static readonly Option<string?> LrSchedule = new("--lr-schedule") { Description = "constant, step, exponential, cosine, onecycle or plateau" };
+    private static readonly Option<string?> Resume = new("--resume") { Description = "continue the interrupted run in this run directory from its last checkpoint" };
+    private static readonly Option<int?> CheckpointEvery = new("--checkpoint-every") { Description = "also checkpoint every N batches (always at epoch ends)" };
     private static readonly Option<string?> Device = new("--device") { Description = "cpu or auto (cuda comes with the GPU backend)" };
     private static readonly Option<bool> Quiet = new("--quiet") { Description = "no progress on standard error" };
     private static readonly Option<bool> Json = new("--json") { Description = "print the test report as one JSON object" };
@@ -53,7 +56,7 @@ internal static class TrainCommand
         {
             Config, Task, Data, Out, Epochs, Seed, Threads, Target, Lookback, Horizon, Season, PeriodColumn, TimeColumn, Normalize,
             TextColumn, LabelColumn, MaxLength, NoHeader, Cell, Layers, Hidden, EmbeddingSize, Dropout, BatchSize, Lr, Optimizer, Clip,
-            TimeLimit, Patience, LrSchedule, Device, Quiet, Json,
+            TimeLimit, Patience, LrSchedule, Resume, CheckpointEvery, Device, Quiet, Json,
         };
         command.SetAction(parsed => RecurCommand.Guard(stderr, () => Run(parsed, stdout, stderr)));
         return command;
@@ -75,17 +78,30 @@ internal static class TrainCommand
             NoHeader = parsed.GetValue(NoHeader) ? true : null, Cell = parsed.GetValue(Cell), Layers = parsed.GetValue(Layers),
             Hidden = parsed.GetValue(Hidden), EmbeddingSize = parsed.GetValue(EmbeddingSize), Dropout = parsed.GetValue(Dropout), BatchSize = parsed.GetValue(BatchSize),
             Lr = parsed.GetValue(Lr), Optimizer = parsed.GetValue(Optimizer), Clip = parsed.GetValue(Clip),
-            TimeLimit = parsed.GetValue(TimeLimit), Patience = parsed.GetValue(Patience), LrSchedule = parsed.GetValue(LrSchedule), Device = parsed.GetValue(Device), Quiet = parsed.GetValue(Quiet) ? true : null,
+            TimeLimit = parsed.GetValue(TimeLimit), Patience = parsed.GetValue(Patience), LrSchedule = parsed.GetValue(LrSchedule), CheckpointEvery = parsed.GetValue(CheckpointEvery), Device = parsed.GetValue(Device), Quiet = parsed.GetValue(Quiet) ? true : null,
         };
-        var config = (configPath is null ? new TrainConfig() : TrainConfig.Load(configPath)).With(flags);
         bool json = parsed.GetValue(Json);
+        string? resume = parsed.GetValue(Resume);
+        TrainConfig config;
+        if (resume is not null)
+        {
+            if (configPath is not null || flags with { Quiet = null } != new TrainConfig())
+                throw new InvalidInputException("--resume continues the run with its stored options; only --quiet and --json may be given with it.");
+            config = ResumedConfig(resume) with { Quiet = flags.Quiet };
+        }
+        else config = (configPath is null ? new TrainConfig() : TrainConfig.Load(configPath)).With(flags);
         Validate(config);
 
         string dataPath = config.Data ?? throw new InvalidInputException("--data: expected the CSV or TSV file to train on; none was given.");
         string task = (config.Task ?? "forecast").ToLowerInvariant();
         string outDir = config.Out ?? Path.Combine("runs", $"{Path.GetFileNameWithoutExtension(dataPath)}-{task}");
-        CheckOutputDirectory(outDir, dataPath);
+        if (resume is null) CheckOutputDirectory(outDir, dataPath);
         if (config.Threads is int threads) Engine.Threads = threads;
+        string checkpointDirectory = Path.Combine(outDir, CheckpointFolder);
+        if (resume is null && Directory.Exists(checkpointDirectory)) Directory.Delete(checkpointDirectory, recursive: true);
+        config = config with { Task = task, Out = outDir };
+        var checkpoints = new CheckpointSettings(checkpointDirectory,
+            new Dictionary<string, string> { [ConfigNote] = (config with { Quiet = null }).ToJson() });
 
         var table = CsvTable.Read(dataPath, hasHeader: !(config.NoHeader ?? false));
         // --quiet silences progress only: warnings and alarms still reach standard error.
@@ -93,12 +109,12 @@ internal static class TrainCommand
         TrainingCallback[] progress = config.Quiet == true ? [] : [new ProgressPrinter(log)];
         TrainedRun run = task switch
         {
-            "forecast" => ForecastWorkflow.Train(config with { Task = task }, table, log, progress),
-            "classify" => ClassifyWorkflow.Train(config with { Task = task }, table, log, progress),
+            "forecast" => ForecastWorkflow.Train(config, table, log, progress, checkpoints),
+            "classify" => ClassifyWorkflow.Train(config, table, log, progress, checkpoints),
             _ => throw new InvalidInputException($"--task: expected forecast or classify; found '{config.Task}'."),
         };
         // The run directory's location is not part of the model: the same training gives the same file anywhere.
-        run = run with { Config = run.Config with { Out = null, Quiet = null } };
+        run = run with { Config = run.Config with { Out = null, Quiet = null, CheckpointEvery = null } };
         WriteRunDirectory(outDir, run);
 
         var report = run.Report.ToJson();
@@ -134,6 +150,7 @@ internal static class TrainCommand
         AtLeast("time-limit", c.TimeLimit, 0);
         AtLeast("embedding-size", c.EmbeddingSize, 1);
         AtLeast("patience", c.Patience, 1);
+        AtLeast("checkpoint-every", c.CheckpointEvery, 1);
         AtMost("hidden", c.Hidden, ModelFile.MaxSize);
         AtMost("embedding-size", c.EmbeddingSize, ModelFile.MaxSize);
         AtMost("layers", c.Layers, ModelFile.MaxLayers);
@@ -152,6 +169,22 @@ internal static class TrainCommand
             case "cuda": throw new InvalidInputException("--device cuda: this build has no CUDA backend yet; use --device cpu.");
             default: throw new InvalidInputException($"--device: expected cpu, cuda or auto; found '{c.Device}'.");
         }
+    }
+
+    private const string CheckpointFolder = "checkpoints", ConfigNote = "recur.train_config";
+
+    /// <summary>The options of the interrupted run in <paramref name="runDirectory"/>, read from its newest intact checkpoint.</summary>
+    private static TrainConfig ResumedConfig(string runDirectory)
+    {
+        string folder = Path.Combine(runDirectory, CheckpointFolder);
+        if (!Directory.Exists(folder))
+            throw new InvalidInputException(File.Exists(Path.Combine(runDirectory, "model.safetensors"))
+                ? $"--resume: '{runDirectory}' holds a completed run; there is nothing to resume."
+                : $"--resume: '{runDirectory}' has no checkpoints; expected the --out directory of an interrupted recur train.");
+        foreach (var dir in Directory.EnumerateDirectories(folder).Prepend(folder).Order(StringComparer.Ordinal))
+            if (new CheckpointStore(dir).LoadLatest(TextWriter.Null) is { } data && data.Values.TryGetValue(ConfigNote, out var json))
+                return TrainConfig.FromJson(json, Path.Combine(dir, CheckpointStore.Last));
+        throw new InvalidInputException($"--resume: no intact checkpoint in '{folder}'.");
     }
 
     /// <summary>Marks a directory as a Recur run: only such a directory (or an empty one) is ever replaced.</summary>
@@ -181,8 +214,8 @@ internal static class TrainCommand
             throw new InvalidInputException($"--out: '{outDir}' contains the data file or the working directory; a run directory is replaced whole, so choose a new directory.");
         if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
         {
-            bool isRun = File.Exists(Path.Combine(full, RunMarker))
-                && Directory.EnumerateDirectories(full).FirstOrDefault() is null
+            bool isRun = (File.Exists(Path.Combine(full, RunMarker)) || Directory.Exists(Path.Combine(full, CheckpointFolder)))
+                && Directory.EnumerateDirectories(full).All(d => RunFolders.Contains(Path.GetFileName(d)))
                 && Directory.EnumerateFiles(full).All(f => RunFiles.Contains(Path.GetFileName(f)));
             if (!isRun) throw new InvalidInputException($"--out: '{outDir}' exists and is not a Recur run directory; choose another --out.");
         }
@@ -199,6 +232,8 @@ internal static class TrainCommand
             throw new InvalidInputException($"--out: cannot write next to '{outDir}': {e.Message}");
         }
     }
+
+    private static readonly HashSet<string> RunFolders = [CheckpointFolder, "report"];
 
     private static readonly HashSet<string> RunFiles =
         [RunMarker, "model.safetensors", "metrics.csv", "config.json", "report.json", "gradient_flow.csv", "step_gradients.csv", "test_predictions.csv"];
@@ -229,11 +264,13 @@ internal static class TrainCommand
             File.WriteAllText(Path.Combine(staging, RunMarker), "A Recur run directory: `recur train --out` may replace it whole.\n");
             if (Directory.Exists(full))
             {
-                // Swap rather than delete first, so a failure never leaves neither run in place.
-                string previous = staging + ".old";
-                Directory.Move(full, previous);
-                Directory.Move(staging, full);
-                Directory.Delete(previous, recursive: true);
+                // A verified run directory (an earlier run's, or this run's checkpoints): replace its content.
+                foreach (var file in Directory.EnumerateFiles(full)) File.Delete(file);
+                foreach (var dir in Directory.EnumerateDirectories(full).Where(d => Path.GetFileName(d) != CheckpointFolder)) Directory.Delete(dir, recursive: true);
+                foreach (var file in Directory.EnumerateFiles(staging)) File.Move(file, Path.Combine(full, Path.GetFileName(file)));
+                foreach (var dir in Directory.EnumerateDirectories(staging)) Directory.Move(dir, Path.Combine(full, Path.GetFileName(dir)));
+                // The run is complete: its checkpoints have served their purpose.
+                if (Directory.Exists(Path.Combine(full, CheckpointFolder))) Directory.Delete(Path.Combine(full, CheckpointFolder), recursive: true);
             }
             else Directory.Move(staging, full);
         }

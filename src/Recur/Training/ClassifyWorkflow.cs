@@ -8,6 +8,7 @@ using Recur.Models;
 using Recur.Randomness;
 using Recur.Serialization;
 using Recur.Training.Callbacks;
+using Recur.Training.Checkpoints;
 
 namespace Recur.Training;
 
@@ -35,7 +36,8 @@ public sealed record ClassifyState
 /// </summary>
 public static class ClassifyWorkflow
 {
-    public static TrainedRun Train(TrainConfig config, CsvTable table, TextWriter log, IReadOnlyList<TrainingCallback>? callbacks = null)
+    public static TrainedRun Train(TrainConfig config, CsvTable table, TextWriter log, IReadOnlyList<TrainingCallback>? callbacks = null,
+        CheckpointSettings? checkpoints = null)
     {
         int labelColumn = table.ColumnIndex(config.LabelColumn ?? table.ColumnNames[^1]);
         var labelText = table.Text(labelColumn, allowEmpty: false);
@@ -93,7 +95,7 @@ public static class ClassifyWorkflow
         };
         var (inputs, _) = Encode(state, table, table.Source);
         var model = new SequenceModel(spec, new RecurRandom(seed));
-        var options = ForecastWorkflow.Options(resolved, callbacks);
+        var options = ForecastWorkflow.Options(resolved, callbacks, checkpoints);
         var history = Trainer.Fit(model, inputs(split.Train, labels), inputs(split.Validation, labels), options, log);
         var report = Score(model, state, inputs(split.Test, labels), labels, split.Train);
         var testData = inputs(split.Test, labels);

@@ -10,6 +10,7 @@ using Recur.Randomness;
 using Recur.Schedules;
 using Recur.Serialization;
 using Recur.Training.Callbacks;
+using Recur.Training.Checkpoints;
 
 namespace Recur.Training;
 
@@ -33,7 +34,12 @@ public sealed record ForecastState
 /// </summary>
 public static class ForecastWorkflow
 {
-    public static TrainedRun Train(TrainConfig config, CsvTable table, TextWriter log, IReadOnlyList<TrainingCallback>? callbacks = null)
+    /// <summary>
+    /// Trains one forecaster per normalisation candidate and keeps the best on validation. With
+    /// <paramref name="checkpoints"/>, each candidate checkpoints into its own subdirectory and resumes from it.
+    /// </summary>
+    public static TrainedRun Train(TrainConfig config, CsvTable table, TextWriter log, IReadOnlyList<TrainingCallback>? callbacks = null,
+        CheckpointSettings? checkpoints = null)
     {
         if (config.TimeColumn is string timeColumn) table.ColumnIndex(timeColumn); // rows are used in file order; the column must exist
         string target = ResolveTarget(config, table);
@@ -63,7 +69,7 @@ public static class ForecastWorkflow
         {
             string mode = candidates[i];
             var scaling = ForecastScaling.Fit(mode, windows.TrainingRows);
-            var options = Options(resolved, callbacks);
+            var options = Options(resolved, callbacks, checkpoints, mode);
             // --time-limit bounds the whole run: the candidates share what is left of it.
             if (resolved.TimeLimit is double limit)
                 options = options with { TimeLimitSeconds = Math.Max(1e-3, (limit - clock.Elapsed.TotalSeconds) / (candidates.Length - i)) };
@@ -242,7 +248,7 @@ public static class ForecastWorkflow
     /// Training options of a resolved config, with fresh callbacks: early stopping and the schedule, the
     /// gradient-flow monitor (always on), then the caller's callbacks.
     /// </summary>
-    internal static TrainingOptions Options(TrainConfig c, IReadOnlyList<TrainingCallback>? callbacks)
+    internal static TrainingOptions Options(TrainConfig c, IReadOnlyList<TrainingCallback>? callbacks, CheckpointSettings? checkpoints = null, string? part = null)
     {
         var all = new List<TrainingCallback>();
         if (c.Patience is int patience) all.Add(new EarlyStopping(patience));
@@ -253,6 +259,9 @@ public static class ForecastWorkflow
         {
             Epochs = c.Epochs!.Value, BatchSize = c.BatchSize!.Value, LearningRate = c.Lr!.Value, Optimizer = c.Optimizer!,
             Clip = c.Clip!.Value, Seed = c.Seed!.Value, TimeLimitSeconds = c.TimeLimit ?? 0, Callbacks = all,
+            CheckpointDirectory = checkpoints is null ? null : part is null ? checkpoints.Directory : Path.Combine(checkpoints.Directory, part),
+            CheckpointEveryBatches = c.CheckpointEvery ?? 0,
+            CheckpointNotes = checkpoints?.Notes ?? new Dictionary<string, string>(),
         };
     }
 }

@@ -45,6 +45,7 @@ public sealed record TrainConfig
     public double? Clip { get; init; }
     public double? TimeLimit { get; init; }
     public int? Patience { get; init; }
+    public int? CheckpointEvery { get; init; }
     public string? LrSchedule { get; init; }
     public string? Device { get; init; }
     public bool? Quiet { get; init; }

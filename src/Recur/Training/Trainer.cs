@@ -192,6 +192,7 @@ public static class Trainer
         {
             var data = new CheckpointData();
             var v = data.Values;
+            foreach (var (key, note) in _options.CheckpointNotes) v[key] = note;
             v["completed"] = completed ? "1" : "0";
             v["epoch"] = Text(_epoch);
             v["next_batch"] = Text(_nextBatch);

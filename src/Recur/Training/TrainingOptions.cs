@@ -35,6 +35,9 @@ public sealed record TrainingOptions
     /// </summary>
     public string? CheckpointDirectory { get; init; }
 
+    /// <summary>Values written into every checkpoint as they are (e.g. the command that started the run).</summary>
+    public IReadOnlyDictionary<string, string> CheckpointNotes { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Also checkpoint every this many batches within an epoch (0: only at epoch ends).</summary>
     public int CheckpointEveryBatches { get; init; }
 
