@@ -182,7 +182,7 @@ internal static class TrainCommand
         if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
         {
             bool isRun = File.Exists(Path.Combine(full, RunMarker))
-                && Directory.EnumerateDirectories(full).FirstOrDefault() is null
+                && Directory.EnumerateDirectories(full).All(IsReportFolder)
                 && Directory.EnumerateFiles(full).All(f => RunFiles.Contains(Path.GetFileName(f)));
             if (!isRun) throw new InvalidInputException($"--out: '{outDir}' exists and is not a Recur run directory; choose another --out.");
         }
@@ -200,11 +200,17 @@ internal static class TrainCommand
         }
     }
 
+    /// <summary>The report/ folder a run writes: only its plots and page, nothing nested.</summary>
+    private static bool IsReportFolder(string directory) =>
+        Path.GetFileName(directory) == Reporting.RunReport.Folder
+        && !Directory.EnumerateDirectories(directory).Any()
+        && Directory.EnumerateFiles(directory).All(f => Path.GetExtension(f) == ".png" || Path.GetFileName(f) == Reporting.RunReport.Page);
+
     private static readonly HashSet<string> RunFiles =
         [RunMarker, "model.safetensors", "metrics.csv", "config.json", "report.json", "gradient_flow.csv", "step_gradients.csv", "test_predictions.csv"];
 
     /// <summary>
-    /// Writes model.safetensors, metrics.csv, config.json and report.json into a fresh sibling directory and only
+    /// Writes model.safetensors, metrics.csv, config.json, report.json and the report (plots, report.html) into a fresh sibling directory and only
     /// then moves it into place, so a failed run leaves nothing half-written.
     /// </summary>
     private static void WriteRunDirectory(string outDir, TrainedRun run)
@@ -227,6 +233,7 @@ internal static class TrainCommand
             File.WriteAllText(Path.Combine(staging, "test_predictions.csv"), run.TestPredictionsCsv);
             File.WriteAllText(Path.Combine(staging, "report.json"), run.Report.ToJson().ToJsonString(ReportPrinter.JsonOptions));
             File.WriteAllText(Path.Combine(staging, RunMarker), "A Recur run directory: `recur train --out` may replace it whole.\n");
+            Reporting.RunReport.Build(staging);
             if (Directory.Exists(full))
             {
                 // Swap rather than delete first, so a failure never leaves neither run in place.
