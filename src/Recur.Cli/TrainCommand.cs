@@ -117,11 +117,8 @@ internal static class TrainCommand
         run = run with { Config = run.Config with { Out = null, Quiet = null, CheckpointEvery = null } };
         WriteRunDirectory(outDir, run);
 
-        var report = run.Report.ToJson();
+        var report = ReportJson(run);
         report["run_dir"] = outDir;
-        report["best_epoch"] = run.History.BestEpoch;
-        if (run.GradientFlow is { Alarms.Count: > 0 } alarms)
-            report["alarms"] = new JsonArray(alarms.Alarms.Select(a => (JsonNode?)JsonValue.Create(a)).ToArray());
         if (json) stdout.WriteLine(report.ToJsonString(ReportPrinter.JsonOptions));
         else
         {
@@ -129,6 +126,17 @@ internal static class TrainCommand
             stdout.WriteLine($"model: {Path.Combine(outDir, "model.safetensors")}");
         }
         return RecurCommand.Success;
+    }
+
+    /// <summary>The test report with the best epoch, why training stopped early, and the gradient-flow alarms.</summary>
+    private static JsonObject ReportJson(TrainedRun run)
+    {
+        var report = run.Report.ToJson();
+        report["best_epoch"] = run.History.BestEpoch;
+        if (run.History.StopReason is string reason) report["stop_reason"] = reason;
+        if (run.GradientFlow is { Alarms.Count: > 0 } flow)
+            report["alarms"] = new JsonArray(flow.Alarms.Select(a => (JsonNode?)JsonValue.Create(a)).ToArray());
+        return report;
     }
 
     private static void Validate(TrainConfig c)
@@ -215,7 +223,7 @@ internal static class TrainCommand
         if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
         {
             bool isRun = (File.Exists(Path.Combine(full, RunMarker)) || Directory.Exists(Path.Combine(full, CheckpointFolder)))
-                && Directory.EnumerateDirectories(full).All(d => RunFolders.Contains(Path.GetFileName(d)))
+                && Directory.EnumerateDirectories(full).All(d => IsReportFolder(d) || Path.GetFileName(d) == CheckpointFolder)
                 && Directory.EnumerateFiles(full).All(f => RunFiles.Contains(Path.GetFileName(f)));
             if (!isRun) throw new InvalidInputException($"--out: '{outDir}' exists and is not a Recur run directory; choose another --out.");
         }
@@ -233,13 +241,17 @@ internal static class TrainCommand
         }
     }
 
-    private static readonly HashSet<string> RunFolders = [CheckpointFolder, "report"];
+    /// <summary>The report/ folder a run writes: only its plots and page, nothing nested.</summary>
+    private static bool IsReportFolder(string directory) =>
+        Path.GetFileName(directory) == Reporting.RunReport.Folder
+        && !Directory.EnumerateDirectories(directory).Any()
+        && Directory.EnumerateFiles(directory).All(f => Path.GetExtension(f) == ".png" || Path.GetFileName(f) == Reporting.RunReport.Page);
 
     private static readonly HashSet<string> RunFiles =
         [RunMarker, "model.safetensors", "metrics.csv", "config.json", "report.json", "gradient_flow.csv", "step_gradients.csv", "test_predictions.csv"];
 
     /// <summary>
-    /// Writes model.safetensors, metrics.csv, config.json and report.json into a fresh sibling directory and only
+    /// Writes model.safetensors, metrics.csv, config.json, report.json and the report (plots, report.html) into a fresh sibling directory and only
     /// then moves it into place, so a failed run leaves nothing half-written.
     /// </summary>
     private static void WriteRunDirectory(string outDir, TrainedRun run)
@@ -260,8 +272,9 @@ internal static class TrainCommand
             }
             File.WriteAllText(Path.Combine(staging, "config.json"), run.Config.ToJson());
             File.WriteAllText(Path.Combine(staging, "test_predictions.csv"), run.TestPredictionsCsv);
-            File.WriteAllText(Path.Combine(staging, "report.json"), run.Report.ToJson().ToJsonString(ReportPrinter.JsonOptions));
+            File.WriteAllText(Path.Combine(staging, "report.json"), ReportJson(run).ToJsonString(ReportPrinter.JsonOptions));
             File.WriteAllText(Path.Combine(staging, RunMarker), "A Recur run directory: `recur train --out` may replace it whole.\n");
+            Reporting.RunReport.Build(staging);
             if (Directory.Exists(full))
             {
                 // A verified run directory (an earlier run's, or this run's checkpoints): replace its content.
