@@ -43,6 +43,8 @@ internal static class TrainCommand
     private static readonly Option<double?> TimeLimit = new("--time-limit") { Description = "stop after this many seconds, keeping the best model" };
     private static readonly Option<int?> Patience = new("--patience") { Description = "early stopping: epochs without validation improvement" };
     private static readonly Option<string?> LrSchedule = new("--lr-schedule") { Description = "constant, step, exponential, cosine, onecycle or plateau" };
+    private static readonly Option<string?> Curriculum = new("--curriculum") { Description = "none, length (short sequences first) or self-paced (easy sequences first)" };
+    private static readonly Option<int?> CurriculumEpochs = new("--curriculum-epochs") { Description = "epochs over which the curriculum reaches the full task (default: half)" };
     private static readonly Option<string?> Resume = new("--resume") { Description = "continue the interrupted run in this run directory from its last checkpoint" };
     private static readonly Option<int?> CheckpointEvery = new("--checkpoint-every") { Description = "also checkpoint every N batches (always at epoch ends)" };
     private static readonly Option<string?> Device = new("--device") { Description = "cpu or auto (cuda comes with the GPU backend)" };
@@ -56,7 +58,7 @@ internal static class TrainCommand
         {
             Config, Task, Data, Out, Epochs, Seed, Threads, Target, Lookback, Horizon, Season, PeriodColumn, TimeColumn, Normalize,
             TextColumn, LabelColumn, MaxLength, NoHeader, Cell, Layers, Hidden, EmbeddingSize, Dropout, BatchSize, Lr, Optimizer, Clip,
-            TimeLimit, Patience, LrSchedule, Resume, CheckpointEvery, Device, Quiet, Json,
+            TimeLimit, Patience, LrSchedule, Curriculum, CurriculumEpochs, Resume, CheckpointEvery, Device, Quiet, Json,
         };
         command.SetAction(parsed => RecurCommand.Guard(stderr, () => Run(parsed, stdout, stderr)));
         return command;
@@ -78,7 +80,7 @@ internal static class TrainCommand
             NoHeader = parsed.GetValue(NoHeader) ? true : null, Cell = parsed.GetValue(Cell), Layers = parsed.GetValue(Layers),
             Hidden = parsed.GetValue(Hidden), EmbeddingSize = parsed.GetValue(EmbeddingSize), Dropout = parsed.GetValue(Dropout), BatchSize = parsed.GetValue(BatchSize),
             Lr = parsed.GetValue(Lr), Optimizer = parsed.GetValue(Optimizer), Clip = parsed.GetValue(Clip),
-            TimeLimit = parsed.GetValue(TimeLimit), Patience = parsed.GetValue(Patience), LrSchedule = parsed.GetValue(LrSchedule), CheckpointEvery = parsed.GetValue(CheckpointEvery), Device = parsed.GetValue(Device), Quiet = parsed.GetValue(Quiet) ? true : null,
+            TimeLimit = parsed.GetValue(TimeLimit), Patience = parsed.GetValue(Patience), LrSchedule = parsed.GetValue(LrSchedule), CheckpointEvery = parsed.GetValue(CheckpointEvery), Curriculum = parsed.GetValue(Curriculum), CurriculumEpochs = parsed.GetValue(CurriculumEpochs), Device = parsed.GetValue(Device), Quiet = parsed.GetValue(Quiet) ? true : null,
         };
         bool json = parsed.GetValue(Json);
         string? resume = parsed.GetValue(Resume);
@@ -159,6 +161,8 @@ internal static class TrainCommand
         AtLeast("embedding-size", c.EmbeddingSize, 1);
         AtLeast("patience", c.Patience, 1);
         AtLeast("checkpoint-every", c.CheckpointEvery, 1);
+        AtLeast("curriculum-epochs", c.CurriculumEpochs, 1);
+        Training.Curriculum.Parse(c.Curriculum, c.Epochs ?? 1, c.CurriculumEpochs, null);
         AtMost("hidden", c.Hidden, ModelFile.MaxSize);
         AtMost("embedding-size", c.EmbeddingSize, ModelFile.MaxSize);
         AtMost("layers", c.Layers, ModelFile.MaxLayers);
@@ -299,9 +303,9 @@ internal static class TrainCommand
 
     private static string MetricsCsv(TrainingHistory history)
     {
-        var csv = new StringBuilder("epoch,train_loss,validation_loss,learning_rate,seconds,best,skipped_steps\n");
+        var csv = new StringBuilder("epoch,train_loss,validation_loss,learning_rate,seconds,best,skipped_steps,sequence_length,samples\n");
         foreach (var e in history.Epochs)
-            csv.Append(CultureInfo.InvariantCulture, $"{e.Epoch},{e.TrainLoss:R},{e.ValidationLoss:R},{e.LearningRate:R},{e.Seconds:F3},{(e.Epoch == history.BestEpoch ? 1 : 0)},{e.SkippedSteps}\n");
+            csv.Append(CultureInfo.InvariantCulture, $"{e.Epoch},{e.TrainLoss:R},{e.ValidationLoss:R},{e.LearningRate:R},{e.Seconds:F3},{(e.Epoch == history.BestEpoch ? 1 : 0)},{e.SkippedSteps},{e.SequenceLength},{e.Samples}\n");
         return csv.ToString();
     }
 
@@ -331,6 +335,6 @@ internal static class TrainCommand
     {
         public override void OnEpochEnd(TrainingContext context, EpochRecord r) =>
             log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"epoch {r.Epoch,3}/{context.Epochs}  train loss {r.TrainLoss:F5}  validation loss {r.ValidationLoss:F5}  lr {r.LearningRate:G3}  {r.Seconds:F1}s{(r.Best ? "  *" : "")}{(r.SkippedSteps > 0 ? $"  ({r.SkippedSteps} non-finite steps skipped)" : "")}"));
+                $"epoch {r.Epoch,3}/{context.Epochs}{(context.Options.Curriculum is null ? "" : $"  [{r.SequenceLength} steps, {r.Samples} sequences]")}  train loss {r.TrainLoss:F5}  validation loss {r.ValidationLoss:F5}  lr {r.LearningRate:G3}  {r.Seconds:F1}s{(r.Best ? "  *" : "")}{(r.SkippedSteps > 0 ? $"  ({r.SkippedSteps} non-finite steps skipped)" : "")}"));
     }
 }

@@ -49,19 +49,23 @@ public sealed class SequenceDataset
     public bool IsClassification => Labels is not null;
 
     /// <summary>The inputs of the given rows, in that order.</summary>
-    public SequenceBatch Inputs(ReadOnlySpan<int> rows)
+    /// <summary>
+    /// The inputs of the given rows, in that order; with <paramref name="lastSteps"/>, only each sequence's last
+    /// steps (the most recent values, or a text's last characters), as a length curriculum feeds them.
+    /// </summary>
+    public SequenceBatch Inputs(ReadOnlySpan<int> rows, int? lastSteps = null)
     {
-        int B = rows.Length, T = Steps;
+        int B = rows.Length, T = Steps, L = Math.Clamp(lastSteps ?? T, 1, T), skip = T - L;
         if (Tokens is not null)
         {
-            var tokens = new int[B * T];
-            for (int b = 0; b < B; b++) Tokens.AsSpan(rows[b] * T, T).CopyTo(tokens.AsSpan(b * T));
-            return new SequenceBatch(B, T, null, tokens);
+            var tokens = new int[B * L];
+            for (int b = 0; b < B; b++) Tokens.AsSpan(rows[b] * T + skip, L).CopyTo(tokens.AsSpan(b * L));
+            return new SequenceBatch(B, L, null, tokens);
         }
-        int width = T * Features;
-        var values = new Tensor(B, T, Features);
-        for (int b = 0; b < B; b++) Values.AsSpan(rows[b] * width, width).CopyTo(values.Data.AsSpan(b * width));
-        return new SequenceBatch(B, T, values, null);
+        int F = Features;
+        var values = new Tensor(B, L, F);
+        for (int b = 0; b < B; b++) Values.AsSpan((rows[b] * T + skip) * F, L * F).CopyTo(values.Data.AsSpan(b * L * F));
+        return new SequenceBatch(B, L, values, null);
     }
 
     /// <summary>Regression targets [B, O] of the given rows.</summary>

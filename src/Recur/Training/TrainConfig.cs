@@ -46,6 +46,8 @@ public sealed record TrainConfig
     public double? TimeLimit { get; init; }
     public int? Patience { get; init; }
     public int? CheckpointEvery { get; init; }
+    public string? Curriculum { get; init; }
+    public int? CurriculumEpochs { get; init; }
     public string? LrSchedule { get; init; }
     public string? Device { get; init; }
     public bool? Quiet { get; init; }

@@ -10,8 +10,18 @@ using Recur.Training.Checkpoints;
 
 namespace Recur.Training;
 
-/// <summary>One epoch's record: mean training loss over the applied steps, validation loss, skipped steps, time.</summary>
-public sealed record EpochRecord(int Epoch, double TrainLoss, double ValidationLoss, double Seconds, double LearningRate, bool Best, int SkippedSteps = 0);
+/// <summary>One epoch's record: mean training loss over the applied steps, validation loss, skipped steps, time, curriculum position.</summary>
+/// <param name="Epoch">1-based epoch.</param>
+/// <param name="TrainLoss">Mean training loss over the applied (finite) steps.</param>
+/// <param name="ValidationLoss">Loss on the validation part after the epoch.</param>
+/// <param name="Seconds">Wall time of the epoch.</param>
+/// <param name="LearningRate">The optimizer's rate at the epoch's last step.</param>
+/// <param name="Best">Whether this epoch's weights are the best so far on validation.</param>
+/// <param name="SkippedSteps">Steps the numerical guard kept from the weights.</param>
+/// <param name="SequenceLength">Steps per training sequence this epoch (less than the full length under a length curriculum).</param>
+/// <param name="Samples">Training sequences used this epoch (fewer under a self-paced curriculum).</param>
+public sealed record EpochRecord(int Epoch, double TrainLoss, double ValidationLoss, double Seconds, double LearningRate, bool Best,
+    int SkippedSteps = 0, int SequenceLength = 0, int Samples = 0);
 
 /// <summary>What <see cref="Trainer.Fit"/> did: every epoch, the best one, and why it stopped early, if it did.</summary>
 public sealed record TrainingHistory(IReadOnlyList<EpochRecord> Epochs, int BestEpoch, double BestValidationLoss, string? StopReason, int Rollbacks);
@@ -53,7 +63,8 @@ public static class Trainer
         private int[] _order;
 
         // Carried state (saved in checkpoints).
-        private int _epoch = 1, _nextBatch;
+        private int _epoch = 1, _nextBatch, _activeCount;
+        private long _globalStep;
         private double _lossSum, _bestLoss = double.PositiveInfinity;
         private int _applied, _skipped, _consecutiveBad, _rollbacks, _bestEpoch;
         private float[][]? _best;
@@ -98,22 +109,26 @@ public static class Trainer
                     _goodWeights = _model.Snapshot();
                     _goodOptimizer = _optimizer.ExportState();
                     _random.Shuffle<int>(_order);
+                    _activeCount = _options.Curriculum?.Samples(_epoch, _order.Length) ?? _order.Length;
+                    if (_activeCount < _order.Length) TakeEasiestFirst();
                     (_lossSum, _applied, _skipped) = (0, 0, 0);
                 }
+                int length = _options.Curriculum?.Length(_epoch, _train.Steps) ?? _train.Steps;
+                int batches = (_activeCount + _options.BatchSize - 1) / _options.BatchSize;
                 foreach (var c in callbacks) c.OnEpochBegin(_context);
-                for (int b = _nextBatch; b < _batches; b++)
+                for (int b = _nextBatch; b < batches; b++)
                 {
                     _context.Batch = b;
-                    _context.GlobalStep = (long)(_epoch - 1) * _batches + b;
-                    RunBatch(b, callbacks);
-                    if (_options.CheckpointEveryBatches > 0 && (b + 1) % _options.CheckpointEveryBatches == 0 && b + 1 < _batches)
+                    _context.GlobalStep = _globalStep++;
+                    RunBatch(b, length, callbacks);
+                    if (_options.CheckpointEveryBatches > 0 && (b + 1) % _options.CheckpointEveryBatches == 0 && b + 1 < batches)
                     {
                         _nextBatch = b + 1;
                         _checkpoints?.Save(Capture(completed: false));
                     }
                 }
                 _nextBatch = 0;
-                EndEpoch(epochClock.Elapsed.TotalSeconds, callbacks);
+                EndEpoch(epochClock.Elapsed.TotalSeconds, length, callbacks);
                 if (_options.TimeLimitSeconds > 0 && clock.Elapsed.TotalSeconds >= _options.TimeLimitSeconds && _epoch < _options.Epochs)
                     _context.RequestStop($"time limit of {_options.TimeLimitSeconds:G4} s reached");
                 if (_checkpoints is not null && !_context.StopRequested && _epoch < _options.Epochs)
@@ -132,13 +147,26 @@ public static class Trainer
 
         private TrainingHistory History() => new(_context.History, _bestEpoch, _bestLoss, _context.StopReason, _rollbacks);
 
-        private void RunBatch(int b, IReadOnlyList<TrainingCallback> callbacks)
+        /// <summary>
+        /// Self-paced curriculum: moves the <see cref="_activeCount"/> sequences the model currently finds easiest
+        /// (lowest loss; ties by shuffled position) to the front of the shuffled order, keeping their shuffled order.
+        /// </summary>
+        private void TakeEasiestFirst()
+        {
+            var losses = PerSequenceLoss(_model, _train);
+            var position = new int[_order.Length];
+            for (int i = 0; i < _order.Length; i++) position[_order[i]] = i;
+            var easiest = _order.OrderBy(r => losses[r]).ThenBy(r => position[r]).Take(_activeCount).ToHashSet();
+            _order = [.. _order.Where(easiest.Contains), .. _order.Where(r => !easiest.Contains(r))];
+        }
+
+        private void RunBatch(int b, int length, IReadOnlyList<TrainingCallback> callbacks)
         {
             _optimizer.LearningRate = _context.BaseLearningRate;
             foreach (var c in callbacks) c.OnBatchBegin(_context);
-            var rows = _order.AsSpan(b * _options.BatchSize, Math.Min(_options.BatchSize, _order.Length - b * _options.BatchSize));
+            var rows = _order.AsSpan(b * _options.BatchSize, Math.Min(_options.BatchSize, _activeCount - b * _options.BatchSize));
             var tape = new Tape();
-            var output = _model.Forward(tape, _train.Inputs(rows), training: true, _random);
+            var output = _model.Forward(tape, _train.Inputs(rows, length), training: true, _random);
             var lossVariable = LossOf(tape, output, _train, rows);
             _optimizer.ZeroGrad();
             tape.Backward(lossVariable);
@@ -176,13 +204,13 @@ public static class Trainer
             _context.Log.WriteLine($"numerical guard: {_options.MaxConsecutiveBadSteps} non-finite steps in a row; restored the weights of the start of epoch {_epoch} and cut the learning rate to {_context.BaseLearningRate:G3}");
         }
 
-        private void EndEpoch(double seconds, IReadOnlyList<TrainingCallback> callbacks)
+        private void EndEpoch(double seconds, int length, IReadOnlyList<TrainingCallback> callbacks)
         {
             double trainLoss = _applied > 0 ? _lossSum / _applied : double.NaN;
             double validationLoss = _validation.Count > 0 ? Loss(_model, _validation, _options.BatchSize) : trainLoss;
             bool improved = validationLoss < _bestLoss || (_best is null && !double.IsNaN(validationLoss));
             if (improved) (_bestLoss, _bestEpoch, _best) = (validationLoss, _epoch, _model.Snapshot());
-            var record = new EpochRecord(_epoch, trainLoss, validationLoss, seconds, _optimizer.LearningRate, improved, _skipped);
+            var record = new EpochRecord(_epoch, trainLoss, validationLoss, seconds, _optimizer.LearningRate, improved, _skipped, length, _activeCount);
             _context.History.Add(record);
             foreach (var c in callbacks) c.OnEpochEnd(_context, record);
         }
@@ -196,6 +224,7 @@ public static class Trainer
             v["completed"] = completed ? "1" : "0";
             v["epoch"] = Text(_epoch);
             v["next_batch"] = Text(_nextBatch);
+            (v["active_count"], v["global_step"]) = (Text(_activeCount), Text(_globalStep));
             v["order"] = JsonSerializer.Serialize(_order);
             var rng = _random.Save();
             v["rng"] = JsonSerializer.Serialize(new[] { rng.S0, rng.S1, rng.S2, rng.S3 });
@@ -225,6 +254,7 @@ public static class Trainer
             {
                 _epoch = Int(data.Value("epoch"));
                 _nextBatch = Int(data.Value("next_batch"));
+                (_activeCount, _globalStep) = (Int(data.Value("active_count")), long.Parse(data.Value("global_step"), CultureInfo.InvariantCulture));
                 _order = JsonSerializer.Deserialize<int[]>(data.Value("order"))!;
                 var s = JsonSerializer.Deserialize<ulong[]>(data.Value("rng"))!;
                 string spare = data.Value("rng_spare");
@@ -295,6 +325,30 @@ public static class Trainer
             sum += LossOf(tape, model.Forward(tape, data.Inputs(batch), training: false, null), data, batch).Value.Data[0] * batch.Length;
         }
         return sum / data.Count;
+    }
+
+    /// <summary>Each sequence's own loss [N] (squared error or cross-entropy), without dropout.</summary>
+    public static double[] PerSequenceLoss(SequenceModel model, SequenceDataset data)
+    {
+        int O = model.Spec.OutputSize;
+        var outputs = Predict(model, data);
+        var losses = new double[data.Count];
+        for (int n = 0; n < data.Count; n++)
+        {
+            var row = outputs.AsSpan(n * O, O);
+            if (data.IsClassification)
+            {
+                double max = double.NegativeInfinity, sum = 0;
+                foreach (var v in row) max = Math.Max(max, v);
+                foreach (var v in row) sum += Math.Exp(v - max);
+                losses[n] = max + Math.Log(sum) - row[data.Labels![n]];
+            }
+            else
+            {
+                for (int o = 0; o < O; o++) losses[n] += Math.Pow(row[o] - data.Targets![n * O + o], 2) / O;
+            }
+        }
+        return losses;
     }
 
     /// <summary>Model outputs [N, O] for every row, in order, without dropout.</summary>

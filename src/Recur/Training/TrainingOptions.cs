@@ -23,6 +23,9 @@ public sealed record TrainingOptions
     /// <summary>Early stopping, schedules, progress and custom hooks, run in this order.</summary>
     public IReadOnlyList<TrainingCallback> Callbacks { get; init; } = [];
 
+    /// <summary>Curriculum learning (length or self-paced); null trains on the full task from the start.</summary>
+    public Curriculum? Curriculum { get; init; }
+
     /// <summary>Numerical guard: consecutive non-finite steps after which the last good state is restored.</summary>
     public int MaxConsecutiveBadSteps { get; init; } = 5;
 
