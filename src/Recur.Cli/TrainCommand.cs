@@ -108,13 +108,13 @@ internal static class TrainCommand
         var table = CsvTable.Read(dataPath, hasHeader: !(config.NoHeader ?? false));
         // --quiet silences progress only: warnings and alarms still reach standard error.
         var log = stderr;
-        TrainingCallback[] progress = config.Quiet == true ? [] : [new ProgressPrinter(log)];
-        TrainedRun run = task switch
+        TrainedRun Train(TextWriter log, TrainingCallback[] progress) => task switch
         {
             "forecast" => ForecastWorkflow.Train(config, table, log, progress, checkpoints),
             "classify" => ClassifyWorkflow.Train(config, table, log, progress, checkpoints),
             _ => throw new InvalidInputException($"--task: expected forecast or classify; found '{config.Task}'."),
         };
+        TrainedRun run = config.Quiet == true ? Train(log, []) : TrainingProgress.Show(log, progress => Train(progress.Log, [progress]));
         // The run directory's location is not part of the model: the same training gives the same file anywhere.
         run = run with { Config = run.Config with { Out = null, Quiet = null, CheckpointEvery = null } };
         WriteRunDirectory(outDir, run);
@@ -328,13 +328,5 @@ internal static class TrainCommand
                 for (int t = 0; t < e.StepGradientNorms[l].Length; t++)
                     csv.Append(CultureInfo.InvariantCulture, $"{e.Epoch},{l},{t + 1},{e.StepGradientNorms[l][t]:R},{e.SaturatedFraction[l]:R}\n");
         return csv.ToString();
-    }
-
-    /// <summary>One line per epoch on standard error.</summary>
-    private sealed class ProgressPrinter(TextWriter log) : TrainingCallback
-    {
-        public override void OnEpochEnd(TrainingContext context, EpochRecord r) =>
-            log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"epoch {r.Epoch,3}/{context.Epochs}{(context.Options.Curriculum is null ? "" : $"  [{r.SequenceLength} steps, {r.Samples} sequences]")}  train loss {r.TrainLoss:F5}  validation loss {r.ValidationLoss:F5}  lr {r.LearningRate:G3}  {r.Seconds:F1}s{(r.Best ? "  *" : "")}{(r.SkippedSteps > 0 ? $"  ({r.SkippedSteps} non-finite steps skipped)" : "")}"));
     }
 }

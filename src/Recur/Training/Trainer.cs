@@ -188,7 +188,7 @@ public static class Trainer
                 _skipped++;
                 if (++_consecutiveBad >= _options.MaxConsecutiveBadSteps) RollBack();
             }
-            foreach (var c in callbacks) c.OnBatchEnd(_context, new BatchRecord(loss, norm, !finite));
+            foreach (var c in callbacks) c.OnBatchEnd(_context, new BatchRecord(loss, norm, !finite, rows.Length));
         }
 
         private void RollBack()

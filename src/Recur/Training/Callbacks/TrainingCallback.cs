@@ -56,7 +56,8 @@ public sealed class TrainingContext
 /// <param name="Loss">The batch's mean loss (may be non-finite).</param>
 /// <param name="GradientNorm">Global gradient norm before clipping (may be non-finite).</param>
 /// <param name="Skipped">Whether the numerical guard kept this batch's update away from the weights.</param>
-public sealed record BatchRecord(double Loss, double GradientNorm, bool Skipped);
+/// <param name="Sequences">Sequences in the batch.</param>
+public sealed record BatchRecord(double Loss, double GradientNorm, bool Skipped, int Sequences);
 
 /// <summary>
 /// Hooks into <see cref="Trainer.Fit"/>, Keras-style; override the events you need. Callbacks run in the order
