@@ -95,7 +95,7 @@ public static class ClassifyWorkflow
         };
         var (inputs, _) = Encode(state, table, table.Source);
         var model = new SequenceModel(spec, new RecurRandom(seed));
-        var options = ForecastWorkflow.Options(resolved, callbacks, checkpoints);
+        var options = WorkflowOptions.Create(resolved, callbacks, checkpoints);
         var history = Trainer.Fit(model, inputs(split.Train, labels), inputs(split.Validation, labels), options, log);
         var report = Score(model, state, inputs(split.Test, labels), labels, split.Train);
         var testData = inputs(split.Test, labels);
@@ -105,7 +105,7 @@ public static class ClassifyWorkflow
             csv.Append(System.Globalization.CultureInfo.InvariantCulture, $"{table.LineNumber(split.Test[n])},{Quote(classes[labels[split.Test[n]]])},{Quote(classes[predicted[n]])}\n");
         return new TrainedRun(model, resolved, JsonSerializer.Serialize(state), report, history)
         {
-            GradientFlow = ForecastWorkflow.Monitor(options),
+            GradientFlow = WorkflowOptions.Monitor(options),
             TestPredictionsCsv = csv.ToString(),
         };
     }

@@ -69,7 +69,7 @@ public static class ForecastWorkflow
         {
             string mode = candidates[i];
             var scaling = ForecastScaling.Fit(mode, windows.TrainingRows);
-            var options = Options(resolved, callbacks, checkpoints, mode);
+            var options = WorkflowOptions.Create(resolved, callbacks, checkpoints, mode);
             // --time-limit bounds the whole run: the candidates share what is left of it.
             if (resolved.TimeLimit is double limit)
                 options = options with { TimeLimitSeconds = Math.Max(1e-3, (limit - clock.Elapsed.TotalSeconds) / (candidates.Length - i)) };
@@ -80,7 +80,7 @@ public static class ForecastWorkflow
             double rmse = ForecastMetrics.Rmse(Forecast(model, windows, scaling, windows.ValidationStart, windows.ValidationCount), validationActual);
             candidateScores[mode] = double.IsFinite(rmse) ? rmse : null;
             if (candidates.Length > 1) log.WriteLine($"normalisation {mode}: validation RMSE {rmse:G5} (naive {naiveValidation:G5})");
-            if (best is null || rmse < best.Value.rmse || double.IsNaN(best.Value.rmse)) best = (model, scaling, history, rmse, Monitor(options));
+            if (best is null || rmse < best.Value.rmse || double.IsNaN(best.Value.rmse)) best = (model, scaling, history, rmse, WorkflowOptions.Monitor(options));
         }
         var chosen = best!.Value;
         if (candidates.Length > 1) log.WriteLine($"chose normalisation '{chosen.scaling.Mode}' on validation");
@@ -236,33 +236,9 @@ public static class ForecastWorkflow
     private static int DefaultLookback(int rows, int horizon, int season) =>
         Math.Max(1, Math.Min(Math.Max(12, 2 * season), (rows - horizon) / 4));
 
-    internal static GradientFlowMonitor Monitor(TrainingOptions options) => options.Callbacks.OfType<GradientFlowMonitor>().First();
-
     internal static SequenceModelSpec Spec(TrainConfig c, int outputs) => new()
     {
         Cell = RecurrentLayers.ParseCell(c.Cell!), InputSize = 1, HiddenSize = c.Hidden!.Value,
         Layers = c.Layers!.Value, Dropout = c.Dropout!.Value, OutputSize = outputs,
     };
-
-    /// <summary>
-    /// Training options of a resolved config, with fresh callbacks: early stopping and the schedule, the
-    /// gradient-flow monitor (always on), then the caller's callbacks.
-    /// </summary>
-    internal static TrainingOptions Options(TrainConfig c, IReadOnlyList<TrainingCallback>? callbacks, CheckpointSettings? checkpoints = null, string? part = null)
-    {
-        var all = new List<TrainingCallback>();
-        if (c.Patience is int patience) all.Add(new EarlyStopping(patience));
-        if (LearningRateSchedule.Parse(c.LrSchedule) is TrainingCallback schedule) all.Add(schedule);
-        all.Add(new GradientFlowMonitor());
-        all.AddRange(callbacks ?? []);
-        return new()
-        {
-            Epochs = c.Epochs!.Value, BatchSize = c.BatchSize!.Value, LearningRate = c.Lr!.Value, Optimizer = c.Optimizer!,
-            Clip = c.Clip!.Value, Seed = c.Seed!.Value, TimeLimitSeconds = c.TimeLimit ?? 0, Callbacks = all,
-            CheckpointDirectory = checkpoints is null ? null : part is null ? checkpoints.Directory : Path.Combine(checkpoints.Directory, part),
-            CheckpointEveryBatches = c.CheckpointEvery ?? 0,
-            Curriculum = Training.Curriculum.Parse(c.Curriculum, c.Epochs!.Value, c.CurriculumEpochs, null),
-            CheckpointNotes = checkpoints?.Notes ?? new Dictionary<string, string>(),
-        };
-    }
 }

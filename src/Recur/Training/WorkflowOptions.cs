@@ -1,0 +1,34 @@
+using Recur.Schedules;
+using Recur.Training.Callbacks;
+using Recur.Training.Checkpoints;
+
+namespace Recur.Training;
+
+/// <summary>The <see cref="TrainingOptions"/> a resolved <see cref="TrainConfig"/> asks for, shared by the workflows.</summary>
+internal static class WorkflowOptions
+{
+    /// <summary>
+    /// Training options of a resolved config, with fresh callbacks: early stopping and the schedule, the
+    /// gradient-flow monitor (always on), then the caller's callbacks.
+    /// </summary>
+    public static TrainingOptions Create(TrainConfig c, IReadOnlyList<TrainingCallback>? callbacks, CheckpointSettings? checkpoints = null, string? part = null)
+    {
+        var all = new List<TrainingCallback>();
+        if (c.Patience is int patience) all.Add(new EarlyStopping(patience));
+        if (LearningRateSchedule.Parse(c.LrSchedule) is TrainingCallback schedule) all.Add(schedule);
+        all.Add(new GradientFlowMonitor());
+        all.AddRange(callbacks ?? []);
+        return new()
+        {
+            Epochs = c.Epochs!.Value, BatchSize = c.BatchSize!.Value, LearningRate = c.Lr!.Value, Optimizer = c.Optimizer!,
+            Clip = c.Clip!.Value, Seed = c.Seed!.Value, TimeLimitSeconds = c.TimeLimit ?? 0, Callbacks = all,
+            CheckpointDirectory = checkpoints is null ? null : part is null ? checkpoints.Directory : Path.Combine(checkpoints.Directory, part),
+            CheckpointEveryBatches = c.CheckpointEvery ?? 0,
+            Curriculum = Training.Curriculum.Parse(c.Curriculum, c.Epochs!.Value, c.CurriculumEpochs, null),
+            CheckpointNotes = checkpoints?.Notes ?? new Dictionary<string, string>(),
+        };
+    }
+
+    /// <summary>The gradient-flow monitor that <see cref="Create"/> put among the callbacks.</summary>
+    public static GradientFlowMonitor Monitor(TrainingOptions options) => options.Callbacks.OfType<GradientFlowMonitor>().First();
+}
