@@ -42,7 +42,7 @@ public static class ForecastWorkflow
         CheckpointSettings? checkpoints = null)
     {
         if (config.TimeColumn is string timeColumn) table.ColumnIndex(timeColumn); // rows are used in file order; the column must exist
-        string target = ResolveTarget(config, table);
+        string target = ResolveTarget(config, table, log);
         var series = table.Numeric(table.ColumnIndex(target));
         int season = ResolveSeason(config, table);
         int horizon = config.Horizon ?? 1;
@@ -207,12 +207,27 @@ public static class ForecastWorkflow
         return (state, new ForecastWindows(series, state.Lookback, state.Horizon, table.Source));
     }
 
-    private static string ResolveTarget(TrainConfig config, CsvTable table)
+    private static string ResolveTarget(TrainConfig config, CsvTable table, TextWriter log)
     {
         if (config.Target is { Length: > 1 })
             throw new InvalidInputException($"--target: one target column is supported by this version; found {config.Target.Length} ({string.Join(", ", config.Target)}).");
         if (config.Target is [var name]) return table.ColumnNames[table.ColumnIndex(name)];
-        return table.ColumnNames[^1]; // the usual layout: time columns first, the value last
+        // The usual layout has time columns first and the value last: take the last column that is all numbers.
+        for (int c = table.ColumnCount - 1; c >= 0; c--)
+        {
+            if (c == (config.TimeColumn is string time ? table.ColumnIndex(time) : -1)) continue;
+            try
+            {
+                table.Numeric(c);
+                log.WriteLine($"target: column '{table.ColumnNames[c]}' (the last numeric column; choose another with --target)");
+                return table.ColumnNames[c];
+            }
+            catch (InvalidInputException)
+            {
+                // not numeric (or has gaps): look further left
+            }
+        }
+        throw new InvalidInputException($"{table.Source}: no column holds only numbers to forecast; name the target with --target.");
     }
 
     private static int ResolveSeason(TrainConfig config, CsvTable table)

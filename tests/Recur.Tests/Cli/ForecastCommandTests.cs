@@ -96,4 +96,18 @@ public class ForecastCommandTests
         Assert.Equal(0, CliRunner.Run(Args("b")).exit);
         Assert.Equal(File.ReadAllBytes(Path.Combine(dir.File("a"), "model.safetensors")), File.ReadAllBytes(Path.Combine(dir.File("b"), "model.safetensors")));
     }
+
+    [Fact]
+    public void DefaultTargetIsTheLastNumericColumn()
+    {
+        using var dir = new TempDirectory();
+        var lines = new List<string> { "date,level,weather" };
+        for (int t = 0; t < 120; t++)
+            lines.Add(string.Create(CultureInfo.InvariantCulture, $"2020-01-{t % 28 + 1:D2},{Math.Sin(t / 5.0) * 10 + t:F3},{(t % 3 == 0 ? "rain" : "sun")}"));
+        File.WriteAllLines(dir.File("w.csv"), lines);
+        var (exit, stdout, stderr) = CliRunner.Run("train", "--data", dir.File("w.csv"), "--epochs", "2", "--out", dir.File("run"), "--quiet");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("target: column 'level'", stderr);
+        Assert.Contains("rmse", stdout);
+    }
 }
