@@ -212,22 +212,18 @@ public static class ForecastWorkflow
         if (config.Target is { Length: > 1 })
             throw new InvalidInputException($"--target: one target column is supported by this version; found {config.Target.Length} ({string.Join(", ", config.Target)}).");
         if (config.Target is [var name]) return table.ColumnNames[table.ColumnIndex(name)];
-        // The usual layout has time columns first and the value last: take the last column that is all numbers.
+        // The usual layout has time columns first and the value last: take the last column whose first cell is a
+        // number. A later bad cell in that column is then reported with its line, not silently skipped.
+        int time = config.TimeColumn is string timeColumn ? table.ColumnIndex(timeColumn) : -1;
         for (int c = table.ColumnCount - 1; c >= 0; c--)
         {
-            if (c == (config.TimeColumn is string time ? table.ColumnIndex(time) : -1)) continue;
-            try
-            {
-                table.Numeric(c);
-                log.WriteLine($"target: column '{table.ColumnNames[c]}' (the last numeric column; choose another with --target)");
-                return table.ColumnNames[c];
-            }
-            catch (InvalidInputException)
-            {
-                // not numeric (or has gaps): look further left
-            }
+            if (c == time || table.RowCount == 0
+                || !double.TryParse(table.Cell(0, c), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _))
+                continue;
+            log.WriteLine($"target: column '{table.ColumnNames[c]}' (the last numeric column; choose another with --target)");
+            return table.ColumnNames[c];
         }
-        throw new InvalidInputException($"{table.Source}: no column holds only numbers to forecast; name the target with --target.");
+        throw new InvalidInputException($"{table.Source}: no column starts with a number to forecast; name the target with --target.");
     }
 
     private static int ResolveSeason(TrainConfig config, CsvTable table)
