@@ -89,7 +89,7 @@ internal static class TrainCommand
         {
             if (configPath is not null || flags with { Quiet = null } != new TrainConfig())
                 throw new InvalidInputException("--resume continues the run with its stored options; only --quiet and --json may be given with it.");
-            config = ResumedConfig(resume) with { Quiet = flags.Quiet };
+            config = ResumedConfig(resume) with { Quiet = flags.Quiet, Out = resume }; // the directory named, wherever it moved
         }
         else config = (configPath is null ? new TrainConfig() : TrainConfig.Load(configPath)).With(flags);
         Validate(config);
@@ -278,7 +278,17 @@ internal static class TrainCommand
             File.WriteAllText(Path.Combine(staging, "test_predictions.csv"), run.TestPredictionsCsv);
             File.WriteAllText(Path.Combine(staging, "report.json"), ReportJson(run).ToJsonString(ReportPrinter.JsonOptions));
             File.WriteAllText(Path.Combine(staging, RunMarker), "A Recur run directory: `recur train --out` may replace it whole.\n");
-            Reporting.RunReport.Build(staging);
+            try
+            {
+                Reporting.RunReport.Build(staging);
+            }
+            catch (Exception e) when (e is InvalidInputException or ArgumentException or InvalidOperationException or IOException)
+            {
+                // The model and its metrics matter more than the pictures: keep the run, say what is missing.
+                Console.Error.WriteLine($"warning: the run report could not be drawn ({e.Message}); 'recur report {outDir}' can try again.");
+                string partial = Path.Combine(staging, Reporting.RunReport.Folder);
+                if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
+            }
             if (Directory.Exists(full))
             {
                 // A verified run directory (an earlier run's, or this run's checkpoints): replace its content.

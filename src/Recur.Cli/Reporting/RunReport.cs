@@ -38,8 +38,17 @@ internal static class RunReport
                 figures.Add(new ReportFigure(title, null, $"the run directory has no {inputName}"));
                 return;
             }
-            plot(input, Path.Combine(folder, file));
-            figures.Add(new ReportFigure(title, file, null));
+            try
+            {
+                plot(input, Path.Combine(folder, file));
+                figures.Add(new ReportFigure(title, file, null));
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or InvalidInputException)
+            {
+                // e.g. a heat map whose cells are all NaN or zero: nothing finite to colour.
+                File.Delete(Path.Combine(folder, file));
+                figures.Add(new ReportFigure(title, null, $"{inputName} holds nothing drawable ({e.Message})"));
+            }
         }
 
         var metrics = RunTable.TryRead(runDir, "metrics.csv");

@@ -16,7 +16,15 @@ internal sealed class RunTable
     public static RunTable? TryRead(string runDir, string name)
     {
         string path = Path.Combine(runDir, name);
-        return File.Exists(path) ? new RunTable(CsvTable.Read(path, hasHeader: true, delimiter: ',')) : null;
+        if (!File.Exists(path)) return null;
+        try
+        {
+            return new RunTable(CsvTable.Read(path, hasHeader: true, delimiter: ','));
+        }
+        catch (InvalidInputException) when (File.ReadLines(path).Skip(1).All(string.IsNullOrWhiteSpace))
+        {
+            return null; // a header alone: nothing to draw
+        }
     }
 
     /// <summary>

@@ -11,11 +11,11 @@ namespace Recur.Schedules;
 /// </summary>
 public abstract class LearningRateSchedule : TrainingCallback
 {
-    /// <summary>Multiplier of the base rate at global step <paramref name="step"/> of <paramref name="totalSteps"/>.</summary>
-    public abstract double Factor(long step, long totalSteps, int stepsPerEpoch);
+    /// <summary>Multiplier of the base rate at global step <paramref name="step"/> of <paramref name="totalSteps"/>, in 1-based <paramref name="epoch"/>.</summary>
+    public abstract double Factor(long step, long totalSteps, int epoch);
 
     public override void OnBatchBegin(TrainingContext context) =>
-        context.Optimizer.LearningRate = context.BaseLearningRate * Factor(context.GlobalStep, context.TotalSteps, context.BatchesPerEpoch);
+        context.Optimizer.LearningRate = context.BaseLearningRate * Factor(context.GlobalStep, context.TotalSteps, context.Epoch);
 
     /// <summary>Parses a schedule name as on the command line: constant, step, exponential, cosine, onecycle, plateau.</summary>
     public static TrainingCallback? Parse(string? name) => name?.Trim().ToLowerInvariant() switch
@@ -33,20 +33,20 @@ public abstract class LearningRateSchedule : TrainingCallback
 /// <summary>Multiply the rate by <c>gamma</c> every <c>everyEpochs</c> epochs (PyTorch StepLR).</summary>
 public sealed class StepDecay(int everyEpochs, double gamma) : LearningRateSchedule
 {
-    public override double Factor(long step, long totalSteps, int stepsPerEpoch) =>
-        Math.Pow(gamma, step / stepsPerEpoch / Math.Max(1, everyEpochs));
+    public override double Factor(long step, long totalSteps, int epoch) =>
+        Math.Pow(gamma, (epoch - 1) / Math.Max(1, everyEpochs));
 }
 
 /// <summary>Multiply the rate by <c>gammaPerEpoch</c> after every epoch (PyTorch ExponentialLR).</summary>
 public sealed class ExponentialDecay(double gammaPerEpoch) : LearningRateSchedule
 {
-    public override double Factor(long step, long totalSteps, int stepsPerEpoch) => Math.Pow(gammaPerEpoch, step / stepsPerEpoch);
+    public override double Factor(long step, long totalSteps, int epoch) => Math.Pow(gammaPerEpoch, epoch - 1);
 }
 
 /// <summary>Linear warm-up over the first fraction of steps, then half a cosine down to <c>minFactor</c>.</summary>
 public sealed class CosineWithWarmup(double warmupFraction, double minFactor = 0) : LearningRateSchedule
 {
-    public override double Factor(long step, long totalSteps, int stepsPerEpoch)
+    public override double Factor(long step, long totalSteps, int epoch)
     {
         long warmup = (long)Math.Round(warmupFraction * totalSteps);
         if (step < warmup) return (step + 1.0) / warmup;
@@ -61,7 +61,7 @@ public sealed class CosineWithWarmup(double warmupFraction, double minFactor = 0
 /// </summary>
 public sealed class OneCycle(double pctStart = 0.3, double divFactor = 25, double finalDivFactor = 1e4) : LearningRateSchedule
 {
-    public override double Factor(long step, long totalSteps, int stepsPerEpoch)
+    public override double Factor(long step, long totalSteps, int epoch)
     {
         double peak = pctStart * totalSteps - 1;
         double start = 1 / divFactor, end = start / finalDivFactor;
@@ -91,9 +91,13 @@ public sealed class ReduceOnPlateau(double factor = 0.5, int patience = 5, doubl
         }
         else if (++_bad > patience)
         {
+            // As PyTorch: never raise the rate, even when it is already under the floor.
             double reduced = Math.Max(context.BaseLearningRate * factor, minLearningRate);
-            if (reduced < context.BaseLearningRate) context.Log.WriteLine($"reduce-on-plateau: learning rate {context.BaseLearningRate:G3} → {reduced:G3}");
-            context.BaseLearningRate = reduced;
+            if (reduced < context.BaseLearningRate)
+            {
+                context.Log.WriteLine($"reduce-on-plateau: learning rate {context.BaseLearningRate:G3} → {reduced:G3}");
+                context.BaseLearningRate = reduced;
+            }
             _bad = 0;
         }
     }

@@ -78,7 +78,12 @@ public static class Trainer
             _random = new RecurRandom(options.Seed);
             _optimizer = CreateOptimizer(options.Optimizer, model.Parameters, options.LearningRate);
             _batches = (train.Count + options.BatchSize - 1) / options.BatchSize;
-            _context = new TrainingContext(model, _optimizer, options, _batches, log);
+            _context = new TrainingContext(model, _optimizer, options, _batches, log)
+            {
+                // Under a self-paced curriculum early epochs run fewer batches: schedules need the real total.
+                TotalSteps = Enumerable.Range(1, options.Epochs).Sum(e =>
+                    ((long)(options.Curriculum?.Samples(e, train.Count) ?? train.Count) + options.BatchSize - 1) / options.BatchSize),
+            };
             _order = Enumerable.Range(0, train.Count).ToArray();
             _checkpoints = options.CheckpointDirectory is string dir ? new CheckpointStore(dir) : null;
         }
@@ -115,7 +120,9 @@ public static class Trainer
                 }
                 int length = _options.Curriculum?.Length(_epoch, _train.Steps) ?? _train.Steps;
                 int batches = (_activeCount + _options.BatchSize - 1) / _options.BatchSize;
-                foreach (var c in callbacks) c.OnEpochBegin(_context);
+                // A resumed epoch continues; it does not begin again (callbacks restored its running state).
+                if (_nextBatch == 0)
+                    foreach (var c in callbacks) c.OnEpochBegin(_context);
                 for (int b = _nextBatch; b < batches; b++)
                 {
                     _context.Batch = b;
@@ -234,7 +241,7 @@ public static class Trainer
             (v["best_loss"], v["best_epoch"]) = (Text(_bestLoss), Text(_bestEpoch));
             v["base_lr"] = Text(_context.BaseLearningRate);
             v["stop_reason"] = _context.StopReason ?? "";
-            v["history"] = JsonSerializer.Serialize(_context.History);
+            v["history"] = JsonSerializer.Serialize(_context.History, HistoryJson);
             AddWeights(data, "model.", _model.Snapshot());
             if (_best is not null) AddWeights(data, "best.", _best);
             AddOptimizer(data, "optimizer", _optimizer.ExportState());
@@ -242,9 +249,9 @@ public static class Trainer
             {
                 AddWeights(data, "good.", _goodWeights);
                 AddOptimizer(data, "good_optimizer", _goodOptimizer!);
-                for (int i = 0; i < _options.Callbacks.Count; i++)
-                    if (_options.Callbacks[i] is ICheckpointable c) c.SaveState(data, $"callback{i}.");
             }
+            for (int i = 0; i < _options.Callbacks.Count; i++)
+                if (_options.Callbacks[i] is ICheckpointable c) c.SaveState(data, $"callback{i}.");
             return data;
         }
 
@@ -265,15 +272,15 @@ public static class Trainer
                 _context.BaseLearningRate = Double(data.Value("base_lr"));
                 if (data.Value("stop_reason") is { Length: > 0 } reason) _context.RequestStop(reason);
                 _context.History.Clear();
-                _context.History.AddRange(JsonSerializer.Deserialize<List<EpochRecord>>(data.Value("history"))!);
+                _context.History.AddRange(JsonSerializer.Deserialize<List<EpochRecord>>(data.Value("history"), HistoryJson)!);
                 _model.Restore(Weights(data, "model."));
                 _best = data.Tensors.ContainsKey("best." + _model.Parameters[0].Name) ? Weights(data, "best.") : null;
                 _optimizer.ImportState(Optimizer(data, "optimizer"));
+                for (int i = 0; i < _options.Callbacks.Count; i++)
+                    if (_options.Callbacks[i] is ICheckpointable c) c.LoadState(data, $"callback{i}.");
                 if (data.Values["completed"] == "1") return;
                 _goodWeights = Weights(data, "good.");
                 _goodOptimizer = Optimizer(data, "good_optimizer");
-                for (int i = 0; i < _options.Callbacks.Count; i++)
-                    if (_options.Callbacks[i] is ICheckpointable c) c.LoadState(data, $"callback{i}.");
             }
             catch (Exception e) when (e is InvalidDataException or JsonException or FormatException or ArgumentException or KeyNotFoundException or NullReferenceException)
             {
@@ -306,6 +313,9 @@ public static class Trainer
                 .ToDictionary(kv => kv.Key[(prefix.Length + 1)..], kv => kv.Value);
             return new OptimizerState(data.Value(prefix + ".algorithm"), long.Parse(data.Value(prefix + ".step"), CultureInfo.InvariantCulture), scalars, buffers);
         }
+
+        /// <summary>Losses may be NaN or infinite (a diverging epoch): keep them as named literals.</summary>
+        private static readonly JsonSerializerOptions HistoryJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
         private static string Text(double value) => value.ToString("R", CultureInfo.InvariantCulture);
         private static string Text(long value) => value.ToString(CultureInfo.InvariantCulture);

@@ -43,12 +43,19 @@ public class ResumeCommandTests
             File.WriteAllBytes(last, bytes[..(bytes.Length * 2 / 3)]);
         }
 
+        // The run directory may move before it is resumed: --resume continues the directory it names.
+        string moved = dir.File("moved");
+        Directory.Move(interrupted, moved);
+        Directory.CreateDirectory(interrupted);
+        File.WriteAllText(Path.Combine(interrupted, "thesis.tex"), "not a run");
+        interrupted = moved;
         var resumed = CliRunner.Run("train", "--resume", interrupted, "--quiet");
         Assert.True(resumed.exit == 0, resumed.stderr);
         Assert.Contains("resumed from", resumed.stderr);
         Assert.Equal(File.ReadAllBytes(Path.Combine(dir.File("reference"), "model.safetensors")),
             File.ReadAllBytes(Path.Combine(interrupted, "model.safetensors")));
         Assert.False(Directory.Exists(Path.Combine(interrupted, "checkpoints")), "a completed run keeps no checkpoints");
+        Assert.Equal("not a run", File.ReadAllText(dir.File("interrupted/thesis.tex")));
     }
 
     [Fact]

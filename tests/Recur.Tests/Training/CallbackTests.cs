@@ -103,12 +103,12 @@ public class CallbackTests
     [Fact]
     public void SchedulesFollowTheirFormulas()
     {
-        // StepLR(step_size=2 epochs, gamma=0.5) with 10 batches per epoch
+        // StepLR(step_size=2 epochs, gamma=0.5), ExponentialLR(gamma=0.9): by 1-based epoch
         var step = new StepDecay(everyEpochs: 2, gamma: 0.5);
-        Assert.Equal(1.0, step.Factor(19, 100, 10));
-        Assert.Equal(0.5, step.Factor(20, 100, 10));
-        Assert.Equal(0.25, step.Factor(45, 100, 10));
-        Assert.Equal(0.9 * 0.9, new ExponentialDecay(0.9).Factor(25, 100, 10), 15);
+        Assert.Equal(1.0, step.Factor(19, 100, 2));
+        Assert.Equal(0.5, step.Factor(20, 100, 3));
+        Assert.Equal(0.25, step.Factor(45, 100, 5));
+        Assert.Equal(0.9 * 0.9, new ExponentialDecay(0.9).Factor(25, 100, 3), 15);
 
         var cosine = new CosineWithWarmup(warmupFraction: 0.1);
         Assert.Equal(0.1, cosine.Factor(0, 100, 10), 15);     // linear warm-up: (0+1)/10
@@ -121,6 +121,16 @@ public class CallbackTests
         Assert.Equal(1 / 25.0, cycle.Factor(0, 100, 10), 15);
         Assert.Equal(1.0, cycle.Factor(29, 100, 10), 15);
         Assert.Equal(1 / 25.0 / 1e4, cycle.Factor(99, 100, 10), 15);
+    }
+
+    [Fact]
+    public void ReduceOnPlateauNeverRaisesARateAlreadyUnderItsFloor()
+    {
+        var history = Trainer.Fit(Model(), Sine(64, 1), Sine(16, 2), new TrainingOptions
+        {
+            Epochs = 6, BatchSize = 8, LearningRate = 1e-8, Callbacks = [new ReduceOnPlateau(patience: 0, minLearningRate: 1e-6)],
+        });
+        Assert.All(history.Epochs, e => Assert.Equal(1e-8, e.LearningRate));
     }
 
     [Fact]

@@ -101,4 +101,32 @@ public class ResumeTests
         Assert.Null(store.LoadLatest(log));
         Assert.Contains("checksum", log.ToString());
     }
+
+    [Fact]
+    public void ACompletedTrainingReloadsWithItsGradientFlowHistory()
+    {
+        using var dir = new TempDirectory();
+        var first = new GradientFlowMonitor();
+        Fit(dir.Path, first);
+        var again = new GradientFlowMonitor();
+        var (model, history) = Fit(dir.Path, again);
+        Assert.Equal(6, history.Epochs.Count);
+        Assert.Equal(first.Epochs.Count, again.Epochs.Count);
+        Assert.Equal(first.Epochs[^1].GradientNorms, again.Epochs[^1].GradientNorms);
+    }
+
+    [Fact]
+    public void NonFiniteLossesInTheHistorySurviveACheckpoint()
+    {
+        using var dir = new TempDirectory();
+        var data = Data(40, 1);
+        var validation = Data(10, 2);
+        validation.Targets![0] = 1e30f; // validation loss overflows to infinity every epoch
+        var model = new SequenceModel(new SequenceModelSpec { HiddenSize = 8 }, new RecurRandom(5));
+        var history = Trainer.Fit(model, data, validation, new TrainingOptions { Epochs = 2, BatchSize = 16, CheckpointDirectory = dir.Path });
+        Assert.True(double.IsInfinity(history.Epochs[0].ValidationLoss));
+        var reloaded = Trainer.Fit(new SequenceModel(new SequenceModelSpec { HiddenSize = 8 }, new RecurRandom(5)), data, validation,
+            new TrainingOptions { Epochs = 2, BatchSize = 16, CheckpointDirectory = dir.Path });
+        Assert.True(double.IsInfinity(reloaded.Epochs[1].ValidationLoss));
+    }
 }

@@ -1,4 +1,7 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Recur.Layers;
+using Recur.Training.Checkpoints;
 using Recur.Optimizers;
 
 namespace Recur.Training.Callbacks;
@@ -24,7 +27,7 @@ public sealed record GradientFlowEpoch(int Epoch, string[] GroupNames, double[] 
 /// gates. Raises each alarm once, with advice: gradients vanishing through time, gradient norms exploding
 /// (spikes, or clipping active on most steps).
 /// </summary>
-public sealed class GradientFlowMonitor : TrainingCallback
+public sealed class GradientFlowMonitor : TrainingCallback, ICheckpointable
 {
     private readonly GradientFlowProbe _probe = new();
     private const int RecentSteps = 200;
@@ -157,6 +160,29 @@ public sealed class GradientFlowMonitor : TrainingCallback
     }
 
     public override void OnTrainEnd(TrainingContext context) => context.Model.Encoder.Probe = null;
+
+    /// <summary>Everything measured so far, so a resumed run reports the whole training and raises each alarm once.</summary>
+    private sealed record State(List<GradientFlowEpoch> Epochs, List<string> Alarms, bool Vanishing, bool Exploding, List<double> Norms,
+        double[] GradSum, double[] RatioSum, double[] SaturationSum, double[][] StepSum, int Steps, int Clipped);
+
+    private static readonly JsonSerializerOptions StateJson = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    public void SaveState(CheckpointData data, string prefix) =>
+        data.Values[prefix + "gradient_flow"] = JsonSerializer.Serialize(new State(Epochs, Alarms, _vanishingRaised, _explodingRaised, _norms,
+            _gradSum, _ratioSum, _saturationSum, _stepSum, _steps, _clipped), StateJson);
+
+    public void LoadState(CheckpointData data, string prefix)
+    {
+        var s = JsonSerializer.Deserialize<State>(data.Value(prefix + "gradient_flow"), StateJson)!;
+        Epochs.Clear();
+        Alarms.Clear();
+        _norms.Clear();
+        Epochs.AddRange(s.Epochs);
+        Alarms.AddRange(s.Alarms);
+        _norms.AddRange(s.Norms);
+        (_vanishingRaised, _explodingRaised) = (s.Vanishing, s.Exploding);
+        (_gradSum, _ratioSum, _saturationSum, _stepSum, _steps, _clipped) = (s.GradSum, s.RatioSum, s.SaturationSum, s.StepSum, s.Steps, s.Clipped);
+    }
 
     private void Raise(ref bool raised, TrainingContext context, string message)
     {

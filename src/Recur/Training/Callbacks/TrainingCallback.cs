@@ -30,7 +30,8 @@ public sealed class TrainingContext
 
     /// <summary>Batches run so far over the whole training (0-based index of the current one).</summary>
     public long GlobalStep { get; internal set; }
-    public long TotalSteps => (long)Epochs * BatchesPerEpoch;
+    /// <summary>Batches the whole training runs (fewer than Epochs × BatchesPerEpoch under a self-paced curriculum).</summary>
+    public long TotalSteps { get; internal init; }
 
     /// <summary>
     /// The learning rate before per-step schedule factors: starts at <see cref="TrainingOptions.LearningRate"/>;
