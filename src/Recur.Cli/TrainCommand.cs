@@ -27,6 +27,7 @@ internal static class TrainCommand
     private static readonly Option<string?> PeriodColumn = new("--period-column") { Description = "forecast: a column whose range gives the seasonal period" };
     private static readonly Option<string?> TimeColumn = new("--time-column") { Description = "forecast: the time column (rows are used in file order)" };
     private static readonly Option<string?> Normalize = new("--normalize") { Description = "forecast: auto, relative, instance or global" };
+    private static readonly Option<string?> Missing = new("--missing") { Description = "forecast: missing values: error (default), interpolate, ffill or drop" };
     private static readonly Option<string?> TextColumn = new("--text-column") { Description = "classify: text column (character-level)" };
     private static readonly Option<string?> LabelColumn = new("--label-column") { Description = "classify: label column (default: the last column)" };
     private static readonly Option<int?> MaxLength = new("--max-length") { Description = "classify: characters kept per text" };
@@ -56,7 +57,7 @@ internal static class TrainCommand
     {
         var command = new Command("train", "Train a model on a CSV/TSV file, evaluate it on the held-out test part and save it.")
         {
-            Config, Task, Data, Out, Epochs, Seed, Threads, Target, Lookback, Horizon, Season, PeriodColumn, TimeColumn, Normalize,
+            Config, Task, Data, Out, Epochs, Seed, Threads, Target, Lookback, Horizon, Season, PeriodColumn, TimeColumn, Normalize, Missing,
             TextColumn, LabelColumn, MaxLength, NoHeader, Cell, Layers, Hidden, EmbeddingSize, Dropout, BatchSize, Lr, Optimizer, Clip,
             TimeLimit, Patience, LrSchedule, Curriculum, CurriculumEpochs, Resume, CheckpointEvery, Device, Quiet, Json,
         };
@@ -75,7 +76,7 @@ internal static class TrainCommand
             Seed = parsed.GetValue(Seed), Threads = parsed.GetValue(Threads),
             Target = parsed.GetValue(Target) is { Length: > 0 } t ? t : null,
             Lookback = parsed.GetValue(Lookback), Horizon = parsed.GetValue(Horizon), Season = parsed.GetValue(Season),
-            PeriodColumn = parsed.GetValue(PeriodColumn), TimeColumn = parsed.GetValue(TimeColumn), Normalize = parsed.GetValue(Normalize),
+            PeriodColumn = parsed.GetValue(PeriodColumn), TimeColumn = parsed.GetValue(TimeColumn), Normalize = parsed.GetValue(Normalize), Missing = parsed.GetValue(Missing),
             TextColumn = parsed.GetValue(TextColumn), LabelColumn = parsed.GetValue(LabelColumn), MaxLength = parsed.GetValue(MaxLength),
             NoHeader = parsed.GetValue(NoHeader) ? true : null, Cell = parsed.GetValue(Cell), Layers = parsed.GetValue(Layers),
             Hidden = parsed.GetValue(Hidden), EmbeddingSize = parsed.GetValue(EmbeddingSize), Dropout = parsed.GetValue(Dropout), BatchSize = parsed.GetValue(BatchSize),
@@ -161,6 +162,7 @@ internal static class TrainCommand
         AtLeast("embedding-size", c.EmbeddingSize, 1);
         AtLeast("patience", c.Patience, 1);
         AtLeast("checkpoint-every", c.CheckpointEvery, 1);
+        MissingValues.Check(c.Missing);
         AtLeast("curriculum-epochs", c.CurriculumEpochs, 1);
         Training.Curriculum.Parse(c.Curriculum, c.Epochs ?? 1, c.CurriculumEpochs, null);
         AtMost("hidden", c.Hidden, ModelFile.MaxSize);

@@ -209,7 +209,14 @@ public sealed class CsvTable
     /// </summary>
     /// <exception cref="InvalidInputException">A cell is empty or a missing-value marker (NA, NaN, null, ?, …),
     /// not a number, or infinite; the message names file, line and column.</exception>
-    public double[] Numeric(int column)
+    public double[] Numeric(int column) => Numeric(column, allowMissing: false);
+
+    /// <summary>
+    /// Every cell parsed as a number; with <paramref name="allowMissing"/> a missing cell (empty, NA, NaN, …) comes
+    /// back as NaN for the caller's missing-value policy, otherwise it is an error naming its line. Text that is
+    /// not a number is always an error.
+    /// </summary>
+    public double[] Numeric(int column, bool allowMissing)
     {
         CheckColumn(column);
         var values = new double[RowCount];
@@ -219,8 +226,13 @@ public sealed class CsvTable
             string t = cell.Trim();
             if (MissingTokens.Contains(t))
             {
+                if (allowMissing)
+                {
+                    values[r] = double.NaN;
+                    continue;
+                }
                 string what = t.Length == 0 ? "empty" : $"'{Clip(t)}'";
-                throw new InvalidInputException($"{Where(r, column)}: missing value ({what})");
+                throw new InvalidInputException($"{Where(r, column)}: missing value ({what}); fill it, or choose a policy with --missing interpolate|ffill|drop");
             }
             if (!TryParseNumber(t, out double v))
             {
@@ -234,7 +246,6 @@ public sealed class CsvTable
         return values;
     }
 
-    /// <summary>Every cell of a column, as text.</summary>
     /// <summary>Every cell of a column as written; with <paramref name="allowEmpty"/> false an empty cell is an error naming its line.</summary>
     public string[] Text(int column, bool allowEmpty = true)
     {

@@ -24,6 +24,7 @@ public sealed record ForecastState
     [JsonPropertyName("lookback")] public int Lookback { get; init; }
     [JsonPropertyName("horizon")] public int Horizon { get; init; }
     [JsonPropertyName("season")] public int Season { get; init; } = 1;
+    [JsonPropertyName("missing")] public string Missing { get; init; } = "error";
     [JsonPropertyName("scaling")] public required ForecastScaling Scaling { get; init; }
     [JsonPropertyName("split")] public string Split { get; init; } = $"chronological windows: last {ForecastWindows.TestFraction} test, {ForecastWindows.ValidationFraction} before it validation";
 }
@@ -43,8 +44,9 @@ public static class ForecastWorkflow
     {
         if (config.TimeColumn is string timeColumn) table.ColumnIndex(timeColumn); // rows are used in file order; the column must exist
         string target = ResolveTarget(config, table, log);
-        var series = table.Numeric(table.ColumnIndex(target));
-        int season = ResolveSeason(config, table);
+        string missing = MissingValues.Check(config.Missing);
+        var series = ReadSeries(table, target, missing);
+        int season = ResolveSeason(config, table, series, log);
         int horizon = config.Horizon ?? 1;
         int lookback = config.Lookback ?? DefaultLookback(series.Length, horizon, season);
         var windows = new ForecastWindows(series, lookback, horizon, table.Source);
@@ -57,7 +59,7 @@ public static class ForecastWorkflow
             Cell = config.Cell ?? "lstm", Layers = config.Layers ?? 1, Hidden = config.Hidden ?? 32,
             Dropout = config.Dropout ?? 0.0, Epochs = config.Epochs ?? 40, BatchSize = config.BatchSize ?? 32,
             Lr = config.Lr ?? 3e-3, Optimizer = config.Optimizer ?? "adam", Clip = config.Clip ?? 1.0, Seed = config.Seed ?? 42,
-            Normalize = requested,
+            Normalize = requested, Missing = missing,
         };
         var validationActual = windows.Actual(windows.ValidationStart, windows.ValidationCount);
         double naiveValidation = ForecastMetrics.Rmse(windows.Naive(windows.ValidationStart, windows.ValidationCount), validationActual);
@@ -90,7 +92,7 @@ public static class ForecastWorkflow
 
         var state = new ForecastState
         {
-            Target = target, HasHeader = !(config.NoHeader ?? false), Delimiter = table.Delimiter.ToString(),
+            Target = target, HasHeader = !(config.NoHeader ?? false), Delimiter = table.Delimiter.ToString(), Missing = missing,
             Lookback = lookback, Horizon = horizon, Season = season, Scaling = chosen.scaling,
         };
         var report = Score(chosen.model, windows, state, windows.TestStart, windows.TestCount, candidateScores);
@@ -115,7 +117,7 @@ public static class ForecastWorkflow
     public static JsonArray Predict(ModelFile file, CsvTable table)
     {
         var state = ReadState(file);
-        var series = table.Numeric(table.ColumnIndex(state.Target));
+        var series = ReadSeries(table, state.Target, MissingValues.Check(state.Missing));
         if (series.Length < state.Lookback)
             throw new InvalidInputException($"{table.Source}: {series.Length} rows are fewer than the model's lookback of {state.Lookback}.");
         // Windows that only need inputs: pad the series with the horizon so the last window ends at the last row.
@@ -203,7 +205,7 @@ public static class ForecastWorkflow
     private static (ForecastState, ForecastWindows) Read(ModelFile file, CsvTable table)
     {
         var state = ReadState(file);
-        var series = table.Numeric(table.ColumnIndex(state.Target));
+        var series = ReadSeries(table, state.Target, MissingValues.Check(state.Missing));
         return (state, new ForecastWindows(series, state.Lookback, state.Horizon, table.Source));
     }
 
@@ -226,7 +228,12 @@ public static class ForecastWorkflow
         throw new InvalidInputException($"{table.Source}: no column starts with a number to forecast; name the target with --target.");
     }
 
-    private static int ResolveSeason(TrainConfig config, CsvTable table)
+    /// <summary>The target column as numbers, missing values treated by the policy.</summary>
+    private static double[] ReadSeries(CsvTable table, string target, string missing) =>
+        missing == "error" ? table.Numeric(table.ColumnIndex(target))
+            : MissingValues.Apply(table.Numeric(table.ColumnIndex(target), allowMissing: true), missing, $"{table.Source}, column '{target}'");
+
+    private static int ResolveSeason(TrainConfig config, CsvTable table, double[] series, TextWriter log)
     {
         if (config.Season is int season)
         {
@@ -240,7 +247,12 @@ public static class ForecastWorkflow
             if (period < 2) throw new InvalidInputException($"{table.Source}, column '{column}': a period column needs at least two distinct values; found range {values.Min()}..{values.Max()}.");
             return period;
         }
-        return 1;
+        // Detect on the first 70% only: the season must not be learned from the test part.
+        int detected = SeasonDetector.Detect(series.AsSpan(0, (int)(series.Length * (1 - ForecastWindows.TestFraction - ForecastWindows.ValidationFraction))));
+        log.WriteLine(detected > 1
+            ? $"season: {detected} steps (detected by autocorrelation; set --season to override)"
+            : "season: none detected (seasonal naive equals naive; set --season or --period-column if the series has one)");
+        return detected;
     }
 
     /// <summary>Two seasons (at least 12 steps), capped so at least half the rows still start training windows.</summary>

@@ -29,6 +29,7 @@ public sealed record TrainConfig
     public string? LabelColumn { get; init; }
     public bool? NoHeader { get; init; }
     public string? Normalize { get; init; }
+    public string? Missing { get; init; }
     public int? MaxLength { get; init; }
 
     // model

@@ -318,6 +318,6 @@ public class CsvTableTests
         var one = CsvTable.Parse("v\n1\n\n3\n", "o.csv");
         Assert.Equal(3, one.RowCount);
         var e = Fails(() => one.Numeric(0));
-        Assert.Equal("o.csv:3, column 'v': missing value (empty)", e.Message);
+        Assert.Equal("o.csv:3, column 'v': missing value (empty); fill it, or choose a policy with --missing interpolate|ffill|drop", e.Message);
     }
 }
