@@ -35,6 +35,7 @@ internal static class TrainCommand
     private static readonly Option<string?> Cell = new("--cell") { Description = "lstm, gru or rnn" };
     private static readonly Option<int?> Layers = new("--layers") { Description = "stacked recurrent layers" };
     private static readonly Option<int?> Hidden = new("--hidden") { Description = "hidden units per layer" };
+    private static readonly Option<string?> ClassWeights = new("--class-weights") { Description = "classify: none or balanced (weigh rare labels up)" };
     private static readonly Option<int?> EmbeddingSize = new("--embedding-size") { Description = "classify: width of the character embedding" };
     private static readonly Option<double?> Dropout = new("--dropout") { Description = "dropout before the output layer" };
     private static readonly Option<int?> BatchSize = new("--batch-size") { Description = "sequences per mini-batch" };
@@ -58,7 +59,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train a model on a CSV/TSV file, evaluate it on the held-out test part and save it.")
         {
             Config, Task, Data, Out, Epochs, Seed, Threads, Target, Lookback, Horizon, Season, PeriodColumn, TimeColumn, Normalize, Missing,
-            TextColumn, LabelColumn, MaxLength, NoHeader, Cell, Layers, Hidden, EmbeddingSize, Dropout, BatchSize, Lr, Optimizer, Clip,
+            TextColumn, LabelColumn, MaxLength, NoHeader, Cell, Layers, Hidden, EmbeddingSize, ClassWeights, Dropout, BatchSize, Lr, Optimizer, Clip,
             TimeLimit, Patience, LrSchedule, Curriculum, CurriculumEpochs, Resume, CheckpointEvery, Device, Quiet, Json,
         };
         command.SetAction(parsed => RecurCommand.Guard(stderr, () => Run(parsed, stdout, stderr)));
@@ -79,7 +80,7 @@ internal static class TrainCommand
             PeriodColumn = parsed.GetValue(PeriodColumn), TimeColumn = parsed.GetValue(TimeColumn), Normalize = parsed.GetValue(Normalize), Missing = parsed.GetValue(Missing),
             TextColumn = parsed.GetValue(TextColumn), LabelColumn = parsed.GetValue(LabelColumn), MaxLength = parsed.GetValue(MaxLength),
             NoHeader = parsed.GetValue(NoHeader) ? true : null, Cell = parsed.GetValue(Cell), Layers = parsed.GetValue(Layers),
-            Hidden = parsed.GetValue(Hidden), EmbeddingSize = parsed.GetValue(EmbeddingSize), Dropout = parsed.GetValue(Dropout), BatchSize = parsed.GetValue(BatchSize),
+            Hidden = parsed.GetValue(Hidden), EmbeddingSize = parsed.GetValue(EmbeddingSize), ClassWeights = parsed.GetValue(ClassWeights), Dropout = parsed.GetValue(Dropout), BatchSize = parsed.GetValue(BatchSize),
             Lr = parsed.GetValue(Lr), Optimizer = parsed.GetValue(Optimizer), Clip = parsed.GetValue(Clip),
             TimeLimit = parsed.GetValue(TimeLimit), Patience = parsed.GetValue(Patience), LrSchedule = parsed.GetValue(LrSchedule), CheckpointEvery = parsed.GetValue(CheckpointEvery), Curriculum = parsed.GetValue(Curriculum), CurriculumEpochs = parsed.GetValue(CurriculumEpochs), Device = parsed.GetValue(Device), Quiet = parsed.GetValue(Quiet) ? true : null,
         };
@@ -163,6 +164,8 @@ internal static class TrainCommand
         AtLeast("patience", c.Patience, 1);
         AtLeast("checkpoint-every", c.CheckpointEvery, 1);
         MissingValues.Check(c.Missing);
+        if (c.ClassWeights is string w && w.ToLowerInvariant() is not ("none" or "balanced"))
+            throw new InvalidInputException($"--class-weights: expected none or balanced; found '{w}'.");
         AtLeast("curriculum-epochs", c.CurriculumEpochs, 1);
         Training.Curriculum.Parse(c.Curriculum, c.Epochs ?? 1, c.CurriculumEpochs, null);
         AtMost("hidden", c.Hidden, ModelFile.MaxSize);

@@ -96,7 +96,14 @@ public static class ClassifyWorkflow
         var (inputs, _) = Encode(state, table, table.Source);
         var model = new SequenceModel(spec, new RecurRandom(seed));
         var options = WorkflowOptions.Create(resolved, callbacks, checkpoints);
-        var history = Trainer.Fit(model, inputs(split.Train, labels), inputs(split.Validation, labels), options, log);
+        string weighting = (config.ClassWeights ?? "none").ToLowerInvariant();
+        float[]? weights = weighting switch
+        {
+            "none" => null,
+            "balanced" => SequenceDataset.BalancedWeights(split.Train.Select(r => labels[r]).ToArray(), classes.Length),
+            _ => throw new InvalidInputException($"--class-weights: expected none or balanced; found '{config.ClassWeights}'."),
+        };
+        var history = Trainer.Fit(model, inputs(split.Train, labels).WithClassWeights(weights), inputs(split.Validation, labels).WithClassWeights(weights), options, log);
         var report = Score(model, state, inputs(split.Test, labels), labels, split.Train);
         var testData = inputs(split.Test, labels);
         var predicted = Classify(model, testData);
@@ -170,6 +177,9 @@ public static class ClassifyWorkflow
                 ["f1"] = perClass[c].F1, ["support"] = perClass[c].Support,
             };
         details["per_class"] = perClassJson;
+        var confusion = ClassificationMetrics.ConfusionMatrix(predicted, actual, classes);
+        details["confusion_matrix"] = new JsonArray(Enumerable.Range(0, classes)
+            .Select(a => (JsonNode?)new JsonArray(Enumerable.Range(0, classes).Select(p => (JsonNode?)JsonValue.Create(confusion[a, p])).ToArray())).ToArray());
         return new TaskReport("classify", Metrics(predicted, actual, classes),
             new Dictionary<string, IReadOnlyDictionary<string, double>> { ["majority"] = Metrics(majorityPrediction, actual, classes) },
             actual.Length) { Details = details };

@@ -48,6 +48,26 @@ public sealed class SequenceDataset
     public int[]? Labels { get; }
     public bool IsClassification => Labels is not null;
 
+    /// <summary>Per-class loss weights [C] for imbalanced labels (PyTorch's <c>weight</c>); null weighs every class 1.</summary>
+    public float[]? ClassWeights { get; private init; }
+
+    /// <summary>The same sequences and labels with per-class loss weights [C].</summary>
+    public SequenceDataset WithClassWeights(float[]? weights) =>
+        new(Count, Steps, Features, Values, Tokens, Targets, Outputs, Labels) { ClassWeights = weights };
+
+    /// <summary>
+    /// sklearn's "balanced" weights from these labels: w_c = N / (C · n_c), so every class carries the same total
+    /// weight; a class absent here gets weight 1.
+    /// </summary>
+    public static float[] BalancedWeights(ReadOnlySpan<int> labels, int classes)
+    {
+        var counts = new int[classes];
+        foreach (int label in labels) counts[label]++;
+        var weights = new float[classes];
+        for (int c = 0; c < classes; c++) weights[c] = counts[c] == 0 ? 1f : (float)(labels.Length / ((double)classes * counts[c]));
+        return weights;
+    }
+
     /// <summary>The inputs of the given rows, in that order.</summary>
     /// <summary>
     /// The inputs of the given rows, in that order; with <paramref name="lastSteps"/>, only each sequence's last

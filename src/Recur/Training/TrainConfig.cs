@@ -38,6 +38,7 @@ public sealed record TrainConfig
     public int? Hidden { get; init; }
     public double? Dropout { get; init; }
     public int? EmbeddingSize { get; init; }
+    public string? ClassWeights { get; init; }
 
     // optimisation
     public int? BatchSize { get; init; }

@@ -378,7 +378,7 @@ public static class Trainer
 
     private static Variable LossOf(Tape tape, Variable output, SequenceDataset data, ReadOnlySpan<int> rows) =>
         data.IsClassification
-            ? Losses.Loss.SoftmaxCrossEntropy(tape, output, data.LabelBatch(rows))
+            ? Losses.Loss.SoftmaxCrossEntropy(tape, output, data.LabelBatch(rows), classWeights: data.ClassWeights is { } w ? new Tensors.Tensor(w, w.Length) : null)
             : Losses.Loss.MeanSquaredError(tape, output, data.TargetBatch(rows));
 
     public static Optimizer CreateOptimizer(string name, IReadOnlyList<Parameter> parameters, double learningRate) =>
