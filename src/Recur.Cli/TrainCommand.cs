@@ -21,6 +21,7 @@ internal static class TrainCommand
     private static readonly Option<ulong?> Seed = new("--seed") { Description = "random seed (same seed and threads → same model)" };
     private static readonly Option<int?> Threads = new("--threads") { Description = "CPU threads" };
     private static readonly Option<string[]> Target = new("--target") { Description = "forecast: target column (default: the last column)" };
+    private static readonly Option<string?> Features = new("--features") { Description = "forecast: extra input columns, comma-separated (e.g. temp_min,wind)" };
     private static readonly Option<int?> Lookback = new("--lookback") { Description = "forecast: input window length" };
     private static readonly Option<int?> Horizon = new("--horizon") { Description = "forecast: steps to predict" };
     private static readonly Option<int?> Season = new("--season") { Description = "forecast: seasonal period for the seasonal-naive baseline and MASE" };
@@ -58,7 +59,7 @@ internal static class TrainCommand
     {
         var command = new Command("train", "Train a model on a CSV/TSV file, evaluate it on the held-out test part and save it.")
         {
-            Config, Task, Data, Out, Epochs, Seed, Threads, Target, Lookback, Horizon, Season, PeriodColumn, TimeColumn, Normalize, Missing,
+            Config, Task, Data, Out, Epochs, Seed, Threads, Target, Features, Lookback, Horizon, Season, PeriodColumn, TimeColumn, Normalize, Missing,
             TextColumn, LabelColumn, MaxLength, NoHeader, Cell, Layers, Hidden, EmbeddingSize, ClassWeights, Dropout, BatchSize, Lr, Optimizer, Clip,
             TimeLimit, Patience, LrSchedule, Curriculum, CurriculumEpochs, Resume, CheckpointEvery, Device, Quiet, Json,
         };
@@ -76,6 +77,7 @@ internal static class TrainCommand
             Task = parsed.GetValue(Task), Data = parsed.GetValue(Data), Out = parsed.GetValue(Out), Epochs = parsed.GetValue(Epochs),
             Seed = parsed.GetValue(Seed), Threads = parsed.GetValue(Threads),
             Target = parsed.GetValue(Target) is { Length: > 0 } t ? t : null,
+            Features = parsed.GetValue(Features) is string features ? [features] : null,
             Lookback = parsed.GetValue(Lookback), Horizon = parsed.GetValue(Horizon), Season = parsed.GetValue(Season),
             PeriodColumn = parsed.GetValue(PeriodColumn), TimeColumn = parsed.GetValue(TimeColumn), Normalize = parsed.GetValue(Normalize), Missing = parsed.GetValue(Missing),
             TextColumn = parsed.GetValue(TextColumn), LabelColumn = parsed.GetValue(LabelColumn), MaxLength = parsed.GetValue(MaxLength),

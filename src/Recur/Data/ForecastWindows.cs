@@ -11,8 +11,17 @@ public sealed class ForecastWindows
     public const double TestFraction = 0.2, ValidationFraction = 0.1;
     public const int MinimumWindows = 10;
 
-    public ForecastWindows(double[] series, int lookback, int horizon, string source, int minimumWindows = MinimumWindows)
+    /// <param name="series">The target, one value per row.</param>
+    /// <param name="lookback">L: steps each window reads.</param>
+    /// <param name="horizon">H: steps each window predicts.</param>
+    /// <param name="source">The file, for messages.</param>
+    /// <param name="minimumWindows">Fewer windows than this is an error.</param>
+    /// <param name="covariates">Extra input series [K][rows], already scaled, read beside the target at every step.</param>
+    public ForecastWindows(double[] series, int lookback, int horizon, string source, int minimumWindows = MinimumWindows, double[][]? covariates = null)
     {
+        Covariates = covariates ?? [];
+        if (Covariates.Any(c => c.Length != series.Length))
+            throw new ArgumentException("Every covariate series must have one value per row of the target series.", nameof(covariates));
         if (lookback < 1) throw new InvalidInputException($"--lookback: expected at least 1; found {lookback}.");
         if (horizon < 1) throw new InvalidInputException($"--horizon: expected at least 1; found {horizon}.");
         (Series, Lookback, Horizon) = (series, lookback, horizon);
@@ -36,6 +45,12 @@ public sealed class ForecastWindows
     public int Gap { get; }
 
     public double[] Series { get; }
+
+    /// <summary>Extra input series [K][rows] (scaled), fed beside the normalised target.</summary>
+    public double[][] Covariates { get; }
+
+    /// <summary>Input features per step: the target and the covariates.</summary>
+    public int Features => 1 + Covariates.Length;
     public int Lookback { get; }
     public int Horizon { get; }
     public int Count { get; }
@@ -52,21 +67,27 @@ public sealed class ForecastWindows
     public ReadOnlySpan<double> Inputs(int window) => Series.AsSpan(window, Lookback);
     public ReadOnlySpan<double> Targets(int window) => Series.AsSpan(window + Lookback, Horizon);
 
-    /// <summary>Windows [start, start+count) in network units: inputs [N, L, 1], targets [N, H].</summary>
+    /// <summary>Windows [start, start+count) in network units: inputs [N, L, F] (target, then covariates), targets [N, H].</summary>
     public SequenceDataset Dataset(ForecastScaling scaling, int start, int count)
     {
-        int L = Lookback, H = Horizon;
-        var values = new float[count * L];
+        int L = Lookback, H = Horizon, F = Features;
+        var values = new float[count * L * F];
         var targets = new float[count * H];
         for (int n = 0; n < count; n++)
         {
-            var input = Inputs(start + n);
+            int first = start + n;
+            var input = Inputs(first);
             var (anchor, scale) = scaling.ForWindow(input);
-            for (int t = 0; t < L; t++) values[n * L + t] = (float)((input[t] - anchor) / scale);
-            var target = start + n + L + H <= Series.Length ? Targets(start + n) : [];
+            for (int t = 0; t < L; t++)
+            {
+                int at = (n * L + t) * F;
+                values[at] = (float)((input[t] - anchor) / scale);
+                for (int k = 0; k < Covariates.Length; k++) values[at + 1 + k] = (float)Covariates[k][first + t];
+            }
+            var target = first + L + H <= Series.Length ? Targets(first) : [];
             for (int h = 0; h < target.Length; h++) targets[n * H + h] = (float)((target[h] - anchor) / scale);
         }
-        return SequenceDataset.Regression(values, count, L, 1, targets, H);
+        return SequenceDataset.Regression(values, count, L, F, targets, H);
     }
 
     /// <summary>Network outputs [N, H] of windows [start, …) back in the series' units.</summary>

@@ -14,6 +14,12 @@ using Recur.Training.Checkpoints;
 
 namespace Recur.Training;
 
+/// <summary>An input column beside the target, standardised with its training part's mean and spread.</summary>
+public sealed record FeatureScaling(
+    [property: JsonPropertyName("column")] string Column,
+    [property: JsonPropertyName("mean")] double Mean,
+    [property: JsonPropertyName("std")] double Std);
+
 /// <summary>What a forecaster needs to read a new file the way it read its training file (<c>recur.data</c>).</summary>
 public sealed record ForecastState
 {
@@ -25,6 +31,7 @@ public sealed record ForecastState
     [JsonPropertyName("horizon")] public int Horizon { get; init; }
     [JsonPropertyName("season")] public int Season { get; init; } = 1;
     [JsonPropertyName("missing")] public string Missing { get; init; } = "error";
+    [JsonPropertyName("features")] public FeatureScaling[] Features { get; init; } = [];
     [JsonPropertyName("scaling")] public required ForecastScaling Scaling { get; init; }
     [JsonPropertyName("split")] public string Split { get; init; } = $"chronological windows: last {ForecastWindows.TestFraction} test, {ForecastWindows.ValidationFraction} before it validation";
 }
@@ -45,17 +52,24 @@ public static class ForecastWorkflow
         if (config.TimeColumn is string timeColumn) table.ColumnIndex(timeColumn); // rows are used in file order; the column must exist
         string target = ResolveTarget(config, table, log);
         string missing = MissingValues.Check(config.Missing);
-        var series = ReadSeries(table, target, missing);
+        var featureNames = (config.Features ?? []).SelectMany(f => f.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            .Select(f => table.ColumnNames[table.ColumnIndex(f)]).Distinct().ToArray();
+        if (featureNames.Contains(target))
+            throw new InvalidInputException($"--features: '{target}' is the target; it is always an input already.");
+        var (series, rawFeatures) = ReadColumns(table, target, featureNames, missing);
         int season = ResolveSeason(config, table, series, log);
         int horizon = config.Horizon ?? 1;
         int lookback = config.Lookback ?? DefaultLookback(series.Length, horizon, season);
-        var windows = new ForecastWindows(series, lookback, horizon, table.Source);
+        var unscaled = new ForecastWindows(series, lookback, horizon, table.Source);
+        // Feature statistics come from the rows of training windows only.
+        var featureScaling = featureNames.Select((name, k) => Standardise(name, rawFeatures[k].AsSpan(0, unscaled.TrainingRows.Length))).ToArray();
+        var windows = new ForecastWindows(series, lookback, horizon, table.Source, covariates: Scale(rawFeatures, featureScaling));
         string requested = (config.Normalize ?? "auto").ToLowerInvariant();
         string[] candidates = requested == "auto" ? ForecastScaling.Modes : [requested];
 
         var resolved = config with
         {
-            Task = "forecast", Target = [target], Lookback = lookback, Horizon = horizon, Season = season,
+            Task = "forecast", Target = [target], Features = featureNames.Length > 0 ? featureNames : null, Lookback = lookback, Horizon = horizon, Season = season,
             Cell = config.Cell ?? "lstm", Layers = config.Layers ?? 1, Hidden = config.Hidden ?? 32,
             Dropout = config.Dropout ?? 0.0, Epochs = config.Epochs ?? 40, BatchSize = config.BatchSize ?? 32,
             Lr = config.Lr ?? 3e-3, Optimizer = config.Optimizer ?? "adam", Clip = config.Clip ?? 1.0, Seed = config.Seed ?? 42,
@@ -75,7 +89,7 @@ public static class ForecastWorkflow
             // --time-limit bounds the whole run: the candidates share what is left of it.
             if (resolved.TimeLimit is double limit)
                 options = options with { TimeLimitSeconds = Math.Max(1e-3, (limit - clock.Elapsed.TotalSeconds) / (candidates.Length - i)) };
-            var model = new SequenceModel(Spec(resolved, horizon), new RecurRandom(options.Seed));
+            var model = new SequenceModel(Spec(resolved, horizon) with { InputSize = windows.Features }, new RecurRandom(options.Seed));
             var history = Trainer.Fit(model,
                 windows.Dataset(scaling, 0, windows.TrainCount),
                 windows.Dataset(scaling, windows.ValidationStart, windows.ValidationCount), options, log);
@@ -93,7 +107,7 @@ public static class ForecastWorkflow
         var state = new ForecastState
         {
             Target = target, HasHeader = !(config.NoHeader ?? false), Delimiter = table.Delimiter.ToString(), Missing = missing,
-            Lookback = lookback, Horizon = horizon, Season = season, Scaling = chosen.scaling,
+            Lookback = lookback, Horizon = horizon, Season = season, Scaling = chosen.scaling, Features = featureScaling,
         };
         var report = Score(chosen.model, windows, state, windows.TestStart, windows.TestCount, candidateScores);
         return new TrainedRun(chosen.model, resolved, JsonSerializer.Serialize(state), report, chosen.history)
@@ -117,13 +131,17 @@ public static class ForecastWorkflow
     public static JsonArray Predict(ModelFile file, CsvTable table)
     {
         var state = ReadState(file);
-        var series = ReadSeries(table, state.Target, MissingValues.Check(state.Missing));
+        var (series, covariates) = ReadScaled(table, state);
         if (series.Length < state.Lookback)
             throw new InvalidInputException($"{table.Source}: {series.Length} rows are fewer than the model's lookback of {state.Lookback}.");
         // Windows that only need inputs: pad the series with the horizon so the last window ends at the last row.
-        var padded = new double[series.Length + state.Horizon];
-        series.CopyTo(padded, 0);
-        var windows = new ForecastWindows(padded, state.Lookback, state.Horizon, table.Source, minimumWindows: 1);
+        double[] Pad(double[] values)
+        {
+            var padded = new double[values.Length + state.Horizon];
+            values.CopyTo(padded, 0);
+            return padded;
+        }
+        var windows = new ForecastWindows(Pad(series), state.Lookback, state.Horizon, table.Source, minimumWindows: 1, covariates.Select(Pad).ToArray());
         var forecasts = Forecast(file.Model, windows, state.Scaling, 0, windows.Count);
         var result = new JsonArray();
         for (int n = 0; n < windows.Count; n++)
@@ -205,8 +223,8 @@ public static class ForecastWorkflow
     private static (ForecastState, ForecastWindows) Read(ModelFile file, CsvTable table)
     {
         var state = ReadState(file);
-        var series = ReadSeries(table, state.Target, MissingValues.Check(state.Missing));
-        return (state, new ForecastWindows(series, state.Lookback, state.Horizon, table.Source));
+        var (series, covariates) = ReadScaled(table, state);
+        return (state, new ForecastWindows(series, state.Lookback, state.Horizon, table.Source, covariates: covariates));
     }
 
     private static string ResolveTarget(TrainConfig config, CsvTable table, TextWriter log)
@@ -228,10 +246,46 @@ public static class ForecastWorkflow
         throw new InvalidInputException($"{table.Source}: no column starts with a number to forecast; name the target with --target.");
     }
 
-    /// <summary>The target column as numbers, missing values treated by the policy.</summary>
-    private static double[] ReadSeries(CsvTable table, string target, string missing) =>
-        missing == "error" ? table.Numeric(table.ColumnIndex(target))
-            : MissingValues.Apply(table.Numeric(table.ColumnIndex(target), allowMissing: true), missing, $"{table.Source}, column '{target}'");
+    /// <summary>
+    /// The target and feature columns as numbers, missing values treated by the policy; "drop" removes a row when
+    /// any of its columns is missing, so the columns stay aligned.
+    /// </summary>
+    private static (double[] series, double[][] features) ReadColumns(CsvTable table, string target, string[] features, string missing)
+    {
+        var names = features.Prepend(target).ToArray();
+        if (missing == "error") return Split(names.Select(n => table.Numeric(table.ColumnIndex(n))).ToArray());
+        var columns = names.Select(n => table.Numeric(table.ColumnIndex(n), allowMissing: true)).ToArray();
+        if (missing == "drop")
+        {
+            var keep = Enumerable.Range(0, table.RowCount).Where(r => columns.All(c => double.IsFinite(c[r]))).ToArray();
+            if (keep.Length == 0) throw new InvalidInputException($"{table.Source}: every row has a missing value.");
+            return Split(columns.Select(c => keep.Select(r => c[r]).ToArray()).ToArray());
+        }
+        return Split(columns.Select((c, i) => MissingValues.Apply(c, missing, $"{table.Source}, column '{names[i]}'")).ToArray());
+
+        static (double[], double[][]) Split(double[][] all) => (all[0], all[1..]);
+    }
+
+    /// <summary>A saved forecaster's target and scaled features from a file, read as at training.</summary>
+    private static (double[] series, double[][] covariates) ReadScaled(CsvTable table, ForecastState state)
+    {
+        var (series, raw) = ReadColumns(table, state.Target, state.Features.Select(f => f.Column).ToArray(), MissingValues.Check(state.Missing));
+        return (series, Scale(raw, state.Features));
+    }
+
+    private static FeatureScaling Standardise(string column, ReadOnlySpan<double> trainingRows)
+    {
+        double mean = 0;
+        foreach (var v in trainingRows) mean += v;
+        mean /= trainingRows.Length;
+        double variance = 0;
+        foreach (var v in trainingRows) variance += (v - mean) * (v - mean);
+        double std = Math.Sqrt(variance / trainingRows.Length);
+        return new FeatureScaling(column, mean, std > 1e-12 && double.IsFinite(std) ? std : 1);
+    }
+
+    private static double[][] Scale(double[][] raw, FeatureScaling[] scaling) =>
+        raw.Select((column, k) => column.Select(v => (v - scaling[k].Mean) / scaling[k].Std).ToArray()).ToArray();
 
     private static int ResolveSeason(TrainConfig config, CsvTable table, double[] series, TextWriter log)
     {

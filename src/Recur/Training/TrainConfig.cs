@@ -20,6 +20,10 @@ public sealed record TrainConfig
     // data
     [JsonConverter(typeof(OneOrManyStrings))]
     public string[]? Target { get; init; }
+
+    /// <summary>Forecast: extra input columns read beside the target (comma-separated on the command line).</summary>
+    [JsonConverter(typeof(OneOrManyStrings))]
+    public string[]? Features { get; init; }
     public int? Lookback { get; init; }
     public int? Horizon { get; init; }
     public int? Season { get; init; }

@@ -110,4 +110,31 @@ public class ForecastCommandTests
         Assert.Contains("target: column 'level'", stderr);
         Assert.Contains("rmse", stdout);
     }
+
+    [Fact]
+    public void AFeatureThatLeadsTheTargetIsUsed()
+    {
+        using var dir = new TempDirectory();
+        // y_t = 5·x_{t−1} + noise, x white noise: y is unpredictable from its own past, predictable from x.
+        var random = new RecurRandom(11);
+        var x = Enumerable.Range(0, 400).Select(_ => random.Normal()).ToArray();
+        var lines = new List<string> { "t,x,y" };
+        for (int t = 0; t < 400; t++)
+            lines.Add(string.Create(CultureInfo.InvariantCulture, $"{t},{x[t]:F5},{(t > 0 ? 5 * x[t - 1] : 0) + 0.1 * random.Normal():F5}"));
+        File.WriteAllLines(dir.File("lead.csv"), lines);
+        string[] Args(string outDir, params string[] extra) =>
+            ["train", "--data", dir.File("lead.csv"), "--target", "y", "--season", "1", "--lookback", "8", "--epochs", "30", "--out", dir.File(outDir), "--quiet", "--json", .. extra];
+
+        var alone = CliRunner.Json(Args("alone"));
+        var withFeature = CliRunner.Json(Args("with", "--features", "x"));
+        double naive = Metric(withFeature, "rmse", "naive");
+        Assert.True(Metric(withFeature, "rmse") < 0.2 * naive, $"with x: RMSE {Metric(withFeature, "rmse")} vs naive {naive}");
+        Assert.True(Metric(alone, "rmse") > 0.5 * naive, $"without x: RMSE {Metric(alone, "rmse")} vs naive {naive}");
+
+        // The saved model reads the feature from the file by itself.
+        string model = Path.Combine(dir.File("with"), "model.safetensors");
+        var evaluated = CliRunner.Json("evaluate", "--model", model, "--data", dir.File("lead.csv"), "--json");
+        Assert.Equal(withFeature["metrics"]!.ToJsonString(), evaluated["metrics"]!.ToJsonString());
+        Assert.Equal(2, ModelFile.Load(model).Model.Spec.InputSize); // the target and one feature
+    }
 }
