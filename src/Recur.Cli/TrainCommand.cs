@@ -29,6 +29,7 @@ internal static class TrainCommand
     private static readonly Option<string?> TimeColumn = new("--time-column") { Description = "forecast: the time column (rows are used in file order)" };
     private static readonly Option<string?> Normalize = new("--normalize") { Description = "forecast: auto, relative, instance or global" };
     private static readonly Option<string?> Missing = new("--missing") { Description = "forecast: missing values: error (default), interpolate, ffill or drop" };
+    private static readonly Option<string?> ScalerKind = new("--scaler") { Description = "forecast: standard, minmax or robust (global normalisation and features)" };
     private static readonly Option<string?> TextColumn = new("--text-column") { Description = "classify: text column (character-level)" };
     private static readonly Option<string?> LabelColumn = new("--label-column") { Description = "classify: label column (default: the last column)" };
     private static readonly Option<int?> MaxLength = new("--max-length") { Description = "classify: characters kept per text" };
@@ -59,7 +60,7 @@ internal static class TrainCommand
     {
         var command = new Command("train", "Train a model on a CSV/TSV file, evaluate it on the held-out test part and save it.")
         {
-            Config, Task, Data, Out, Epochs, Seed, Threads, Target, Features, Lookback, Horizon, Season, PeriodColumn, TimeColumn, Normalize, Missing,
+            Config, Task, Data, Out, Epochs, Seed, Threads, Target, Features, Lookback, Horizon, Season, PeriodColumn, TimeColumn, Normalize, Missing, ScalerKind,
             TextColumn, LabelColumn, MaxLength, NoHeader, Cell, Layers, Hidden, EmbeddingSize, ClassWeights, Dropout, BatchSize, Lr, Optimizer, Clip,
             TimeLimit, Patience, LrSchedule, Curriculum, CurriculumEpochs, Resume, CheckpointEvery, Device, Quiet, Json,
         };
@@ -79,7 +80,7 @@ internal static class TrainCommand
             Target = parsed.GetValue(Target) is { Length: > 0 } t ? t : null,
             Features = parsed.GetValue(Features) is string features ? [features] : null,
             Lookback = parsed.GetValue(Lookback), Horizon = parsed.GetValue(Horizon), Season = parsed.GetValue(Season),
-            PeriodColumn = parsed.GetValue(PeriodColumn), TimeColumn = parsed.GetValue(TimeColumn), Normalize = parsed.GetValue(Normalize), Missing = parsed.GetValue(Missing),
+            PeriodColumn = parsed.GetValue(PeriodColumn), TimeColumn = parsed.GetValue(TimeColumn), Normalize = parsed.GetValue(Normalize), Missing = parsed.GetValue(Missing), Scaler = parsed.GetValue(ScalerKind),
             TextColumn = parsed.GetValue(TextColumn), LabelColumn = parsed.GetValue(LabelColumn), MaxLength = parsed.GetValue(MaxLength),
             NoHeader = parsed.GetValue(NoHeader) ? true : null, Cell = parsed.GetValue(Cell), Layers = parsed.GetValue(Layers),
             Hidden = parsed.GetValue(Hidden), EmbeddingSize = parsed.GetValue(EmbeddingSize), ClassWeights = parsed.GetValue(ClassWeights), Dropout = parsed.GetValue(Dropout), BatchSize = parsed.GetValue(BatchSize),
@@ -166,6 +167,7 @@ internal static class TrainCommand
         AtLeast("patience", c.Patience, 1);
         AtLeast("checkpoint-every", c.CheckpointEvery, 1);
         MissingValues.Check(c.Missing);
+        Scaler.Check(c.Scaler);
         if (c.ClassWeights is string w && w.ToLowerInvariant() is not ("none" or "balanced"))
             throw new InvalidInputException($"--class-weights: expected none or balanced; found '{w}'.");
         AtLeast("curriculum-epochs", c.CurriculumEpochs, 1);

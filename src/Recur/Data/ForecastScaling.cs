@@ -10,28 +10,24 @@ namespace Recur.Data;
 /// and level shifts never leave the range seen in training.</item>
 /// <item><c>instance</c>: subtract the window's mean, divide by the window's std (floored): reversible instance
 /// normalisation; robust to changes of scale as well as level.</item>
-/// <item><c>global</c>: standardise with the training part's mean and std (fails on trending series, kept as an
-/// option).</item>
+/// <item><c>global</c>: scale with the training part's statistics (<see cref="Data.Scaler"/>: standard, min-max or
+/// robust; fails on trending series, kept as an option).</item>
 /// </list>
 /// </summary>
 public sealed record ForecastScaling(
     [property: JsonPropertyName("mode")] string Mode,
-    [property: JsonPropertyName("mean")] double Mean,
-    [property: JsonPropertyName("std")] double Std,
+    [property: JsonPropertyName("scaler")] string Scaler,
+    [property: JsonPropertyName("center")] double Center,
+    [property: JsonPropertyName("scale")] double Scale,
     [property: JsonPropertyName("step_scale")] double StepScale)
 {
     public static readonly string[] Modes = ["relative", "instance", "global"];
 
-    /// <summary>Statistics of the training rows for the given mode.</summary>
-    public static ForecastScaling Fit(string mode, ReadOnlySpan<double> trainingRows)
+    /// <summary>Statistics of the training rows for the given mode; <paramref name="scaler"/> is the global one.</summary>
+    public static ForecastScaling Fit(string mode, ReadOnlySpan<double> trainingRows, string scaler = "standard")
     {
         if (!Modes.Contains(mode)) throw new InvalidInputException($"--normalize: expected auto, {string.Join(", ", Modes)}; found '{mode}'.");
-        double mean = 0;
-        foreach (var v in trainingRows) mean += v;
-        mean /= trainingRows.Length;
-        double variance = 0;
-        foreach (var v in trainingRows) variance += (v - mean) * (v - mean);
-        double std = Math.Sqrt(variance / trainingRows.Length);
+        var (center, scale) = Data.Scaler.Fit(scaler, trainingRows);
         double diffMean = 0, diffSq = 0;
         int diffs = trainingRows.Length - 1;
         for (int i = 1; i < trainingRows.Length; i++) diffMean += trainingRows[i] - trainingRows[i - 1];
@@ -42,12 +38,11 @@ public sealed record ForecastScaling(
             diffSq += d * d;
         }
         double stepScale = diffs > 0 ? Math.Sqrt(diffSq / diffs) : 0;
-        if (!double.IsFinite(mean) || !double.IsFinite(std) || !double.IsFinite(stepScale))
-            throw new InvalidInputException($"the series' values are too large to normalise (mean {mean:G3}, spread {std:G3}); rescale the column, e.g. to thousands.");
-        // A constant series has no scale: fall back so the transforms stay finite.
-        if (!(std > 1e-12)) std = Math.Max(Math.Abs(mean), 1.0);
-        if (!(stepScale > 1e-12)) stepScale = std;
-        return new ForecastScaling(mode, mean, std, stepScale);
+        if (!double.IsFinite(stepScale))
+            throw new InvalidInputException($"the series' steps are too large to normalise (spread {stepScale:G3}); rescale the column, e.g. to thousands.");
+        // A constant series has no step size: fall back so the transforms stay finite.
+        if (!(stepScale > 1e-12)) stepScale = scale;
+        return new ForecastScaling(mode, scaler, center, scale, stepScale);
     }
 
     /// <summary>The (anchor, scale) pair that maps this window's values to network units: (v − anchor) / scale.</summary>
@@ -66,7 +61,7 @@ public sealed record ForecastScaling(
                 // Floor the window's spread so a flat window does not blow small wiggles up.
                 return (mean, Math.Max(Math.Sqrt(variance / window.Length), 0.5 * StepScale));
             default:
-                return (Mean, Std);
+                return (Center, Scale);
         }
     }
 }

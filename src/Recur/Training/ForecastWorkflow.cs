@@ -14,11 +14,11 @@ using Recur.Training.Checkpoints;
 
 namespace Recur.Training;
 
-/// <summary>An input column beside the target, standardised with its training part's mean and spread.</summary>
+/// <summary>An input column beside the target, scaled with its training part's statistics (the run's --scaler).</summary>
 public sealed record FeatureScaling(
     [property: JsonPropertyName("column")] string Column,
-    [property: JsonPropertyName("mean")] double Mean,
-    [property: JsonPropertyName("std")] double Std);
+    [property: JsonPropertyName("center")] double Center,
+    [property: JsonPropertyName("scale")] double Scale);
 
 /// <summary>What a forecaster needs to read a new file the way it read its training file (<c>recur.data</c>).</summary>
 public sealed record ForecastState
@@ -52,6 +52,7 @@ public static class ForecastWorkflow
         if (config.TimeColumn is string timeColumn) table.ColumnIndex(timeColumn); // rows are used in file order; the column must exist
         string target = ResolveTarget(config, table, log);
         string missing = MissingValues.Check(config.Missing);
+        string scaler = Scaler.Check(config.Scaler);
         var featureNames = (config.Features ?? []).SelectMany(f => f.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
             .Select(f => table.ColumnNames[table.ColumnIndex(f)]).Distinct().ToArray();
         if (featureNames.Contains(target))
@@ -62,7 +63,7 @@ public static class ForecastWorkflow
         int lookback = config.Lookback ?? DefaultLookback(series.Length, horizon, season);
         var unscaled = new ForecastWindows(series, lookback, horizon, table.Source);
         // Feature statistics come from the rows of training windows only.
-        var featureScaling = featureNames.Select((name, k) => Standardise(name, rawFeatures[k].AsSpan(0, unscaled.TrainingRows.Length))).ToArray();
+        var featureScaling = featureNames.Select((name, k) => Standardise(name, rawFeatures[k].AsSpan(0, unscaled.TrainingRows.Length), scaler)).ToArray();
         var windows = new ForecastWindows(series, lookback, horizon, table.Source, covariates: Scale(rawFeatures, featureScaling));
         string requested = (config.Normalize ?? "auto").ToLowerInvariant();
         string[] candidates = requested == "auto" ? ForecastScaling.Modes : [requested];
@@ -73,7 +74,7 @@ public static class ForecastWorkflow
             Cell = config.Cell ?? "lstm", Layers = config.Layers ?? 1, Hidden = config.Hidden ?? 32,
             Dropout = config.Dropout ?? 0.0, Epochs = config.Epochs ?? 40, BatchSize = config.BatchSize ?? 32,
             Lr = config.Lr ?? 3e-3, Optimizer = config.Optimizer ?? "adam", Clip = config.Clip ?? 1.0, Seed = config.Seed ?? 42,
-            Normalize = requested, Missing = missing,
+            Normalize = requested, Missing = missing, Scaler = scaler,
         };
         var validationActual = windows.Actual(windows.ValidationStart, windows.ValidationCount);
         double naiveValidation = ForecastMetrics.Rmse(windows.Naive(windows.ValidationStart, windows.ValidationCount), validationActual);
@@ -84,7 +85,7 @@ public static class ForecastWorkflow
         for (int i = 0; i < candidates.Length; i++)
         {
             string mode = candidates[i];
-            var scaling = ForecastScaling.Fit(mode, windows.TrainingRows);
+            var scaling = ForecastScaling.Fit(mode, windows.TrainingRows, scaler);
             var options = WorkflowOptions.Create(resolved, callbacks, checkpoints, mode);
             // --time-limit bounds the whole run: the candidates share what is left of it.
             if (resolved.TimeLimit is double limit)
@@ -210,7 +211,7 @@ public static class ForecastWorkflow
             var state = JsonSerializer.Deserialize<ForecastState>(file.DataState);
             if (state is null || state.Task != "forecast") throw new ModelFileException(file.Path, "is not a forecaster.");
             if (state.Lookback < 1 || state.Horizon != file.Model.Spec.OutputSize || state.Season < 1 || state.Scaling is null
-                || !ForecastScaling.Modes.Contains(state.Scaling.Mode) || !double.IsFinite(state.Scaling.Std) || !(state.Scaling.StepScale > 0))
+                || !ForecastScaling.Modes.Contains(state.Scaling.Mode) || !double.IsFinite(state.Scaling.Scale) || !(state.Scaling.StepScale > 0))
                 throw new ModelFileException(file.Path, "has a forecasting state that does not fit its model (lookback, horizon, season or scaling).");
             return state;
         }
@@ -273,19 +274,14 @@ public static class ForecastWorkflow
         return (series, Scale(raw, state.Features));
     }
 
-    private static FeatureScaling Standardise(string column, ReadOnlySpan<double> trainingRows)
+    private static FeatureScaling Standardise(string column, ReadOnlySpan<double> trainingRows, string scaler)
     {
-        double mean = 0;
-        foreach (var v in trainingRows) mean += v;
-        mean /= trainingRows.Length;
-        double variance = 0;
-        foreach (var v in trainingRows) variance += (v - mean) * (v - mean);
-        double std = Math.Sqrt(variance / trainingRows.Length);
-        return new FeatureScaling(column, mean, std > 1e-12 && double.IsFinite(std) ? std : 1);
+        var (center, scale) = Scaler.Fit(scaler, trainingRows);
+        return new FeatureScaling(column, center, scale);
     }
 
     private static double[][] Scale(double[][] raw, FeatureScaling[] scaling) =>
-        raw.Select((column, k) => column.Select(v => (v - scaling[k].Mean) / scaling[k].Std).ToArray()).ToArray();
+        raw.Select((column, k) => column.Select(v => (v - scaling[k].Center) / scaling[k].Scale).ToArray()).ToArray();
 
     private static int ResolveSeason(TrainConfig config, CsvTable table, double[] series, TextWriter log)
     {

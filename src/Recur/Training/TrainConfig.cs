@@ -34,6 +34,7 @@ public sealed record TrainConfig
     public bool? NoHeader { get; init; }
     public string? Normalize { get; init; }
     public string? Missing { get; init; }
+    public string? Scaler { get; init; }
     public int? MaxLength { get; init; }
 
     // model
