@@ -68,7 +68,7 @@ internal sealed class TrainingProgress : TrainingCallback
         if (double.IsFinite(batch.Loss)) _lastLoss = batch.Loss;
         double rate = _sequences / Math.Max(1e-9, _epochClock.Elapsed.TotalSeconds);
         string status = string.Create(CultureInfo.InvariantCulture,
-            $"epoch {context.Epoch}/{context.Epochs}  batch {context.Batch + 1}/{context.BatchesPerEpoch}  loss {_lastLoss:F4}  val {_lastValidation:F4}  {rate:F0} seq/s");
+            $"epoch {context.Epoch}/{context.Epochs}  batch {context.Batch + 1}/{context.BatchesThisEpoch}  loss {_lastLoss:F4}  val {_lastValidation:F4}  {rate:F0} seq/s");
         if (_task is not null)
         {
             _task.Description = Markup.Escape(status);

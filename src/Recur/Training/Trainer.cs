@@ -120,6 +120,7 @@ public static class Trainer
                 }
                 int length = _options.Curriculum?.Length(_epoch, _train.Steps) ?? _train.Steps;
                 int batches = (_activeCount + _options.BatchSize - 1) / _options.BatchSize;
+                _context.BatchesThisEpoch = batches;
                 // A resumed epoch continues; it does not begin again (callbacks restored its running state).
                 if (_nextBatch == 0)
                     foreach (var c in callbacks) c.OnEpochBegin(_context);

@@ -28,6 +28,9 @@ public sealed class TrainingContext
     public int Batch { get; internal set; }
     public int BatchesPerEpoch { get; }
 
+    /// <summary>Batches of the epoch in progress (fewer than <see cref="BatchesPerEpoch"/> under a self-paced curriculum).</summary>
+    public int BatchesThisEpoch { get; internal set; }
+
     /// <summary>Batches run so far over the whole training (0-based index of the current one).</summary>
     public long GlobalStep { get; internal set; }
     /// <summary>Batches the whole training runs (fewer than Epochs × BatchesPerEpoch under a self-paced curriculum).</summary>
