@@ -1,0 +1,82 @@
+namespace Recur.Data;
+
+/// <summary>
+/// Turns texts into fixed-length id sequences. Id 0 pads, id 1 stands for a token unseen in training, ids 2… the
+/// known tokens. Sequences keep their first <see cref="MaxLength"/> tokens and are padded on the left, so every
+/// sequence's last step is a real token.
+/// </summary>
+public interface ITokenizer
+{
+    /// <summary>Vocabulary size, padding and unknown included.</summary>
+    int Size { get; }
+
+    int MaxLength { get; }
+
+    /// <summary>"char", "word" or "bpe".</summary>
+    string Kind { get; }
+
+    /// <summary>Ids of the texts, [N, MaxLength], left-padded.</summary>
+    int[] Encode(IReadOnlyList<string> texts);
+
+    /// <summary>The token strings of one text, before they become ids (not cut to <see cref="MaxLength"/>).</summary>
+    IReadOnlyList<string> Tokenize(string text);
+}
+
+/// <summary>Shared pieces of the word-level tokenizers.</summary>
+internal static class TokenizerText
+{
+    public const int Padding = 0, Unknown = 1;
+
+    /// <summary>
+    /// Splits on white space; a run of letters, digits, combining marks and apostrophes is one word, every other
+    /// character (punctuation, symbols) a word of its own.
+    /// </summary>
+    public static List<string> SplitWords(string text, bool lowerCase)
+    {
+        if (lowerCase) text = text.ToLowerInvariant();
+        var words = new List<string>();
+        int start = -1;
+        int i = 0;
+        while (i < text.Length)
+        {
+            var rune = System.Text.Rune.GetRuneAt(text, i);
+            int width = rune.Utf16SequenceLength;
+            if (IsWordRune(rune))
+            {
+                if (start < 0) start = i;
+            }
+            else
+            {
+                if (start >= 0) { words.Add(text[start..i]); start = -1; }
+                if (!System.Text.Rune.IsWhiteSpace(rune)) words.Add(text.Substring(i, width));
+            }
+            i += width;
+        }
+        if (start >= 0) words.Add(text[start..]);
+        return words;
+    }
+
+    private static bool IsWordRune(System.Text.Rune rune) =>
+        System.Text.Rune.IsLetterOrDigit(rune) || rune.Value is '\'' or '\u2019'
+        || System.Text.Rune.GetUnicodeCategory(rune) is System.Globalization.UnicodeCategory.NonSpacingMark
+            or System.Globalization.UnicodeCategory.SpacingCombiningMark;
+
+    /// <summary>Left-padded [N, maxLength] ids of each text's first maxLength token ids.</summary>
+    public static int[] Encode(IReadOnlyList<string> texts, int maxLength, Func<string, IReadOnlyList<int>> tokenIds)
+    {
+        var ids = new int[texts.Count * maxLength];
+        for (int n = 0; n < texts.Count; n++)
+        {
+            var tokens = tokenIds(texts[n]);
+            int count = Math.Min(tokens.Count, maxLength);
+            int offset = n * maxLength + maxLength - count;
+            for (int i = 0; i < count; i++) ids[offset + i] = tokens[i];
+        }
+        return ids;
+    }
+
+    public static void CheckMaxLength(int maxLength)
+    {
+        if (maxLength < 1) throw new InvalidInputException($"--max-length: expected at least 1; found {maxLength}.");
+    }
+}
