@@ -37,6 +37,9 @@ internal static class TrainCommand
     private static readonly Option<string?> Cell = new("--cell") { Description = "lstm, gru or rnn" };
     private static readonly Option<int?> Layers = new("--layers") { Description = "stacked recurrent layers" };
     private static readonly Option<int?> Hidden = new("--hidden") { Description = "hidden units per layer" };
+    private static readonly Option<string?> Tokenizer = new("--tokenizer") { Description = "classify text: char, word (lower-cased, rare words unknown) or bpe (byte-pair merges trained on the data)" };
+    private static readonly Option<int?> MinFrequency = new("--min-frequency") { Description = "word tokenizer: occurrences a word needs to get its own id (default 2)" };
+    private static readonly Option<int?> BpeMerges = new("--bpe-merges") { Description = "bpe tokenizer: merges to learn (default 1000)" };
     private static readonly Option<string?> ClassWeights = new("--class-weights") { Description = "classify: none or balanced (weigh rare labels up)" };
     private static readonly Option<int?> EmbeddingSize = new("--embedding-size") { Description = "classify: width of the character embedding" };
     private static readonly Option<double?> Dropout = new("--dropout") { Description = "dropout before the output layer" };
@@ -61,7 +64,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train a model on a CSV/TSV file, evaluate it on the held-out test part and save it.")
         {
             Config, Task, Data, Out, Epochs, Seed, Threads, Target, Features, Lookback, Horizon, Season, PeriodColumn, TimeColumn, Normalize, Missing, ScalerKind,
-            TextColumn, LabelColumn, MaxLength, NoHeader, Cell, Layers, Hidden, EmbeddingSize, ClassWeights, Dropout, BatchSize, Lr, Optimizer, Clip,
+            TextColumn, LabelColumn, MaxLength, NoHeader, Cell, Layers, Hidden, EmbeddingSize, ClassWeights, Tokenizer, MinFrequency, BpeMerges, Dropout, BatchSize, Lr, Optimizer, Clip,
             TimeLimit, Patience, LrSchedule, Curriculum, CurriculumEpochs, Resume, CheckpointEvery, Device, Quiet, Json,
         };
         command.SetAction(parsed => RecurCommand.Guard(stderr, () => Run(parsed, stdout, stderr)));
@@ -83,7 +86,7 @@ internal static class TrainCommand
             PeriodColumn = parsed.GetValue(PeriodColumn), TimeColumn = parsed.GetValue(TimeColumn), Normalize = parsed.GetValue(Normalize), Missing = parsed.GetValue(Missing), Scaler = parsed.GetValue(ScalerKind),
             TextColumn = parsed.GetValue(TextColumn), LabelColumn = parsed.GetValue(LabelColumn), MaxLength = parsed.GetValue(MaxLength),
             NoHeader = parsed.GetValue(NoHeader) ? true : null, Cell = parsed.GetValue(Cell), Layers = parsed.GetValue(Layers),
-            Hidden = parsed.GetValue(Hidden), EmbeddingSize = parsed.GetValue(EmbeddingSize), ClassWeights = parsed.GetValue(ClassWeights), Dropout = parsed.GetValue(Dropout), BatchSize = parsed.GetValue(BatchSize),
+            Hidden = parsed.GetValue(Hidden), EmbeddingSize = parsed.GetValue(EmbeddingSize), ClassWeights = parsed.GetValue(ClassWeights), Tokenizer = parsed.GetValue(Tokenizer), MinFrequency = parsed.GetValue(MinFrequency), BpeMerges = parsed.GetValue(BpeMerges), Dropout = parsed.GetValue(Dropout), BatchSize = parsed.GetValue(BatchSize),
             Lr = parsed.GetValue(Lr), Optimizer = parsed.GetValue(Optimizer), Clip = parsed.GetValue(Clip),
             TimeLimit = parsed.GetValue(TimeLimit), Patience = parsed.GetValue(Patience), LrSchedule = parsed.GetValue(LrSchedule), CheckpointEvery = parsed.GetValue(CheckpointEvery), Curriculum = parsed.GetValue(Curriculum), CurriculumEpochs = parsed.GetValue(CurriculumEpochs), Device = parsed.GetValue(Device), Quiet = parsed.GetValue(Quiet) ? true : null,
         };
@@ -168,6 +171,11 @@ internal static class TrainCommand
         AtLeast("checkpoint-every", c.CheckpointEvery, 1);
         MissingValues.Check(c.Missing);
         Scaler.Check(c.Scaler);
+        AtLeast("min-frequency", c.MinFrequency, 1);
+        AtLeast("bpe-merges", c.BpeMerges, 0);
+        AtMost("bpe-merges", c.BpeMerges, 100_000);
+        if (c.Tokenizer is string t && t.ToLowerInvariant() is not ("char" or "word" or "bpe"))
+            throw new InvalidInputException($"--tokenizer: expected char, word or bpe; found '{t}'.");
         if (c.ClassWeights is string w && w.ToLowerInvariant() is not ("none" or "balanced"))
             throw new InvalidInputException($"--class-weights: expected none or balanced; found '{w}'.");
         AtLeast("curriculum-epochs", c.CurriculumEpochs, 1);

@@ -5,7 +5,7 @@ namespace Recur.Data;
 /// ordinal order. Sequences are cut to <see cref="MaxLength"/> characters and padded on the left, so every
 /// sequence's last step is a real character (the step the classifier reads).
 /// </summary>
-public sealed class CharacterVocabulary
+public sealed class CharacterVocabulary : ITokenizer
 {
     public const int Padding = 0, Unknown = 1;
     private readonly Dictionary<char, int> _ids;
@@ -24,6 +24,9 @@ public sealed class CharacterVocabulary
     public string Characters { get; }
     public int MaxLength { get; }
     public int Size => Characters.Length + 2;
+    public string Kind => "char";
+
+    public IReadOnlyList<string> Tokenize(string text) => text.Select(c => c.ToString()).ToArray();
 
     /// <summary>Ids of the texts, [N, MaxLength], left-padded.</summary>
     public int[] Encode(IReadOnlyList<string> texts)

@@ -7,7 +7,8 @@ namespace Recur.Data;
 /// A delimited text table (CSV, TSV, semicolon-separated) read whole into memory, with every record's line number
 /// kept so that any later complaint about a cell can name <c>file:line</c> and the column exactly.
 /// <para>
-/// Format (RFC 4180 and the usual variations): fields may be quoted with <c>"</c>; a quoted field may hold the
+/// Format (RFC 4180 and the usual variations; tab-separated files are read without quoting, as TSV defines):
+/// fields may be quoted with <c>"</c>; a quoted field may hold the
 /// delimiter, line breaks and doubled quotes (<c>""</c> → <c>"</c>); spaces around a quoted field are ignored. CRLF,
 /// LF or lone CR end a record; a UTF-8 byte-order mark is dropped. Blank lines before the first record and blank
 /// records at the end (empty lines, or lines of delimiters only) are ignored; a blank line inside a table of two or
@@ -383,6 +384,8 @@ public sealed class CsvTable
         int n = text.Length, i = 0, line = 1;
 
         bool IsSpace(char c) => c != delim && (c == ' ' || c == '\t');
+        // Tab-separated files follow the TSV convention: no quoting, a quote is text (sentences quote freely).
+        bool quoting = delim != '\t';
 
         while (i < n)
         {
@@ -393,7 +396,7 @@ public sealed class CsvTable
                 int j = i;
                 while (j < n && IsSpace(text[j]))
                     j++;
-                if (j < n && text[j] == '"')
+                if (quoting && j < n && text[j] == '"')
                 {
                     int quoteLine = line;
                     int fieldNumber = fields.Count + 1;

@@ -22,7 +22,22 @@ public sealed record ClassifyState
     [JsonPropertyName("has_header")] public bool HasHeader { get; init; } = true;
     [JsonPropertyName("delimiter")] public string Delimiter { get; init; } = ",";
     [JsonPropertyName("classes")] public required string[] Classes { get; init; }
+    [JsonPropertyName("tokenizer")] public string Tokenizer { get; init; } = "char";
     [JsonPropertyName("characters")] public string? Characters { get; init; }
+    [JsonPropertyName("lower_case")] public bool LowerCase { get; init; } = true;
+    [JsonPropertyName("words")] public string[]? Words { get; init; }
+    [JsonPropertyName("bpe_symbols")] public string[]? BpeSymbols { get; init; }
+    [JsonPropertyName("bpe_merges")] public string[][]? BpeMerges { get; init; }
+    [JsonPropertyName("vocabulary_size")] public int VocabularySize { get; init; }
+
+    /// <summary>The tokenizer this state describes (text models only).</summary>
+    public ITokenizer CreateTokenizer() => Tokenizer switch
+    {
+        "char" => new CharacterVocabulary(Characters ?? "", MaxLength),
+        "word" => new WordTokenizer(Words ?? [], MaxLength, LowerCase),
+        "bpe" => new BpeTokenizer(BpeSymbols ?? [], (BpeMerges ?? []).Select(m => (m[0], m[1])).ToArray(), MaxLength, LowerCase),
+        _ => throw new InvalidInputException($"unknown tokenizer '{Tokenizer}' in the model file."),
+    };
     [JsonPropertyName("max_length")] public int MaxLength { get; init; }
     [JsonPropertyName("mean")] public double Mean { get; init; }
     [JsonPropertyName("std")] public double Std { get; init; } = 1;
@@ -63,9 +78,32 @@ public static class ClassifyWorkflow
         {
             int textColumn = table.ColumnIndex(textColumnName);
             var texts = table.Text(textColumn, allowEmpty: false);
-            int longest = split.Train.Max(r => texts[r].Length);
-            var vocabulary = CharacterVocabulary.FromTexts(split.Train.Select(r => texts[r]), config.MaxLength ?? Math.Clamp(longest, 1, 128));
-            state = state with { TextColumn = table.ColumnNames[textColumn], Characters = vocabulary.Characters, MaxLength = vocabulary.MaxLength };
+            var trainTexts = split.Train.Select(r => texts[r]).ToArray();
+            string kind = (config.Tokenizer ?? "char").ToLowerInvariant();
+            // Default length: the longest training text in tokens, at most 128 (longer texts keep their start).
+            int Longest(Func<string, int> tokens) => config.MaxLength ?? Math.Clamp(trainTexts.Max(tokens), 1, 128);
+            state = state with { TextColumn = table.ColumnNames[textColumn], Tokenizer = kind };
+            ITokenizer tokenizer;
+            switch (kind)
+            {
+                case "char":
+                    var characters = CharacterVocabulary.FromTexts(trainTexts, Longest(t => t.Length));
+                    (tokenizer, state) = (characters, state with { Characters = characters.Characters });
+                    break;
+                case "word":
+                    var words = WordTokenizer.Train(trainTexts, Longest(t => WordTokenizer.Split(t, true).Count), minFrequency: config.MinFrequency ?? 2);
+                    (tokenizer, state) = (words, state with { Words = [.. words.Words] });
+                    break;
+                case "bpe":
+                    var probe = BpeTokenizer.Train(trainTexts, config.BpeMerges ?? 1000, 1);
+                    var bpe = new BpeTokenizer(probe.Symbols, probe.Merges, Longest(t => probe.Tokenize(t).Count), probe.LowerCase);
+                    (tokenizer, state) = (bpe, state with { BpeSymbols = [.. bpe.Symbols], BpeMerges = bpe.Merges.Select(m => new[] { m.Left, m.Right }).ToArray() });
+                    break;
+                default:
+                    throw new InvalidInputException($"--tokenizer: expected char, word or bpe; found '{config.Tokenizer}'.");
+            }
+            state = state with { MaxLength = tokenizer.MaxLength, VocabularySize = tokenizer.Size };
+            log.WriteLine($"tokenizer: {kind}, {tokenizer.Size} ids (with padding and unknown), {tokenizer.MaxLength} tokens per text");
         }
         else
         {
@@ -82,6 +120,7 @@ public static class ClassifyWorkflow
         {
             Task = "classify", LabelColumn = state.LabelColumn, TextColumn = state.TextColumn, Seed = seed,
             MaxLength = state.TextColumn is null ? null : state.MaxLength,
+            Tokenizer = state.TextColumn is null ? null : state.Tokenizer,
             Cell = config.Cell ?? "lstm", Layers = config.Layers ?? 1, Hidden = config.Hidden ?? 64,
             Dropout = config.Dropout ?? 0.0, Epochs = config.Epochs ?? 15, BatchSize = config.BatchSize ?? 32,
             Lr = config.Lr ?? 3e-3, Optimizer = config.Optimizer ?? "adam", Clip = config.Clip ?? 1.0,
@@ -91,7 +130,7 @@ public static class ClassifyWorkflow
         {
             Cell = RecurrentLayers.ParseCell(resolved.Cell!), HiddenSize = resolved.Hidden!.Value, Layers = resolved.Layers!.Value,
             Dropout = resolved.Dropout!.Value, OutputSize = classes.Length, InputSize = 1,
-            VocabularySize = state.Characters is null ? 0 : state.Characters.Length + 2, EmbeddingSize = resolved.EmbeddingSize ?? 32,
+            VocabularySize = state.TextColumn is null ? 0 : state.VocabularySize, EmbeddingSize = resolved.EmbeddingSize ?? 32,
         };
         var (inputs, _) = Encode(state, table, table.Source);
         var model = new SequenceModel(spec, new RecurRandom(seed));
@@ -209,7 +248,7 @@ public static class ClassifyWorkflow
         if (state.TextColumn is string textColumn)
         {
             var texts = table.Text(table.ColumnIndex(textColumn));
-            var vocabulary = new CharacterVocabulary(state.Characters ?? "", state.MaxLength);
+            var vocabulary = state.CreateTokenizer();
             return ((rows, labels) => SequenceDataset.TokenClassification(
                 vocabulary.Encode(rows.Select(r => texts[r]).ToArray()), rows.Length, state.MaxLength, rows.Select(r => labels[r]).ToArray()), state.MaxLength);
         }
@@ -234,7 +273,7 @@ public static class ClassifyWorkflow
             var spec = file.Model.Spec;
             bool text = state.TextColumn is not null;
             if (state.Classes is null || state.Classes.Length != spec.OutputSize
-                || (text && (state.Characters is null || state.Characters.Length + 2 != spec.VocabularySize || state.MaxLength < 1))
+                || (text && (state.VocabularySize != spec.VocabularySize || state.MaxLength < 1 || state.CreateTokenizer().Size != spec.VocabularySize))
                 || (!text && (state.FeatureColumns is not { Length: > 0 } || !(state.Std > 0))))
                 throw new ModelFileException(file.Path, "has a classification state that does not fit its model (classes, vocabulary or input columns).");
             return state;

@@ -44,6 +44,9 @@ public sealed record TrainConfig
     public double? Dropout { get; init; }
     public int? EmbeddingSize { get; init; }
     public string? ClassWeights { get; init; }
+    public string? Tokenizer { get; init; }
+    public int? MinFrequency { get; init; }
+    public int? BpeMerges { get; init; }
 
     // optimisation
     public int? BatchSize { get; init; }

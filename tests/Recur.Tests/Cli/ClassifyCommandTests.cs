@@ -45,4 +45,19 @@ public class ClassifyCommandTests
             "--epochs", "15", "--out", dir.File("run"), "--quiet", "--json");
         Assert.True(report["metrics"]!["accuracy"]!.GetValue<double>() >= 0.9, report.ToJsonString());
     }
+
+    [Theory]
+    [InlineData("word")]
+    [InlineData("bpe")]
+    public void SentencesClassifiedWithWordAndBpeTokensFromTheModelFileAlone(string tokenizer)
+    {
+        using var dir = new TempDirectory();
+        string data = CliRunner.DataFile("sentiment-labelled-sentences.tsv");
+        var report = CliRunner.Json("train", "--task", "classify", "--data", data, "--no-header", "--text-column", "2", "--label-column", "1",
+            "--tokenizer", tokenizer, "--epochs", "4", "--out", dir.File("run"), "--quiet", "--json");
+        double accuracy = report["metrics"]!["accuracy"]!.GetValue<double>();
+        Assert.True(accuracy >= 0.62, $"{tokenizer}: accuracy {accuracy:F3} on balanced sentiment (majority 0.5)");
+        var evaluated = CliRunner.Json("evaluate", "--model", System.IO.Path.Combine(dir.File("run"), "model.safetensors"), "--data", data, "--json");
+        Assert.Equal(report["metrics"]!.ToJsonString(), evaluated["metrics"]!.ToJsonString());
+    }
 }
