@@ -16,7 +16,6 @@ internal sealed class TrainingProgress : TrainingCallback
 {
     private static readonly TimeSpan PlainInterval = TimeSpan.FromSeconds(10);
     private readonly TextWriter _plain;
-    private readonly IAnsiConsole? _console;
     private ProgressTask? _task;
     private readonly Stopwatch _sinceLine = new(), _epochClock = new();
     private long _sequences;
@@ -24,7 +23,7 @@ internal sealed class TrainingProgress : TrainingCallback
 
     private TrainingProgress(TextWriter plain, IAnsiConsole? console)
     {
-        (_plain, _console) = (plain, console);
+        _plain = plain;
         Log = console is null ? plain : new ConsoleLineWriter(console);
     }
 

@@ -1,6 +1,5 @@
 using Recur.Autograd;
 using Recur.Initialization;
-using Recur.Layers.Recurrent;
 using Recur.Randomness;
 
 namespace Recur.Layers;

@@ -1,7 +1,6 @@
 using System.Globalization;
 using Recur.Models;
 using Recur.Randomness;
-using Recur.Tensors;
 using Recur.Training;
 
 namespace Recur.Serialization;

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
@@ -7,7 +6,6 @@ using Recur.Evaluation;
 using Recur.Layers;
 using Recur.Models;
 using Recur.Randomness;
-using Recur.Schedules;
 using Recur.Serialization;
 using Recur.Training.Callbacks;
 using Recur.Training.Checkpoints;

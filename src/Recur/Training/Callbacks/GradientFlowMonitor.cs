@@ -2,7 +2,6 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Recur.Layers;
 using Recur.Training.Checkpoints;
-using Recur.Optimizers;
 
 namespace Recur.Training.Callbacks;
 
