@@ -17,21 +17,26 @@ public sealed class ForecastWindows
     /// <param name="source">The file, for messages.</param>
     /// <param name="minimumWindows">Fewer windows than this is an error.</param>
     /// <param name="covariates">Extra input series [K][rows], already scaled, read beside the target at every step.</param>
-    public ForecastWindows(double[] series, int lookback, int horizon, string source, int minimumWindows = MinimumWindows, double[][]? covariates = null)
+    /// <param name="stride">S: rows between the starts of consecutive windows.</param>
+    public ForecastWindows(double[] series, int lookback, int horizon, string source, int minimumWindows = MinimumWindows,
+        double[][]? covariates = null, int stride = 1)
     {
+        if (stride < 1) throw new InvalidInputException($"--stride: expected at least 1; found {stride}.");
+        Stride = stride;
         Covariates = covariates ?? [];
         if (Covariates.Any(c => c.Length != series.Length))
             throw new ArgumentException("Every covariate series must have one value per row of the target series.", nameof(covariates));
         if (lookback < 1) throw new InvalidInputException($"--lookback: expected at least 1; found {lookback}.");
         if (horizon < 1) throw new InvalidInputException($"--horizon: expected at least 1; found {horizon}.");
         (Series, Lookback, Horizon) = (series, lookback, horizon);
-        long count = (long)series.Length - lookback - horizon + 1;
-        Gap = horizon - 1;
+        long rows = (long)series.Length - lookback - horizon;
+        long count = rows < 0 ? 0 : rows / stride + 1;
+        Gap = (horizon - 1 + stride - 1) / stride; // windows whose targets would overlap the next part's
         long needed = (long)minimumWindows + (minimumWindows > 1 ? 2L * Gap : 0);
         if (count < needed)
             throw new InvalidInputException(
-                $"{source}: {series.Length} rows give {Math.Max(count, 0)} windows of lookback {lookback} + horizon {horizon}; " +
-                $"need at least {needed} (at least {needed + lookback + horizon - 1} rows): use more data or a shorter lookback or horizon.");
+                $"{source}: {series.Length} rows give {count} windows of lookback {lookback} + horizon {horizon}{(stride > 1 ? $" every {stride} rows" : "")}; " +
+                $"need at least {needed} (at least {(needed - 1) * stride + lookback + horizon} rows): use more data or a shorter lookback, horizon or stride.");
         Count = (int)count;
         TestCount = Math.Max(1, (int)Math.Round(TestFraction * Count));
         ValidationCount = Math.Max(1, (int)Math.Round(ValidationFraction * Count));
@@ -43,6 +48,12 @@ public sealed class ForecastWindows
     /// of one part is a target row of the next.
     /// </summary>
     public int Gap { get; }
+
+    /// <summary>S: window i starts at row i·S.</summary>
+    public int Stride { get; }
+
+    /// <summary>The first row window <paramref name="window"/> reads.</summary>
+    public int FirstRow(int window) => window * Stride;
 
     public double[] Series { get; }
 
@@ -62,10 +73,10 @@ public sealed class ForecastWindows
     public int TestStart => Count - TestCount;
 
     /// <summary>Rows the training windows read or predict: the only rows statistics may be fitted on.</summary>
-    public ReadOnlySpan<double> TrainingRows => Series.AsSpan(0, TrainCount - 1 + Lookback + Horizon);
+    public ReadOnlySpan<double> TrainingRows => Series.AsSpan(0, FirstRow(TrainCount - 1) + Lookback + Horizon);
 
-    public ReadOnlySpan<double> Inputs(int window) => Series.AsSpan(window, Lookback);
-    public ReadOnlySpan<double> Targets(int window) => Series.AsSpan(window + Lookback, Horizon);
+    public ReadOnlySpan<double> Inputs(int window) => Series.AsSpan(FirstRow(window), Lookback);
+    public ReadOnlySpan<double> Targets(int window) => Series.AsSpan(FirstRow(window) + Lookback, Horizon);
 
     /// <summary>Windows [start, start+count) in network units: inputs [N, L, F] (target, then covariates), targets [N, H].</summary>
     public SequenceDataset Dataset(ForecastScaling scaling, int start, int count)
@@ -75,8 +86,8 @@ public sealed class ForecastWindows
         var targets = new float[count * H];
         for (int n = 0; n < count; n++)
         {
-            int first = start + n;
-            var input = Inputs(first);
+            int window = start + n, first = FirstRow(window);
+            var input = Inputs(window);
             var (anchor, scale) = scaling.ForWindow(input);
             for (int t = 0; t < L; t++)
             {
@@ -84,7 +95,7 @@ public sealed class ForecastWindows
                 values[at] = (float)((input[t] - anchor) / scale);
                 for (int k = 0; k < Covariates.Length; k++) values[at + 1 + k] = (float)Covariates[k][first + t];
             }
-            var target = first + L + H <= Series.Length ? Targets(first) : [];
+            var target = first + L + H <= Series.Length ? Targets(window) : [];
             for (int h = 0; h < target.Length; h++) targets[n * H + h] = (float)((target[h] - anchor) / scale);
         }
         return SequenceDataset.Regression(values, count, L, F, targets, H);
@@ -123,7 +134,7 @@ public sealed class ForecastWindows
         var result = new double[count * Horizon];
         for (int n = 0; n < count; n++)
         {
-            int end = start + n + Lookback; // first predicted row
+            int end = FirstRow(start + n) + Lookback; // first predicted row
             for (int h = 0; h < Horizon; h++)
             {
                 int row = end + h - season * (h / season + 1);

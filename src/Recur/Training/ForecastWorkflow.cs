@@ -29,6 +29,7 @@ public sealed record ForecastState
     [JsonPropertyName("horizon")] public int Horizon { get; init; }
     [JsonPropertyName("season")] public int Season { get; init; } = 1;
     [JsonPropertyName("missing")] public string Missing { get; init; } = "error";
+    [JsonPropertyName("stride")] public int Stride { get; init; } = 1;
     [JsonPropertyName("features")] public FeatureScaling[] Features { get; init; } = [];
     [JsonPropertyName("scaling")] public required ForecastScaling Scaling { get; init; }
     [JsonPropertyName("split")] public string Split { get; init; } = $"chronological windows: last {ForecastWindows.TestFraction} test, {ForecastWindows.ValidationFraction} before it validation";
@@ -59,10 +60,11 @@ public static class ForecastWorkflow
         int season = ResolveSeason(config, table, series, log);
         int horizon = config.Horizon ?? 1;
         int lookback = config.Lookback ?? DefaultLookback(series.Length, horizon, season);
-        var unscaled = new ForecastWindows(series, lookback, horizon, table.Source);
+        int stride = config.Stride ?? 1;
+        var unscaled = new ForecastWindows(series, lookback, horizon, table.Source, stride: stride);
         // Feature statistics come from the rows of training windows only.
         var featureScaling = featureNames.Select((name, k) => Standardise(name, rawFeatures[k].AsSpan(0, unscaled.TrainingRows.Length), scaler)).ToArray();
-        var windows = new ForecastWindows(series, lookback, horizon, table.Source, covariates: Scale(rawFeatures, featureScaling));
+        var windows = new ForecastWindows(series, lookback, horizon, table.Source, covariates: Scale(rawFeatures, featureScaling), stride: stride);
         string requested = (config.Normalize ?? "auto").ToLowerInvariant();
         string[] candidates = requested == "auto" ? ForecastScaling.Modes : [requested];
 
@@ -72,7 +74,7 @@ public static class ForecastWorkflow
             Cell = config.Cell ?? "lstm", Layers = config.Layers ?? 1, Hidden = config.Hidden ?? 32,
             Dropout = config.Dropout ?? 0.0, Epochs = config.Epochs ?? 40, BatchSize = config.BatchSize ?? 32,
             Lr = config.Lr ?? 3e-3, Optimizer = config.Optimizer ?? "adam", Clip = config.Clip ?? 1.0, Seed = config.Seed ?? 42,
-            Normalize = requested, Missing = missing, Scaler = scaler,
+            Normalize = requested, Missing = missing, Scaler = scaler, Stride = stride,
         };
         var validationActual = windows.Actual(windows.ValidationStart, windows.ValidationCount);
         double naiveValidation = ForecastMetrics.Rmse(windows.Naive(windows.ValidationStart, windows.ValidationCount), validationActual);
@@ -106,7 +108,7 @@ public static class ForecastWorkflow
         var state = new ForecastState
         {
             Target = target, HasHeader = !(config.NoHeader ?? false), Delimiter = table.Delimiter.ToString(), Missing = missing,
-            Lookback = lookback, Horizon = horizon, Season = season, Scaling = chosen.scaling, Features = featureScaling,
+            Lookback = lookback, Horizon = horizon, Season = season, Scaling = chosen.scaling, Features = featureScaling, Stride = stride,
         };
         var report = Score(chosen.model, windows, state, windows.TestStart, windows.TestCount, candidateScores);
         return new TrainedRun(chosen.model, resolved, JsonSerializer.Serialize(state), report, chosen.history)
@@ -126,6 +128,7 @@ public static class ForecastWorkflow
     /// <summary>
     /// One forecast per complete input window of the file, including the one that ends at the last row (the
     /// forecast beyond the data): <c>{"end_row": r, "forecast": [...]}</c>, r the 1-based data row of the window's last value.
+    /// Every position is forecast whatever the training stride.
     /// </summary>
     public static JsonArray Predict(ModelFile file, CsvTable table)
     {
@@ -169,7 +172,7 @@ public static class ForecastWorkflow
             {
                 int k = n * H + h;
                 csv.Append(System.Globalization.CultureInfo.InvariantCulture,
-                    $"{start + n},{start + n + windows.Lookback + h + 1},{h + 1},{actual[k]:R},{predicted[k]:R},{naive[k]:R},{seasonal[k]:R}\n");
+                    $"{start + n},{windows.FirstRow(start + n) + windows.Lookback + h + 1},{h + 1},{actual[k]:R},{predicted[k]:R},{naive[k]:R},{seasonal[k]:R}\n");
             }
         return csv.ToString();
     }
@@ -208,7 +211,7 @@ public static class ForecastWorkflow
         {
             var state = JsonSerializer.Deserialize<ForecastState>(file.DataState);
             if (state is null || state.Task != "forecast") throw new ModelFileException(file.Path, "is not a forecaster.");
-            if (state.Lookback < 1 || state.Horizon != file.Model.Spec.OutputSize || state.Season < 1 || state.Scaling is null
+            if (state.Lookback < 1 || state.Stride < 1 || state.Horizon != file.Model.Spec.OutputSize || state.Season < 1 || state.Scaling is null
                 || !ForecastScaling.Modes.Contains(state.Scaling.Mode) || !double.IsFinite(state.Scaling.Scale) || !(state.Scaling.StepScale > 0))
                 throw new ModelFileException(file.Path, "has a forecasting state that does not fit its model (lookback, horizon, season or scaling).");
             return state;
@@ -223,7 +226,7 @@ public static class ForecastWorkflow
     {
         var state = ReadState(file);
         var (series, covariates) = ReadScaled(table, state);
-        return (state, new ForecastWindows(series, state.Lookback, state.Horizon, table.Source, covariates: covariates));
+        return (state, new ForecastWindows(series, state.Lookback, state.Horizon, table.Source, covariates: covariates, stride: state.Stride));
     }
 
     private static string ResolveTarget(TrainConfig config, CsvTable table, TextWriter log)

@@ -26,6 +26,7 @@ public sealed record TrainConfig
     public string[]? Features { get; init; }
     public int? Lookback { get; init; }
     public int? Horizon { get; init; }
+    public int? Stride { get; init; }
     public int? Season { get; init; }
     public string? PeriodColumn { get; init; }
     public string? TimeColumn { get; init; }
