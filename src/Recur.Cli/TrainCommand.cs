@@ -25,6 +25,7 @@ internal static class TrainCommand
     private static readonly Option<int?> Lookback = new("--lookback") { Description = "forecast: input window length" };
     private static readonly Option<int?> Horizon = new("--horizon") { Description = "forecast: steps to predict" };
     private static readonly Option<int?> Stride = new("--stride") { Description = "forecast: rows between consecutive training windows (default 1)" };
+    private static readonly Option<bool> Calendar = new("--calendar") { Description = "forecast: add day-of-week, day-of-year (and hour) inputs from --time-column" };
     private static readonly Option<int?> Season = new("--season") { Description = "forecast: seasonal period for the seasonal-naive baseline and MASE" };
     private static readonly Option<string?> PeriodColumn = new("--period-column") { Description = "forecast: a column whose range gives the seasonal period" };
     private static readonly Option<string?> TimeColumn = new("--time-column") { Description = "forecast: the time column (rows are used in file order)" };
@@ -64,7 +65,7 @@ internal static class TrainCommand
     {
         var command = new Command("train", "Train a model on a CSV/TSV file, evaluate it on the held-out test part and save it.")
         {
-            Config, Task, Data, Out, Epochs, Seed, Threads, Target, Features, Lookback, Horizon, Stride, Season, PeriodColumn, TimeColumn, Normalize, Missing, ScalerKind,
+            Config, Task, Data, Out, Epochs, Seed, Threads, Target, Features, Lookback, Horizon, Stride, Calendar, Season, PeriodColumn, TimeColumn, Normalize, Missing, ScalerKind,
             TextColumn, LabelColumn, MaxLength, NoHeader, Cell, Layers, Hidden, EmbeddingSize, ClassWeights, Tokenizer, MinFrequency, BpeMerges, Dropout, BatchSize, Lr, Optimizer, Clip,
             TimeLimit, Patience, LrSchedule, Curriculum, CurriculumEpochs, Resume, CheckpointEvery, Device, Quiet, Json,
         };
@@ -83,7 +84,7 @@ internal static class TrainCommand
             Seed = parsed.GetValue(Seed), Threads = parsed.GetValue(Threads),
             Target = parsed.GetValue(Target) is { Length: > 0 } t ? t : null,
             Features = parsed.GetValue(Features) is string features ? [features] : null,
-            Lookback = parsed.GetValue(Lookback), Horizon = parsed.GetValue(Horizon), Stride = parsed.GetValue(Stride), Season = parsed.GetValue(Season),
+            Lookback = parsed.GetValue(Lookback), Horizon = parsed.GetValue(Horizon), Stride = parsed.GetValue(Stride), Calendar = parsed.GetValue(Calendar) ? true : null, Season = parsed.GetValue(Season),
             PeriodColumn = parsed.GetValue(PeriodColumn), TimeColumn = parsed.GetValue(TimeColumn), Normalize = parsed.GetValue(Normalize), Missing = parsed.GetValue(Missing), Scaler = parsed.GetValue(ScalerKind),
             TextColumn = parsed.GetValue(TextColumn), LabelColumn = parsed.GetValue(LabelColumn), MaxLength = parsed.GetValue(MaxLength),
             NoHeader = parsed.GetValue(NoHeader) ? true : null, Cell = parsed.GetValue(Cell), Layers = parsed.GetValue(Layers),

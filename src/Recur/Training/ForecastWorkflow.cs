@@ -30,6 +30,7 @@ public sealed record ForecastState
     [JsonPropertyName("season")] public int Season { get; init; } = 1;
     [JsonPropertyName("missing")] public string Missing { get; init; } = "error";
     [JsonPropertyName("stride")] public int Stride { get; init; } = 1;
+    [JsonPropertyName("time_column")] public string? TimeColumn { get; init; }
     [JsonPropertyName("features")] public FeatureScaling[] Features { get; init; } = [];
     [JsonPropertyName("scaling")] public required ForecastScaling Scaling { get; init; }
     [JsonPropertyName("split")] public string Split { get; init; } = $"chronological windows: last {ForecastWindows.TestFraction} test, {ForecastWindows.ValidationFraction} before it validation";
@@ -48,7 +49,7 @@ public static class ForecastWorkflow
     public static TrainedRun Train(TrainConfig config, CsvTable table, TextWriter log, IReadOnlyList<TrainingCallback>? callbacks = null,
         CheckpointSettings? checkpoints = null)
     {
-        if (config.TimeColumn is string timeColumn) table.ColumnIndex(timeColumn); // rows are used in file order; the column must exist
+        string? timeColumn = config.TimeColumn is string tc ? table.ColumnNames[table.ColumnIndex(tc)] : null; // rows are used in file order
         string target = ResolveTarget(config, table, log);
         string missing = MissingValues.Check(config.Missing);
         string scaler = Scaler.Check(config.Scaler);
@@ -56,7 +57,12 @@ public static class ForecastWorkflow
             .Select(f => table.ColumnNames[table.ColumnIndex(f)]).Distinct().ToArray();
         if (featureNames.Contains(target))
             throw new InvalidInputException($"--features: '{target}' is the target; it is always an input already.");
-        var (series, rawFeatures) = ReadColumns(table, target, featureNames, missing);
+        if (config.Calendar == true)
+        {
+            if (timeColumn is null) throw new InvalidInputException("--calendar: calendar features need the time column; name it with --time-column.");
+            featureNames = [.. featureNames, .. CalendarFeatures.Names(CalendarFeatures.ParseTimes(table, table.ColumnIndex(timeColumn)))];
+        }
+        var (series, rawFeatures) = ReadColumns(table, target, featureNames, missing, timeColumn);
         int season = ResolveSeason(config, table, series, log);
         int horizon = config.Horizon ?? 1;
         int lookback = config.Lookback ?? DefaultLookback(series.Length, horizon, season);
@@ -108,7 +114,7 @@ public static class ForecastWorkflow
         var state = new ForecastState
         {
             Target = target, HasHeader = !(config.NoHeader ?? false), Delimiter = table.Delimiter.ToString(), Missing = missing,
-            Lookback = lookback, Horizon = horizon, Season = season, Scaling = chosen.scaling, Features = featureScaling, Stride = stride,
+            Lookback = lookback, Horizon = horizon, Season = season, Scaling = chosen.scaling, Features = featureScaling, Stride = stride, TimeColumn = timeColumn,
         };
         var report = Score(chosen.model, windows, state, windows.TestStart, windows.TestCount, candidateScores);
         return new TrainedRun(chosen.model, resolved, JsonSerializer.Serialize(state), report, chosen.history)
@@ -252,11 +258,17 @@ public static class ForecastWorkflow
     /// The target and feature columns as numbers, missing values treated by the policy; "drop" removes a row when
     /// any of its columns is missing, so the columns stay aligned.
     /// </summary>
-    private static (double[] series, double[][] features) ReadColumns(CsvTable table, string target, string[] features, string missing)
+    private static (double[] series, double[][] features) ReadColumns(CsvTable table, string target, string[] features, string missing, string? timeColumn)
     {
         var names = features.Prepend(target).ToArray();
-        if (missing == "error") return Split(names.Select(n => table.Numeric(table.ColumnIndex(n))).ToArray());
-        var columns = names.Select(n => table.Numeric(table.ColumnIndex(n), allowMissing: true)).ToArray();
+        DateTime[]? times = names.Any(n => n.StartsWith(CalendarFeatures.Prefix, StringComparison.Ordinal))
+            ? CalendarFeatures.ParseTimes(table, table.ColumnIndex(timeColumn ?? throw new InvalidInputException($"{table.Source}: calendar features need a time column.")))
+            : null;
+        double[] Read(string name, bool allowMissing) => name.StartsWith(CalendarFeatures.Prefix, StringComparison.Ordinal)
+            ? CalendarFeatures.Compute(name, times!)
+            : table.Numeric(table.ColumnIndex(name), allowMissing);
+        if (missing == "error") return Split(names.Select(n => Read(n, false)).ToArray());
+        var columns = names.Select(n => Read(n, true)).ToArray();
         if (missing == "drop")
         {
             var keep = Enumerable.Range(0, table.RowCount).Where(r => columns.All(c => double.IsFinite(c[r]))).ToArray();
@@ -271,7 +283,7 @@ public static class ForecastWorkflow
     /// <summary>A saved forecaster's target and scaled features from a file, read as at training.</summary>
     private static (double[] series, double[][] covariates) ReadScaled(CsvTable table, ForecastState state)
     {
-        var (series, raw) = ReadColumns(table, state.Target, state.Features.Select(f => f.Column).ToArray(), MissingValues.Check(state.Missing));
+        var (series, raw) = ReadColumns(table, state.Target, state.Features.Select(f => f.Column).ToArray(), MissingValues.Check(state.Missing), state.TimeColumn);
         return (series, Scale(raw, state.Features));
     }
 

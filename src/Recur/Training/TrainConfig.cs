@@ -27,6 +27,7 @@ public sealed record TrainConfig
     public int? Lookback { get; init; }
     public int? Horizon { get; init; }
     public int? Stride { get; init; }
+    public bool? Calendar { get; init; }
     public int? Season { get; init; }
     public string? PeriodColumn { get; init; }
     public string? TimeColumn { get; init; }
