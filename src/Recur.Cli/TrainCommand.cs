@@ -136,6 +136,8 @@ internal static class TrainCommand
         {
             ReportPrinter.Print(run.Report, stdout);
             stdout.WriteLine($"model: {Path.Combine(outDir, "model.safetensors")}");
+            string page = Path.Combine(outDir, Reporting.RunReport.Folder, Reporting.RunReport.Page);
+            if (File.Exists(page)) stdout.WriteLine($"report: {page}");
         }
         return RecurCommand.Success;
     }
