@@ -67,12 +67,17 @@ public static class RecurrentLayerKernel<T, TCell>
         Rows.AddBias<T>(xGates, w.InputBias);
 
         var hGates = new T[batch * GH]; // [B, G·H], reused every step
+        // W_hhᵀ: [H, G·H], transposed once so every step's product reads it row-major (no per-step repacking of a
+        // transposed operand).
+        var recurrentTransposed = new T[H * GH];
+        for (int g = 0; g < GH; g++)
+            for (int k = 0; k < H; k++) recurrentTransposed[k * GH + g] = w.RecurrentWeights[g * H + k];
         int savedStep = batch * TCell.SavedWidth * H;
         for (int t = 0; t < steps; t++)
         {
             // hGates = h_{t−1}·W_hhᵀ + b_hh
             for (int b = 0; b < batch; b++) w.RecurrentBias.CopyTo(hGates.AsSpan(b * GH, GH));
-            Gemm.Multiply<T>(false, true, batch, GH, H, cache.Hs.AsSpan(t * BH, BH), w.RecurrentWeights, hGates, accumulate: true);
+            Gemm.Multiply<T>(false, false, batch, GH, H, cache.Hs.AsSpan(t * BH, BH), recurrentTransposed, hGates, accumulate: true);
             TCell.Forward<T>(batch, H,
                 xGates.AsSpan(t * batch * GH, batch * GH), hGates,
                 cache.Hs.AsSpan(t * BH, BH), CellSlice(cache.Cs, t, BH),
