@@ -152,10 +152,8 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     [ThreadStatic] private static PackingBuffer? t_packedB;
 
     private readonly PackingBuffer _packedB = new();
-    private readonly Action<int> _packBody;
-    private readonly Action<int> _computeBody;
-    private readonly Action<int> _rowBody;
-    private readonly Action<int> _fewRowsBody;
+    private readonly Action<int> _packBody, _shareBody, _compute, _computeFewRows, _computeRow;
+    private Action<int> _itemWork;
 
     // The current call and block; written by the calling thread before each parallel phase.
     private GemmOperands _o;
@@ -167,10 +165,13 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
 
     private GemmDriver()
     {
+        // Delegates made once, so a call allocates nothing.
         _packBody = PackBShare;
-        _computeBody = ComputeShare;
-        _rowBody = RowShare;
-        _fewRowsBody = FewRowsShare;
+        _shareBody = ShareItems;
+        _compute = Compute;
+        _computeFewRows = ComputeFewRows;
+        _computeRow = ComputeRow;
+        _itemWork = _compute;
     }
 
     public static void Run(in GemmOperands operands) => (t_driver ??= new GemmDriver<TV>()).Execute(operands);
@@ -206,23 +207,15 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
             _colChunks = rowBlocks >= _threads ? 1 : Math.Min(_bPanels, (_threads + rowBlocks - 1) / rowBlocks);
             _chunkPanels = (_bPanels + _colChunks - 1) / _colChunks;
             _colChunks = (_bPanels + _chunkPanels - 1) / _chunkPanels;
-            _items = rowBlocks * _colChunks;
+            int items = rowBlocks * _colChunks;
 
             for (_pc = 0; _pc < o.K; _pc += KC)
             {
                 _kc = Math.Min(KC, o.K - _pc);
                 _addToC = o.Accumulate || _pc > 0;
-                if (_threads == 1)
-                {
-                    PackB(_packedBBlock, _jc, _bPanels, _pc, _kc);
-                    for (int item = 0; item < _items; item++) Compute(item);
-                }
-                else
-                {
-                    Parallel.For(0, _threads, _packBody);
-                    _nextItem = -1;
-                    Parallel.For(0, _threads, _computeBody);
-                }
+                if (_threads == 1) PackB(_packedBBlock, _jc, _bPanels, _pc, _kc);
+                else Parallel.For(0, _threads, _packBody);
+                RunItems(items, _compute);
             }
         }
     }
@@ -235,25 +228,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     /// <see cref="FewRowsChunk"/> columns of C, each packing its own op(B) panels and all of op(A) for every K
     /// block, so one parallel phase per call suffices and no packed block is shared between threads.
     /// </summary>
-    private void ExecuteFewRows()
-    {
-        _items = (_o.N + FewRowsChunk - 1) / FewRowsChunk;
-        if (_threads == 1 || _items == 1)
-        {
-            for (int item = 0; item < _items; item++) ComputeFewRows(item);
-        }
-        else
-        {
-            _nextItem = -1;
-            Parallel.For(0, Math.Min(_threads, _items), _fewRowsBody);
-        }
-    }
-
-    private void FewRowsShare(int t)
-    {
-        for (int item = Interlocked.Increment(ref _nextItem); item < _items; item = Interlocked.Increment(ref _nextItem))
-            ComputeFewRows(item);
-    }
+    private void ExecuteFewRows() => RunItems((_o.N + FewRowsChunk - 1) / FewRowsChunk, _computeFewRows);
 
     private void ComputeFewRows(int item)
     {
@@ -277,25 +252,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     /// The single-row product c[1, N] (+)= a[1, K]·op(B)[K, N] (streaming inference): no packing of op(B), which
     /// is read once, in row order. Work items are fixed chunks of <see cref="RowChunk"/> columns.
     /// </summary>
-    private void ExecuteRow()
-    {
-        _items = (_o.N + RowChunk - 1) / RowChunk;
-        if (_threads == 1 || _items == 1)
-        {
-            for (int item = 0; item < _items; item++) ComputeRow(item);
-        }
-        else
-        {
-            _nextItem = -1;
-            Parallel.For(0, Math.Min(_threads, _items), _rowBody);
-        }
-    }
-
-    private void RowShare(int t)
-    {
-        for (int item = Interlocked.Increment(ref _nextItem); item < _items; item = Interlocked.Increment(ref _nextItem))
-            ComputeRow(item);
-    }
+    private void ExecuteRow() => RunItems((_o.N + RowChunk - 1) / RowChunk, _computeRow);
 
     /// <summary>Columns [RowChunk·item, …) of the single-row product.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -392,11 +349,26 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         PackB(_packedBBlock + (nint)start * _kc * NR, _jc + start * NR, count, _pc, _kc);
     }
 
-    /// <summary>Workers take the next unclaimed item until none is left (items are independent outputs).</summary>
-    private void ComputeShare(int t)
+    /// <summary>
+    /// Runs work items 0 … items−1: in order on this thread, or claimed one at a time by up to <see cref="_threads"/>
+    /// workers. Items write disjoint parts of C, so the result does not depend on who runs which.
+    /// </summary>
+    private void RunItems(int items, Action<int> work)
+    {
+        if (_threads == 1 || items == 1)
+        {
+            for (int item = 0; item < items; item++) work(item);
+            return;
+        }
+        (_items, _itemWork, _nextItem) = (items, work, -1);
+        Parallel.For(0, Math.Min(_threads, items), _shareBody);
+    }
+
+    /// <summary>A worker's share: the next unclaimed item until none is left.</summary>
+    private void ShareItems(int t)
     {
         for (int item = Interlocked.Increment(ref _nextItem); item < _items; item = Interlocked.Increment(ref _nextItem))
-            Compute(item);
+            _itemWork(item);
     }
 
     /// <summary>
