@@ -127,7 +127,7 @@ internal static class TrainCommand
         TrainedRun run = config.Quiet == true ? Train(log, []) : TrainingProgress.Show(log, progress => Train(progress.Log, [progress]));
         // The run directory's location is not part of the model: the same training gives the same file anywhere.
         run = run with { Config = run.Config with { Out = null, Quiet = null, CheckpointEvery = null } };
-        WriteRunDirectory(outDir, run);
+        WriteRunDirectory(outDir, run, stderr);
 
         var report = ReportJson(run);
         report["run_dir"] = outDir;
@@ -281,7 +281,7 @@ internal static class TrainCommand
     /// Writes model.safetensors, metrics.csv, config.json, report.json and the report (plots, report.html) into a fresh sibling directory and only
     /// then moves it into place, so a failed run leaves nothing half-written.
     /// </summary>
-    private static void WriteRunDirectory(string outDir, TrainedRun run)
+    private static void WriteRunDirectory(string outDir, TrainedRun run, TextWriter stderr)
     {
         string full = Path.GetFullPath(outDir);
         string parent = Path.GetDirectoryName(full)!;
@@ -308,7 +308,7 @@ internal static class TrainCommand
             catch (Exception e) when (e is InvalidInputException or ArgumentException or InvalidOperationException or IOException)
             {
                 // The model and its metrics matter more than the pictures: keep the run, say what is missing.
-                Console.Error.WriteLine($"warning: the run report could not be drawn ({e.Message}); 'recur report {outDir}' can try again.");
+                stderr.WriteLine($"warning: the run report could not be drawn ({e.Message}); 'recur report {outDir}' can try again.");
                 string partial = Path.Combine(staging, Reporting.RunReport.Folder);
                 if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
             }

@@ -101,7 +101,7 @@ public class RecurrentModuleTests
         var y = head.Forward(tape, last);
         Assert.Equal([4, 1], y.Shape);
         // The last output equals the final hidden state of the (single) layer.
-        for (int i = 0; i < last.Value.Length; i++) Assert.Equal(last.Value.Data[i], gru.Forward(Tape.Inference, input).HiddenState.Value.Data[i]);
+        Assert.Equal(gru.Forward(Tape.Inference, input).HiddenState.Value.Data, last.Value.Data);
         tape.Backward([(y, new Tensor([1f, 1f, 1f, 1f], 4, 1))]);
         Assert.Contains(head.Parameters[0].Grad.Data, v => v != 0);
         Assert.Contains(input.Grad.Data, v => v != 0);
