@@ -173,8 +173,9 @@ public sealed class BpeTokenizer : ITokenizer
         return tokens;
     }
 
-    public int[] Encode(IReadOnlyList<string> texts) =>
-        TokenizerText.Encode(texts, MaxLength, text => Tokenize(text).Select(s => _ids.GetValueOrDefault(s, Unknown)).ToArray());
+    public IReadOnlyList<int> Ids(string text) => Tokenize(text).Select(s => _ids.GetValueOrDefault(s, Unknown)).ToArray();
+
+    public EncodedTexts Encode(IReadOnlyList<string> texts) => TokenizerText.Encode(texts, MaxLength, Ids);
 
     /// <summary>Applies the merges to one word: repeatedly joins every occurrence of the lowest-ranked adjacent pair present.</summary>
     private List<string> EncodeWord(string word)

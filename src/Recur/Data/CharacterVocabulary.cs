@@ -2,8 +2,7 @@ namespace Recur.Data;
 
 /// <summary>
 /// Character tokens: id 0 pads, id 1 stands for a character unseen in training, ids 2… the training characters in
-/// ordinal order. Sequences are cut to <see cref="MaxLength"/> characters and padded on the left, so every
-/// sequence's last step is a real character (the step the classifier reads).
+/// ordinal order. Sequences are cut to <see cref="MaxLength"/> characters and padded on the right (see <see cref="ITokenizer"/>).
 /// </summary>
 public sealed class CharacterVocabulary : ITokenizer
 {
@@ -28,16 +27,7 @@ public sealed class CharacterVocabulary : ITokenizer
 
     public IReadOnlyList<string> Tokenize(string text) => text.Select(c => c.ToString()).ToArray();
 
-    /// <summary>Ids of the texts, [N, MaxLength], left-padded.</summary>
-    public int[] Encode(IReadOnlyList<string> texts)
-    {
-        var ids = new int[texts.Count * MaxLength];
-        for (int n = 0; n < texts.Count; n++)
-        {
-            var text = texts[n].AsSpan(0, Math.Min(texts[n].Length, MaxLength));
-            int offset = n * MaxLength + MaxLength - text.Length;
-            for (int i = 0; i < text.Length; i++) ids[offset + i] = _ids.GetValueOrDefault(text[i], Unknown);
-        }
-        return ids;
-    }
+    public IReadOnlyList<int> Ids(string text) => text.Select(c => _ids.GetValueOrDefault(c, Unknown)).ToArray();
+
+    public EncodedTexts Encode(IReadOnlyList<string> texts) => TokenizerText.Encode(texts, MaxLength, Ids);
 }

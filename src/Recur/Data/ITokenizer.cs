@@ -1,9 +1,12 @@
 namespace Recur.Data;
 
+/// <summary>Token ids of N texts, right-padded: Ids [N, Steps], Lengths [N] (real tokens of each, at least 1).</summary>
+public sealed record EncodedTexts(int[] Ids, int[] Lengths, int Steps);
+
 /// <summary>
-/// Turns texts into fixed-length id sequences. Id 0 pads, id 1 stands for a token unseen in training, ids 2… the
-/// known tokens. Sequences keep their first <see cref="MaxLength"/> tokens and are padded on the left, so every
-/// sequence's last step is a real token.
+/// Turns texts into id sequences. Id 0 pads, id 1 stands for a token unseen in training, ids 2… the known tokens.
+/// Sequences keep their first <see cref="MaxLength"/> tokens and are padded on the right; their lengths travel with
+/// them so recurrent layers and losses skip the padding. A text with no token becomes one unknown token.
 /// </summary>
 public interface ITokenizer
 {
@@ -15,8 +18,11 @@ public interface ITokenizer
     /// <summary>"char", "word" or "bpe".</summary>
     string Kind { get; }
 
-    /// <summary>Ids of the texts, [N, MaxLength], left-padded.</summary>
-    int[] Encode(IReadOnlyList<string> texts);
+    /// <summary>Ids of the texts, [N, MaxLength] right-padded, with their lengths.</summary>
+    EncodedTexts Encode(IReadOnlyList<string> texts);
+
+    /// <summary>The ids of one whole text (not cut to <see cref="MaxLength"/>; empty for a text with no token).</summary>
+    IReadOnlyList<int> Ids(string text);
 
     /// <summary>The token strings of one text, before they become ids (not cut to <see cref="MaxLength"/>).</summary>
     IReadOnlyList<string> Tokenize(string text);
@@ -61,18 +67,20 @@ internal static class TokenizerText
         || System.Text.Rune.GetUnicodeCategory(rune) is System.Globalization.UnicodeCategory.NonSpacingMark
             or System.Globalization.UnicodeCategory.SpacingCombiningMark;
 
-    /// <summary>Left-padded [N, maxLength] ids of each text's first maxLength token ids.</summary>
-    public static int[] Encode(IReadOnlyList<string> texts, int maxLength, Func<string, IReadOnlyList<int>> tokenIds)
+    /// <summary>Right-padded [N, maxLength] ids of each text's first maxLength token ids, with their lengths.</summary>
+    public static EncodedTexts Encode(IReadOnlyList<string> texts, int maxLength, Func<string, IReadOnlyList<int>> tokenIds)
     {
         var ids = new int[texts.Count * maxLength];
+        var lengths = new int[texts.Count];
         for (int n = 0; n < texts.Count; n++)
         {
             var tokens = tokenIds(texts[n]);
             int count = Math.Min(tokens.Count, maxLength);
-            int offset = n * maxLength + maxLength - count;
-            for (int i = 0; i < count; i++) ids[offset + i] = tokens[i];
+            for (int i = 0; i < count; i++) ids[n * maxLength + i] = tokens[i];
+            if (count == 0) (ids[n * maxLength], count) = (Unknown, 1);
+            lengths[n] = count;
         }
-        return ids;
+        return new EncodedTexts(ids, lengths, maxLength);
     }
 
     public static void CheckMaxLength(int maxLength)

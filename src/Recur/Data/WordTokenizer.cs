@@ -58,6 +58,7 @@ public sealed class WordTokenizer : ITokenizer
 
     public IReadOnlyList<string> Tokenize(string text) => TokenizerText.SplitWords(text, LowerCase);
 
-    public int[] Encode(IReadOnlyList<string> texts) => TokenizerText.Encode(texts, MaxLength,
-        text => TokenizerText.SplitWords(text, LowerCase).Select(w => _ids.GetValueOrDefault(w, Unknown)).ToArray());
+    public IReadOnlyList<int> Ids(string text) => TokenizerText.SplitWords(text, LowerCase).Select(w => _ids.GetValueOrDefault(w, Unknown)).ToArray();
+
+    public EncodedTexts Encode(IReadOnlyList<string> texts) => TokenizerText.Encode(texts, MaxLength, Ids);
 }

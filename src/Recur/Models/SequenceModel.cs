@@ -21,16 +21,31 @@ public sealed record SequenceModelSpec
     public int VocabularySize { get; init; }
     public int EmbeddingSize { get; init; } = 32;
 
+    /// <summary>
+    /// One output vector per step [B, T, O] (tagging, language modelling) instead of one per sequence [B, O]
+    /// read at each sequence's last real step.
+    /// </summary>
+    public bool PerStep { get; init; }
+
     /// <summary>How the recurrent weights are drawn (not stored: a loaded model takes its weights from the file).</summary>
     public RecurrentInitialization? Initialization { get; init; }
 }
 
-/// <summary>A batch of model inputs: numeric [B, T, F] or token ids [B, T].</summary>
-public sealed record SequenceBatch(int Batch, int Steps, Tensor? Values, int[]? Tokens);
+/// <summary>
+/// A batch of model inputs: numeric [B, T, F] or token ids [B, T], right-padded when <see cref="Lengths"/> [B]
+/// gives each sequence's real steps (null: all T).
+/// </summary>
+public sealed record SequenceBatch(int Batch, int Steps, Tensor? Values, int[]? Tokens)
+{
+    public int[]? Lengths { get; init; }
+}
+
+/// <summary>The recurrent state [L, B, H] after a batch, to continue it one chunk later (generation, streaming).</summary>
+public sealed record RecurrentState(Variable Hidden, Variable? Cell);
 
 /// <summary>
-/// Sequence → one output vector: [embedding →] stacked LSTM/GRU/RNN → last step → dropout → dense head.
-/// Parameters: <c>embedding.weight</c>, <c>encoder.*</c> (PyTorch names), <c>head.weight</c>, <c>head.bias</c>.
+/// Sequence → one output vector: [embedding →] stacked LSTM/GRU/RNN → last real step → dropout → dense head; or,
+/// with <see cref="SequenceModelSpec.PerStep"/>, the same head on every step. Parameters: <c>embedding.weight</c>, <c>encoder.*</c> (PyTorch names), <c>head.weight</c>, <c>head.bias</c>.
 /// </summary>
 public sealed class SequenceModel
 {
@@ -71,8 +86,29 @@ public sealed class SequenceModel
     }
     public IReadOnlyList<Parameter> Parameters { get; }
 
-    /// <summary>Outputs [B, O]; <paramref name="random"/> draws dropout masks while training.</summary>
-    public Variable Forward(Tape tape, SequenceBatch batch, bool training, RecurRandom? random)
+    /// <summary>
+    /// Outputs [B, O], or [B, T, O] per step (zeros in, meaningless out at padded steps); <paramref name="random"/>
+    /// draws dropout masks while training.
+    /// </summary>
+    public Variable Forward(Tape tape, SequenceBatch batch, bool training, RecurRandom? random) =>
+        Run(tape, batch, training, random, null).Output;
+
+    /// <summary>
+    /// Continues from <paramref name="state"/> (null: zeros) over the batch, without recording gradients: the
+    /// outputs [B, O] of each sequence's last step and the state after it.
+    /// </summary>
+    public (float[] Outputs, RecurrentState State) Continue(SequenceBatch batch, RecurrentState? state)
+    {
+        var (output, next) = Run(Tape.Inference, batch, training: false, null, state);
+        if (!Spec.PerStep) return (output.Value.Data, next);
+        int B = batch.Batch, T = batch.Steps, O = Spec.OutputSize;
+        var last = new float[B * O];
+        for (int b = 0; b < B; b++)
+            output.Value.Data.AsSpan((b * T + (batch.Lengths?[b] ?? T) - 1) * O, O).CopyTo(last.AsSpan(b * O));
+        return (last, next);
+    }
+
+    private (Variable Output, RecurrentState State) Run(Tape tape, SequenceBatch batch, bool training, RecurRandom? random, RecurrentState? state)
     {
         Variable input;
         if (_embedding is not null)
@@ -84,9 +120,10 @@ public sealed class SequenceModel
         {
             input = new Variable(batch.Values ?? throw new ArgumentException("This model reads numeric values, but the batch holds token ids.", nameof(batch)));
         }
-        var last = TimeSteps.Last(tape, _encoder.Forward(tape, input).Output);
-        if (training && random is not null) last = _dropout.Forward(tape, last, training: true, random);
-        return _head.Forward(tape, last);
+        var encoded = _encoder.Forward(tape, input, state?.Hidden, state?.Cell);
+        var features = Spec.PerStep ? encoded.Output : TimeSteps.Last(tape, encoded.Output, batch.Lengths);
+        if (training && random is not null) features = _dropout.Forward(tape, features, training: true, random);
+        return (_head.Forward(tape, features), new RecurrentState(encoded.HiddenState, encoded.CellState));
     }
 
     /// <summary>Parameter values by name (live tensors).</summary>

@@ -67,6 +67,7 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
         ["output_size"] = spec.OutputSize.ToString(CultureInfo.InvariantCulture),
         ["vocabulary_size"] = spec.VocabularySize.ToString(CultureInfo.InvariantCulture),
         ["embedding_size"] = spec.EmbeddingSize.ToString(CultureInfo.InvariantCulture),
+        ["per_step"] = spec.PerStep ? "true" : "false",
     });
 
     private static SequenceModelSpec SpecFromJson(string json, string path)
@@ -89,6 +90,7 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
                 OutputSize = Int("output_size", MaxSize),
                 VocabularySize = Int("vocabulary_size", 1 << 24),
                 EmbeddingSize = Int("embedding_size", MaxSize),
+                PerStep = d.GetValueOrDefault("per_step", "false") switch { "true" => true, "false" => false, var v => throw new FormatException($"per_step = '{v}' is not true or false") },
             };
             if (spec.InputSize < 1 || spec.HiddenSize < 1 || spec.Layers < 1 || spec.OutputSize < 1 || spec.EmbeddingSize < 1 || !(spec.Dropout is >= 0 and < 1))
                 throw new FormatException("sizes must be positive and dropout in [0, 1)");

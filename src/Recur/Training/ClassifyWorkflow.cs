@@ -249,8 +249,11 @@ public static class ClassifyWorkflow
         {
             var texts = table.Text(table.ColumnIndex(textColumn));
             var vocabulary = state.CreateTokenizer();
-            return ((rows, labels) => SequenceDataset.TokenClassification(
-                vocabulary.Encode(rows.Select(r => texts[r]).ToArray()), rows.Length, state.MaxLength, rows.Select(r => labels[r]).ToArray()), state.MaxLength);
+            return ((rows, labels) =>
+            {
+                var encoded = vocabulary.Encode(rows.Select(r => texts[r]).ToArray());
+                return SequenceDataset.TokenClassification(encoded.Ids, rows.Length, encoded.Steps, rows.Select(r => labels[r]).ToArray(), encoded.Lengths);
+            }, state.MaxLength);
         }
         var columns = (state.FeatureColumns ?? throw new InvalidInputException($"{source}: the model file names no input columns."))
             .Select(name => table.Numeric(table.ColumnIndex(name))).ToArray();

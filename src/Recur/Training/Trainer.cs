@@ -24,7 +24,11 @@ public sealed record EpochRecord(int Epoch, double TrainLoss, double ValidationL
     int SkippedSteps = 0, int SequenceLength = 0, int Samples = 0);
 
 /// <summary>What <see cref="Trainer.Fit"/> did: every epoch, the best one, and why it stopped early, if it did.</summary>
-public sealed record TrainingHistory(IReadOnlyList<EpochRecord> Epochs, int BestEpoch, double BestValidationLoss, string? StopReason, int Rollbacks);
+public sealed record TrainingHistory(IReadOnlyList<EpochRecord> Epochs, int BestEpoch, double BestValidationLoss, string? StopReason, int Rollbacks)
+{
+    /// <summary>Share of the padded steps in the first epoch's training batches (0 for equal-length sequences).</summary>
+    public double PaddingFraction { get; init; }
+}
 
 /// <summary>Training diverged: the numerical guard rolled back too often. The message says what to change.</summary>
 public sealed class TrainingDivergedException(string message) : InvalidInputException(message);
@@ -59,8 +63,11 @@ public static class Trainer
         private readonly Optimizer _optimizer;
         private readonly RecurRandom _random;
         private readonly CheckpointStore? _checkpoints;
-        private readonly int _batches;
         private int[] _order;
+
+        // Batch b trains on _order[_batchStarts[b] .. _batchStarts[b + 1]).
+        private int[] _batchStarts = [0];
+        private double _paddingFraction;
 
         // Carried state (saved in checkpoints).
         private int _epoch = 1, _nextBatch, _activeCount;
@@ -77,14 +84,14 @@ public static class Trainer
             (_model, _train, _validation, _options) = (model, train, validation, options);
             _random = new RecurRandom(options.Seed);
             _optimizer = CreateOptimizer(options.Optimizer, model.Parameters, options.LearningRate);
-            _batches = (train.Count + options.BatchSize - 1) / options.BatchSize;
-            _context = new TrainingContext(model, _optimizer, options, _batches, log)
+            _order = Enumerable.Range(0, train.Count).ToArray();
+            int batches = BatchPlan.Count(train, _order, options);
+            _context = new TrainingContext(model, _optimizer, options, batches, log)
             {
                 // Under a self-paced curriculum early epochs run fewer batches: schedules need the real total.
                 TotalSteps = Enumerable.Range(1, options.Epochs).Sum(e =>
-                    ((long)(options.Curriculum?.Samples(e, train.Count) ?? train.Count) + options.BatchSize - 1) / options.BatchSize),
+                    (long)BatchPlan.Count(train, _order.AsSpan(0, options.Curriculum?.Samples(e, train.Count) ?? train.Count), options)),
             };
-            _order = Enumerable.Range(0, train.Count).ToArray();
             _checkpoints = options.CheckpointDirectory is string dir ? new CheckpointStore(dir) : null;
         }
 
@@ -116,10 +123,17 @@ public static class Trainer
                     _random.Shuffle<int>(_order);
                     _activeCount = _options.Curriculum?.Samples(_epoch, _order.Length) ?? _order.Length;
                     if (_activeCount < _order.Length) TakeEasiestFirst();
+                    (_batchStarts, double padding) = BatchPlan.Build(_train, _order.AsSpan(0, _activeCount), _options, _random);
+                    if (_epoch == 1)
+                    {
+                        _paddingFraction = padding;
+                        if (_train.Lengths is not null)
+                            _context.Log.WriteLine($"batches: {_batchStarts.Length - 1} per epoch{(_options.BucketByLength ? ", bucketed by length" : "")}{(_options.MaxTokensPerBatch > 0 ? $", at most {_options.MaxTokensPerBatch} steps each" : "")}; padding: {padding:P1} of steps");
+                    }
                     (_lossSum, _applied, _skipped) = (0, 0, 0);
                 }
                 int length = _options.Curriculum?.Length(_epoch, _train.Steps) ?? _train.Steps;
-                int batches = (_activeCount + _options.BatchSize - 1) / _options.BatchSize;
+                int batches = _batchStarts.Length - 1;
                 _context.BatchesThisEpoch = batches;
                 // A resumed epoch continues; it does not begin again (callbacks restored its running state).
                 if (_nextBatch == 0)
@@ -153,7 +167,7 @@ public static class Trainer
             return History();
         }
 
-        private TrainingHistory History() => new(_context.History, _bestEpoch, _bestLoss, _context.StopReason, _rollbacks);
+        private TrainingHistory History() => new(_context.History, _bestEpoch, _bestLoss, _context.StopReason, _rollbacks) { PaddingFraction = _paddingFraction };
 
         /// <summary>
         /// Self-paced curriculum: moves the <see cref="_activeCount"/> sequences the model currently finds easiest
@@ -172,10 +186,11 @@ public static class Trainer
         {
             _optimizer.LearningRate = _context.BaseLearningRate;
             foreach (var c in callbacks) c.OnBatchBegin(_context);
-            var rows = _order.AsSpan(b * _options.BatchSize, Math.Min(_options.BatchSize, _activeCount - b * _options.BatchSize));
+            var rows = _order.AsSpan(_batchStarts[b], _batchStarts[b + 1] - _batchStarts[b]);
             var tape = new Tape();
-            var output = _model.Forward(tape, _train.Inputs(rows, length), training: true, _random);
-            var lossVariable = LossOf(tape, output, _train, rows);
+            var inputs = _train.Inputs(rows, length);
+            var output = _model.Forward(tape, inputs, training: true, _random);
+            var lossVariable = LossOf(tape, output, _train, rows, inputs);
             _optimizer.ZeroGrad();
             tape.Backward(lossVariable);
             double loss = lossVariable.Value.Data[0];
@@ -187,8 +202,9 @@ public static class Trainer
             {
                 if (_options.Clip > 0) GradientClipping.ClipByGlobalNorm(_model.Parameters, _options.Clip);
                 _optimizer.Step();
-                _lossSum += loss * rows.Length;
-                _applied += rows.Length;
+                int weight = _train.Weight(inputs);
+                _lossSum += loss * weight;
+                _applied += weight;
                 _consecutiveBad = 0;
             }
             else
@@ -234,6 +250,8 @@ public static class Trainer
             v["next_batch"] = Text(_nextBatch);
             (v["active_count"], v["global_step"]) = (Text(_activeCount), Text(_globalStep));
             v["order"] = JsonSerializer.Serialize(_order);
+            v["batch_starts"] = JsonSerializer.Serialize(_batchStarts);
+            v["padding_fraction"] = Text(_paddingFraction);
             var rng = _random.Save();
             v["rng"] = JsonSerializer.Serialize(new[] { rng.S0, rng.S1, rng.S2, rng.S3 });
             v["rng_spare"] = rng.SpareNormal is double spare ? Text(spare) : "";
@@ -264,6 +282,8 @@ public static class Trainer
                 _nextBatch = Int(data.Value("next_batch"));
                 (_activeCount, _globalStep) = (Int(data.Value("active_count")), long.Parse(data.Value("global_step"), CultureInfo.InvariantCulture));
                 _order = JsonSerializer.Deserialize<int[]>(data.Value("order"))!;
+                _batchStarts = JsonSerializer.Deserialize<int[]>(data.Value("batch_starts"))!;
+                _paddingFraction = Double(data.Value("padding_fraction"));
                 var s = JsonSerializer.Deserialize<ulong[]>(data.Value("rng"))!;
                 string spare = data.Value("rng_spare");
                 _random.Restore(new RandomState(s[0], s[1], s[2], s[3], spare.Length == 0 ? null : Double(spare)));
@@ -324,21 +344,27 @@ public static class Trainer
         private static double Double(string text) => double.Parse(text, CultureInfo.InvariantCulture);
     }
 
-    /// <summary>Mean loss over a dataset, without dropout.</summary>
+    /// <summary>Mean loss over a dataset (over its real steps for per-step tasks), without dropout.</summary>
     public static double Loss(SequenceModel model, SequenceDataset data, int batchSize)
     {
         var rows = Enumerable.Range(0, data.Count).ToArray();
-        double sum = 0;
+        double sum = 0, weights = 0;
         for (int start = 0; start < rows.Length; start += batchSize)
         {
             var batch = rows.AsSpan(start, Math.Min(batchSize, rows.Length - start));
             var tape = Tape.Inference;
-            sum += LossOf(tape, model.Forward(tape, data.Inputs(batch), training: false, null), data, batch).Value.Data[0] * batch.Length;
+            var inputs = data.Inputs(batch);
+            int weight = data.Weight(inputs);
+            sum += LossOf(tape, model.Forward(tape, inputs, training: false, null), data, batch, inputs).Value.Data[0] * weight;
+            weights += weight;
         }
-        return sum / data.Count;
+        return weights > 0 ? sum / weights : double.NaN;
     }
 
-    /// <summary>Each sequence's own loss [N] (squared error or cross-entropy), without dropout.</summary>
+    /// <summary>
+    /// Each sequence's own loss [N] (squared error, cross-entropy, or for per-step tasks the mean cross-entropy
+    /// over its real steps), without dropout.
+    /// </summary>
     public static double[] PerSequenceLoss(SequenceModel model, SequenceDataset data)
     {
         int O = model.Spec.OutputSize;
@@ -347,12 +373,15 @@ public static class Trainer
         for (int n = 0; n < data.Count; n++)
         {
             var row = outputs.AsSpan(n * O, O);
-            if (data.IsClassification)
+            if (data.IsPerStep)
             {
-                double max = double.NegativeInfinity, sum = 0;
-                foreach (var v in row) max = Math.Max(max, v);
-                foreach (var v in row) sum += Math.Exp(v - max);
-                losses[n] = max + Math.Log(sum) - row[data.Labels![n]];
+                int length = data.Length(n);
+                for (int t = 0; t < length; t++)
+                    losses[n] += CrossEntropy(outputs.AsSpan((n * data.Steps + t) * O, O), data.StepLabels![n * data.Steps + t]) / length;
+            }
+            else if (data.IsClassification)
+            {
+                losses[n] = CrossEntropy(row, data.Labels![n]);
             }
             else
             {
@@ -362,25 +391,49 @@ public static class Trainer
         return losses;
     }
 
-    /// <summary>Model outputs [N, O] for every row, in order, without dropout.</summary>
+    /// <summary>−log softmax(logits)[label], computed stably in double.</summary>
+    private static double CrossEntropy(ReadOnlySpan<float> logits, int label)
+    {
+        double max = double.NegativeInfinity, sum = 0;
+        foreach (var v in logits) max = Math.Max(max, v);
+        foreach (var v in logits) sum += Math.Exp(v - max);
+        return max + Math.Log(sum) - logits[label];
+    }
+
+    /// <summary>
+    /// Model outputs for every row, in order, without dropout: [N, O], or [N, T, O] for per-step models (zeros at
+    /// padded steps).
+    /// </summary>
     public static float[] Predict(SequenceModel model, SequenceDataset data, int batchSize = 256)
     {
-        int outputs = model.Spec.OutputSize;
-        var result = new float[data.Count * outputs];
+        int outputs = model.Spec.OutputSize, stepsPerRow = model.Spec.PerStep ? data.Steps : 1;
+        var result = new float[data.Count * stepsPerRow * outputs];
         var rows = Enumerable.Range(0, data.Count).ToArray();
         for (int start = 0; start < rows.Length; start += batchSize)
         {
             var batch = rows.AsSpan(start, Math.Min(batchSize, rows.Length - start));
-            var output = model.Forward(Tape.Inference, data.Inputs(batch), training: false, null);
-            output.Value.Data.CopyTo(result.AsSpan(start * outputs));
+            var inputs = data.Inputs(batch);
+            var output = model.Forward(Tape.Inference, inputs, training: false, null).Value.Data;
+            if (!model.Spec.PerStep) { output.CopyTo(result.AsSpan(start * outputs)); continue; }
+            int L = inputs.Steps;
+            for (int b = 0; b < batch.Length; b++)
+                output.AsSpan(b * L * outputs, (inputs.Lengths?[b] ?? L) * outputs).CopyTo(result.AsSpan((start + b) * data.Steps * outputs));
         }
         return result;
     }
 
-    private static Variable LossOf(Tape tape, Variable output, SequenceDataset data, ReadOnlySpan<int> rows) =>
-        data.IsClassification
-            ? Losses.Loss.SoftmaxCrossEntropy(tape, output, data.LabelBatch(rows), classWeights: data.ClassWeights is { } w ? new Tensors.Tensor(w, w.Length) : null)
+    private static Variable LossOf(Tape tape, Variable output, SequenceDataset data, ReadOnlySpan<int> rows, SequenceBatch inputs)
+    {
+        var classWeights = data.ClassWeights is { } w ? new Tensors.Tensor(w, w.Length) : null;
+        if (data.IsPerStep)
+        {
+            var (labels, mask) = data.StepLabelBatch(rows, inputs);
+            return Losses.Loss.SoftmaxCrossEntropy(tape, output, labels, mask, classWeights);
+        }
+        return data.IsClassification
+            ? Losses.Loss.SoftmaxCrossEntropy(tape, output, data.LabelBatch(rows), classWeights: classWeights)
             : Losses.Loss.MeanSquaredError(tape, output, data.TargetBatch(rows));
+    }
 
     public static Optimizer CreateOptimizer(string name, IReadOnlyList<Parameter> parameters, double learningRate) =>
         name.Trim().ToLowerInvariant() switch

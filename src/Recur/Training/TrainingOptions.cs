@@ -7,6 +7,15 @@ public sealed record TrainingOptions
 {
     public int Epochs { get; init; } = 30;
     public int BatchSize { get; init; } = 32;
+
+    /// <summary>
+    /// Variable-length data: group sequences of similar length into batches (sorted within shuffled pools of
+    /// <see cref="BatchPlan.PoolBatches"/> batches, the batches then shuffled), so little compute goes to padding.
+    /// </summary>
+    public bool BucketByLength { get; init; } = true;
+
+    /// <summary>Cap on padded steps per batch (sequences × longest length); 0 for none. A longer sequence trains alone.</summary>
+    public int MaxTokensPerBatch { get; init; }
     public double LearningRate { get; init; } = 3e-3;
 
     /// <summary>sgd, adam, adamw, rmsprop or nadam.</summary>

@@ -22,7 +22,7 @@ public class TokenizerTests
         string[] texts = ["The cat", "the cat", "THE CAT"];
         var lower = WordTokenizer.Train(texts, maxLength: 4);
         Assert.Equal(["cat", "the"], lower.Words); // both three times: ordinal order
-        Assert.Equal(lower.Encode(["the cat"]), lower.Encode(["ThE CaT"]));
+        Assert.Equal(lower.Encode(["the cat"]).Ids, lower.Encode(["ThE CaT"]).Ids);
         var cased = WordTokenizer.Train(texts, maxLength: 4, lowerCase: false, minFrequency: 1);
         Assert.Equal(["cat", "CAT", "THE", "The", "the"], cased.Words); // "cat" twice, the rest once in ordinal order
         Assert.Equal("word", cased.Kind);
@@ -35,24 +35,28 @@ public class TokenizerTests
         var tokenizer = WordTokenizer.Train(texts, maxLength: 3);
         Assert.Equal([".", "the", "sat"], tokenizer.Words); // 3, 3, 2: ties in ordinal order ('.' < 't')
         Assert.Equal(5, tokenizer.Size);
-        Assert.Equal([3, 1, 4], tokenizer.Encode(["the cow sat"]));
+        Assert.Equal([3, 1, 4], tokenizer.Encode(["the cow sat"]).Ids);
         Assert.Equal([".", "the"], WordTokenizer.Train(texts, 3, maxVocabulary: 2).Words);
         Assert.Equal(["."], WordTokenizer.Train(texts, 3, maxVocabulary: 1).Words);
         Assert.Throws<InvalidInputException>(() => WordTokenizer.Train(texts, 0));
     }
 
     [Fact]
-    public void SequencesKeepTheFirstTokensAndPadOnTheLeftLikeCharacters()
+    public void SequencesKeepTheFirstTokensAndPadOnTheRightWithLengths()
     {
         var words = WordTokenizer.Train(["a b c", "a b c"], maxLength: 2);
         Assert.Equal(["a", "b", "c"], words.Words);
-        Assert.Equal([2, 3, 0, 3, 0, 0], words.Encode(["a b c", "b", ""]));
+        var encoded = words.Encode(["a b c", "b", ""]);
+        Assert.Equal([2, 3, 3, 0, 1, 0], encoded.Ids); // an empty text is one unknown token
+        Assert.Equal([2, 1, 1], encoded.Lengths);
+        Assert.Equal(2, encoded.Steps);
         var characters = CharacterVocabulary.FromTexts(["abc"], maxLength: 2);
-        Assert.Equal([2, 3, 0, 3, 0, 0], characters.Encode(["abc", "b", ""])); // same convention
+        Assert.Equal([2, 3, 3, 0, 1, 0], characters.Encode(["abc", "b", ""]).Ids); // same convention
+        Assert.Equal([2, 1, 1], characters.Encode(["abc", "b", ""]).Lengths);
 
         var bpe = BpeTokenizer.Train(["a b c"], merges: 0, maxLength: 2);
         Assert.Equal(["a</w>", "b</w>", "c</w>"], bpe.Symbols);
-        Assert.Equal([2, 3, 0, 3], bpe.Encode(["a b c", "b"]));
+        Assert.Equal([2, 3, 3, 0], bpe.Encode(["a b c", "b"]).Ids);
     }
 
     [Fact]
@@ -61,12 +65,12 @@ public class TokenizerTests
         string[] texts = ["I loved it, really loved it!", "Didn't like it.", "it was fine", "I'd buy it again"];
         var words = WordTokenizer.Train(texts, maxLength: 6, minFrequency: 1);
         var restoredWords = new WordTokenizer(words.Words.ToArray(), words.MaxLength, words.LowerCase);
-        Assert.Equal(words.Encode(texts), restoredWords.Encode(texts));
+        Assert.Equal(words.Encode(texts).Ids, restoredWords.Encode(texts).Ids);
         Assert.Equal(words.Size, restoredWords.Size);
 
         var bpe = BpeTokenizer.Train(texts, merges: 20, maxLength: 12);
         var restoredBpe = new BpeTokenizer(bpe.Symbols.ToArray(), bpe.Merges.ToArray(), bpe.MaxLength, bpe.LowerCase);
-        Assert.Equal(bpe.Encode(texts), restoredBpe.Encode(texts));
+        Assert.Equal(bpe.Encode(texts).Ids, restoredBpe.Encode(texts).Ids);
         Assert.Equal(bpe.Size, restoredBpe.Size);
         Assert.Throws<InvalidInputException>(() => new BpeTokenizer(["a", "b"], [("a", "b")], 4, true));
         Assert.Throws<InvalidInputException>(() => new WordTokenizer(["a", "a"], 4, true));
@@ -88,7 +92,7 @@ public class TokenizerTests
     {
         var bpe = BpeTokenizer.Train(HandTexts, merges: 4, maxLength: 4);
         Assert.Equal(["lo", "wer</w>", "low</w>", "n", "e", "wer</w>"], bpe.Tokenize("Lower low newer"));
-        Assert.Equal([0, 0, 13, 16], bpe.Encode(["lower"]));
+        Assert.Equal([13, 16, 0, 0], bpe.Encode(["lower"]).Ids);
     }
 
     [Fact]
@@ -96,8 +100,8 @@ public class TokenizerTests
     {
         var bpe = BpeTokenizer.Train(HandTexts, merges: 4, maxLength: 4);
         Assert.Equal(["lo", "x</w>"], bpe.Tokenize("lox"));
-        Assert.Equal([0, 0, 13, 1], bpe.Encode(["lox"]));
-        Assert.Equal([0, 0, 0, 1], bpe.Encode(["?"]));
+        Assert.Equal([13, 1, 0, 0], bpe.Encode(["lox"]).Ids);
+        Assert.Equal([1, 0, 0, 0], bpe.Encode(["?"]).Ids);
     }
 
     [Fact]
@@ -130,13 +134,13 @@ public class TokenizerTests
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"training took {watch.Elapsed}");
         Assert.Equal(1000, bpe.Merges.Count);
         Assert.Equal(bpe.Symbols.Count + 2, bpe.Size);
-        var ids = bpe.Encode(texts);
+        var ids = bpe.Encode(texts).Ids;
         Assert.Equal(texts.Length * 64, ids.Length);
         Assert.All(ids, id => Assert.InRange(id, 0, bpe.Size - 1));
         Assert.DoesNotContain(BpeTokenizer.Unknown, ids); // every training character is known
 
         var words = WordTokenizer.Train(texts, maxLength: 32);
-        Assert.All(words.Encode(texts), id => Assert.InRange(id, 0, words.Size - 1));
+        Assert.All(words.Encode(texts).Ids, id => Assert.InRange(id, 0, words.Size - 1));
     }
 
     /// <summary>The sentiment sentences (third tab field) from the shared data sets folder, else generated sentences.</summary>
