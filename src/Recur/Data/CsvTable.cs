@@ -65,25 +65,11 @@ public sealed class CsvTable
     /// <summary>Number of fields in every record.</summary>
     public int ColumnCount => _columnNames.Length;
 
-    /// <summary>Reads a file (UTF-8, with or without a byte-order mark).</summary>
+    /// <summary>Reads a file (strict UTF-8, with or without a byte-order mark).</summary>
     /// <exception cref="InvalidInputException">The file is missing, unreadable, empty or malformed.</exception>
     public static CsvTable Read(string path, bool hasHeader = true, char? delimiter = null)
     {
-        ArgumentNullException.ThrowIfNull(path);
-        if (Directory.Exists(path))
-            throw new InvalidInputException($"data file '{path}' is a directory, not a file");
-        if (!File.Exists(path))
-            throw new InvalidInputException($"data file '{path}' does not exist");
-        string text;
-        try
-        {
-            text = File.ReadAllText(path, Encoding.UTF8);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new InvalidInputException($"data file '{path}' cannot be read: {e.Message}", e);
-        }
-        return Parse(text, path, hasHeader, delimiter);
+        return Parse(TextFile.Read(path), path, hasHeader, delimiter);
     }
 
     /// <summary>Parses text already in memory; <paramref name="sourceName"/> names it in messages (and, by its
