@@ -8,18 +8,31 @@ namespace Recur.Cli;
 internal static class PredictCommand
 {
     private static readonly Option<string> Model = new("--model") { Description = "model file (model.safetensors of a run)", Required = true };
-    private static readonly Option<string> Data = new("--data") { Description = "CSV or TSV file in the training file's layout", Required = true };
+    private static readonly Option<string> Data = new("--data") { Description = "a file in the training file's layout (CSV/TSV, or sentences for a tagger)", Required = true };
     private static readonly Option<bool> Json = new("--json") { Description = "print {\"predictions\": [...]}" };
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var command = new Command("predict", "Predict with a saved model: a forecast per window, or a label per row.") { Model, Data, Json };
+        var command = new Command("predict", "Predict with a saved model: a forecast per window, a label per row, or tags per sentence.") { Model, Data, Json };
         command.SetAction(parsed => RecurCommand.Guard(stderr, () =>
         {
-            var (file, table, task) = EvaluateCommand.Load(parsed.GetValue(Model)!, parsed.GetValue(Data)!);
-            var predictions = task == "forecast" ? ForecastWorkflow.Predict(file, table) : ClassifyWorkflow.Predict(file, table);
+            string dataPath = parsed.GetValue(Data)!;
+            var (file, table, task) = EvaluateCommand.Load(parsed.GetValue(Model)!, dataPath);
+            var predictions = task switch
+            {
+                "forecast" => ForecastWorkflow.Predict(file, table!),
+                "classify" => ClassifyWorkflow.Predict(file, table!),
+                "tag" => TagWorkflow.Predict(file, dataPath),
+                _ => throw new InvalidInputException($"{file.Path} is a language model: use 'recur generate --model {file.Path}' to sample text, or 'recur evaluate' to score a text."),
+            };
             if (parsed.GetValue(Json)) stdout.WriteLine(new JsonObject { ["predictions"] = predictions }.ToJsonString(ReportPrinter.JsonOptions));
-            else foreach (var p in predictions) stdout.WriteLine(p is JsonObject o ? $"{o["end_row"]}\t{string.Join(",", o["forecast"]!.AsArray())}" : p!.ToString());
+            else foreach (var p in predictions)
+                stdout.WriteLine(p switch
+                {
+                    JsonObject o => $"{o["end_row"]}\t{string.Join(",", o["forecast"]!.AsArray())}",
+                    JsonArray tags => string.Join(" ", tags.Select(t => t!.ToString())),
+                    _ => p!.ToString(),
+                });
             return RecurCommand.Success;
         }));
         return command;

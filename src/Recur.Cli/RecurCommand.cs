@@ -18,6 +18,7 @@ public static class RecurCommand
             TrainCommand.Create(stdout, stderr),
             EvaluateCommand.Create(stdout, stderr),
             PredictCommand.Create(stdout, stderr),
+            GenerateCommand.Create(stdout, stderr),
             ReportCommand.Create(stdout, stderr),
         };
         var parsed = root.Parse(args);

@@ -13,14 +13,17 @@ internal static class ReportPrinter
     {
         var columns = new List<string> { "model" };
         columns.AddRange(report.Baselines.Keys);
-        output.WriteLine($"{report.Task}: {part}, {report.TestSize} {(report.Task == "forecast" ? "windows" : "sequences")}");
-        output.WriteLine($"{"metric",-10}" + string.Concat(columns.Select(c => $"{c,16}")));
+        output.WriteLine($"{report.Task}: {part}, {report.TestSize} {report.Task switch { "forecast" => "windows", "tag" => "steps", "lm" => "predicted tokens", _ => "sequences" }}");
+        int width = Math.Max(10, report.Metrics.Keys.Max(k => k.Length) + 1);
+        output.WriteLine("metric".PadRight(width) + string.Concat(columns.Select(c => $"{c,16}")));
         foreach (var metric in report.Metrics.Keys)
         {
             var values = new List<double> { report.Metrics[metric] };
             values.AddRange(report.Baselines.Values.Select(b => b.GetValueOrDefault(metric, double.NaN)));
-            output.WriteLine($"{metric,-10}" + string.Concat(values.Select(v => $"{Format(v),16}")));
+            output.WriteLine(metric.PadRight(width) + string.Concat(values.Select(v => $"{Format(v),16}")));
         }
+        if (report.Details?["sample"]?.GetValue<string>() is string sample)
+            output.WriteLine($"sample (temperature 0.8): {sample.ReplaceLineEndings(" ")}");
     }
 
     private static string Format(double v) => double.IsFinite(v) ? v.ToString("G6", CultureInfo.InvariantCulture) : "n/a";

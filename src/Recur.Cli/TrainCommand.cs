@@ -14,8 +14,8 @@ namespace Recur.Cli;
 /// <summary><c>recur train [CONFIG.json] [flags]</c>: trains, evaluates on the test part and writes a run directory.</summary>
 internal static class TrainCommand
 {
-    private static readonly Option<string?> Task = new("--task") { Description = "forecast or classify" };
-    private static readonly Option<string?> Data = new("--data") { Description = "CSV or TSV file to train on" };
+    private static readonly Option<string?> Task = new("--task") { Description = "forecast, classify, tag or lm" };
+    private static readonly Option<string?> Data = new("--data") { Description = "CSV or TSV file (forecast, classify, tag), word/TAG file (tag) or text file (lm) to train on" };
     private static readonly Option<string?> Out = new("--out") { Description = "run directory (default runs/<data>-<task>)" };
     private static readonly Option<int?> Epochs = new("--epochs") { Description = "passes over the training part" };
     private static readonly Option<ulong?> Seed = new("--seed") { Description = "random seed (same seed and threads → same model)" };
@@ -34,7 +34,10 @@ internal static class TrainCommand
     private static readonly Option<string?> ScalerKind = new("--scaler") { Description = "forecast: standard, minmax or robust (global normalisation and features)" };
     private static readonly Option<string?> TextColumn = new("--text-column") { Description = "classify: text column (character-level)" };
     private static readonly Option<string?> LabelColumn = new("--label-column") { Description = "classify: label column (default: the last column)" };
-    private static readonly Option<int?> MaxLength = new("--max-length") { Description = "classify: characters kept per text" };
+    private static readonly Option<int?> MaxLength = new("--max-length") { Description = "classify: tokens kept per text; tag: longest sentence allowed, or rows per piece of a CSV sequence" };
+    private static readonly Option<string?> IdColumn = new("--id-column") { Description = "tag from a CSV: the column saying which sequence a row belongs to" };
+    private static readonly Option<int?> MaxTokens = new("--max-tokens") { Description = "variable-length tasks: at most this many padded steps per mini-batch" };
+    private static readonly Option<int?> Bptt = new("--bptt") { Description = "lm: steps per training window (default 100)" };
     private static readonly Option<bool> NoHeader = new("--no-header") { Description = "the file has no header: columns are 0-based indices" };
     private static readonly Option<string?> Cell = new("--cell") { Description = "lstm, gru or rnn" };
     private static readonly Option<int?> Layers = new("--layers") { Description = "stacked recurrent layers" };
@@ -66,7 +69,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train a model on a CSV/TSV file, evaluate it on the held-out test part and save it.")
         {
             Config, Task, Data, Out, Epochs, Seed, Threads, Target, Features, Lookback, Horizon, Stride, Calendar, Season, PeriodColumn, TimeColumn, Normalize, Missing, ScalerKind,
-            TextColumn, LabelColumn, MaxLength, NoHeader, Cell, Layers, Hidden, EmbeddingSize, ClassWeights, Tokenizer, MinFrequency, BpeMerges, Dropout, BatchSize, Lr, Optimizer, Clip,
+            TextColumn, LabelColumn, MaxLength, IdColumn, MaxTokens, Bptt, NoHeader, Cell, Layers, Hidden, EmbeddingSize, ClassWeights, Tokenizer, MinFrequency, BpeMerges, Dropout, BatchSize, Lr, Optimizer, Clip,
             TimeLimit, Patience, LrSchedule, Curriculum, CurriculumEpochs, Resume, CheckpointEvery, Device, Quiet, Json,
         };
         command.SetAction(parsed => RecurCommand.Guard(stderr, () => Run(parsed, stdout, stderr)));
@@ -87,6 +90,7 @@ internal static class TrainCommand
             Lookback = parsed.GetValue(Lookback), Horizon = parsed.GetValue(Horizon), Stride = parsed.GetValue(Stride), Calendar = parsed.GetValue(Calendar) ? true : null, Season = parsed.GetValue(Season),
             PeriodColumn = parsed.GetValue(PeriodColumn), TimeColumn = parsed.GetValue(TimeColumn), Normalize = parsed.GetValue(Normalize), Missing = parsed.GetValue(Missing), Scaler = parsed.GetValue(ScalerKind),
             TextColumn = parsed.GetValue(TextColumn), LabelColumn = parsed.GetValue(LabelColumn), MaxLength = parsed.GetValue(MaxLength),
+            IdColumn = parsed.GetValue(IdColumn), MaxTokens = parsed.GetValue(MaxTokens), Bptt = parsed.GetValue(Bptt),
             NoHeader = parsed.GetValue(NoHeader) ? true : null, Cell = parsed.GetValue(Cell), Layers = parsed.GetValue(Layers),
             Hidden = parsed.GetValue(Hidden), EmbeddingSize = parsed.GetValue(EmbeddingSize), ClassWeights = parsed.GetValue(ClassWeights), Tokenizer = parsed.GetValue(Tokenizer), MinFrequency = parsed.GetValue(MinFrequency), BpeMerges = parsed.GetValue(BpeMerges), Dropout = parsed.GetValue(Dropout), BatchSize = parsed.GetValue(BatchSize),
             Lr = parsed.GetValue(Lr), Optimizer = parsed.GetValue(Optimizer), Clip = parsed.GetValue(Clip),
@@ -104,7 +108,7 @@ internal static class TrainCommand
         else config = (configPath is null ? new TrainConfig() : TrainConfig.Load(configPath)).With(flags);
         Validate(config);
 
-        string dataPath = config.Data ?? throw new InvalidInputException("--data: expected the CSV or TSV file to train on; none was given.");
+        string dataPath = config.Data ?? throw new InvalidInputException("--data: expected the file to train on; none was given.");
         string task = (config.Task ?? "forecast").ToLowerInvariant();
         string outDir = config.Out ?? Path.Combine("runs", $"{Path.GetFileNameWithoutExtension(dataPath)}-{task}");
         if (resume is null) CheckOutputDirectory(outDir, dataPath);
@@ -115,14 +119,16 @@ internal static class TrainCommand
         var checkpoints = new CheckpointSettings(checkpointDirectory,
             new Dictionary<string, string> { [ConfigNote] = (config with { Quiet = null }).ToJson() });
 
-        var table = CsvTable.Read(dataPath, hasHeader: !(config.NoHeader ?? false));
+        var table = task is "forecast" or "classify" ? CsvTable.Read(dataPath, hasHeader: !(config.NoHeader ?? false)) : null;
         // --quiet silences progress only: warnings and alarms still reach standard error.
         var log = stderr;
         TrainedRun Train(TextWriter log, TrainingCallback[] progress) => task switch
         {
-            "forecast" => ForecastWorkflow.Train(config, table, log, progress, checkpoints),
-            "classify" => ClassifyWorkflow.Train(config, table, log, progress, checkpoints),
-            _ => throw new InvalidInputException($"--task: expected forecast or classify; found '{config.Task}'."),
+            "forecast" => ForecastWorkflow.Train(config, table!, log, progress, checkpoints),
+            "classify" => ClassifyWorkflow.Train(config, table!, log, progress, checkpoints),
+            "tag" => TagWorkflow.Train(config, dataPath, log, progress, checkpoints),
+            "lm" => LanguageModelWorkflow.Train(config, dataPath, log, progress, checkpoints),
+            _ => throw new InvalidInputException($"--task: expected forecast, classify, tag or lm; found '{config.Task}'."),
         };
         TrainedRun run = config.Quiet == true ? Train(log, []) : TrainingProgress.Show(log, progress => Train(progress.Log, [progress]));
         // The run directory's location is not part of the model: the same training gives the same file anywhere.
@@ -192,6 +198,12 @@ internal static class TrainCommand
         AtMost("lookback", c.Lookback, 10_000_000);
         AtMost("horizon", c.Horizon, ModelFile.MaxSize);
         AtMost("max-length", c.MaxLength, 1_000_000);
+        AtLeast("max-length", c.MaxLength, 1);
+        AtLeast("max-tokens", c.MaxTokens, 1);
+        AtLeast("bptt", c.Bptt, 1);
+        AtMost("bptt", c.Bptt, 100_000);
+        if (c.Task is string task && task.ToLowerInvariant() is not ("forecast" or "classify" or "tag" or "lm"))
+            throw new InvalidInputException($"--task: expected forecast, classify, tag or lm; found '{task}'.");
         Schedules.LearningRateSchedule.Parse(c.LrSchedule);
         if (c.Lr is double lr && !(lr > 0 && double.IsFinite(lr))) throw new InvalidInputException($"--lr: expected a positive learning rate; found {lr.ToString(CultureInfo.InvariantCulture)}.");
         if (c.Dropout is double p && !(p >= 0 && p < 1)) throw new InvalidInputException($"--dropout: expected a probability in [0, 1); found {p.ToString(CultureInfo.InvariantCulture)}.");
@@ -298,7 +310,7 @@ internal static class TrainCommand
                 File.WriteAllText(Path.Combine(staging, "step_gradients.csv"), StepGradientsCsv(flow));
             }
             File.WriteAllText(Path.Combine(staging, "config.json"), run.Config.ToJson());
-            File.WriteAllText(Path.Combine(staging, "test_predictions.csv"), run.TestPredictionsCsv);
+            if (run.TestPredictionsCsv.Length > 0) File.WriteAllText(Path.Combine(staging, "test_predictions.csv"), run.TestPredictionsCsv);
             File.WriteAllText(Path.Combine(staging, "report.json"), ReportJson(run).ToJsonString(ReportPrinter.JsonOptions));
             File.WriteAllText(Path.Combine(staging, RunMarker), "A Recur run directory: `recur train --out` may replace it whole.\n");
             try

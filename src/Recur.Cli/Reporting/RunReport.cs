@@ -69,7 +69,7 @@ internal static class RunReport
 
         var predictions = RunTable.TryRead(runDir, "test_predictions.csv");
         if (task == "forecast") Draw("Forecast on the test part", "forecast.png", predictions, "test_predictions.csv", ResultPlots.Forecast);
-        else if (task == "classify") Draw("Confusion matrix on the test part", "confusion.png", predictions, "test_predictions.csv", ResultPlots.Confusion);
+        else if (task is "classify" or "tag") Draw("Confusion matrix on the test part", "confusion.png", predictions, "test_predictions.csv", ResultPlots.Confusion);
 
         string page = Path.Combine(folder, Page);
         File.WriteAllText(page, ReportPage.Render(report, config, figures));

@@ -177,6 +177,10 @@ public sealed class BpeTokenizer : ITokenizer
 
     public EncodedTexts Encode(IReadOnlyList<string> texts) => TokenizerText.Encode(texts, MaxLength, Ids);
 
+    /// <summary>Symbols joined, each end-of-word mark becoming a space.</summary>
+    public string Decode(IReadOnlyList<int> ids) =>
+        string.Concat(ids.Where(id => id != Padding).Select(id => id == Unknown || id - 2 >= _symbols.Length ? TokenizerText.UnknownText + " " : _symbols[id - 2].Replace(EndOfWord, " ", StringComparison.Ordinal))).TrimEnd();
+
     /// <summary>Applies the merges to one word: repeatedly joins every occurrence of the lowest-ranked adjacent pair present.</summary>
     private List<string> EncodeWord(string word)
     {

@@ -30,4 +30,7 @@ public sealed class CharacterVocabulary : ITokenizer
     public IReadOnlyList<int> Ids(string text) => text.Select(c => _ids.GetValueOrDefault(c, Unknown)).ToArray();
 
     public EncodedTexts Encode(IReadOnlyList<string> texts) => TokenizerText.Encode(texts, MaxLength, Ids);
+
+    public string Decode(IReadOnlyList<int> ids) =>
+        string.Concat(ids.Where(id => id != Padding).Select(id => id == Unknown || id - 2 >= Characters.Length ? TokenizerText.UnknownText : Characters[id - 2].ToString()));
 }

@@ -24,6 +24,9 @@ public interface ITokenizer
     /// <summary>The ids of one whole text (not cut to <see cref="MaxLength"/>; empty for a text with no token).</summary>
     IReadOnlyList<int> Ids(string text);
 
+    /// <summary>Text from ids, as generated: padding skipped, unknown shown as <c>&lt;unk&gt;</c>.</summary>
+    string Decode(IReadOnlyList<int> ids);
+
     /// <summary>The token strings of one text, before they become ids (not cut to <see cref="MaxLength"/>).</summary>
     IReadOnlyList<string> Tokenize(string text);
 }
@@ -32,6 +35,7 @@ public interface ITokenizer
 internal static class TokenizerText
 {
     public const int Padding = 0, Unknown = 1;
+    public const string UnknownText = "<unk>";
 
     /// <summary>
     /// Splits on white space; a run of letters, digits, combining marks and apostrophes is one word, every other

@@ -36,10 +36,24 @@ public sealed class WordTokenizer : ITokenizer
         TokenizerText.CheckMaxLength(maxLength);
         if (minFrequency < 1) throw new InvalidInputException($"--min-frequency: expected at least 1; found {minFrequency}.");
         if (maxVocabulary is < 1) throw new InvalidInputException($"--max-vocabulary: expected at least 1; found {maxVocabulary}.");
+        return FromWords(texts.SelectMany(text => TokenizerText.SplitWords(text, lowerCase)), maxLength, lowerCase, minFrequency, maxVocabulary);
+    }
+
+    /// <summary>
+    /// Learns the vocabulary from words already split (e.g. the tokens of a tagged corpus), lower-cased first when
+    /// asked; the same rule as <see cref="Train"/>.
+    /// </summary>
+    public static WordTokenizer FromWords(IEnumerable<string> tokens, int maxLength, bool lowerCase = true, int minFrequency = 2,
+        int? maxVocabulary = null)
+    {
+        TokenizerText.CheckMaxLength(maxLength);
+        if (minFrequency < 1) throw new InvalidInputException($"--min-frequency: expected at least 1; found {minFrequency}.");
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var text in texts)
-            foreach (var word in TokenizerText.SplitWords(text, lowerCase))
-                counts[word] = counts.GetValueOrDefault(word) + 1;
+        foreach (var token in tokens)
+        {
+            string word = lowerCase ? token.ToLowerInvariant() : token;
+            counts[word] = counts.GetValueOrDefault(word) + 1;
+        }
         IEnumerable<string> words = counts.Where(p => p.Value >= minFrequency)
             .OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Key);
         if (maxVocabulary is int max) words = words.Take(max);
@@ -57,6 +71,13 @@ public sealed class WordTokenizer : ITokenizer
     public string Kind => "word";
 
     public IReadOnlyList<string> Tokenize(string text) => TokenizerText.SplitWords(text, LowerCase);
+
+    /// <summary>The id of one word already split (lower-cased first when the tokenizer lower-cases).</summary>
+    public int Id(string word) => _ids.GetValueOrDefault(LowerCase ? word.ToLowerInvariant() : word, Unknown);
+
+    /// <summary>Words joined by spaces (padding skipped, unknown as <c>&lt;unk&gt;</c>).</summary>
+    public string Decode(IReadOnlyList<int> ids) =>
+        string.Join(' ', ids.Where(id => id != Padding).Select(id => id == Unknown || id - 2 >= _words.Length ? TokenizerText.UnknownText : _words[id - 2]));
 
     public IReadOnlyList<int> Ids(string text) => TokenizerText.SplitWords(text, LowerCase).Select(w => _ids.GetValueOrDefault(w, Unknown)).ToArray();
 

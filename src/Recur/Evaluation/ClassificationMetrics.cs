@@ -16,6 +16,14 @@ public readonly record struct ClassScores(int Class, double Precision, double Re
 public static class ClassificationMetrics
 {
     /// <summary>Fraction of positions where the predicted label equals the actual one.</summary>
+    /// <summary>Index of the largest score (ties: the first).</summary>
+    public static int ArgMax(ReadOnlySpan<float> scores)
+    {
+        int best = 0;
+        for (int c = 1; c < scores.Length; c++) if (scores[c] > scores[best]) best = c;
+        return best;
+    }
+
     public static double Accuracy(ReadOnlySpan<int> predicted, ReadOnlySpan<int> actual)
     {
         CheckPair(predicted, actual);

@@ -148,7 +148,7 @@ public static class ClassifyWorkflow
         var predicted = Classify(model, testData);
         var csv = new System.Text.StringBuilder("line,actual,predicted\n");
         for (int n = 0; n < split.Test.Length; n++)
-            csv.Append(System.Globalization.CultureInfo.InvariantCulture, $"{table.LineNumber(split.Test[n])},{Quote(classes[labels[split.Test[n]]])},{Quote(classes[predicted[n]])}\n");
+            csv.Append(System.Globalization.CultureInfo.InvariantCulture, $"{table.LineNumber(split.Test[n])},{Csv.Quote(classes[labels[split.Test[n]]])},{Csv.Quote(classes[predicted[n]])}\n");
         return new TrainedRun(model, resolved, JsonSerializer.Serialize(state), report, history)
         {
             GradientFlow = WorkflowOptions.Monitor(options),
@@ -177,58 +177,17 @@ public static class ClassifyWorkflow
         return new JsonArray(predicted.Select(p => (JsonNode?)JsonValue.Create(state.Classes[p])).ToArray());
     }
 
-    private static string Quote(string field) =>
-        field.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + field.Replace("\"", "\"\"") + "\"" : field;
-
     public static int[] Classify(SequenceModel model, SequenceDataset data)
     {
         int classes = model.Spec.OutputSize;
         var logits = Trainer.Predict(model, data);
         var result = new int[data.Count];
-        for (int n = 0; n < data.Count; n++)
-        {
-            var row = logits.AsSpan(n * classes, classes);
-            int best = 0;
-            for (int c = 1; c < classes; c++) if (row[c] > row[best]) best = c;
-            result[n] = best;
-        }
+        for (int n = 0; n < data.Count; n++) result[n] = ClassificationMetrics.ArgMax(logits.AsSpan(n * classes, classes));
         return result;
     }
 
-    private static TaskReport Score(SequenceModel model, ClassifyState state, SequenceDataset test, int[] labels, int[] trainRows)
-    {
-        int classes = state.Classes.Length;
-        var actual = test.Labels!;
-        var predicted = Classify(model, test);
-        int majority = trainRows.GroupBy(r => labels[r]).OrderByDescending(g => g.Count()).ThenBy(g => g.Key).First().Key;
-        var majorityPrediction = Enumerable.Repeat(majority, actual.Length).ToArray();
-        var perClass = ClassificationMetrics.PerClass(predicted, actual, classes);
-        var details = new JsonObject
-        {
-            ["classes"] = new JsonArray(state.Classes.Select(c => (JsonNode?)JsonValue.Create(c)).ToArray()),
-            ["majority_class"] = state.Classes[majority],
-        };
-        var perClassJson = new JsonObject();
-        for (int c = 0; c < classes; c++)
-            perClassJson[state.Classes[c]] = new JsonObject
-            {
-                ["precision"] = perClass[c].Precision, ["recall"] = perClass[c].Recall,
-                ["f1"] = perClass[c].F1, ["support"] = perClass[c].Support,
-            };
-        details["per_class"] = perClassJson;
-        var confusion = ClassificationMetrics.ConfusionMatrix(predicted, actual, classes);
-        details["confusion_matrix"] = new JsonArray(Enumerable.Range(0, classes)
-            .Select(a => (JsonNode?)new JsonArray(Enumerable.Range(0, classes).Select(p => (JsonNode?)JsonValue.Create(confusion[a, p])).ToArray())).ToArray());
-        return new TaskReport("classify", Metrics(predicted, actual, classes),
-            new Dictionary<string, IReadOnlyDictionary<string, double>> { ["majority"] = Metrics(majorityPrediction, actual, classes) },
-            actual.Length) { Details = details };
-    }
-
-    private static Dictionary<string, double> Metrics(int[] predicted, int[] actual, int classes) => new()
-    {
-        ["accuracy"] = ClassificationMetrics.Accuracy(predicted, actual),
-        ["macro_f1"] = ClassificationMetrics.MacroF1(predicted, actual, classes),
-    };
+    private static TaskReport Score(SequenceModel model, ClassifyState state, SequenceDataset test, int[] labels, int[] trainRows) =>
+        ClassificationReport.Build("classify", Classify(model, test), test.Labels!, state.Classes, ClassificationReport.Majority(trainRows.Select(r => labels[r])));
 
     private static int[] Labels(ClassifyState state, CsvTable table)
     {

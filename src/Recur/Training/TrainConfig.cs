@@ -39,6 +39,15 @@ public sealed record TrainConfig
     public string? Scaler { get; init; }
     public int? MaxLength { get; init; }
 
+    /// <summary>Tagging from a CSV: the column whose value says which sequence a row belongs to.</summary>
+    public string? IdColumn { get; init; }
+
+    /// <summary>Cap on padded steps per mini-batch (sequences × longest length); variable-length tasks.</summary>
+    public int? MaxTokens { get; init; }
+
+    /// <summary>Language modelling: steps per training window (truncated back-propagation length).</summary>
+    public int? Bptt { get; init; }
+
     // model
     public string? Cell { get; init; }
     public int? Layers { get; init; }

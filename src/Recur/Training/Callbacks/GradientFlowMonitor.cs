@@ -36,6 +36,7 @@ public sealed class GradientFlowMonitor : TrainingCallback, ICheckpointable
     private float[][][] _before = [];
     private double[] _gradSum = [], _ratioSum = [], _saturationSum = [];
     private double[][] _stepSum = [];
+    private int[] _stepCount = []; // batches that reached each step (variable-length batches differ)
     private int _steps, _clipped;
     private bool _vanishingRaised, _explodingRaised;
 
@@ -68,7 +69,7 @@ public sealed class GradientFlowMonitor : TrainingCallback, ICheckpointable
         _gradSum = new double[_groups.Count];
         _ratioSum = new double[_groups.Count];
         _saturationSum = new double[context.Model.Encoder.NumLayers];
-        _stepSum = [];
+        (_stepSum, _stepCount) = ([], []);
         (_steps, _clipped) = (0, 0);
     }
 
@@ -118,8 +119,14 @@ public sealed class GradientFlowMonitor : TrainingCallback, ICheckpointable
             _ratioSum[g] += weight > 0 ? Math.Sqrt(delta / weight) : 0;
         }
         var stepNorms = _probe.StepGradientNorms;
-        if (_stepSum.Length == 0 || _stepSum[0].Length != stepNorms.FirstOrDefault()?.Length)
-            _stepSum = stepNorms.Select(n => new double[n.Length]).ToArray();
+        int steps = stepNorms.FirstOrDefault()?.Length ?? 0;
+        if (_stepSum.Length != stepNorms.Length) (_stepSum, _stepCount) = (stepNorms.Select(_ => Array.Empty<double>()).ToArray(), []);
+        if (_stepCount.Length < steps)
+        {
+            Array.Resize(ref _stepCount, steps);
+            for (int l = 0; l < _stepSum.Length; l++) Array.Resize(ref _stepSum[l], steps);
+        }
+        for (int t = 0; t < steps; t++) _stepCount[t]++;
         for (int l = 0; l < stepNorms.Length; l++)
             for (int t = 0; t < stepNorms[l].Length; t++) _stepSum[l][t] += stepNorms[l][t];
         for (int l = 0; l < _probe.SaturatedFraction.Length; l++) _saturationSum[l] += _probe.SaturatedFraction[l];
@@ -130,7 +137,7 @@ public sealed class GradientFlowMonitor : TrainingCallback, ICheckpointable
         if (_steps == 0) return;
         var summary = new GradientFlowEpoch(epoch.Epoch, _groups.Select(g => g.Group).ToArray(),
             _gradSum.Select(v => v / _steps).ToArray(), _ratioSum.Select(v => v / _steps).ToArray(),
-            _stepSum.Select(layer => layer.Select(v => v / _steps).ToArray()).ToArray(),
+            _stepSum.Select(layer => layer.Select((v, t) => v / Math.Max(1, _stepCount[t])).ToArray()).ToArray(),
             _saturationSum.Select(v => v / _steps).ToArray(), (double)_clipped / _steps);
         Epochs.Add(summary);
 
@@ -162,13 +169,13 @@ public sealed class GradientFlowMonitor : TrainingCallback, ICheckpointable
 
     /// <summary>Everything measured so far, so a resumed run reports the whole training and raises each alarm once.</summary>
     private sealed record State(List<GradientFlowEpoch> Epochs, List<string> Alarms, bool Vanishing, bool Exploding, List<double> Norms,
-        double[] GradSum, double[] RatioSum, double[] SaturationSum, double[][] StepSum, int Steps, int Clipped);
+        double[] GradSum, double[] RatioSum, double[] SaturationSum, double[][] StepSum, int[] StepCount, int Steps, int Clipped);
 
     private static readonly JsonSerializerOptions StateJson = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     public void SaveState(CheckpointData data, string prefix) =>
         data.Values[prefix + "gradient_flow"] = JsonSerializer.Serialize(new State(Epochs, Alarms, _vanishingRaised, _explodingRaised, _norms,
-            _gradSum, _ratioSum, _saturationSum, _stepSum, _steps, _clipped), StateJson);
+            _gradSum, _ratioSum, _saturationSum, _stepSum, _stepCount, _steps, _clipped), StateJson);
 
     public void LoadState(CheckpointData data, string prefix)
     {
@@ -180,7 +187,7 @@ public sealed class GradientFlowMonitor : TrainingCallback, ICheckpointable
         Alarms.AddRange(s.Alarms);
         _norms.AddRange(s.Norms);
         (_vanishingRaised, _explodingRaised) = (s.Vanishing, s.Exploding);
-        (_gradSum, _ratioSum, _saturationSum, _stepSum, _steps, _clipped) = (s.GradSum, s.RatioSum, s.SaturationSum, s.StepSum, s.Steps, s.Clipped);
+        (_gradSum, _ratioSum, _saturationSum, _stepSum, _stepCount, _steps, _clipped) = (s.GradSum, s.RatioSum, s.SaturationSum, s.StepSum, s.StepCount, s.Steps, s.Clipped);
     }
 
     private void Raise(ref bool raised, TrainingContext context, string message)
