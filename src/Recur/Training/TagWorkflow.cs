@@ -61,7 +61,7 @@ public static class TagWorkflow
     {
         ulong seed = config.Seed ?? 42;
         string text = TextFile.Read(path);
-        bool tokens = TaggedText.LooksTagged(text) && config.IdColumn is null;
+        bool tokens = config.IdColumn is null; // without an id column the file is word/TAG sentences
         TagState state;
         List<Sequence> sequences;
         if (tokens)
@@ -77,8 +77,6 @@ public static class TagWorkflow
         else
         {
             var table = CsvTable.Parse(text, path, hasHeader: !(config.NoHeader ?? false));
-            if (config.IdColumn is null)
-                throw new InvalidInputException($"{path}: --task tag needs a word/TAG file (one sentence per line) or a CSV with --id-column (which rows form one sequence) and --label-column (one label per row).");
             state = new TagState
             {
                 Format = "csv", Classes = [], IdColumn = table.ColumnNames[table.ColumnIndex(config.IdColumn)],

@@ -1,0 +1,78 @@
+namespace Recur.Tests.Cli;
+
+/// <summary><c>recur train --task lm</c> and <c>recur generate</c>.</summary>
+public class LanguageModelCommandTests
+{
+    /// <summary>The first 200,000 characters of Moby-Dick: enough for a brief character model.</summary>
+    private static string MobyDickStart(TempDirectory dir)
+    {
+        string text = File.ReadAllText(CliRunner.DataFile("moby-dick.txt"));
+        File.WriteAllText(dir.File("moby.txt"), text[..200_000]);
+        return dir.File("moby.txt");
+    }
+
+    [Fact]
+    public void CharacterModelOfMobyDickBeatsTheUnigramByHalfABitPerCharacterAndGeneratesReproducibly()
+    {
+        using var dir = new TempDirectory();
+        string data = MobyDickStart(dir);
+        var report = CliRunner.Json("train", "--task", "lm", "--data", data, "--epochs", "1", "--hidden", "96",
+            "--out", dir.File("run"), "--quiet", "--json");
+        double bits = report["metrics"]!["bits_per_char"]!.GetValue<double>();
+        double unigram = report["baselines"]!["unigram"]!["bits_per_char"]!.GetValue<double>();
+        Assert.True(bits <= unigram - 0.5, $"model {bits:F3} bits/char vs unigram {unigram:F3}");
+        Assert.InRange(unigram, 4.0, 5.0); // English letters, spaces and punctuation
+        double crossEntropy = report["metrics"]!["cross_entropy"]!.GetValue<double>();
+        Assert.Equal(Math.Exp(crossEntropy), report["metrics"]!["perplexity"]!.GetValue<double>(), 9);
+        Assert.Equal(crossEntropy / Math.Log(2), bits, 9); // characters are the tokens
+
+        string model = Path.Combine(dir.File("run"), "model.safetensors");
+        var evaluated = CliRunner.Json("evaluate", "--model", model, "--data", data, "--json");
+        Assert.Equal(bits, evaluated["metrics"]!["bits_per_char"]!.GetValue<double>(), 12);
+
+        string Generate(params string[] extra)
+        {
+            var (exit, stdout, stderr) = CliRunner.Run(["generate", "--model", model, "--prompt", "Call me ", "--length", "80", .. extra]);
+            Assert.True(exit == 0, stderr);
+            return stdout.TrimEnd('\n');
+        }
+        string a = Generate("--seed", "7"), b = Generate("--seed", "7"), c = Generate("--seed", "8");
+        Assert.Equal(a, b);
+        Assert.NotEqual(a, c);
+        Assert.StartsWith("Call me ", a);
+        Assert.Equal("Call me ".Length + 80, a.Length);
+        // Greedy decoding ignores the seed, and top-1 sampling is greedy.
+        Assert.Equal(Generate("--temperature", "0", "--seed", "1"), Generate("--temperature", "0", "--seed", "2"));
+        Assert.Equal(Generate("--temperature", "0"), Generate("--top-k", "1", "--seed", "3"));
+    }
+
+    [Fact]
+    public void BadLanguageModelInputsAreOneClearError()
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllText(dir.File("empty.txt"), "  \n");
+        var (exit, _, stderr) = CliRunner.Run("train", "--task", "lm", "--data", dir.File("empty.txt"), "--out", dir.File("run"), "--quiet");
+        Assert.Equal(2, exit);
+        Assert.Contains("empty.txt: the text is empty", stderr);
+        Assert.False(Directory.Exists(dir.File("run")));
+
+        (exit, _, stderr) = CliRunner.Run("train", "--task", "lm", "--data", dir.File("empty.txt"), "--bptt", "0", "--out", dir.File("run"), "--quiet");
+        Assert.Equal(2, exit);
+        Assert.Contains("--bptt", stderr);
+
+        (exit, _, stderr) = CliRunner.Run("train", "--task", "poetry", "--data", dir.File("empty.txt"), "--out", dir.File("run"), "--quiet");
+        Assert.Equal(2, exit);
+        Assert.Contains("--task: expected forecast, classify, tag or lm; found 'poetry'", stderr);
+    }
+
+    [Fact]
+    public void GenerateRefusesAModelThatIsNotALanguageModel()
+    {
+        using var dir = new TempDirectory();
+        CliRunner.Json("train", "--data", CliRunner.DataFile("sunspots-yearly.csv"), "--epochs", "1", "--normalize", "relative",
+            "--out", dir.File("run"), "--quiet", "--json");
+        var (exit, _, stderr) = CliRunner.Run("generate", "--model", Path.Combine(dir.File("run"), "model.safetensors"));
+        Assert.Equal(2, exit);
+        Assert.Contains("is a forecast model; recur generate needs a language model", stderr);
+    }
+}
