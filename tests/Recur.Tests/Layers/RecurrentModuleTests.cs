@@ -112,9 +112,9 @@ public class RecurrentModuleTests
     {
         switch (cell)
         {
-            case "lstm": { var m = new Lstm(name, input, hidden, layers); module = m; forward = m.Forward; break; }
-            case "gru": { var m = new Gru(name, input, hidden, layers); module = m; forward = m.Forward; break; }
-            case "rnn": { var m = new SimpleRnn(name, input, hidden, layers); module = m; forward = m.Forward; break; }
+            case "lstm": { var m = new Lstm(name, input, hidden, layers); module = m; forward = (t, x, h, c) => m.Forward(t, x, h, c); break; }
+            case "gru": { var m = new Gru(name, input, hidden, layers); module = m; forward = (t, x, h, c) => m.Forward(t, x, h, c); break; }
+            case "rnn": { var m = new SimpleRnn(name, input, hidden, layers); module = m; forward = (t, x, h, c) => m.Forward(t, x, h, c); break; }
             default: throw new ArgumentException($"Unknown cell {cell}.");
         }
     }
