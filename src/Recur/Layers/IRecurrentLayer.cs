@@ -18,7 +18,13 @@ public interface IRecurrentLayer
     /// <summary>When set, every forward and backward pass records its gradient flow here.</summary>
     GradientFlowProbe? Probe { get; set; }
 
-    RecurrentOutput Forward(Tape tape, Variable input, Variable? h0 = null, Variable? c0 = null);
+    /// <summary>
+    /// Runs the stack over batch-major input [B, T, I] from optional initial states h0, c0 [L, B, H]. With
+    /// <paramref name="lengths"/> ([B], each in 0 … T; null or empty = all T) the sequences are right-padded, as
+    /// PyTorch's <c>pack_padded_sequence</c>: outputs at padded steps are zero and the final states are those at
+    /// each sequence's last real step.
+    /// </summary>
+    RecurrentOutput Forward(Tape tape, Variable input, Variable? h0 = null, Variable? c0 = null, int[]? lengths = null);
 }
 
 public static class RecurrentLayers

@@ -7,7 +7,10 @@ using Recur.Tensors;
 
 namespace Recur.Layers;
 
-/// <summary>Outputs of a recurrent module: the last layer's sequence [B, T, H], and h_T, c_T of every layer [L, B, H].</summary>
+/// <summary>
+/// Outputs of a recurrent module: the last layer's sequence [B, T, H] (zero at padded steps), and h_T, c_T of every
+/// layer [L, B, H] (with lengths, at each sequence's last real step).
+/// </summary>
 public sealed record RecurrentOutput(Variable Output, Variable HiddenState, Variable? CellState);
 
 /// <summary>
@@ -92,9 +95,12 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
 
     /// <summary>
     /// Runs the stack over input [B, T, I] from optional initial states h0, c0 [L, B, H] (zeros when absent;
-    /// c0 only for LSTM) and records the backward step.
+    /// c0 only for LSTM) and records the backward step. lengths: [B] real steps of each right-padded sequence,
+    /// each in 0 … T; null or empty means every sequence has all T steps. As PyTorch's <c>pack_padded_sequence</c>:
+    /// at padded steps every layer's output is zero and its state is carried, so HiddenState and CellState are each
+    /// sequence's states at its last real step (h0, c0 for a length of 0); padded steps get no gradient.
     /// </summary>
-    public RecurrentOutput Forward(Tape tape, Variable input, Variable? h0 = null, Variable? c0 = null)
+    public RecurrentOutput Forward(Tape tape, Variable input, Variable? h0 = null, Variable? c0 = null, int[]? lengths = null)
     {
         if (input.Value.Rank != 3 || input.Value.Dim(2) != InputSize)
             throw new ArgumentException($"{this} expects input [batch, time, {InputSize}]; found {input.Value.ShapeText}.", nameof(input));
@@ -103,10 +109,12 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         CheckState(h0, "h0", B);
         if (c0 is not null && !TCell.HasCellState) throw new ArgumentException($"{TCell.DisplayName} has no cell state, but c0 was given.", nameof(c0));
         CheckState(c0, "c0", B);
+        if (lengths is { Length: > 0 } && lengths.Length != B)
+            throw new ArgumentException($"{this} expects one length per sequence (batch {B}); found {lengths.Length} lengths.", nameof(lengths));
 
         var x = Layout.SwapLeadingAxes<float>(input.Value.Data, B, T, InputSize); // [T, B, I]
         var result = RecurrentStackKernel<float, TCell>.Forward(_weights, x, T, B,
-            h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data);
+            h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data, lengths);
 
         if (Probe is not null)
             Probe.SaturatedFraction = result.Layers.Select(RecurrentLayerKernel<float, TCell>.SaturatedFraction).ToArray();

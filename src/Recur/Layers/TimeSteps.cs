@@ -10,27 +10,35 @@ public static class TimeSteps
     public static Variable Last(Tape tape, Variable sequence) => At(tape, sequence, -1);
 
     /// <summary>
-    /// Each sequence's last real step: step lengths[b] − 1 of sequence b, [B, T, F] → [B, F]; null lengths: the
-    /// last step of all.
+    /// The last real step of every right-padded sequence: [B, T, F] → [B, F], row b taken from step lengths[b] − 1
+    /// (T − 1 for every sequence when <paramref name="lengths"/> is null). lengths: [B], each in 1 … T.
     /// </summary>
     public static Variable Last(Tape tape, Variable sequence, int[]? lengths)
     {
-        if (lengths is null) return Last(tape, sequence);
         var x = sequence.Value;
         if (x.Rank != 3) throw new ArgumentException($"Expected a sequence [batch, time, features]; found {x.ShapeText}.", nameof(sequence));
+        if (lengths is null) return At(tape, sequence, -1);
         int B = x.Dim(0), T = x.Dim(1), F = x.Dim(2);
-        if (lengths.Length != B) throw new ArgumentException($"Expected one length per sequence ({B}); found {lengths.Length}.", nameof(lengths));
-        foreach (int length in lengths)
-            if (length < 1 || length > T) throw new ArgumentOutOfRangeException(nameof(lengths), length, $"Lengths must lie in [1, {T}].");
+        if (lengths.Length != B)
+            throw new ArgumentException($"Expected one length per sequence (batch {B}); found {lengths.Length} lengths.", nameof(lengths));
+        for (int b = 0; b < B; b++)
+            if (lengths[b] < 1 || lengths[b] > T)
+                throw new ArgumentException(lengths[b] == 0
+                    ? $"lengths[{b}] is 0: that sequence has no last step."
+                    : $"lengths[{b}] = {lengths[b]} is outside 1 … {T} (the number of time steps).", nameof(lengths));
+        var steps = (int[])lengths.Clone(); // the caller may reuse its array before backward runs
         var y = new Variable(new Tensor(B, F), sequence.RequiresGrad && tape.IsRecording);
-        for (int b = 0; b < B; b++) x.Data.AsSpan((b * T + lengths[b] - 1) * F, F).CopyTo(y.Value.Data.AsSpan(b * F, F));
+        for (int b = 0; b < B; b++) x.Data.AsSpan((b * T + steps[b] - 1) * F, F).CopyTo(y.Value.Data.AsSpan(b * F, F));
         if (y.RequiresGrad)
             tape.Record(() =>
             {
                 var dx = sequence.Grad.Data;
                 var dy = y.Grad.Data;
                 for (int b = 0; b < B; b++)
-                    for (int f = 0; f < F; f++) dx[(b * T + lengths[b] - 1) * F + f] += dy[b * F + f];
+                {
+                    int row = (b * T + steps[b] - 1) * F;
+                    for (int f = 0; f < F; f++) dx[row + f] += dy[b * F + f];
+                }
             });
         return y;
     }

@@ -89,8 +89,9 @@ public sealed class FixtureCase
 
     private FixtureCase(
         string name, string cell, int inputSize, int hiddenSize, int numLayers, int seqLen, int batch, double loss,
-        Dictionary<string, FixtureTensor> tensors, List<string> tensorNames)
+        int[] lengths, Dictionary<string, FixtureTensor> tensors, List<string> tensorNames)
     {
+        Lengths = lengths;
         Name = name;
         Cell = cell;
         InputSize = inputSize;
@@ -117,6 +118,12 @@ public sealed class FixtureCase
     public int SeqLen { get; }
 
     public int Batch { get; }
+
+    /// <summary>
+    /// Real steps of each right-padded sequence [B] for cases run through <c>pack_padded_sequence</c>; empty when
+    /// every sequence has all <see cref="SeqLen"/> steps.
+    /// </summary>
+    public int[] Lengths { get; }
 
     /// <summary>L = sum(output·G_out) + sum(h_n·G_h) (+ sum(c_n·G_c) for LSTM), in float64.</summary>
     public double Loss { get; }
@@ -197,6 +204,7 @@ public sealed class FixtureCase
             PyTorchFixture.Required(c, "seq_len", context).GetInt32(),
             PyTorchFixture.Required(c, "batch", context).GetInt32(),
             PyTorchFixture.Required(c, "loss", context).GetDouble(),
+            c.TryGetProperty("lengths", out var lengths) ? lengths.EnumerateArray().Select(e => e.GetInt32()).ToArray() : [],
             tensors,
             names);
     }

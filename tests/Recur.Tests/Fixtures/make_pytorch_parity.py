@@ -1,8 +1,11 @@
-"""Generate the PyTorch parity fixture ``pytorch_parity.json``.
+"""Generate the PyTorch parity fixtures ``pytorch_parity.json`` and ``pytorch_parity_masked.json``.
 
 Run with Debian's python3-torch (PyTorch 1.13):
 
-    /usr/bin/python3 tests/Recur.Tests/Fixtures/make_pytorch_parity.py
+    /usr/bin/python3 tests/Recur.Tests/Fixtures/make_pytorch_parity.py [unmasked|masked]
+
+(both files without an argument). Another BLAS can change the last bit of the
+float64 results, so regenerate only the file whose cases changed.
 
 This script is NOT run by CI; its output ``pytorch_parity.json`` (written
 beside this file) is committed and consumed by the C# tests through
@@ -29,14 +32,24 @@ Tensor layout (all ``data`` arrays are flattened row-major):
     output           [B, T, H];  h_n, c_n [L, B, H]
     grad_output, grad_h_n, grad_c_n    the upstream G_* used in the loss
     grad.input, grad.h0, grad.c0, grad.<param>
+
+``pytorch_parity_masked.json`` holds right-padded batches: each case has an
+extra ``lengths`` [B] and the module runs on
+``pack_padded_sequence(input, lengths, batch_first=True, enforce_sorted=False)``;
+``output`` is ``pad_packed_sequence(..., total_length=T)`` (zero at padded
+steps) and h_n, c_n are each sequence's states at its last real step. It is
+sampled from its own seed after the unmasked cases, so the unmasked fixture
+stays byte-identical.
 """
 
 import json
 import os
+import sys
 
 import torch
 
 SEED = 20240611
+MASKED_SEED = 20240612
 
 CASES = [
     # name, cell, input_size, hidden_size, num_layers, seq_len, batch
@@ -44,6 +57,13 @@ CASES = [
     ("gru_2layer", "gru", 3, 5, 2, 7, 4),
     ("rnn_tanh_1layer", "rnn", 3, 5, 1, 7, 4),
     ("lstm_2layer_i4_h8_b1", "lstm", 4, 8, 2, 6, 1),
+]
+
+MASKED_CASES = [
+    # name, cell, input_size, hidden_size, num_layers, seq_len, batch, lengths
+    ("lstm_2layer_packed", "lstm", 3, 5, 2, 7, 4, [7, 3, 5, 1]),
+    ("gru_2layer_packed", "gru", 3, 5, 2, 7, 4, [2, 7, 1, 6]),
+    ("rnn_tanh_2layer_packed", "rnn", 3, 5, 2, 6, 3, [4, 6, 1]),
 ]
 
 
@@ -83,7 +103,7 @@ def make_module(cell, input_size, hidden_size, num_layers):
     raise ValueError(cell)
 
 
-def run_case(name, cell, input_size, hidden_size, num_layers, seq_len, batch):
+def run_case(name, cell, input_size, hidden_size, num_layers, seq_len, batch, lengths=None):
     module = make_module(cell, input_size, hidden_size, num_layers)
 
     # Sample every parameter in float32 and assign it.
@@ -115,11 +135,17 @@ def run_case(name, cell, input_size, hidden_size, num_layers, seq_len, batch):
     g_h = g_h32.double()
     g_c = g_c32.double() if g_c32 is not None else None
 
+    sequence = x
+    if lengths is not None:
+        sequence = torch.nn.utils.rnn.pack_padded_sequence(
+            x, torch.tensor(lengths, dtype=torch.int64), batch_first=True, enforce_sorted=False)
     if cell == "lstm":
-        output, (h_n, c_n) = module(x, (h0, c0))
+        output, (h_n, c_n) = module(sequence, (h0, c0))
     else:
-        output, h_n = module(x, h0)
+        output, h_n = module(sequence, h0)
         c_n = None
+    if lengths is not None:
+        output, _ = torch.nn.utils.rnn.pad_packed_sequence(output, batch_first=True, total_length=seq_len)
 
     loss = (output * g_out).sum() + (h_n * g_h).sum()
     if cell == "lstm":
@@ -151,7 +177,7 @@ def run_case(name, cell, input_size, hidden_size, num_layers, seq_len, batch):
     for n, p in module.named_parameters():
         tensors["grad." + n] = to_entry(p.grad)
 
-    return {
+    case = {
         "name": name,
         "cell": cell,
         "input_size": input_size,
@@ -162,24 +188,38 @@ def run_case(name, cell, input_size, hidden_size, num_layers, seq_len, batch):
         "loss": float(loss.item()),
         "tensors": tensors,
     }
+    if lengths is not None:
+        case["lengths"] = list(lengths)
+    return case
 
 
-def main():
-    torch.manual_seed(SEED)
-    torch.set_default_dtype(torch.float32)
-    cases = [run_case(*c) for c in CASES]
+def write(file_name, cases):
     doc = {
         "generator": "make_pytorch_parity.py",
         "torch_version": torch.__version__,
         "cases": cases,
     }
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pytorch_parity.json")
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), file_name)
     with open(out, "w", encoding="utf-8") as f:
         json.dump(doc, f, separators=(",", ":"))
         f.write("\n")
     print("wrote %s (%d bytes)" % (out, os.path.getsize(out)))
     for c in cases:
         print("  %s: loss=%r tensors=%s" % (c["name"], c["loss"], ", ".join(c["tensors"])))
+
+
+def main():
+    which = sys.argv[1:] or ["unmasked", "masked"]
+    unknown = set(which) - {"unmasked", "masked"}
+    if unknown:
+        sys.exit("unknown fixture(s) %s; expected unmasked and/or masked" % ", ".join(sorted(unknown)))
+    torch.set_default_dtype(torch.float32)
+    if "unmasked" in which:
+        torch.manual_seed(SEED)
+        write("pytorch_parity.json", [run_case(*c) for c in CASES])
+    if "masked" in which:
+        torch.manual_seed(MASKED_SEED)
+        write("pytorch_parity_masked.json", [run_case(*c) for c in MASKED_CASES])
 
 
 if __name__ == "__main__":

@@ -7,22 +7,49 @@ namespace Recur.Tests.Layers;
 
 /// <summary>
 /// Recurrent kernels against torch.nn.LSTM/GRU/RNN (fixture written in float64 by make_pytorch_parity.py):
-/// outputs, final states and every gradient, in double (≤1e-10) and in float32 production (≤1e-5).
+/// outputs, final states and every gradient, in double (≤1e-10) and in float32 production (≤1e-5). The masked
+/// fixture runs right-padded batches through pack_padded_sequence, against our per-sequence lengths.
 /// </summary>
 public class PyTorchParityTests
 {
+    internal const string Unmasked = "pytorch_parity.json", Masked = "pytorch_parity_masked.json";
+
     public static TheoryData<string> CaseNames() =>
-        new(PyTorchFixture.Load("pytorch_parity.json").Cases.Select(c => c.Name));
+        new(PyTorchFixture.Load(Unmasked).Cases.Select(c => c.Name));
+
+    public static TheoryData<string> MaskedCaseNames() =>
+        new(PyTorchFixture.Load(Masked).Cases.Select(c => c.Name));
 
     [Theory, MemberData(nameof(CaseNames))]
-    public void DoubleKernelMatchesPyTorch(string caseName) => Check<double>(caseName, 1e-10);
+    public void DoubleKernelMatchesPyTorch(string caseName) => Check<double>(Unmasked, caseName, 1e-10);
 
     [Theory, MemberData(nameof(CaseNames))]
-    public void FloatKernelMatchesPyTorch(string caseName) => Check<float>(caseName, 1e-5);
+    public void FloatKernelMatchesPyTorch(string caseName) => Check<float>(Unmasked, caseName, 1e-5);
 
-    private static void Check<T>(string caseName, double tolerance) where T : struct, IFloatingPointIeee754<T>
+    [Theory, MemberData(nameof(MaskedCaseNames))]
+    public void DoubleKernelMatchesPackedPyTorch(string caseName) => Check<double>(Masked, caseName, 1e-10);
+
+    [Theory, MemberData(nameof(MaskedCaseNames))]
+    public void FloatKernelMatchesPackedPyTorch(string caseName) => Check<float>(Masked, caseName, 1e-5);
+
+    [Fact]
+    public void MaskedFixtureIsReallyPadded()
     {
-        var fixture = PyTorchFixture.Load("pytorch_parity.json").Case(caseName);
+        foreach (var c in PyTorchFixture.Load(Masked).Cases)
+        {
+            Assert.Equal(c.Batch, c.Lengths.Length);
+            Assert.Contains(c.Lengths, n => n < c.SeqLen);
+            // PyTorch's padded outputs are exactly zero after each sequence's last real step.
+            var output = c.Tensor("output").Data;
+            for (int b = 0; b < c.Batch; b++)
+                for (int i = (b * c.SeqLen + c.Lengths[b]) * c.HiddenSize; i < (b + 1) * c.SeqLen * c.HiddenSize; i++)
+                    Assert.Equal(0.0, output[i]);
+        }
+    }
+
+    private static void Check<T>(string file, string caseName, double tolerance) where T : struct, IFloatingPointIeee754<T>
+    {
+        var fixture = PyTorchFixture.Load(file).Case(caseName);
         switch (fixture.Cell)
         {
             case "lstm": Check<T, LstmCell>(fixture, tolerance); break;
@@ -43,7 +70,7 @@ public class PyTorchParityTests
 
         var h = new RecurrentHarness<T, TCell>
         {
-            Steps = S, Batch = B, Input = I, Hidden = H, Layers = L,
+            Steps = S, Batch = B, Input = I, Hidden = H, Layers = L, Lengths = f.Lengths,
             X = TimeMajor("input", I), H0 = Get("h0"), C0 = Optional("c0"),
             DOutput = TimeMajor("grad_output", H), DhN = Get("grad_h_n"), DcN = Optional("grad_c_n"),
         };

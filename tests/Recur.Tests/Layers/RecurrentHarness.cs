@@ -7,7 +7,8 @@ namespace Recur.Tests.Layers;
 /// <summary>
 /// A recurrent stack with its inputs and upstream gradients, all time-major, for gradient and parity checks in
 /// any number type. The scalar loss is L = Σ output·dOutput + Σ h_N·dhN + Σ c_N·dcN, so its gradient with
-/// respect to the outputs is exactly the given upstream gradients.
+/// respect to the outputs is exactly the given upstream gradients. <see cref="Lengths"/> ([B], empty = all T)
+/// masks right-padded sequences.
 /// </summary>
 public sealed class RecurrentHarness<T, TCell>
     where T : struct, IFloatingPointIeee754<T>
@@ -16,6 +17,7 @@ public sealed class RecurrentHarness<T, TCell>
     public int Steps, Batch, Input, Hidden, Layers;
     public T[] X = [], H0 = [], C0 = [], DOutput = [], DhN = [], DcN = [];
     public List<RecurrentLayerWeights<T>> Weights = [];
+    public int[] Lengths = [];
 
     public static RecurrentHarness<T, TCell> Random(int steps, int batch, int input, int hidden, int layers, ulong seed)
     {
@@ -45,7 +47,7 @@ public sealed class RecurrentHarness<T, TCell>
         static TOther[] C(T[] a) => a.Select(TOther.CreateChecked).ToArray();
         var h = new RecurrentHarness<TOther, TCell>
         {
-            Steps = Steps, Batch = Batch, Input = Input, Hidden = Hidden, Layers = Layers,
+            Steps = Steps, Batch = Batch, Input = Input, Hidden = Hidden, Layers = Layers, Lengths = Lengths,
             X = C(X), H0 = C(H0), C0 = C(C0), DOutput = C(DOutput), DhN = C(DhN), DcN = C(DcN),
         };
         foreach (var w in Weights)
@@ -55,7 +57,7 @@ public sealed class RecurrentHarness<T, TCell>
     }
 
     public RecurrentStackResult<T> Forward() =>
-        RecurrentStackKernel<T, TCell>.Forward(Weights, X, Steps, Batch, H0, C0);
+        RecurrentStackKernel<T, TCell>.Forward(Weights, X, Steps, Batch, H0, C0, Lengths);
 
     public T Loss()
     {

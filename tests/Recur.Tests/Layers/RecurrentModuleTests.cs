@@ -13,13 +13,16 @@ namespace Recur.Tests.Layers;
 public class RecurrentModuleTests
 {
     [Theory]
-    [InlineData("lstm_2layer")]
-    [InlineData("gru_2layer")]
-    [InlineData("rnn_tanh_1layer")]
-    [InlineData("lstm_2layer_i4_h8_b1")]
-    public void ModuleThroughTapeMatchesPyTorch(string caseName)
+    [InlineData("pytorch_parity.json", "lstm_2layer")]
+    [InlineData("pytorch_parity.json", "gru_2layer")]
+    [InlineData("pytorch_parity.json", "rnn_tanh_1layer")]
+    [InlineData("pytorch_parity.json", "lstm_2layer_i4_h8_b1")]
+    [InlineData("pytorch_parity_masked.json", "lstm_2layer_packed")]
+    [InlineData("pytorch_parity_masked.json", "gru_2layer_packed")]
+    [InlineData("pytorch_parity_masked.json", "rnn_tanh_2layer_packed")]
+    public void ModuleThroughTapeMatchesPyTorch(string file, string caseName)
     {
-        var f = PyTorchFixture.Load("pytorch_parity.json").Case(caseName);
+        var f = PyTorchFixture.Load(file).Case(caseName);
         Tensor Get(string name) => new(f.Tensor(name).ToFloat(), f.Tensor(name).Shape);
         RecurrentModuleFor(f.Cell, "encoder", f.InputSize, f.HiddenSize, f.NumLayers, out var module, out var forward);
         var state = f.TensorNames.Where(n => n.StartsWith("weight_") || n.StartsWith("bias_"))
@@ -30,7 +33,7 @@ public class RecurrentModuleTests
         var input = new Variable(Get("input"), requiresGrad: true);
         var h0 = new Variable(Get("h0"), requiresGrad: true);
         var c0 = f.Cell == "lstm" ? new Variable(Get("c0"), requiresGrad: true) : null;
-        var result = forward(tape, input, h0, c0);
+        var result = forward(tape, input, h0, c0, f.Lengths.Length == 0 ? null : f.Lengths);
 
         AssertMatches(f, "output", result.Output.Value);
         AssertMatches(f, "h_n", result.HiddenState.Value);
@@ -108,7 +111,7 @@ public class RecurrentModuleTests
     }
 
     internal static void RecurrentModuleFor(string cell, string name, int input, int hidden, int layers,
-        out Module module, out Func<Tape, Variable, Variable?, Variable?, RecurrentOutput> forward)
+        out Module module, out Func<Tape, Variable, Variable?, Variable?, int[]?, RecurrentOutput> forward)
     {
         switch (cell)
         {

@@ -14,13 +14,13 @@ public sealed class RecurrentStackResult<T> where T : struct
 
     public IReadOnlyList<RecurrentLayerCache<T>> Layers { get; }
 
-    /// <summary>The last layer's outputs h_1 … h_T: [T, B, H].</summary>
+    /// <summary>The last layer's outputs h_1 … h_T: [T, B, H] (zero at padded steps).</summary>
     public ReadOnlyMemory<T> Output => Layers[^1].Output;
 
-    /// <summary>h_T of every layer: [L, B, H].</summary>
+    /// <summary>h_T of every layer: [L, B, H] (with lengths, each sequence's h at its last real step).</summary>
     public T[] FinalHidden { get; }
 
-    /// <summary>c_T of every layer: [L, B, H]; empty without cell state.</summary>
+    /// <summary>c_T of every layer: [L, B, H] (at each sequence's last real step); empty without cell state.</summary>
     public T[] FinalCell { get; }
 }
 
@@ -33,10 +33,13 @@ public static class RecurrentStackKernel<T, TCell>
     where TCell : IRecurrentCell
 {
     /// <summary>
-    /// x: [T, B, I]; h0, c0: [L, B, H] or empty for zeros (c0 only with cell state).
+    /// x: [T, B, I]; h0, c0: [L, B, H] or empty for zeros (c0 only with cell state); lengths: [B] real steps of
+    /// each right-padded sequence, or empty when all have T steps. Every layer masks with the same lengths: its
+    /// output is zero at padded steps (so the next layer sees zeros there) and its state is carried, so the final
+    /// states are each sequence's states at its last real step.
     /// </summary>
     public static RecurrentStackResult<T> Forward(IReadOnlyList<RecurrentLayerWeights<T>> layers, ReadOnlyMemory<T> x, int steps, int batch,
-        ReadOnlySpan<T> h0, ReadOnlySpan<T> c0)
+        ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, ReadOnlySpan<int> lengths = default)
     {
         int L = layers.Count, H = layers[0].HiddenSize, BH = batch * H;
         CheckState(h0, L * BH, "h0");
@@ -48,7 +51,7 @@ public static class RecurrentStackKernel<T, TCell>
         for (int l = 0; l < L; l++)
         {
             var cache = RecurrentLayerKernel<T, TCell>.Forward(layers[l], input, steps, batch,
-                StateSlice(h0, l, BH), TCell.HasCellState ? StateSlice(c0, l, BH) : []);
+                StateSlice(h0, l, BH), TCell.HasCellState ? StateSlice(c0, l, BH) : [], lengths);
             caches[l] = cache;
             cache.FinalHidden.CopyTo(finalHidden.AsSpan(l * BH));
             if (TCell.HasCellState) cache.FinalCell.CopyTo(finalCell.AsSpan(l * BH));
@@ -60,7 +63,7 @@ public static class RecurrentStackKernel<T, TCell>
     /// <summary>
     /// dOutput: [T, B, H] (empty = none); dhN, dcN: [L, B, H] (empty = none). Adds into each layer's gradients
     /// and into dx: [T, B, I] when not empty; writes dh0, dc0: [L, B, H] when not empty, and each layer's
-    /// ‖dL/dh_t‖ into stepGradientNorms[l]: [T] when given.
+    /// ‖dL/dh_t‖ into stepGradientNorms[l]: [T] when given. Masking follows the lengths kept in each layer's cache.
     /// </summary>
     public static void Backward(IReadOnlyList<RecurrentLayerWeights<T>> layers, RecurrentStackResult<T> forward,
         ReadOnlySpan<T> dOutput, ReadOnlySpan<T> dhN, ReadOnlySpan<T> dcN,
