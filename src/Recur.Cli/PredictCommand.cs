@@ -19,9 +19,23 @@ internal static class PredictCommand
             var (file, table, task) = EvaluateCommand.Load(parsed.GetValue(Model)!, parsed.GetValue(Data)!);
             var predictions = task == "forecast" ? ForecastWorkflow.Predict(file, table) : ClassifyWorkflow.Predict(file, table);
             if (parsed.GetValue(Json)) stdout.WriteLine(new JsonObject { ["predictions"] = predictions }.ToJsonString(ReportPrinter.JsonOptions));
-            else foreach (var p in predictions) stdout.WriteLine(p is JsonObject o ? $"{o["end_row"]}\t{string.Join(",", o["forecast"]!.AsArray())}" : p!.ToString());
+            else foreach (var p in predictions) stdout.WriteLine(p is JsonObject o ? ForecastLine(o) : p!.ToString());
             return RecurCommand.Success;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// A forecast as one tab-separated line: [id,] the window's last row, then the values (comma-separated), or with
+    /// several targets one <c>target=v1,v2</c> field per target.
+    /// </summary>
+    private static string ForecastLine(JsonObject o)
+    {
+        var fields = new List<string>();
+        if (o["id"] is JsonNode id) fields.Add(id.ToString());
+        fields.Add(o["end_row"]!.ToString());
+        if (o["forecast"] is JsonObject targets) fields.AddRange(targets.Select(t => $"{t.Key}={string.Join(",", t.Value!.AsArray())}"));
+        else fields.Add(string.Join(",", o["forecast"]!.AsArray()));
+        return string.Join("\t", fields);
     }
 }

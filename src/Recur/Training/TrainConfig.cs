@@ -30,7 +30,12 @@ public sealed record TrainConfig
     public bool? Calendar { get; init; }
     public int? Season { get; init; }
     public string? PeriodColumn { get; init; }
+
+    /// <summary>Forecast: the time column, or comma-separated integer columns (year,month,day or year,period).</summary>
     public string? TimeColumn { get; init; }
+
+    /// <summary>Forecast: a column naming the series, for a file of several series (one global model).</summary>
+    public string? IdColumn { get; init; }
     public string? TextColumn { get; init; }
     public string? LabelColumn { get; init; }
     public bool? NoHeader { get; init; }
