@@ -76,8 +76,11 @@ public sealed record TimeColumns(string[] Columns, DateTime[] Times, int? Period
                 if (Times[rows[i]] < Times[rows[i - 1]])
                     throw new InvalidInputException(
                         $"{table.Source}:{table.LineNumber(rows[i])}, column '{string.Join(",", Columns)}': expected rows in time order{(idColumn is null ? "" : $" within each '{idColumn}'")}, " +
-                        $"but {Times[rows[i]]:yyyy-MM-dd HH:mm} comes after {Times[rows[i - 1]]:yyyy-MM-dd HH:mm} on line {table.LineNumber(rows[i - 1])}; sort the file by time.");
+                        $"but {Show(Times[rows[i]])} comes after {Show(Times[rows[i - 1]])} on line {table.LineNumber(rows[i - 1])}; sort the file by time.");
     }
+
+    private static string Show(DateTime time) =>
+        time.ToString(time.TimeOfDay == TimeSpan.Zero ? "yyyy-MM-dd" : "yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
 
     private static int Year(CsvTable table, string column, int row, int year) =>
         year is >= 1 and <= 9999 ? year

@@ -421,8 +421,14 @@ public static class ForecastWorkflow
     private static (ForecastState, ForecastPanel) Read(ModelFile file, CsvTable table)
     {
         var state = ReadState(file);
-        var (plan, series, covariates) = ReadScaled(table, state);
-        return (state, Panel(table, plan, series, state.Lookback, state.Horizon, state.Stride, covariates));
+        return (state, Windows(state, table));
+    }
+
+    /// <summary>The windows of every series of a file, read and split the way <paramref name="state"/> says (as at training).</summary>
+    public static ForecastPanel Windows(ForecastState state, CsvTable table)
+    {
+        var (plan, series, featureScaling) = ReadScaled(table, state);
+        return Panel(table, plan, series, state.Lookback, state.Horizon, state.Stride, featureScaling);
     }
 
     /// <summary>The target columns: <c>--target</c> (repeatable, or a comma list), else the last column whose first value is a number.</summary>
