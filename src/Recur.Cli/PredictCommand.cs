@@ -29,12 +29,26 @@ internal static class PredictCommand
             else foreach (var p in predictions)
                 stdout.WriteLine(p switch
                 {
-                    JsonObject o => $"{o["end_row"]}\t{string.Join(",", o["forecast"]!.AsArray())}",
+                    JsonObject o => ForecastLine(o),
                     JsonArray tags => string.Join(" ", tags.Select(t => t!.ToString())),
                     _ => p!.ToString(),
                 });
             return RecurCommand.Success;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// A forecast as one tab-separated line: [id,] the window's last row, then the values (comma-separated), or with
+    /// several targets one <c>target=v1,v2</c> field per target.
+    /// </summary>
+    private static string ForecastLine(JsonObject o)
+    {
+        var fields = new List<string>();
+        if (o["id"] is JsonNode id) fields.Add(id.ToString());
+        fields.Add(o["end_row"]!.ToString());
+        if (o["forecast"] is JsonObject targets) fields.AddRange(targets.Select(t => $"{t.Key}={string.Join(",", t.Value!.AsArray())}"));
+        else fields.Add(string.Join(",", o["forecast"]!.AsArray()));
+        return string.Join("\t", fields);
     }
 }

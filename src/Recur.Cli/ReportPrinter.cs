@@ -22,6 +22,19 @@ internal static class ReportPrinter
             values.AddRange(report.Baselines.Values.Select(b => b.GetValueOrDefault(metric, double.NaN)));
             output.WriteLine(metric.PadRight(width) + string.Concat(values.Select(v => $"{Format(v),16}")));
         }
+        // Forecasts of several targets or series: one line of RMSE (model, then baselines) per target and per series.
+        foreach (var group in new[] { "targets", "series" })
+            if (report.Details?[group] is System.Text.Json.Nodes.JsonObject parts)
+            {
+                output.WriteLine($"rmse by {(group == "targets" ? "target" : "series")}:");
+                foreach (var (name, scores) in parts)
+                {
+                    double Rmse(System.Text.Json.Nodes.JsonNode? node) => node?["rmse"]?.GetValue<double>() ?? double.NaN;
+                    var values = new List<double> { Rmse(scores?["metrics"]) };
+                    values.AddRange(report.Baselines.Keys.Select(b => Rmse(scores?["baselines"]?[b])));
+                    output.WriteLine($"  {name,-8}" + string.Concat(values.Select(v => $"{Format(v),16}")));
+                }
+            }
         if (report.Details?["sample"]?.GetValue<string>() is string sample)
             output.WriteLine($"sample (temperature 0.8): {sample.ReplaceLineEndings(" ")}");
     }

@@ -20,7 +20,7 @@ internal static class TrainCommand
     private static readonly Option<int?> Epochs = new("--epochs") { Description = "passes over the training part" };
     private static readonly Option<ulong?> Seed = new("--seed") { Description = "random seed (same seed and threads → same model)" };
     private static readonly Option<int?> Threads = new("--threads") { Description = "CPU threads" };
-    private static readonly Option<string[]> Target = new("--target") { Description = "forecast: target column (default: the last column)" };
+    private static readonly Option<string[]> Target = new("--target") { Description = "forecast: target column; repeat it or give a comma list for several (default: the last numeric column)" };
     private static readonly Option<string?> Features = new("--features") { Description = "forecast: extra input columns, comma-separated (e.g. temp_min,wind)" };
     private static readonly Option<int?> Lookback = new("--lookback") { Description = "forecast: input window length" };
     private static readonly Option<int?> Horizon = new("--horizon") { Description = "forecast: steps to predict" };
@@ -28,14 +28,14 @@ internal static class TrainCommand
     private static readonly Option<bool> Calendar = new("--calendar") { Description = "forecast: add day-of-week, day-of-year (and hour) inputs from --time-column" };
     private static readonly Option<int?> Season = new("--season") { Description = "forecast: seasonal period for the seasonal-naive baseline and MASE" };
     private static readonly Option<string?> PeriodColumn = new("--period-column") { Description = "forecast: a column whose range gives the seasonal period" };
-    private static readonly Option<string?> TimeColumn = new("--time-column") { Description = "forecast: the time column (rows are used in file order)" };
+    private static readonly Option<string?> TimeColumn = new("--time-column") { Description = "forecast: the time column, or integer columns year,month,day or year,period (rows are used in file order)" };
+    private static readonly Option<string?> IdColumn = new("--id-column") { Description = "forecast: the column naming each row's series (several series, one global model); tag from a CSV: the column saying which sequence a row belongs to" };
     private static readonly Option<string?> Normalize = new("--normalize") { Description = "forecast: auto, relative, instance or global" };
     private static readonly Option<string?> Missing = new("--missing") { Description = "forecast: missing values: error (default), interpolate, ffill or drop" };
     private static readonly Option<string?> ScalerKind = new("--scaler") { Description = "forecast: standard, minmax or robust (global normalisation and features)" };
     private static readonly Option<string?> TextColumn = new("--text-column") { Description = "classify: text column (character-level)" };
     private static readonly Option<string?> LabelColumn = new("--label-column") { Description = "classify: label column (default: the last column)" };
     private static readonly Option<int?> MaxLength = new("--max-length") { Description = "classify: tokens kept per text; tag: longest sentence allowed, or rows per piece of a CSV sequence" };
-    private static readonly Option<string?> IdColumn = new("--id-column") { Description = "tag from a CSV: the column saying which sequence a row belongs to" };
     private static readonly Option<int?> MaxTokens = new("--max-tokens") { Description = "variable-length tasks: at most this many padded steps per mini-batch" };
     private static readonly Option<int?> Bptt = new("--bptt") { Description = "lm: steps per training window (default 100)" };
     private static readonly Option<bool> NoHeader = new("--no-header") { Description = "the file has no header: columns are 0-based indices" };
@@ -68,8 +68,8 @@ internal static class TrainCommand
     {
         var command = new Command("train", "Train a model on a CSV/TSV file, evaluate it on the held-out test part and save it.")
         {
-            Config, Task, Data, Out, Epochs, Seed, Threads, Target, Features, Lookback, Horizon, Stride, Calendar, Season, PeriodColumn, TimeColumn, Normalize, Missing, ScalerKind,
-            TextColumn, LabelColumn, MaxLength, IdColumn, MaxTokens, Bptt, NoHeader, Cell, Layers, Hidden, EmbeddingSize, ClassWeights, Tokenizer, MinFrequency, BpeMerges, Dropout, BatchSize, Lr, Optimizer, Clip,
+            Config, Task, Data, Out, Epochs, Seed, Threads, Target, Features, Lookback, Horizon, Stride, Calendar, Season, PeriodColumn, TimeColumn, IdColumn, Normalize, Missing, ScalerKind,
+            TextColumn, LabelColumn, MaxLength, MaxTokens, Bptt, NoHeader, Cell, Layers, Hidden, EmbeddingSize, ClassWeights, Tokenizer, MinFrequency, BpeMerges, Dropout, BatchSize, Lr, Optimizer, Clip,
             TimeLimit, Patience, LrSchedule, Curriculum, CurriculumEpochs, Resume, CheckpointEvery, Device, Quiet, Json,
         };
         command.SetAction(parsed => RecurCommand.Guard(stderr, () => Run(parsed, stdout, stderr)));
@@ -88,9 +88,9 @@ internal static class TrainCommand
             Target = parsed.GetValue(Target) is { Length: > 0 } t ? t : null,
             Features = parsed.GetValue(Features) is string features ? [features] : null,
             Lookback = parsed.GetValue(Lookback), Horizon = parsed.GetValue(Horizon), Stride = parsed.GetValue(Stride), Calendar = parsed.GetValue(Calendar) ? true : null, Season = parsed.GetValue(Season),
-            PeriodColumn = parsed.GetValue(PeriodColumn), TimeColumn = parsed.GetValue(TimeColumn), Normalize = parsed.GetValue(Normalize), Missing = parsed.GetValue(Missing), Scaler = parsed.GetValue(ScalerKind),
+            PeriodColumn = parsed.GetValue(PeriodColumn), TimeColumn = parsed.GetValue(TimeColumn), IdColumn = parsed.GetValue(IdColumn), Normalize = parsed.GetValue(Normalize), Missing = parsed.GetValue(Missing), Scaler = parsed.GetValue(ScalerKind),
             TextColumn = parsed.GetValue(TextColumn), LabelColumn = parsed.GetValue(LabelColumn), MaxLength = parsed.GetValue(MaxLength),
-            IdColumn = parsed.GetValue(IdColumn), MaxTokens = parsed.GetValue(MaxTokens), Bptt = parsed.GetValue(Bptt),
+            MaxTokens = parsed.GetValue(MaxTokens), Bptt = parsed.GetValue(Bptt),
             NoHeader = parsed.GetValue(NoHeader) ? true : null, Cell = parsed.GetValue(Cell), Layers = parsed.GetValue(Layers),
             Hidden = parsed.GetValue(Hidden), EmbeddingSize = parsed.GetValue(EmbeddingSize), ClassWeights = parsed.GetValue(ClassWeights), Tokenizer = parsed.GetValue(Tokenizer), MinFrequency = parsed.GetValue(MinFrequency), BpeMerges = parsed.GetValue(BpeMerges), Dropout = parsed.GetValue(Dropout), BatchSize = parsed.GetValue(BatchSize),
             Lr = parsed.GetValue(Lr), Optimizer = parsed.GetValue(Optimizer), Clip = parsed.GetValue(Clip),

@@ -9,10 +9,22 @@ internal static class ResultPlots
     /// <summary>At most this many labels get their own row and column in the confusion matrix.</summary>
     public const int MaxConfusionLabels = 30;
 
-    /// <summary>Actual and predicted values (step 1 of each test window) by data row, the naive forecast dashed.</summary>
+    /// <summary>
+    /// Actual and predicted values (step 1 of each test window) by data row, the naive forecast dashed; with several
+    /// targets or series (<c>target</c>, <c>id</c> columns), those of the first target of the first series.
+    /// </summary>
     public static void Forecast(RunTable predictions, string path)
     {
-        int[] step = predictions.Integers("step");
+        string title = "Test part: one step ahead";
+        bool[] shown = Enumerable.Repeat(true, predictions.RowCount).ToArray();
+        foreach (var column in new[] { "id", "target" })
+        {
+            if (!predictions.Has(column) || predictions.RowCount == 0) continue;
+            var values = predictions.Text(column);
+            for (int i = 0; i < values.Length; i++) shown[i] &= values[i] == values[0];
+            title += $", {column} {values[0]}";
+        }
+        int[] step = predictions.Integers("step").Select((s, i) => shown[i] ? s : 0).ToArray();
         double[] row = predictions.Numbers("row");
         double[] actual = predictions.Numbers("actual");
         double[] predicted = predictions.Numbers("predicted");
@@ -21,7 +33,7 @@ internal static class ResultPlots
         double[] Pick(double[] column) => first.Select(i => column[i]).ToArray();
         double[] xs = Pick(row);
 
-        var plot = PlotStyle.Create("Test part: one step ahead", "data row", "value");
+        var plot = PlotStyle.Create(title, "data row", "value");
         void Line(double[] ys, string name, bool dashed)
         {
             var (x, y) = PlotStyle.Finite(xs, ys, log: false);

@@ -12,6 +12,9 @@ internal sealed class RunTable
 
     public int RowCount => _table.RowCount;
 
+    /// <summary>Whether the file has a column of this name.</summary>
+    public bool Has(string column) => _table.ColumnNames.Contains(column);
+
     /// <summary>Reads <paramref name="name"/> in <paramref name="runDir"/>, or null when the run has no such file.</summary>
     public static RunTable? TryRead(string runDir, string name)
     {

@@ -24,19 +24,30 @@ public sealed record ForecastScaling(
     public static readonly string[] Modes = ["relative", "instance", "global"];
 
     /// <summary>Statistics of the training rows for the given mode; <paramref name="scaler"/> is the global one.</summary>
-    public static ForecastScaling Fit(string mode, ReadOnlySpan<double> trainingRows, string scaler = "standard")
+    public static ForecastScaling Fit(string mode, ReadOnlySpan<double> trainingRows, string scaler = "standard") =>
+        Fit(mode, [trainingRows.ToArray()], scaler);
+
+    /// <summary>
+    /// Statistics of the training rows of several series (one segment each) for the given mode: the global centre
+    /// and scale over every row, the step size over the steps inside each segment (never from one series' last
+    /// row to the next one's first).
+    /// </summary>
+    public static ForecastScaling Fit(string mode, IReadOnlyList<double[]> segments, string scaler = "standard")
     {
         if (!Modes.Contains(mode)) throw new InvalidInputException($"--normalize: expected auto, {string.Join(", ", Modes)}; found '{mode}'.");
-        var (center, scale) = Data.Scaler.Fit(scaler, trainingRows);
+        var all = segments.Count == 1 ? segments[0] : segments.SelectMany(s => s).ToArray();
+        var (center, scale) = Data.Scaler.Fit(scaler, all);
         double diffMean = 0, diffSq = 0;
-        int diffs = trainingRows.Length - 1;
-        for (int i = 1; i < trainingRows.Length; i++) diffMean += trainingRows[i] - trainingRows[i - 1];
+        int diffs = segments.Sum(s => Math.Max(0, s.Length - 1));
+        foreach (var rows in segments)
+            for (int i = 1; i < rows.Length; i++) diffMean += rows[i] - rows[i - 1];
         diffMean = diffs > 0 ? diffMean / diffs : 0;
-        for (int i = 1; i < trainingRows.Length; i++)
-        {
-            double d = trainingRows[i] - trainingRows[i - 1] - diffMean;
-            diffSq += d * d;
-        }
+        foreach (var rows in segments)
+            for (int i = 1; i < rows.Length; i++)
+            {
+                double d = rows[i] - rows[i - 1] - diffMean;
+                diffSq += d * d;
+            }
         double stepScale = diffs > 0 ? Math.Sqrt(diffSq / diffs) : 0;
         if (!double.IsFinite(stepScale))
             throw new InvalidInputException($"the series' steps are too large to normalise (spread {stepScale:G3}); rescale the column, e.g. to thousands.");

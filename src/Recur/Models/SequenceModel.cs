@@ -120,7 +120,7 @@ public sealed class SequenceModel
         {
             input = new Variable(batch.Values ?? throw new ArgumentException("This model reads numeric values, but the batch holds token ids.", nameof(batch)));
         }
-        var encoded = _encoder.Forward(tape, input, state?.Hidden, state?.Cell);
+        var encoded = _encoder.Forward(tape, input, state?.Hidden, state?.Cell, batch.Lengths);
         var features = Spec.PerStep ? encoded.Output : TimeSteps.Last(tape, encoded.Output, batch.Lengths);
         if (training && random is not null) features = _dropout.Forward(tape, features, training: true, random);
         return (_head.Forward(tape, features), new RecurrentState(encoded.HiddenState, encoded.CellState));

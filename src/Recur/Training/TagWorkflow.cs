@@ -79,7 +79,7 @@ public static class TagWorkflow
             var table = CsvTable.Parse(text, path, hasHeader: !(config.NoHeader ?? false));
             state = new TagState
             {
-                Format = "csv", Classes = [], IdColumn = table.ColumnNames[table.ColumnIndex(config.IdColumn)],
+                Format = "csv", Classes = [], IdColumn = table.ColumnNames[table.ColumnIndex(config.IdColumn!)],
                 LabelColumn = table.ColumnNames[table.ColumnIndex(config.LabelColumn ?? table.ColumnNames[^1])],
                 MaxLength = config.MaxLength ?? DefaultCsvPiece, HasHeader = !(config.NoHeader ?? false),
                 Delimiter = table.Delimiter.ToString(), SplitSeed = seed,

@@ -30,7 +30,12 @@ public sealed record TrainConfig
     public bool? Calendar { get; init; }
     public int? Season { get; init; }
     public string? PeriodColumn { get; init; }
+
+    /// <summary>Forecast: the time column, or comma-separated integer columns (year,month,day or year,period).</summary>
     public string? TimeColumn { get; init; }
+
+    /// <summary>Forecast: a column naming the series, for a file of several series (one global model); tag from a CSV: which sequence a row belongs to.</summary>
+    public string? IdColumn { get; init; }
     public string? TextColumn { get; init; }
     public string? LabelColumn { get; init; }
     public bool? NoHeader { get; init; }
@@ -38,9 +43,6 @@ public sealed record TrainConfig
     public string? Missing { get; init; }
     public string? Scaler { get; init; }
     public int? MaxLength { get; init; }
-
-    /// <summary>Tagging from a CSV: the column whose value says which sequence a row belongs to.</summary>
-    public string? IdColumn { get; init; }
 
     /// <summary>Cap on padded steps per mini-batch (sequences × longest length); variable-length tasks.</summary>
     public int? MaxTokens { get; init; }

@@ -14,7 +14,7 @@ public sealed record TrainedRun(SequenceModel Model, TrainConfig Config, string 
     public GradientFlowMonitor? GradientFlow { get; init; }
 
     /// <summary>
-    /// The test part's predictions as CSV: forecast <c>window,row,step,actual,predicted,naive,seasonal_naive</c>;
+    /// The test part's predictions as CSV: forecast <c>[id,][target,]window,row,step,actual,predicted,naive,seasonal_naive</c>;
     /// classify <c>line,actual,predicted</c> (labels).
     /// </summary>
     public string TestPredictionsCsv { get; init; } = "";
