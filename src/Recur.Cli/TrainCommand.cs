@@ -57,6 +57,7 @@ internal static class TrainCommand
     private static readonly Option<string?> LrSchedule = new("--lr-schedule") { Description = "constant, step, exponential, cosine, onecycle or plateau" };
     private static readonly Option<string?> Curriculum = new("--curriculum") { Description = "none, length (short sequences first) or self-paced (easy sequences first)" };
     private static readonly Option<int?> CurriculumEpochs = new("--curriculum-epochs") { Description = "epochs over which the curriculum reaches the full task (default: half)" };
+    private static readonly Option<string?> Augment = new("--augment") { Description = "augment training batches: jitter=σ,scaling=σ,slicing=r,warping=r (series) or token_dropout=p (text); none: off" };
     private static readonly Option<string?> Resume = new("--resume") { Description = "continue the interrupted run in this run directory from its last checkpoint" };
     private static readonly Option<int?> CheckpointEvery = new("--checkpoint-every") { Description = "also checkpoint every N batches (always at epoch ends)" };
     private static readonly Option<string?> Device = new("--device") { Description = "cpu or auto (cuda comes with the GPU backend)" };
@@ -70,7 +71,7 @@ internal static class TrainCommand
         {
             Config, Task, Data, Out, Epochs, Seed, Threads, Target, Features, Lookback, Horizon, Stride, Calendar, Season, PeriodColumn, TimeColumn, IdColumn, Normalize, Missing, ScalerKind,
             TextColumn, LabelColumn, MaxLength, MaxTokens, Bptt, NoHeader, Cell, Layers, Hidden, EmbeddingSize, ClassWeights, Tokenizer, MinFrequency, BpeMerges, Dropout, BatchSize, Lr, Optimizer, Clip,
-            TimeLimit, Patience, LrSchedule, Curriculum, CurriculumEpochs, Resume, CheckpointEvery, Device, Quiet, Json,
+            TimeLimit, Patience, LrSchedule, Curriculum, CurriculumEpochs, Augment, Resume, CheckpointEvery, Device, Quiet, Json,
         };
         command.SetAction(parsed => RecurCommand.Guard(stderr, () => Run(parsed, stdout, stderr)));
         return command;
@@ -95,6 +96,7 @@ internal static class TrainCommand
             Hidden = parsed.GetValue(Hidden), EmbeddingSize = parsed.GetValue(EmbeddingSize), ClassWeights = parsed.GetValue(ClassWeights), Tokenizer = parsed.GetValue(Tokenizer), MinFrequency = parsed.GetValue(MinFrequency), BpeMerges = parsed.GetValue(BpeMerges), Dropout = parsed.GetValue(Dropout), BatchSize = parsed.GetValue(BatchSize),
             Lr = parsed.GetValue(Lr), Optimizer = parsed.GetValue(Optimizer), Clip = parsed.GetValue(Clip),
             TimeLimit = parsed.GetValue(TimeLimit), Patience = parsed.GetValue(Patience), LrSchedule = parsed.GetValue(LrSchedule), CheckpointEvery = parsed.GetValue(CheckpointEvery), Curriculum = parsed.GetValue(Curriculum), CurriculumEpochs = parsed.GetValue(CurriculumEpochs), Device = parsed.GetValue(Device), Quiet = parsed.GetValue(Quiet) ? true : null,
+            Augment = parsed.GetValue(Augment) is string augment ? Training.Augmentations.AugmentConfig.Parse(augment) : null,
         };
         bool json = parsed.GetValue(Json);
         string? resume = parsed.GetValue(Resume);
@@ -205,6 +207,7 @@ internal static class TrainCommand
         if (c.Task is string task && task.ToLowerInvariant() is not ("forecast" or "classify" or "tag" or "lm"))
             throw new InvalidInputException($"--task: expected forecast, classify, tag or lm; found '{task}'.");
         Schedules.LearningRateSchedule.Parse(c.LrSchedule);
+        c.Augment?.Validate();
         if (c.Lr is double lr && !(lr > 0 && double.IsFinite(lr))) throw new InvalidInputException($"--lr: expected a positive learning rate; found {lr.ToString(CultureInfo.InvariantCulture)}.");
         if (c.Dropout is double p && !(p >= 0 && p < 1)) throw new InvalidInputException($"--dropout: expected a probability in [0, 1); found {p.ToString(CultureInfo.InvariantCulture)}.");
         if (c.Cell is string cell) Recur.Layers.RecurrentLayers.ParseCell(cell);

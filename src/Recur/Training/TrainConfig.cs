@@ -72,6 +72,10 @@ public sealed record TrainConfig
     public string? Curriculum { get; init; }
     public int? CurriculumEpochs { get; init; }
     public string? LrSchedule { get; init; }
+
+    /// <summary>Training-batch augmentations, e.g. <c>{"jitter": 0.03, "token_dropout": 0.1}</c>; a flag replaces the whole object.</summary>
+    public Augmentations.AugmentConfig? Augment { get; init; }
+
     public string? Device { get; init; }
     public bool? Quiet { get; init; }
 
@@ -114,7 +118,8 @@ public sealed record TrainConfig
         .Replace("System.Nullable`1[System.Int32]", "an integer").Replace("System.Nullable`1[System.Double]", "a number")
         .Replace("System.Nullable`1[System.UInt64]", "a non-negative integer").Replace("System.Nullable`1[System.Boolean]", "true or false")
         .Replace("System.String[]", "a list of strings").Replace("System.String", "a string")
-        .Replace("Recur.Training.TrainConfig", "an object of training options");
+        .Replace("Recur.Training.TrainConfig", "an object of training options")
+        .Replace("Recur.Training.Augmentations.AugmentConfig", "an object of augmentations such as {\"jitter\": 0.03}");
 
     /// <summary>This config with every non-null value of <paramref name="overrides"/> taking precedence.</summary>
     public TrainConfig With(TrainConfig overrides)

@@ -81,6 +81,7 @@ public static class Trainer
         public FitLoop(SequenceModel model, SequenceDataset train, SequenceDataset validation, TrainingOptions options, TextWriter log)
         {
             if (train.Count == 0) throw new InvalidInputException("The training part is empty: there is nothing to learn from.");
+            options.Augmentation?.Check(train);
             (_model, _train, _validation, _options) = (model, train, validation, options);
             _random = new RecurRandom(options.Seed);
             _optimizer = CreateOptimizer(options.Optimizer, model.Parameters, options.LearningRate);
@@ -106,6 +107,7 @@ public static class Trainer
                 return History();
             }
             foreach (var c in callbacks) c.OnTrainBegin(_context);
+            if (_options.Augmentation is { IsEmpty: false } augmentation) _context.Log.WriteLine($"augmenting training batches: {augmentation}");
             if (resumed is not null)
             {
                 Restore(resumed);
@@ -189,8 +191,12 @@ public static class Trainer
             var rows = _order.AsSpan(_batchStarts[b], _batchStarts[b + 1] - _batchStarts[b]);
             var tape = new Tape();
             var inputs = _train.Inputs(rows, length);
+            Tensors.Tensor? targets = null;
+            // Training batches only, on fresh copies; drawn from the trainer's generator, so checkpoints resume them.
+            if (_options.Augmentation is { IsEmpty: false } augmentation)
+                (inputs, targets) = augmentation.Apply(new(inputs, _train.Targets is null ? null : _train.TargetBatch(rows)), _random);
             var output = _model.Forward(tape, inputs, training: true, _random);
-            var lossVariable = LossOf(tape, output, _train, rows, inputs);
+            var lossVariable = LossOf(tape, output, _train, rows, inputs, targets);
             _optimizer.ZeroGrad();
             tape.Backward(lossVariable);
             double loss = lossVariable.Value.Data[0];
@@ -422,7 +428,8 @@ public static class Trainer
         return result;
     }
 
-    private static Variable LossOf(Tape tape, Variable output, SequenceDataset data, ReadOnlySpan<int> rows, SequenceBatch inputs)
+    /// <summary>The batch's loss; <paramref name="targets"/> replaces the rows' regression targets (augmented batches).</summary>
+    private static Variable LossOf(Tape tape, Variable output, SequenceDataset data, ReadOnlySpan<int> rows, SequenceBatch inputs, Tensors.Tensor? targets = null)
     {
         var classWeights = data.ClassWeights is { } w ? new Tensors.Tensor(w, w.Length) : null;
         if (data.IsPerStep)
@@ -432,7 +439,7 @@ public static class Trainer
         }
         return data.IsClassification
             ? Losses.Loss.SoftmaxCrossEntropy(tape, output, data.LabelBatch(rows), classWeights: classWeights)
-            : Losses.Loss.MeanSquaredError(tape, output, data.TargetBatch(rows));
+            : Losses.Loss.MeanSquaredError(tape, output, targets ?? data.TargetBatch(rows));
     }
 
     public static Optimizer CreateOptimizer(string name, IReadOnlyList<Parameter> parameters, double learningRate) =>

@@ -32,6 +32,9 @@ public sealed record TrainingOptions
     /// <summary>Early stopping, schedules, progress and custom hooks, run in this order.</summary>
     public IReadOnlyList<TrainingCallback> Callbacks { get; init; } = [];
 
+    /// <summary>Data augmentation of training batches (never validation or test); null: none.</summary>
+    public Augmentations.AugmentationPipeline? Augmentation { get; init; }
+
     /// <summary>Curriculum learning (length or self-paced); null trains on the full task from the start.</summary>
     public Curriculum? Curriculum { get; init; }
 

@@ -24,6 +24,7 @@ internal static class WorkflowOptions
             Clip = c.Clip!.Value, Seed = c.Seed!.Value, TimeLimitSeconds = c.TimeLimit ?? 0, Callbacks = all,
             CheckpointDirectory = checkpoints is null ? null : part is null ? checkpoints.Directory : Path.Combine(checkpoints.Directory, part),
             CheckpointEveryBatches = c.CheckpointEvery ?? 0,
+            Augmentation = Augmentations.AugmentationPipeline.From(c.Augment),
             Curriculum = Training.Curriculum.Parse(c.Curriculum, c.Epochs!.Value, c.CurriculumEpochs, null),
             CheckpointNotes = checkpoints?.Notes ?? new Dictionary<string, string>(),
         };
