@@ -19,6 +19,7 @@ public static class RecurCommand
             EvaluateCommand.Create(stdout, stderr),
             PredictCommand.Create(stdout, stderr),
             ReportCommand.Create(stdout, stderr),
+            DataCommand.Create(stdout, stderr),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
