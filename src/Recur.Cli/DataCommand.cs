@@ -69,7 +69,8 @@ internal static class DataCommand
     };
 
     /// <summary>A titled table of text cells; <see cref="Headers"/> null for label/value lists.</summary>
-    private sealed record Block(string Title, string[]? Headers, List<string[]> Rows, bool[] RightAligned, string? Footer = null);
+    /// <param name="Bars">The last column is a bar of '#' (drawn as '█' on a terminal).</param>
+    private sealed record Block(string Title, string[]? Headers, List<string[]> Rows, bool[] RightAligned, string? Footer = null, bool Bars = false);
 
     private const int BarWidth = 40, MaxLabelsShown = 25;
 
@@ -121,7 +122,7 @@ internal static class DataCommand
             blocks.Add(new Block($"{len.Of[..^1]} length ({len.Unit}): min {len.Min}, median {Format(len.Median)}, p95 {len.P95}, max {len.Max}",
                 [len.Unit, len.Of, ""],
                 len.Bins.Select(b => new[] { b.From == b.To ? Format(b.From) : $"{b.From}–{b.To}", Format(b.Count), new string('#', most == 0 ? 0 : (int)Math.Ceiling(BarWidth * (double)b.Count / most)) }).ToList(),
-                [true, true, false]));
+                [true, true, false], Bars: true));
         }
 
         if (p.Notes.Count > 0) blocks.Add(new Block("notes", null, p.Notes.Select(n => new[] { n }).ToList(), [false]));
@@ -160,11 +161,14 @@ internal static class DataCommand
             {
                 var column = new TableColumn(Markup.Escape(block.Headers?[c] ?? ""));
                 if (block.RightAligned[c]) column.RightAligned();
+                if (c < block.RightAligned.Length - 1) column.NoWrap(); // only the last column (examples, bars, values) wraps
                 table.AddColumn(column);
             }
-            foreach (var row in block.Rows) table.AddRow(row.Select(cell => (Spectre.Console.Rendering.IRenderable)new Text(cell.Replace('#', '█'))).ToArray());
-            if (block.Footer is not null) table.Caption = new TableTitle(Markup.Escape(block.Footer));
+            foreach (var row in block.Rows)
+                table.AddRow(row.Select((cell, c) => (Spectre.Console.Rendering.IRenderable)new Text(block.Bars && c == row.Length - 1 ? cell.Replace('#', '█') : cell)).ToArray());
             console.Write(table);
+            if (block.Footer is not null) console.Write(new Text(block.Footer + "\n", new Style(Color.Grey)));
+            console.WriteLine();
         }
     }
 
