@@ -494,7 +494,7 @@ public sealed class DataProfile
         var order = Enumerable.Range(0, classes);
         if (sortByCount) order = order.OrderByDescending(c => all[c]).ThenBy(c => names[c], StringComparer.Ordinal);
         Labels.AddRange(order.Select(c => new LabelCount(names[c], all[c], Share(all[c], labels.Length), tr[c], va[c], te[c])));
-        Fact("labels", $"distinct {noun}s", classes);
+        Fact("distinct_labels", $"distinct {noun}s", classes);
         if (classes == 0) return;
         Fact("imbalance_ratio", $"imbalance (largest / smallest {noun})", (double)all.Max() / all.Min());
         int majority = Enumerable.Range(0, classes).OrderByDescending(c => train.Length > 0 ? tr[c] : all[c]).ThenBy(c => c).First();

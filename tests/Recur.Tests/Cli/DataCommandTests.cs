@@ -63,7 +63,7 @@ public class DataCommandTests
         Assert.Equal("tag", json["task"]!.GetValue<string>());
         Assert.Equal(10, json["sentences"]!.GetValue<int>());
         Assert.Equal(10 * 6 + 5, json["tokens"]!.GetValue<int>());
-        Assert.Equal(6, json["labels"]!.GetValue<int>());
+        Assert.Equal(6, json["distinct_labels"]!.GetValue<int>());
         Assert.Equal("nn", json["majority_label"]!.GetValue<string>());
         Assert.Equal("nn", json["classes"]![0]!["label"]!.GetValue<string>());
         Assert.Equal(20, json["classes"]![0]!["count"]!.GetValue<int>());
