@@ -20,6 +20,7 @@ public static class RecurCommand
             PredictCommand.Create(stdout, stderr),
             GenerateCommand.Create(stdout, stderr),
             ReportCommand.Create(stdout, stderr),
+            DataCommand.Create(stdout, stderr),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -143,6 +143,10 @@ public sealed class CsvTable
         return new CsvTable(sourceName, delim, names, rows.ToArray(), lines.ToArray()) { HasHeader = hasHeader };
     }
 
+    /// <summary>Whether a cell is a missing-value marker as <see cref="Numeric(int, bool)"/> reads it: empty, NA, N/A, #N/A,
+    /// NaN, null, None or ? (any case, surrounding spaces ignored).</summary>
+    public static bool IsMissing(string cell) => MissingTokens.Contains(cell.Trim());
+
     /// <summary>The cell's text: quotes removed, escapes resolved.</summary>
     public string Cell(int row, int column)
     {

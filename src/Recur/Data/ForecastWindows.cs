@@ -10,6 +10,10 @@ namespace Recur.Data;
 /// </summary>
 public sealed class ForecastWindows
 {
+    /// <summary>Default lookback: two seasons, at least 12 steps, capped at a quarter of the rows after the horizon.</summary>
+    public static int DefaultLookback(int rows, int horizon, int season) =>
+        Math.Max(1, Math.Min(Math.Max(12, 2 * season), (rows - horizon) / 4));
+
     public const double TestFraction = 0.2, ValidationFraction = 0.1;
     public const int MinimumWindows = 10;
 

@@ -109,7 +109,7 @@ public static class ForecastWorkflow
         var series = ReadSeries(table, plan, time);
         int season = ResolveSeason(config, table, series, time, log);
         int horizon = config.Horizon ?? 1;
-        int lookback = config.Lookback ?? DefaultLookback(series.Min(s => s.Rows.Length), horizon, season);
+        int lookback = config.Lookback ?? ForecastWindows.DefaultLookback(series.Min(s => s.Rows.Length), horizon, season);
         int stride = config.Stride ?? 1;
         var unscaled = Panel(table, plan, series, lookback, horizon, stride, null);
         // Feature statistics come from the rows of training windows only, of every series.
@@ -583,9 +583,6 @@ public static class ForecastWorkflow
     }
 
     /// <summary>Two seasons (at least 12 steps), capped so at least half the rows still start training windows.</summary>
-    private static int DefaultLookback(int rows, int horizon, int season) =>
-        Math.Max(1, Math.Min(Math.Max(12, 2 * season), (rows - horizon) / 4));
-
     internal static SequenceModelSpec Spec(TrainConfig c, int outputs) => new()
     {
         Cell = RecurrentLayers.ParseCell(c.Cell!), InputSize = 1, HiddenSize = c.Hidden!.Value,

@@ -26,7 +26,7 @@ public sealed record LanguageModelState
 
     /// <summary>Training-token frequencies by id, for the unigram baseline.</summary>
     [JsonPropertyName("unigram_counts")] public long[] UnigramCounts { get; init; } = [];
-    [JsonPropertyName("split")] public string Split { get; init; } = $"characters in order: first {LanguageModelWorkflow.TrainFraction} train, next {LanguageModelWorkflow.ValidationFraction} validation, last {LanguageModelWorkflow.TestFraction} test";
+    [JsonPropertyName("split")] public string Split { get; init; } = $"characters in order: first {TextSplit.TrainFraction} train, next {TextSplit.ValidationFraction} validation, last {TextSplit.TestFraction} test";
 
     public ITokenizer CreateTokenizer() => Tokenizer switch
     {
@@ -46,14 +46,13 @@ public sealed record LanguageModelState
 /// </summary>
 public static class LanguageModelWorkflow
 {
-    public const double TrainFraction = 0.8, ValidationFraction = 0.1, TestFraction = 0.1;
     public const int DefaultBptt = 100;
 
     public static TrainedRun Train(TrainConfig config, string path, TextWriter log, IReadOnlyList<TrainingCallback>? callbacks = null,
         CheckpointSettings? checkpoints = null)
     {
         ulong seed = config.Seed ?? 42;
-        var (train, validation, test) = SplitText(TextFile.Read(path), path);
+        var (train, validation, test) = TextSplit.Split(TextFile.Read(path), path);
         int bptt = config.Bptt ?? DefaultBptt;
         string kind = (config.Tokenizer ?? "char").ToLowerInvariant();
         var lines = train.Split('\n');
@@ -114,7 +113,7 @@ public static class LanguageModelWorkflow
     {
         var state = ReadState(file);
         string text = TextFile.Read(path);
-        if (!all) text = SplitText(text, path).Test;
+        if (!all) text = TextSplit.Split(text, path).Test;
         return Score(file.Model, state, state.CreateTokenizer(), text, path);
     }
 
@@ -178,17 +177,6 @@ public static class LanguageModelWorkflow
             if (u < cumulative) return v;
         }
         return Enumerable.Range(2, V - 2).Last(v => p[v] > 0);
-    }
-
-    /// <summary>The text split by characters in order into train, validation and test parts.</summary>
-    public static (string Train, string Validation, string Test) SplitText(string text, string path)
-    {
-        if (text.Length > 0 && text[0] == '\uFEFF') text = text[1..];
-        if (string.IsNullOrWhiteSpace(text)) throw new InvalidInputException($"{path}: the text is empty; a language model needs text to learn from.");
-        int n = text.Length, trainEnd = (int)(n * TrainFraction), validationEnd = (int)(n * (TrainFraction + ValidationFraction));
-        if (validationEnd - trainEnd < 2 || n - validationEnd < 2)
-            throw new InvalidInputException($"{path}: {n} characters are too few to hold out {ValidationFraction:P0} for validation and {TestFraction:P0} for test; expected at least 20.");
-        return (text[..trainEnd], text[trainEnd..validationEnd], text[validationEnd..]);
     }
 
     /// <summary>Consecutive windows of a token stream: inputs ids[i·k … i·k+k−1], targets one token later; a short stream is one shorter window.</summary>

@@ -51,7 +51,7 @@ public sealed record TagState
 public static class TagWorkflow
 {
     /// <summary>Longest sentence a tagger takes unless <c>--max-length</c> says otherwise; pieces of CSV sequences.</summary>
-    public const int DefaultMaxSentence = 400, DefaultCsvPiece = 100;
+    public const int DefaultMaxSentence = 400;
 
     /// <summary>One sequence: its steps' words or feature rows, labels, and where it came from.</summary>
     private sealed record Sequence(string[]? Words, double[][]? Features, string[] Labels, int[] Lines, string Name);
@@ -81,7 +81,7 @@ public static class TagWorkflow
             {
                 Format = "csv", Classes = [], IdColumn = table.ColumnNames[table.ColumnIndex(config.IdColumn!)],
                 LabelColumn = table.ColumnNames[table.ColumnIndex(config.LabelColumn ?? table.ColumnNames[^1])],
-                MaxLength = config.MaxLength ?? DefaultCsvPiece, HasHeader = !(config.NoHeader ?? false),
+                MaxLength = config.MaxLength ?? SequenceSplit.DefaultPiece, HasHeader = !(config.NoHeader ?? false),
                 Delimiter = table.Delimiter.ToString(), SplitSeed = seed,
             };
             var featureNames = config.Features is { Length: > 0 } f
@@ -97,7 +97,7 @@ public static class TagWorkflow
             state = state with { Classes = Classes(sequences) };
         }
         var classIndex = Index(state.Classes);
-        var split = Split(sequences, classIndex, seed);
+        var split = Split(sequences, seed);
         if (split.Test.Length == 0 || split.Validation.Length == 0)
             throw new InvalidInputException($"{path}: {sequences.Count} sequence(s) are too few to put one in each of training, validation and test.");
         var train = split.Train.Select(i => sequences[i]).ToList();
@@ -180,7 +180,7 @@ public static class TagWorkflow
             for (int t = 0; t < s.Labels.Length; t++)
                 if (!classIndex.ContainsKey(s.Labels[t]))
                     throw new InvalidInputException($"{path}:{s.Lines[t]}: label '{s.Labels[t]}' is not one the model was trained on ({string.Join(", ", state.Classes.Take(20))}{(state.Classes.Length > 20 ? ", …" : "")}).");
-        var split = Split(sequences, classIndex, state.SplitSeed);
+        var split = Split(sequences, state.SplitSeed);
         var scored = (all ? Enumerable.Range(0, sequences.Count).ToArray() : split.Test).Select(i => sequences[i]).ToList();
         var predicted = Tag(file.Model, Encoder(state)(scored, classIndex));
         return Score(state, scored, predicted, split.Train.Select(i => sequences[i]).ToList());
@@ -260,18 +260,12 @@ public static class TagWorkflow
         }
         var sequences = new List<Sequence>();
         foreach (var id in order)
-        {
-            var rows = groups[id];
-            for (int start = 0; start < rows.Count; start += state.MaxLength)
-            {
-                var piece = rows.GetRange(start, Math.Min(state.MaxLength, rows.Count - start));
+            foreach (var (piece, k) in SequenceSplit.Pieces([groups[id]], state.MaxLength).Select((p, k) => (p, k)))
                 sequences.Add(new Sequence(null,
                     piece.Select(r => features.Select(column => column[r]).ToArray()).ToArray(),
                     piece.Select(r => labels?[r] ?? "").ToArray(),
                     piece.Select(table.LineNumber).ToArray(),
-                    $"{id}#{start / state.MaxLength + 1}"));
-            }
-        }
+                    $"{id}#{k + 1}"));
         return sequences;
     }
 
@@ -292,14 +286,7 @@ public static class TagWorkflow
     private static Dictionary<string, int> Index(string[] classes) =>
         classes.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i, StringComparer.Ordinal);
 
-    /// <summary>Seeded split of sequences, stratified by each sequence's rarest label so rare labels reach every part.</summary>
-    private static StratifiedSplit Split(List<Sequence> sequences, Dictionary<string, int> classIndex, ulong seed)
-    {
-        var frequency = new int[classIndex.Count];
-        foreach (var s in sequences) foreach (var l in s.Labels) frequency[classIndex[l]]++;
-        var keys = sequences.Select(s => s.Labels.Select(l => classIndex[l]).MinBy(c => (frequency[c], c))).ToArray();
-        return StratifiedSplit.Create(keys, classIndex.Count, seed);
-    }
+    private static StratifiedSplit Split(List<Sequence> sequences, ulong seed) => SequenceSplit.ByRarestLabel(sequences.Select(s => s.Labels).ToList(), seed);
 
     /// <summary>A function from sequences (and the label index, null for unlabelled ones) to a right-padded per-step dataset.</summary>
     private static Func<List<Sequence>, Dictionary<string, int>?, SequenceDataset> Encoder(TagState state)
