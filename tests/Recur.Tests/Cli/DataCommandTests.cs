@@ -70,7 +70,9 @@ public class DataCommandTests
         Assert.Equal(20.0 / 65, json["majority_share"]!.GetValue<double>(), 12);
         Assert.Equal(65, Sum(json["classes"], "count"));
         Assert.Equal(10, SplitTotal(json));
-        Assert.Equal(8, json["splits"]!["train"]!.GetValue<int>());
+        // Stratified by rarest tag: 5 sentences keyed "rb" and 5 keyed "." each give 1 test, 1 validation, 3 training.
+        Assert.Equal(6, json["splits"]!["train"]!.GetValue<int>());
+        Assert.Equal(2, json["splits"]!["test"]!.GetValue<int>());
         Assert.Equal(10, Sum(json["length_histogram"], "count"));
         Assert.Equal(6, json["length"]!["min"]!.GetValue<int>());
         Assert.Equal(7, json["length"]!["max"]!.GetValue<int>());
