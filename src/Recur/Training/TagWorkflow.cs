@@ -70,7 +70,7 @@ public static class TagWorkflow
             sequences = ReadSentences(text, path, maxLength);
             state = new TagState
             {
-                Format = "tokens", Classes = Classes(sequences), MaxLength = sequences.Max(s => s.Labels.Length), SplitSeed = seed,
+                Format = "tokens", Classes = Classes(sequences), MaxLength = maxLength, SplitSeed = seed,
                 LowerCase = true,
             };
         }
