@@ -57,6 +57,9 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
         return new ModelFile(model, config, Meta("recur.data"), content.Metadata.GetValueOrDefault("recur.metrics", "{}")) { Path = path };
     }
 
+    /// <summary>The architecture as stored under <c>recur.model</c> (a JSON object of strings).</summary>
+    public static string ArchitectureJson(SequenceModelSpec spec) => SpecToJson(spec);
+
     private static string SpecToJson(SequenceModelSpec spec) => System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string>
     {
         ["cell"] = Layers.RecurrentLayers.Name(spec.Cell),
