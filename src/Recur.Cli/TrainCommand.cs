@@ -48,6 +48,9 @@ internal static class TrainCommand
     private static readonly Option<string?> ClassWeights = new("--class-weights") { Description = "classify: none or balanced (weigh rare labels up)" };
     private static readonly Option<int?> EmbeddingSize = new("--embedding-size") { Description = "classify: width of the character embedding" };
     private static readonly Option<double?> Dropout = new("--dropout") { Description = "dropout before the output layer" };
+    private static readonly Option<bool> Bidirectional = new("--bidirectional") { Description = "a backward direction in every recurrent layer (not for lm)" };
+    private static readonly Option<double?> LayerDropout = new("--layer-dropout") { Description = "dropout on each recurrent layer's output but the last, while training" };
+    private static readonly Option<bool> Residual = new("--residual") { Description = "residual connections: recurrent layers after the first add their input to their output" };
     private static readonly Option<int?> BatchSize = new("--batch-size") { Description = "sequences per mini-batch" };
     private static readonly Option<double?> Lr = new("--lr") { Description = "learning rate" };
     private static readonly Option<string?> Optimizer = new("--optimizer") { Description = "sgd, adam, adamw, rmsprop or nadam" };
@@ -70,7 +73,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train a model on a CSV/TSV file, evaluate it on the held-out test part and save it.")
         {
             Config, Task, Data, Out, Epochs, Seed, Threads, Target, Features, Lookback, Horizon, Stride, Calendar, Season, PeriodColumn, TimeColumn, IdColumn, Normalize, Missing, ScalerKind,
-            TextColumn, LabelColumn, MaxLength, MaxTokens, Bptt, NoHeader, Cell, Layers, Hidden, EmbeddingSize, ClassWeights, Tokenizer, MinFrequency, BpeMerges, Dropout, BatchSize, Lr, Optimizer, Clip,
+            TextColumn, LabelColumn, MaxLength, MaxTokens, Bptt, NoHeader, Cell, Layers, Hidden, EmbeddingSize, ClassWeights, Tokenizer, MinFrequency, BpeMerges, Dropout, Bidirectional, LayerDropout, Residual, BatchSize, Lr, Optimizer, Clip,
             TimeLimit, Patience, LrSchedule, Curriculum, CurriculumEpochs, Augment, Resume, CheckpointEvery, Device, Quiet, Json,
         };
         command.SetAction(parsed => RecurCommand.Guard(stderr, () => Run(parsed, stdout, stderr)));
@@ -94,6 +97,7 @@ internal static class TrainCommand
             MaxTokens = parsed.GetValue(MaxTokens), Bptt = parsed.GetValue(Bptt),
             NoHeader = parsed.GetValue(NoHeader) ? true : null, Cell = parsed.GetValue(Cell), Layers = parsed.GetValue(Layers),
             Hidden = parsed.GetValue(Hidden), EmbeddingSize = parsed.GetValue(EmbeddingSize), ClassWeights = parsed.GetValue(ClassWeights), Tokenizer = parsed.GetValue(Tokenizer), MinFrequency = parsed.GetValue(MinFrequency), BpeMerges = parsed.GetValue(BpeMerges), Dropout = parsed.GetValue(Dropout), BatchSize = parsed.GetValue(BatchSize),
+            Bidirectional = parsed.GetValue(Bidirectional) ? true : null, LayerDropout = parsed.GetValue(LayerDropout), Residual = parsed.GetValue(Residual) ? true : null,
             Lr = parsed.GetValue(Lr), Optimizer = parsed.GetValue(Optimizer), Clip = parsed.GetValue(Clip),
             TimeLimit = parsed.GetValue(TimeLimit), Patience = parsed.GetValue(Patience), LrSchedule = parsed.GetValue(LrSchedule), CheckpointEvery = parsed.GetValue(CheckpointEvery), Curriculum = parsed.GetValue(Curriculum), CurriculumEpochs = parsed.GetValue(CurriculumEpochs), Device = parsed.GetValue(Device), Quiet = parsed.GetValue(Quiet) ? true : null,
             Augment = parsed.GetValue(Augment) is string augment ? Training.Augmentations.AugmentConfig.Parse(augment) : null,
@@ -210,6 +214,8 @@ internal static class TrainCommand
         c.Augment?.Validate();
         if (c.Lr is double lr && !(lr > 0 && double.IsFinite(lr))) throw new InvalidInputException($"--lr: expected a positive learning rate; found {lr.ToString(CultureInfo.InvariantCulture)}.");
         if (c.Dropout is double p && !(p >= 0 && p < 1)) throw new InvalidInputException($"--dropout: expected a probability in [0, 1); found {p.ToString(CultureInfo.InvariantCulture)}.");
+        if (c.LayerDropout is double q && !(q >= 0 && q < 1)) throw new InvalidInputException($"--layer-dropout: expected a probability in [0, 1); found {q.ToString(CultureInfo.InvariantCulture)}.");
+        if (c.Bidirectional == true && c.Task?.ToLowerInvariant() == "lm") throw new InvalidInputException(LanguageModelWorkflow.BidirectionalRefused);
         if (c.Cell is string cell) Recur.Layers.RecurrentLayers.ParseCell(cell);
         if (c.Optimizer is string optimizer && !new[] { "sgd", "adam", "adamw", "rmsprop", "nadam" }.Contains(optimizer.ToLowerInvariant()))
             throw new InvalidInputException($"--optimizer: expected one of sgd, adam, adamw, rmsprop, nadam; found '{optimizer}'.");

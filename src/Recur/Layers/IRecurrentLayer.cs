@@ -13,28 +13,39 @@ public interface IRecurrentLayer
     int InputSize { get; }
     int HiddenSize { get; }
     int NumLayers { get; }
+
+    /// <summary>Bidirectional, dropout between layers, residual connections.</summary>
+    RecurrentStackOptions Options { get; }
+
+    /// <summary>1, or 2 when bidirectional: final states are [L·D, B, H].</summary>
+    int Directions { get; }
+
+    /// <summary>Width of each output step: D·H.</summary>
+    int OutputSize { get; }
     IReadOnlyList<Parameter> Parameters { get; }
 
     /// <summary>When set, every forward and backward pass records its gradient flow here.</summary>
     GradientFlowProbe? Probe { get; set; }
 
     /// <summary>
-    /// Runs the stack over batch-major input [B, T, I] from optional initial states h0, c0 [L, B, H]. With
-    /// <paramref name="lengths"/> ([B], each in 0 … T; null or empty = all T) the sequences are right-padded, as
-    /// PyTorch's <c>pack_padded_sequence</c>: outputs at padded steps are zero and the final states are those at
-    /// each sequence's last real step.
+    /// Runs the stack over batch-major input [B, T, I] from optional initial states h0, c0 [L·D, B, H] to outputs
+    /// [B, T, D·H]. With <paramref name="lengths"/> ([B], each in 0 … T; null or empty = all T) the sequences are
+    /// right-padded, as PyTorch's <c>pack_padded_sequence</c>: outputs at padded steps are zero and the final states
+    /// are those at each sequence's last real step. <paramref name="training"/>: the generator for dropout between
+    /// layers while training; null at inference.
     /// </summary>
-    RecurrentOutput Forward(Tape tape, Variable input, Variable? h0 = null, Variable? c0 = null, int[]? lengths = null);
+    RecurrentOutput Forward(Tape tape, Variable input, Variable? h0 = null, Variable? c0 = null, int[]? lengths = null,
+        RecurRandom? training = null);
 }
 
 public static class RecurrentLayers
 {
     public static IRecurrentLayer Create(CellKind cell, string name, int inputSize, int hiddenSize, int numLayers,
-        RecurrentInitialization? initialization = null, RecurRandom? random = null) => cell switch
+        RecurrentInitialization? initialization = null, RecurRandom? random = null, RecurrentStackOptions? options = null) => cell switch
     {
-        CellKind.Lstm => new Lstm(name, inputSize, hiddenSize, numLayers, initialization, random),
-        CellKind.Gru => new Gru(name, inputSize, hiddenSize, numLayers, initialization, random),
-        CellKind.Rnn => new SimpleRnn(name, inputSize, hiddenSize, numLayers, initialization, random),
+        CellKind.Lstm => new Lstm(name, inputSize, hiddenSize, numLayers, initialization, random, options),
+        CellKind.Gru => new Gru(name, inputSize, hiddenSize, numLayers, initialization, random, options),
+        CellKind.Rnn => new SimpleRnn(name, inputSize, hiddenSize, numLayers, initialization, random, options),
         _ => throw new ArgumentOutOfRangeException(nameof(cell), cell, "Unknown cell type."),
     };
 

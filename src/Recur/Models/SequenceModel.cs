@@ -17,6 +17,15 @@ public sealed record SequenceModelSpec
     public int HiddenSize { get; init; } = 64;
     public int Layers { get; init; } = 1;
     public double Dropout { get; init; }
+
+    /// <summary>A backward direction per layer: the head reads 2H features (see <see cref="SequenceModel"/>).</summary>
+    public bool Bidirectional { get; init; }
+
+    /// <summary>Dropout on each recurrent layer's output but the last, while training (PyTorch's <c>dropout</c>).</summary>
+    public double LayerDropout { get; init; }
+
+    /// <summary>Residual connections from recurrent layer 1 on (layer l ≥ 1 adds its input to its output).</summary>
+    public bool Residual { get; init; }
     public int OutputSize { get; init; } = 1;
     public int VocabularySize { get; init; }
     public int EmbeddingSize { get; init; } = 32;
@@ -40,12 +49,14 @@ public sealed record SequenceBatch(int Batch, int Steps, Tensor? Values, int[]? 
     public int[]? Lengths { get; init; }
 }
 
-/// <summary>The recurrent state [L, B, H] after a batch, to continue it one chunk later (generation, streaming).</summary>
+/// <summary>The recurrent state [L·D, B, H] after a batch, to continue it one chunk later (generation, streaming).</summary>
 public sealed record RecurrentState(Variable Hidden, Variable? Cell);
 
 /// <summary>
 /// Sequence → one output vector: [embedding →] stacked LSTM/GRU/RNN → last real step → dropout → dense head; or,
-/// with <see cref="SequenceModelSpec.PerStep"/>, the same head on every step. Parameters: <c>embedding.weight</c>, <c>encoder.*</c> (PyTorch names), <c>head.weight</c>, <c>head.bias</c>.
+/// with <see cref="SequenceModelSpec.PerStep"/>, the same head on every step. Bidirectional: the head reads
+/// concat(forward output at each sequence's last real step, backward output at step 0) [B, 2H], or every step's
+/// [2H] outputs per step. Parameters: <c>embedding.weight</c>, <c>encoder.*</c> (PyTorch names), <c>head.weight</c>, <c>head.bias</c>.
 /// </summary>
 public sealed class SequenceModel
 {
@@ -63,9 +74,10 @@ public sealed class SequenceModel
             _embedding = new Embedding("embedding", spec.VocabularySize, spec.EmbeddingSize, random);
             encoderInput = spec.EmbeddingSize;
         }
-        _encoder = RecurrentLayers.Create(spec.Cell, "encoder", encoderInput, spec.HiddenSize, spec.Layers, spec.Initialization, random);
+        _encoder = RecurrentLayers.Create(spec.Cell, "encoder", encoderInput, spec.HiddenSize, spec.Layers, spec.Initialization, random,
+            new RecurrentStackOptions { Bidirectional = spec.Bidirectional, Dropout = spec.LayerDropout, Residual = spec.Residual });
         _dropout = new Dropout(spec.Dropout);
-        _head = new Dense("head", spec.HiddenSize, spec.OutputSize, random: random);
+        _head = new Dense("head", _encoder.OutputSize, spec.OutputSize, random: random);
         Parameters = [.. _embedding?.Parameters ?? [], .. _encoder.Parameters, .. _head.Parameters];
     }
 
@@ -74,13 +86,17 @@ public sealed class SequenceModel
     /// <summary>The recurrent stack, e.g. to attach a <see cref="GradientFlowProbe"/>.</summary>
     public IRecurrentLayer Encoder => _encoder;
 
-    /// <summary>Parameters grouped as the gradient-flow monitor reports them: embedding, each recurrent layer, head.</summary>
+    /// <summary>
+    /// Parameters grouped as the gradient-flow monitor reports them: embedding, each recurrent layer (both
+    /// directions of a bidirectional one), head.
+    /// </summary>
     public IReadOnlyList<(string Group, IReadOnlyList<Parameter> Parameters)> ParameterGroups()
     {
         var groups = new List<(string, IReadOnlyList<Parameter>)>();
         if (_embedding is not null) groups.Add(("embedding", _embedding.Parameters));
         for (int l = 0; l < _encoder.NumLayers; l++)
-            groups.Add(($"encoder layer {l}", _encoder.Parameters.Where(p => p.Name.EndsWith($"_l{l}", StringComparison.Ordinal)).ToList()));
+            groups.Add(($"encoder layer {l}", _encoder.Parameters.Where(p => p.Name.EndsWith($"_l{l}", StringComparison.Ordinal)
+                || p.Name.EndsWith($"_l{l}_reverse", StringComparison.Ordinal)).ToList()));
         groups.Add(("head", _head.Parameters));
         return groups;
     }
@@ -120,8 +136,10 @@ public sealed class SequenceModel
         {
             input = new Variable(batch.Values ?? throw new ArgumentException("This model reads numeric values, but the batch holds token ids.", nameof(batch)));
         }
-        var encoded = _encoder.Forward(tape, input, state?.Hidden, state?.Cell, batch.Lengths);
-        var features = Spec.PerStep ? encoded.Output : TimeSteps.Last(tape, encoded.Output, batch.Lengths);
+        var encoded = _encoder.Forward(tape, input, state?.Hidden, state?.Cell, batch.Lengths, training ? random : null);
+        var features = Spec.PerStep ? encoded.Output
+            : Spec.Bidirectional ? TimeSteps.BidirectionalLast(tape, encoded.Output, batch.Lengths)
+            : TimeSteps.Last(tape, encoded.Output, batch.Lengths);
         if (training && random is not null) features = _dropout.Forward(tape, features, training: true, random);
         return (_head.Forward(tape, features), new RecurrentState(encoded.HiddenState, encoded.CellState));
     }

@@ -71,6 +71,9 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
         ["vocabulary_size"] = spec.VocabularySize.ToString(CultureInfo.InvariantCulture),
         ["embedding_size"] = spec.EmbeddingSize.ToString(CultureInfo.InvariantCulture),
         ["per_step"] = spec.PerStep ? "true" : "false",
+        ["bidirectional"] = spec.Bidirectional ? "true" : "false",
+        ["layer_dropout"] = spec.LayerDropout.ToString("R", CultureInfo.InvariantCulture),
+        ["residual"] = spec.Residual ? "true" : "false",
     });
 
     private static SequenceModelSpec SpecFromJson(string json, string path)
@@ -83,6 +86,8 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
                 int value = int.Parse(d[key], CultureInfo.InvariantCulture);
                 return value >= 0 && value <= max ? value : throw new FormatException($"{key} = {value} is outside [0, {max}]");
             }
+            bool Bool(string key) => d.GetValueOrDefault(key, "false") switch { "true" => true, "false" => false, var v => throw new FormatException($"{key} = '{v}' is not true or false") };
+            // Files written before bidirectional stacks existed lack the last three keys: a plain stack.
             var spec = new SequenceModelSpec
             {
                 Cell = Layers.RecurrentLayers.ParseCell(d["cell"]),
@@ -93,10 +98,13 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
                 OutputSize = Int("output_size", MaxSize),
                 VocabularySize = Int("vocabulary_size", 1 << 24),
                 EmbeddingSize = Int("embedding_size", MaxSize),
-                PerStep = d.GetValueOrDefault("per_step", "false") switch { "true" => true, "false" => false, var v => throw new FormatException($"per_step = '{v}' is not true or false") },
+                PerStep = Bool("per_step"),
+                Bidirectional = Bool("bidirectional"),
+                LayerDropout = double.Parse(d.GetValueOrDefault("layer_dropout", "0"), CultureInfo.InvariantCulture),
+                Residual = Bool("residual"),
             };
-            if (spec.InputSize < 1 || spec.HiddenSize < 1 || spec.Layers < 1 || spec.OutputSize < 1 || spec.EmbeddingSize < 1 || !(spec.Dropout is >= 0 and < 1))
-                throw new FormatException("sizes must be positive and dropout in [0, 1)");
+            if (spec.InputSize < 1 || spec.HiddenSize < 1 || spec.Layers < 1 || spec.OutputSize < 1 || spec.EmbeddingSize < 1 || !(spec.Dropout is >= 0 and < 1) || !(spec.LayerDropout is >= 0 and < 1))
+                throw new FormatException("sizes must be positive and dropout and layer_dropout in [0, 1)");
             return spec;
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or FormatException or OverflowException or InvalidInputException or ArgumentException)

@@ -156,12 +156,12 @@ public static class ClassifyWorkflow
             Lr = config.Lr ?? 3e-3, Optimizer = config.Optimizer ?? "adam", Clip = config.Clip ?? 1.0,
             EmbeddingSize = state.TextColumn is null ? null : config.EmbeddingSize ?? 32,
         };
-        var spec = new SequenceModelSpec
+        var spec = WorkflowOptions.Stack(new SequenceModelSpec
         {
             Cell = RecurrentLayers.ParseCell(resolved.Cell!), HiddenSize = resolved.Hidden!.Value, Layers = resolved.Layers!.Value,
             Dropout = resolved.Dropout!.Value, OutputSize = classes.Length, InputSize = idColumn is null ? 1 : state.FeatureColumns!.Length,
             VocabularySize = state.TextColumn is null ? 0 : state.VocabularySize, EmbeddingSize = resolved.EmbeddingSize ?? 32,
-        };
+        }, resolved);
         var (inputs, _) = Encode(state, table, table.Source);
         var model = new SequenceModel(spec, new RecurRandom(seed));
         var options = WorkflowOptions.Create(resolved, callbacks, checkpoints);

@@ -46,6 +46,10 @@ public sealed record LanguageModelState
 /// </summary>
 public static class LanguageModelWorkflow
 {
+    /// <summary>Why <c>--task lm</c> refuses <c>--bidirectional</c>.</summary>
+    public const string BidirectionalRefused =
+        "--bidirectional: a language model predicts each next token, and a backward direction would read that token (the future) from its input; train --task lm without --bidirectional.";
+
     public const int DefaultBptt = 100;
 
     public static TrainedRun Train(TrainConfig config, string path, TextWriter log, IReadOnlyList<TrainingCallback>? callbacks = null,
@@ -89,12 +93,12 @@ public static class LanguageModelWorkflow
             Lr = config.Lr ?? 3e-3, Optimizer = config.Optimizer ?? "adam", Clip = config.Clip ?? 1.0,
             EmbeddingSize = config.EmbeddingSize ?? 64,
         };
-        var spec = new SequenceModelSpec
+        var spec = WorkflowOptions.Stack(new SequenceModelSpec
         {
             Cell = RecurrentLayers.ParseCell(resolved.Cell!), HiddenSize = resolved.Hidden!.Value, Layers = resolved.Layers!.Value,
             Dropout = resolved.Dropout!.Value, OutputSize = tokenizer.Size, PerStep = true, InputSize = 1,
             VocabularySize = tokenizer.Size, EmbeddingSize = resolved.EmbeddingSize!.Value,
-        };
+        }, resolved, perStepCausal: true);
         var model = new SequenceModel(spec, new RecurRandom(seed));
         var options = WorkflowOptions.Create(resolved, callbacks, checkpoints) with { MaxTokensPerBatch = config.MaxTokens ?? 0 };
         var history = Trainer.Fit(model, Windows(trainIds, bptt, path, "training"), Windows(tokenizer.Ids(validation), bptt, path, "validation"), options, log);

@@ -129,13 +129,13 @@ public static class TagWorkflow
             Lr = config.Lr ?? 3e-3, Optimizer = config.Optimizer ?? "adam", Clip = config.Clip ?? 1.0,
             EmbeddingSize = tokens ? config.EmbeddingSize ?? 64 : null,
         };
-        var spec = new SequenceModelSpec
+        var spec = WorkflowOptions.Stack(new SequenceModelSpec
         {
             Cell = RecurrentLayers.ParseCell(resolved.Cell!), HiddenSize = resolved.Hidden!.Value, Layers = resolved.Layers!.Value,
             Dropout = resolved.Dropout!.Value, OutputSize = state.Classes.Length, PerStep = true,
             InputSize = tokens ? 1 : state.FeatureColumns!.Length,
             VocabularySize = vocabulary?.Size ?? 0, EmbeddingSize = resolved.EmbeddingSize ?? 32,
-        };
+        }, resolved);
         var model = new SequenceModel(spec, new RecurRandom(seed));
         var options = WorkflowOptions.Create(resolved, callbacks, checkpoints) with { MaxTokensPerBatch = config.MaxTokens ?? 0 };
         var encode = Encoder(state);

@@ -55,6 +55,15 @@ public sealed record TrainConfig
     public int? Layers { get; init; }
     public int? Hidden { get; init; }
     public double? Dropout { get; init; }
+
+    /// <summary>A backward direction in every recurrent layer (not for <c>lm</c>: it would read the future).</summary>
+    public bool? Bidirectional { get; init; }
+
+    /// <summary>Dropout on each recurrent layer's output but the last, while training; in [0, 1).</summary>
+    public double? LayerDropout { get; init; }
+
+    /// <summary>Residual connections between recurrent layers (layer l ≥ 1 adds its input to its output).</summary>
+    public bool? Residual { get; init; }
     public int? EmbeddingSize { get; init; }
     public string? ClassWeights { get; init; }
     public string? Tokenizer { get; init; }

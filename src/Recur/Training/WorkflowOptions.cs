@@ -30,6 +30,19 @@ internal static class WorkflowOptions
         };
     }
 
+    /// <summary>
+    /// <paramref name="spec"/> with the stack options of <paramref name="c"/> (bidirectional, layer_dropout,
+    /// residual), checked; a language model (<paramref name="perStepCausal"/>) cannot be bidirectional.
+    /// </summary>
+    public static Models.SequenceModelSpec Stack(Models.SequenceModelSpec spec, TrainConfig c, bool perStepCausal = false)
+    {
+        if (c.LayerDropout is double p && !(p >= 0 && p < 1))
+            throw new InvalidInputException($"--layer-dropout: expected a probability in [0, 1); found {p.ToString(System.Globalization.CultureInfo.InvariantCulture)}.");
+        if (perStepCausal && c.Bidirectional == true)
+            throw new InvalidInputException(LanguageModelWorkflow.BidirectionalRefused);
+        return spec with { Bidirectional = c.Bidirectional ?? false, LayerDropout = c.LayerDropout ?? 0, Residual = c.Residual ?? false };
+    }
+
     /// <summary>The gradient-flow monitor that <see cref="Create"/> put among the callbacks.</summary>
     public static GradientFlowMonitor Monitor(TrainingOptions options) => options.Callbacks.OfType<GradientFlowMonitor>().First();
 }
