@@ -224,13 +224,13 @@ public static class Trainer
         private void RunBatch(int b, int length, IReadOnlyList<TrainingCallback> callbacks)
         {
             _optimizer.LearningRate = _context.BaseLearningRate;
+            _context.CarriedState = _carried;
             foreach (var c in callbacks) c.OnBatchBegin(_context);
             var rows = _order.AsSpan(_batchStarts[b], _batchStarts[b + 1] - _batchStarts[b]);
             var tape = new Tape();
             SequenceBatch inputs;
             Variable lossVariable;
             RecurrentState? final = null;
-            _context.CarriedState = _carried;
             _meter.Reset();
             // The workspace counts what this step's batch, forward and backward allocate in the engine.
             using (Tensors.Workspace.Measure(_meter))
