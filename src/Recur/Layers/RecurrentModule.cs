@@ -231,7 +231,7 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         float[] dOutput = output.HasGrad ? Layout.SwapLeadingAxes<float>(output.Grad.Data, B, T, H) : [];
         var grads = _weights.Select((w, l) => new RecurrentLayerWeights<float>(w.GateCount, w.InputSize, w.HiddenSize,
             _parameters[4 * l].Grad.Data, _parameters[4 * l + 1].Grad.Data, _parameters[4 * l + 2].Grad.Data, _parameters[4 * l + 3].Grad.Data)).ToArray();
-        float[] dx = input.RequiresGrad ? new float[T * B * I] : [];
+        float[] dx = input.RequiresGrad ? Workspace.Allocate<float>(T * B * I) : [];
         float[] dh0 = h0 is { RequiresGrad: true } ? new float[h0.Value.Length] : [];
         float[] dc0 = c0 is { RequiresGrad: true } ? new float[c0.Value.Length] : [];
         var stepNorms = Probe is null ? null : Enumerable.Range(0, NumLayers).Select(_ => new double[T]).ToArray();
@@ -243,7 +243,10 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         {
             var dInput = Layout.SwapLeadingAxes<float>(dx, T, B, I);
             TensorPrimitives.Add(input.Grad.Data, dInput, input.Grad.Data);
+            Workspace.Release(dInput);
         }
+        Workspace.Release(dOutput);
+        Workspace.Release(dx);
         if (h0 is { RequiresGrad: true }) TensorPrimitives.Add(h0.Grad.Data, dh0, h0.Grad.Data);
         if (c0 is { RequiresGrad: true }) TensorPrimitives.Add(c0.Grad.Data, dc0, c0.Grad.Data);
     }

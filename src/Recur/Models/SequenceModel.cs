@@ -50,7 +50,24 @@ public sealed record SequenceBatch(int Batch, int Steps, Tensor? Values, int[]? 
 }
 
 /// <summary>The recurrent state [L·D, B, H] after a batch, to continue it one chunk later (generation, streaming).</summary>
-public sealed record RecurrentState(Variable Hidden, Variable? Cell);
+public sealed record RecurrentState(Variable Hidden, Variable? Cell)
+{
+    /// <summary>
+    /// A copy of the values that no gradient flows through: what stateful truncated back-propagation carries from
+    /// one window to the next.
+    /// </summary>
+    public RecurrentState Detach() => new(new Variable(Hidden.Value.Clone()), Cell is null ? null : new Variable(Cell.Value.Clone()));
+
+    /// <summary>Whether every value is finite (a diverged step's state is not worth carrying).</summary>
+    public bool IsFinite() =>
+        Finite(Hidden.Value.Data) && (Cell is null || Finite(Cell.Value.Data));
+
+    private static bool Finite(float[] values)
+    {
+        foreach (var v in values) if (!float.IsFinite(v)) return false;
+        return true;
+    }
+}
 
 /// <summary>
 /// Sequence → one output vector: [embedding →] stacked LSTM/GRU/RNN → last real step → dropout → dense head; or,
@@ -108,6 +125,16 @@ public sealed class SequenceModel
     /// </summary>
     public Variable Forward(Tape tape, SequenceBatch batch, bool training, RecurRandom? random) =>
         Run(tape, batch, training, random, null).Output;
+
+    /// <summary>
+    /// <see cref="Forward"/> from an initial recurrent state (null: zeros), also returning the state after the
+    /// batch's last (real) step, for stateful training. The returned state is part of this tape's graph; carry
+    /// <see cref="RecurrentState.Detach"/> of it into the next batch so that no gradient crosses the boundary.
+    /// Hidden and Cell of <paramref name="initial"/> are [L, B, H] (Cell for LSTM only).
+    /// </summary>
+    public (Variable Output, RecurrentState State) ForwardWithState(Tape tape, SequenceBatch batch, bool training, RecurRandom? random,
+        RecurrentState? initial) =>
+        Run(tape, batch, training, random, initial);
 
     /// <summary>
     /// Continues from <paramref name="state"/> (null: zeros) over the batch, without recording gradients: the

@@ -50,6 +50,13 @@ public sealed record TrainConfig
     /// <summary>Language modelling: steps per training window (truncated back-propagation length).</summary>
     public int? Bptt { get; init; }
 
+    /// <summary>
+    /// Language modelling: stateful truncated back-propagation (default true): the training text as batch-size
+    /// contiguous streams, windows in order, state carried between windows; scoring runs the text as one stream.
+    /// False: independent shuffled windows, each from a zero state.
+    /// </summary>
+    public bool? Stateful { get; init; }
+
     // model
     public string? Cell { get; init; }
     public int? Layers { get; init; }

@@ -25,10 +25,10 @@ public sealed class RecurrentLayerCache<T> where T : struct
         (Steps, Batch, Hidden) = (steps, batch, hidden);
         Input = input;
         Lengths = lengths;
-        Hs = new T[(steps + 1) * batch * hidden];
-        Cs = hasCellState ? new T[(steps + 1) * batch * hidden] : [];
-        Saved = new T[steps * batch * savedWidth * hidden];
-        _maskedOutput = lengths.Length == 0 ? null : new T[steps * batch * hidden];
+        Hs = Workspace.Allocate<T>((steps + 1) * batch * hidden);
+        Cs = hasCellState ? Workspace.Allocate<T>((steps + 1) * batch * hidden) : [];
+        Saved = Workspace.Allocate<T>(steps * batch * savedWidth * hidden);
+        _maskedOutput = lengths.Length == 0 ? null : Workspace.Allocate<T>(steps * batch * hidden);
     }
 
     public int Steps { get; }
@@ -99,14 +99,14 @@ public static class RecurrentLayerKernel<T, TCell>
         if (TCell.HasCellState && !c0.IsEmpty) c0.CopyTo(cache.Cs);
 
         // xGates = x·W_ihᵀ + b_ih for all steps at once: [T·B, G·H]
-        var xGates = new T[steps * batch * GH];
+        var xGates = Workspace.Allocate<T>(steps * batch * GH);
         Gemm.Multiply<T>(false, true, steps * batch, GH, I, x.Span, w.InputWeights, xGates, accumulate: false);
         Rows.AddBias<T>(xGates, w.InputBias);
 
-        var hGates = new T[batch * GH]; // [B, G·H], reused every step
+        var hGates = Workspace.Allocate<T>(batch * GH); // [B, G·H], reused every step
         // W_hhᵀ: [H, G·H], transposed once so every step's product reads it row-major (no per-step repacking of a
         // transposed operand).
-        var recurrentTransposed = new T[H * GH];
+        var recurrentTransposed = Workspace.Allocate<T>(H * GH);
         for (int g = 0; g < GH; g++)
             for (int k = 0; k < H; k++) recurrentTransposed[k * GH + g] = w.RecurrentWeights[g * H + k];
         int savedStep = batch * TCell.SavedWidth * H;
@@ -135,6 +135,9 @@ public static class RecurrentLayerKernel<T, TCell>
             for (int b = 0; b < batch; b++)
                 for (int t = mask[b]; t < steps; t++) output.AsSpan(t * BH + b * H, H).Clear();
         }
+        Workspace.Release(xGates);
+        Workspace.Release(hGates);
+        Workspace.Release(recurrentTransposed);
         return cache;
     }
 
@@ -160,13 +163,13 @@ public static class RecurrentLayerKernel<T, TCell>
         var mask = cache.Lengths.Span;
 
         // dL/d(xGates) and dL/d(hGates) for all steps: [T, B, G·H]
-        var dXGates = new T[rows * GH];
-        var dHGates = TCell.SharesGateGradient ? dXGates : new T[rows * GH];
-        var dhNext = new T[BH];
-        var dcNext = new T[BH];
-        var dhTotal = new T[BH];
-        var dhPrev = new T[BH];
-        var dcPrev = new T[BH];
+        var dXGates = Workspace.Allocate<T>(rows * GH);
+        var dHGates = TCell.SharesGateGradient ? dXGates : Workspace.Allocate<T>(rows * GH);
+        var dhNext = Workspace.Allocate<T>(BH);
+        var dcNext = Workspace.Allocate<T>(BH);
+        var dhTotal = Workspace.Allocate<T>(BH);
+        var dhPrev = Workspace.Allocate<T>(BH);
+        var dcPrev = Workspace.Allocate<T>(BH);
         if (!dhT.IsEmpty) dhT.CopyTo(dhNext);
         if (!dcT.IsEmpty) dcT.CopyTo(dcNext);
 
@@ -214,6 +217,8 @@ public static class RecurrentLayerKernel<T, TCell>
             CheckState(dx, rows * I, "dx");
             Gemm.Multiply<T>(false, false, rows, I, GH, dXGates, w.InputWeights, dx, accumulate: true);
         }
+        foreach (var buffer in (T[][])[dXGates, dhNext, dcNext, dhTotal, dhPrev, dcPrev]) Workspace.Release(buffer);
+        if (!TCell.SharesGateGradient) Workspace.Release(dHGates);
     }
 
     /// <summary>
