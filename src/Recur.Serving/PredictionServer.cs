@@ -22,6 +22,9 @@ namespace Recur.Serving;
 /// </summary>
 public sealed class PredictionServer : IAsyncDisposable
 {
+    /// <summary>Responses keep quotes and non-ASCII text readable (no \u0027 escapes); still valid JSON.</summary>
+    internal static readonly JsonSerializerOptions Json = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private readonly WebApplication _app;
     private readonly Dictionary<string, ModelHost> _hosts;
     private readonly ServeOptions _options;
@@ -105,7 +108,7 @@ public sealed class PredictionServer : IAsyncDisposable
         {
             ["status"] = "ok",
             ["models"] = new JsonArray(hosts.Values.Select(h => (JsonNode?)new JsonObject { ["name"] = h.Name, ["task"] = h.Current.Predictor.Task, ["version"] = h.Current.Version }).ToArray()),
-        }.ToJsonString(), "application/json"));
+        }.ToJsonString(Json), "application/json"));
         app.MapGet("/model", (HttpContext context) => server.Describe(context, null));
         app.MapGet("/model/{name}", (HttpContext context, string name) => server.Describe(context, name));
         var predict = app.MapPost("/predict", (HttpContext context) => server.Predict(context, null));
@@ -162,7 +165,7 @@ public sealed class PredictionServer : IAsyncDisposable
             return;
         }
         context.Response.ContentType = "application/json";
-        await context.Response.WriteAsync(host.Describe().ToJsonString(), context.RequestAborted);
+        await context.Response.WriteAsync(host.Describe().ToJsonString(Json), context.RequestAborted);
     }
 
     private ModelHost? Find(string? name) =>
@@ -224,7 +227,7 @@ public sealed class PredictionServer : IAsyncDisposable
             return;
         }
         response.ContentType = "application/json";
-        await response.WriteAsync(new JsonObject { ["predictions"] = predictions }.ToJsonString(), context.RequestAborted);
+        await response.WriteAsync(new JsonObject { ["predictions"] = predictions }.ToJsonString(Json), context.RequestAborted);
     }
 
     private string TooLarge(long? length) =>
@@ -235,7 +238,7 @@ public sealed class PredictionServer : IAsyncDisposable
         if (response.HasStarted) return;
         response.StatusCode = status;
         response.ContentType = "application/json";
-        await response.WriteAsync(new JsonObject { ["error"] = message }.ToJsonString(), token);
+        await response.WriteAsync(new JsonObject { ["error"] = message }.ToJsonString(Json), token);
     }
 
     public async ValueTask DisposeAsync()
