@@ -22,6 +22,7 @@ public static class RecurCommand
             ReportCommand.Create(stdout, stderr),
             DataCommand.Create(stdout, stderr),
             ExportCommand.Create(stdout, stderr),
+            ServeCommand.Create(stdout, stderr),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

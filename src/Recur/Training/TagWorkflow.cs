@@ -190,10 +190,25 @@ public static class TagWorkflow
     /// Predicted labels: for a token file, one array of tags per sentence (the file may be plain sentences or
     /// word/TAG, whose tags are ignored); for a CSV, one label per row in file order.
     /// </summary>
-    public static JsonArray Predict(ModelFile file, string path)
+    public static JsonArray Predict(ModelFile file, string path) => PredictText(file, TextFile.Read(path), path);
+
+    /// <summary>As <see cref="Predict(ModelFile, string)"/> on text already in memory (<paramref name="source"/> names it in messages).</summary>
+    public static JsonArray PredictText(ModelFile file, string text, string source)
     {
         var state = ReadState(file);
-        var sequences = Read(state, path, labelled: false);
+        return Predict(file, state, ReadText(state, text, source, labelled: false));
+    }
+
+    /// <summary>A CSV tagger's labels for a table already read (one label per row in table order).</summary>
+    public static JsonArray Predict(ModelFile file, CsvTable table)
+    {
+        var state = ReadState(file);
+        if (state.Format != "csv") throw new InvalidInputException($"{table.Source}: {file.Path} tags sentences of words, not table rows.");
+        return Predict(file, state, ReadRows(table, state with { LabelColumn = null }));
+    }
+
+    private static JsonArray Predict(ModelFile file, TagState state, List<Sequence> sequences)
+    {
         var predicted = Tag(file.Model, Encoder(state)(sequences, null));
         if (state.Format == "tokens")
             return new JsonArray(predicted.Select(p => (JsonNode?)new JsonArray(p.Select(c => (JsonNode?)JsonValue.Create(state.Classes[c])).ToArray())).ToArray());
@@ -204,9 +219,10 @@ public static class TagWorkflow
         return new JsonArray(byLine.Values.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray());
     }
 
-    private static List<Sequence> Read(TagState state, string path, bool labelled)
+    private static List<Sequence> Read(TagState state, string path, bool labelled) => ReadText(state, TextFile.Read(path), path, labelled);
+
+    private static List<Sequence> ReadText(TagState state, string text, string path, bool labelled)
     {
-        string text = TextFile.Read(path);
         if (state.Format == "tokens")
         {
             if (labelled || TaggedText.LooksTagged(text)) return ReadSentences(text, path, state.MaxLength);
