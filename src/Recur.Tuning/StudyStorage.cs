@@ -94,8 +94,9 @@ public sealed class StudyStorage : IDisposable
     }
 
     /// <summary>The URL without its password, for messages.</summary>
-    internal static string Describe(string url)
+    public static string Describe(string url)
     {
+        if (!url.StartsWith("postgres", StringComparison.OrdinalIgnoreCase)) return url;
         try
         {
             var uri = new Uri(url);

@@ -82,7 +82,7 @@ public sealed class Tuner(TuneConfig config, StudyStorage storage, StudyInfo stu
     {
         try
         {
-            double poll = Math.Clamp(options.GraceSeconds / 4, 0.2, 5);
+            double poll = Math.Clamp(options.GraceSeconds / 4, 0.1, 1);
             while (!_stop)
             {
                 var claim = storage.ClaimTrial(study, options.Trials, worker, options.GraceSeconds, config.Space, (trials, n) => sampler.Sample(config.Space, trials, n));
