@@ -104,6 +104,7 @@ internal sealed class ParzenEstimator
     private readonly double[] _weights;
     private readonly (double Low, double High)[] _bounds;
     private readonly double[][][] _categorical; // [kernel][dim] → probabilities (categorical dims only)
+    private readonly double[][] _logNorm;   // [kernel][dim]: log(σ√(2π) · mass of the kernel inside the bounds)
 
     public ParzenEstimator(IReadOnlyList<SearchParameter> dims, double[][] observations, double priorWeight, bool multivariate)
     {
@@ -164,6 +165,19 @@ internal sealed class ParzenEstimator
             _mus[n][j] = prior;
             _sigmas[n][j] = range;
         }
+        _logNorm = new double[k][];
+        for (int i = 0; i < k; i++)
+        {
+            _logNorm[i] = new double[d];
+            for (int j = 0; j < d; j++)
+            {
+                if (dims[j].Kind == ParameterKind.Categorical) continue;
+                var (lo, hi) = _bounds[j];
+                double mu = _mus[i][j], sigma = _sigmas[i][j];
+                double mass = Phi((hi - mu) / sigma) - Phi((lo - mu) / sigma);
+                _logNorm[i][j] = Math.Log(sigma * Math.Sqrt(2 * Math.PI)) + Math.Log(Math.Max(mass, 1e-300));
+            }
+        }
     }
 
     public double[] Sample(Random rng)
@@ -213,11 +227,8 @@ internal sealed class ParzenEstimator
                 if (_dims[j].Kind == ParameterKind.Categorical) t += Math.Log(_categorical[i][j][(int)x[j]]);
                 else
                 {
-                    var (lo, hi) = _bounds[j];
-                    double mu = _mus[i][j], sigma = _sigmas[i][j];
-                    double mass = Phi((hi - mu) / sigma) - Phi((lo - mu) / sigma);
-                    double z = (x[j] - mu) / sigma;
-                    t += -0.5 * z * z - Math.Log(sigma * Math.Sqrt(2 * Math.PI)) - Math.Log(Math.Max(mass, 1e-300));
+                    double z = (x[j] - _mus[i][j]) / _sigmas[i][j];
+                    t += -0.5 * z * z - _logNorm[i][j];
                 }
             }
             terms[i] = t;
