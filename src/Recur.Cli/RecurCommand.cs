@@ -23,6 +23,7 @@ public static class RecurCommand
             DataCommand.Create(stdout, stderr),
             ExportCommand.Create(stdout, stderr),
             ServeCommand.Create(stdout, stderr),
+            TuneCommand.Create(stdout, stderr),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
