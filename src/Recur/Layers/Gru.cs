@@ -6,5 +6,5 @@ namespace Recur.Layers;
 
 /// <summary>Stacked GRU (gates r, z, n; reset after the recurrent product), as <c>torch.nn.GRU(batch_first=True)</c>.</summary>
 public sealed class Gru(string name, int inputSize, int hiddenSize, int numLayers = 1,
-    RecurrentInitialization? initialization = null, RecurRandom? random = null)
-    : RecurrentModule<GruCell>(name, inputSize, hiddenSize, numLayers, initialization, random);
+    RecurrentInitialization? initialization = null, RecurRandom? random = null, bool layerNorm = false)
+    : RecurrentModule<GruCell>(name, inputSize, hiddenSize, numLayers, initialization, random, layerNorm);

@@ -16,27 +16,34 @@ public sealed record RecurrentOutput(Variable Output, Variable HiddenState, Vari
 /// <summary>
 /// L stacked recurrent layers over whole batch-major sequences [B, T, I], as PyTorch's <c>nn.LSTM</c>/<c>nn.GRU</c>/
 /// <c>nn.RNN</c> with <c>batch_first=True</c>; parameters <c>weight_ih_l{k}</c> [G·H, I or H],
-/// <c>weight_hh_l{k}</c> [G·H, H], <c>bias_ih_l{k}</c>, <c>bias_hh_l{k}</c> [G·H].
+/// <c>weight_hh_l{k}</c> [G·H, H], <c>bias_ih_l{k}</c>, <c>bias_hh_l{k}</c> [G·H]; layer-normalised
+/// (<c>layerNorm</c>) also <c>ln_ih_weight_l{k}</c>, <c>ln_ih_bias_l{k}</c>, <c>ln_hh_weight_l{k}</c>,
+/// <c>ln_hh_bias_l{k}</c> [G·H] and, for LSTM, <c>ln_c_weight_l{k}</c>, <c>ln_c_bias_l{k}</c> [H] (gains start at 1,
+/// biases at 0; see <see cref="RecurrentLayerNorm{T}"/>). <see cref="Regularization"/> sets input dropout,
+/// recurrent dropout and zoneout for training.
 /// </summary>
 public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCell : IRecurrentCell
 {
     private readonly Parameter[] _parameters;
+    private readonly Parameter[][] _layerParameters;
     private readonly RecurrentLayerWeights<float>[] _weights;
+    private RecurrentRegularization _regularization = RecurrentRegularization.None;
 
     protected RecurrentModule(string name, int inputSize, int hiddenSize, int numLayers,
-        RecurrentInitialization? initialization, RecurRandom? random)
+        RecurrentInitialization? initialization, RecurRandom? random, bool layerNorm = false)
         : base(name)
     {
         if (inputSize < 1) throw new ArgumentOutOfRangeException(nameof(inputSize), inputSize, "inputSize must be at least 1.");
         if (hiddenSize < 1) throw new ArgumentOutOfRangeException(nameof(hiddenSize), hiddenSize, "hiddenSize must be at least 1.");
         if (numLayers < 1) throw new ArgumentOutOfRangeException(nameof(numLayers), numLayers, "numLayers must be at least 1.");
-        (InputSize, HiddenSize, NumLayers) = (inputSize, hiddenSize, numLayers);
+        (InputSize, HiddenSize, NumLayers, LayerNorm) = (inputSize, hiddenSize, numLayers, layerNorm);
         initialization ??= RecurrentInitialization.Default;
         random ??= new RecurRandom(0);
 
         int G = TCell.GateCount, GH = G * hiddenSize;
         var parameters = new List<Parameter>();
         _weights = new RecurrentLayerWeights<float>[numLayers];
+        _layerParameters = new Parameter[numLayers][];
         for (int l = 0; l < numLayers; l++)
         {
             int layerInput = l == 0 ? inputSize : hiddenSize;
@@ -45,8 +52,27 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
             var bih = new Parameter(Qualify($"bias_ih_l{l}"), new Tensor(GH));
             var bhh = new Parameter(Qualify($"bias_hh_l{l}"), new Tensor(GH));
             Initialize(initialization, random, wih.Value, whh.Value, bih.Value, bhh.Value, layerInput);
-            parameters.AddRange([wih, whh, bih, bhh]);
-            _weights[l] = new RecurrentLayerWeights<float>(G, layerInput, hiddenSize, wih.Value.Data, whh.Value.Data, bih.Value.Data, bhh.Value.Data);
+            Parameter[] layer = [wih, whh, bih, bhh];
+            RecurrentLayerNorm<float>? norm = null;
+            if (layerNorm)
+            {
+                int cell = TCell.HasCellState ? hiddenSize : 0;
+                Parameter Ln(string what, int n, float value)
+                {
+                    var p = new Parameter(Qualify($"ln_{what}_l{l}"), new Tensor(n));
+                    p.Value.Data.AsSpan().Fill(value);
+                    return p;
+                }
+                layer = [.. layer, Ln("ih_weight", GH, 1), Ln("ih_bias", GH, 0), Ln("hh_weight", GH, 1), Ln("hh_bias", GH, 0),
+                    .. TCell.HasCellState ? new[] { Ln("c_weight", cell, 1), Ln("c_bias", cell, 0) } : []];
+                norm = LayerNormOf(layer, value: true);
+            }
+            parameters.AddRange(layer);
+            _layerParameters[l] = layer;
+            _weights[l] = new RecurrentLayerWeights<float>(G, layerInput, hiddenSize, wih.Value.Data, whh.Value.Data, bih.Value.Data, bhh.Value.Data)
+            {
+                LayerNorm = norm,
+            };
         }
         _parameters = [.. parameters];
     }
@@ -54,6 +80,41 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
     public int InputSize { get; }
     public int HiddenSize { get; }
     public int NumLayers { get; }
+    public bool LayerNorm { get; }
+
+    /// <inheritdoc/>
+    public RecurrentRegularization Regularization
+    {
+        get => _regularization;
+        set => _regularization = (value ?? throw new ArgumentNullException(nameof(value))).Validate();
+    }
+
+    /// <summary>The per-layer options (drawn masks, or zoneout's expectation) of the last forward pass; null when it had none.</summary>
+    public IReadOnlyList<RecurrentLayerOptions<float>?>? LastOptions { get; private set; }
+
+    /// <summary>The layer-norm arrays of one layer's parameters (values or gradients); null without layer norm.</summary>
+    private static RecurrentLayerNorm<float>? LayerNormOf(Parameter[] layer, bool value)
+    {
+        if (layer.Length == 4) return null;
+        float[] A(int i) => value ? layer[i].Value.Data : layer[i].Grad.Data;
+        return new RecurrentLayerNorm<float>(A(4), A(5), A(6), A(7), layer.Length > 8 ? A(8) : [], layer.Length > 8 ? A(9) : []);
+    }
+
+    /// <summary>
+    /// Masks for this pass: drawn per layer while training (input mask, recurrent mask, zoneout masks, layer by
+    /// layer), zoneout's expectation at inference; null when nothing applies.
+    /// </summary>
+    private RecurrentLayerOptions<float>?[]? OptionsFor(bool training, RecurRandom? random, int steps, int batch)
+    {
+        var r = _regularization;
+        if (r.IsNone) return null;
+        if (training && random is not null)
+            return Enumerable.Range(0, NumLayers).Select(l => (RecurrentLayerOptions<float>?)RecurrentLayerOptions.Draw<float>(random, steps, batch,
+                l == 0 ? InputSize : HiddenSize, HiddenSize, TCell.HasCellState, r.InputDropout, r.RecurrentDropout, r.Zoneout)).ToArray();
+        if (r.Zoneout == 0) return null;
+        var expectation = new RecurrentLayerOptions<float> { Zoneout = r.Zoneout };
+        return Enumerable.Repeat<RecurrentLayerOptions<float>?>(expectation, NumLayers).ToArray();
+    }
 
     public override IReadOnlyList<Parameter> Parameters => _parameters;
 
@@ -99,8 +160,14 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
     /// each in 0 … T; null or empty means every sequence has all T steps. As PyTorch's <c>pack_padded_sequence</c>:
     /// at padded steps every layer's output is zero and its state is carried, so HiddenState and CellState are each
     /// sequence's states at its last real step (h0, c0 for a length of 0); padded steps get no gradient.
+    /// training with a random generator: the <see cref="Regularization"/> masks are drawn from it (nothing is drawn
+    /// when every rate is 0); otherwise no dropout applies, and zoneout its expectation.
     /// </summary>
-    public RecurrentOutput Forward(Tape tape, Variable input, Variable? h0 = null, Variable? c0 = null, int[]? lengths = null)
+    public RecurrentOutput Forward(Tape tape, Variable input, Variable? h0 = null, Variable? c0 = null, int[]? lengths = null) =>
+        Forward(tape, input, h0, c0, lengths, training: false);
+
+    /// <summary>As the inference overload above; training with a random generator draws the <see cref="Regularization"/> masks.</summary>
+    public RecurrentOutput Forward(Tape tape, Variable input, Variable? h0, Variable? c0, int[]? lengths, bool training, RecurRandom? random = null)
     {
         if (input.Value.Rank != 3 || input.Value.Dim(2) != InputSize)
             throw new ArgumentException($"{this} expects input [batch, time, {InputSize}]; found {input.Value.ShapeText}.", nameof(input));
@@ -113,8 +180,10 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
             throw new ArgumentException($"{this} expects one length per sequence (batch {B}); found {lengths.Length} lengths.", nameof(lengths));
 
         var x = Layout.SwapLeadingAxes<float>(input.Value.Data, B, T, InputSize); // [T, B, I]
+        var options = OptionsFor(training, random, T, B);
+        LastOptions = options;
         var result = RecurrentStackKernel<float, TCell>.Forward(_weights, x, T, B,
-            h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data, lengths);
+            h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data, lengths, options);
 
         if (Probe is not null)
             Probe.SaturatedFraction = result.Layers.Select(RecurrentLayerKernel<float, TCell>.SaturatedFraction).ToArray();
@@ -132,8 +201,14 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
     {
         int H = HiddenSize, I = InputSize;
         float[] dOutput = output.HasGrad ? Layout.SwapLeadingAxes<float>(output.Grad.Data, B, T, H) : [];
-        var grads = _weights.Select((w, l) => new RecurrentLayerWeights<float>(w.GateCount, w.InputSize, w.HiddenSize,
-            _parameters[4 * l].Grad.Data, _parameters[4 * l + 1].Grad.Data, _parameters[4 * l + 2].Grad.Data, _parameters[4 * l + 3].Grad.Data)).ToArray();
+        var grads = _weights.Select((w, l) =>
+        {
+            var p = _layerParameters[l];
+            return new RecurrentLayerWeights<float>(w.GateCount, w.InputSize, w.HiddenSize, p[0].Grad.Data, p[1].Grad.Data, p[2].Grad.Data, p[3].Grad.Data)
+            {
+                LayerNorm = LayerNormOf(p, value: false),
+            };
+        }).ToArray();
         float[] dx = input.RequiresGrad ? new float[T * B * I] : [];
         float[] dh0 = h0 is { RequiresGrad: true } ? new float[h0.Value.Length] : [];
         float[] dc0 = c0 is { RequiresGrad: true } ? new float[c0.Value.Length] : [];
@@ -160,5 +235,5 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
     }
 
     public override string ToString() =>
-        $"{TCell.DisplayName}({InputSize} => {HiddenSize}{(NumLayers > 1 ? $", layers: {NumLayers}" : "")})";
+        $"{TCell.DisplayName}({InputSize} => {HiddenSize}{(NumLayers > 1 ? $", layers: {NumLayers}" : "")}{(LayerNorm ? ", layer norm" : "")})";
 }

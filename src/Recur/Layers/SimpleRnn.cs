@@ -6,5 +6,5 @@ namespace Recur.Layers;
 
 /// <summary>Stacked Elman RNN with tanh, as <c>torch.nn.RNN(batch_first=True)</c>.</summary>
 public sealed class SimpleRnn(string name, int inputSize, int hiddenSize, int numLayers = 1,
-    RecurrentInitialization? initialization = null, RecurRandom? random = null)
-    : RecurrentModule<RnnCell>(name, inputSize, hiddenSize, numLayers, initialization, random);
+    RecurrentInitialization? initialization = null, RecurRandom? random = null, bool layerNorm = false)
+    : RecurrentModule<RnnCell>(name, inputSize, hiddenSize, numLayers, initialization, random, layerNorm);

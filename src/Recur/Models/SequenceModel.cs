@@ -16,7 +16,21 @@ public sealed record SequenceModelSpec
     public int InputSize { get; init; } = 1;
     public int HiddenSize { get; init; } = 64;
     public int Layers { get; init; } = 1;
+    /// <summary>Dropout on the recurrent stack's outputs, before the head (<c>--dropout</c>).</summary>
     public double Dropout { get; init; }
+
+    /// <summary>Variational dropout of each recurrent layer's input (<c>--input-dropout</c>).</summary>
+    public double InputDropout { get; init; }
+
+    /// <summary>Variational dropout of h_{t−1} in the recurrent product (<c>--recurrent-dropout</c>).</summary>
+    public double RecurrentDropout { get; init; }
+
+    /// <summary>Zoneout probability of the recurrent units (<c>--zoneout</c>).</summary>
+    public double Zoneout { get; init; }
+
+    /// <summary>Layer-normalised recurrent cells (<c>--layer-norm</c>; adds the <c>ln_*</c> parameters).</summary>
+    public bool LayerNorm { get; init; }
+
     public int OutputSize { get; init; } = 1;
     public int VocabularySize { get; init; }
     public int EmbeddingSize { get; init; } = 32;
@@ -44,7 +58,8 @@ public sealed record SequenceBatch(int Batch, int Steps, Tensor? Values, int[]? 
 public sealed record RecurrentState(Variable Hidden, Variable? Cell);
 
 /// <summary>
-/// Sequence → one output vector: [embedding →] stacked LSTM/GRU/RNN → last real step → dropout → dense head; or,
+/// Sequence → one output vector: [embedding →] stacked LSTM/GRU/RNN (optionally layer-normalised, with input and
+/// recurrent dropout and zoneout while training) → last real step → dropout → dense head; or,
 /// with <see cref="SequenceModelSpec.PerStep"/>, the same head on every step. Parameters: <c>embedding.weight</c>, <c>encoder.*</c> (PyTorch names), <c>head.weight</c>, <c>head.bias</c>.
 /// </summary>
 public sealed class SequenceModel
@@ -63,7 +78,8 @@ public sealed class SequenceModel
             _embedding = new Embedding("embedding", spec.VocabularySize, spec.EmbeddingSize, random);
             encoderInput = spec.EmbeddingSize;
         }
-        _encoder = RecurrentLayers.Create(spec.Cell, "encoder", encoderInput, spec.HiddenSize, spec.Layers, spec.Initialization, random);
+        _encoder = RecurrentLayers.Create(spec.Cell, "encoder", encoderInput, spec.HiddenSize, spec.Layers, spec.Initialization, random, spec.LayerNorm);
+        _encoder.Regularization = new RecurrentRegularization(spec.InputDropout, spec.RecurrentDropout, spec.Zoneout);
         _dropout = new Dropout(spec.Dropout);
         _head = new Dense("head", spec.HiddenSize, spec.OutputSize, random: random);
         Parameters = [.. _embedding?.Parameters ?? [], .. _encoder.Parameters, .. _head.Parameters];
@@ -120,7 +136,7 @@ public sealed class SequenceModel
         {
             input = new Variable(batch.Values ?? throw new ArgumentException("This model reads numeric values, but the batch holds token ids.", nameof(batch)));
         }
-        var encoded = _encoder.Forward(tape, input, state?.Hidden, state?.Cell, batch.Lengths);
+        var encoded = _encoder.Forward(tape, input, state?.Hidden, state?.Cell, batch.Lengths, training, random);
         var features = Spec.PerStep ? encoded.Output : TimeSteps.Last(tape, encoded.Output, batch.Lengths);
         if (training && random is not null) features = _dropout.Forward(tape, features, training: true, random);
         return (_head.Forward(tape, features), new RecurrentState(encoded.HiddenState, encoded.CellState));

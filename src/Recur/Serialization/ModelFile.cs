@@ -57,7 +57,14 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
         return new ModelFile(model, config, Meta("recur.data"), content.Metadata.GetValueOrDefault("recur.metrics", "{}")) { Path = path };
     }
 
-    private static string SpecToJson(SequenceModelSpec spec) => System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string>
+    /// <summary>
+    /// The architecture as string pairs. The regularisation keys (<c>input_dropout</c>, <c>recurrent_dropout</c>,
+    /// <c>zoneout</c>, <c>layer_norm</c>) are written only when set, so a plain model's file is what older builds
+    /// wrote and read; when absent they read as 0 / false.
+    /// </summary>
+    private static string SpecToJson(SequenceModelSpec spec)
+    {
+        var d = new Dictionary<string, string>
     {
         ["cell"] = Layers.RecurrentLayers.Name(spec.Cell),
         ["input_size"] = spec.InputSize.ToString(CultureInfo.InvariantCulture),
@@ -68,7 +75,13 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
         ["vocabulary_size"] = spec.VocabularySize.ToString(CultureInfo.InvariantCulture),
         ["embedding_size"] = spec.EmbeddingSize.ToString(CultureInfo.InvariantCulture),
         ["per_step"] = spec.PerStep ? "true" : "false",
-    });
+    };
+        if (spec.InputDropout != 0) d["input_dropout"] = spec.InputDropout.ToString("R", CultureInfo.InvariantCulture);
+        if (spec.RecurrentDropout != 0) d["recurrent_dropout"] = spec.RecurrentDropout.ToString("R", CultureInfo.InvariantCulture);
+        if (spec.Zoneout != 0) d["zoneout"] = spec.Zoneout.ToString("R", CultureInfo.InvariantCulture);
+        if (spec.LayerNorm) d["layer_norm"] = "true";
+        return System.Text.Json.JsonSerializer.Serialize(d);
+    }
 
     private static SequenceModelSpec SpecFromJson(string json, string path)
     {
@@ -91,9 +104,15 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
                 VocabularySize = Int("vocabulary_size", 1 << 24),
                 EmbeddingSize = Int("embedding_size", MaxSize),
                 PerStep = d.GetValueOrDefault("per_step", "false") switch { "true" => true, "false" => false, var v => throw new FormatException($"per_step = '{v}' is not true or false") },
+                InputDropout = double.Parse(d.GetValueOrDefault("input_dropout", "0"), CultureInfo.InvariantCulture),
+                RecurrentDropout = double.Parse(d.GetValueOrDefault("recurrent_dropout", "0"), CultureInfo.InvariantCulture),
+                Zoneout = double.Parse(d.GetValueOrDefault("zoneout", "0"), CultureInfo.InvariantCulture),
+                LayerNorm = d.GetValueOrDefault("layer_norm", "false") switch { "true" => true, "false" => false, var v => throw new FormatException($"layer_norm = '{v}' is not true or false") },
             };
             if (spec.InputSize < 1 || spec.HiddenSize < 1 || spec.Layers < 1 || spec.OutputSize < 1 || spec.EmbeddingSize < 1 || !(spec.Dropout is >= 0 and < 1))
                 throw new FormatException("sizes must be positive and dropout in [0, 1)");
+            if (!(spec.InputDropout is >= 0 and < 1) || !(spec.RecurrentDropout is >= 0 and < 1) || !(spec.Zoneout is >= 0 and < 1))
+                throw new FormatException("input_dropout, recurrent_dropout and zoneout must be in [0, 1)");
             return spec;
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or FormatException or OverflowException or InvalidInputException or ArgumentException)

@@ -133,6 +133,7 @@ public static class ClassifyWorkflow
             VocabularySize = state.TextColumn is null ? 0 : state.VocabularySize, EmbeddingSize = resolved.EmbeddingSize ?? 32,
         };
         var (inputs, _) = Encode(state, table, table.Source);
+        spec = WorkflowOptions.WithRecurrentOptions(spec, resolved);
         var model = new SequenceModel(spec, new RecurRandom(seed));
         var options = WorkflowOptions.Create(resolved, callbacks, checkpoints);
         string weighting = (config.ClassWeights ?? "none").ToLowerInvariant();

@@ -95,6 +95,7 @@ public static class LanguageModelWorkflow
             Dropout = resolved.Dropout!.Value, OutputSize = tokenizer.Size, PerStep = true, InputSize = 1,
             VocabularySize = tokenizer.Size, EmbeddingSize = resolved.EmbeddingSize!.Value,
         };
+        spec = WorkflowOptions.WithRecurrentOptions(spec, resolved);
         var model = new SequenceModel(spec, new RecurRandom(seed));
         var options = WorkflowOptions.Create(resolved, callbacks, checkpoints) with { MaxTokensPerBatch = config.MaxTokens ?? 0 };
         var history = Trainer.Fit(model, Windows(trainIds, bptt, path, "training"), Windows(tokenizer.Ids(validation), bptt, path, "validation"), options, log);

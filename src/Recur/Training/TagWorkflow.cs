@@ -136,6 +136,7 @@ public static class TagWorkflow
             InputSize = tokens ? 1 : state.FeatureColumns!.Length,
             VocabularySize = vocabulary?.Size ?? 0, EmbeddingSize = resolved.EmbeddingSize ?? 32,
         };
+        spec = WorkflowOptions.WithRecurrentOptions(spec, resolved);
         var model = new SequenceModel(spec, new RecurRandom(seed));
         var options = WorkflowOptions.Create(resolved, callbacks, checkpoints) with { MaxTokensPerBatch = config.MaxTokens ?? 0 };
         var encode = Encoder(state);

@@ -24,11 +24,18 @@ internal static class WorkflowOptions
             Clip = c.Clip!.Value, Seed = c.Seed!.Value, TimeLimitSeconds = c.TimeLimit ?? 0, Callbacks = all,
             CheckpointDirectory = checkpoints is null ? null : part is null ? checkpoints.Directory : Path.Combine(checkpoints.Directory, part),
             CheckpointEveryBatches = c.CheckpointEvery ?? 0,
+            WeightDecay = c.WeightDecay, WeightDecayMode = c.Decay, MaxNorm = c.MaxNorm ?? 0,
             Augmentation = Augmentations.AugmentationPipeline.From(c.Augment),
             Curriculum = Training.Curriculum.Parse(c.Curriculum, c.Epochs!.Value, c.CurriculumEpochs, null),
             CheckpointNotes = checkpoints?.Notes ?? new Dictionary<string, string>(),
         };
     }
+
+    /// <summary>The spec with the config's recurrent regularisation and layer norm (every workflow builds its model through this).</summary>
+    public static Models.SequenceModelSpec WithRecurrentOptions(Models.SequenceModelSpec spec, TrainConfig c) => spec with
+    {
+        InputDropout = c.InputDropout ?? 0, RecurrentDropout = c.RecurrentDropout ?? 0, Zoneout = c.Zoneout ?? 0, LayerNorm = c.LayerNorm ?? false,
+    };
 
     /// <summary>The gradient-flow monitor that <see cref="Create"/> put among the callbacks.</summary>
     public static GradientFlowMonitor Monitor(TrainingOptions options) => options.Callbacks.OfType<GradientFlowMonitor>().First();
