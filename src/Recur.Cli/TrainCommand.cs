@@ -37,7 +37,8 @@ internal static class TrainCommand
     private static readonly Option<string?> LabelColumn = new("--label-column") { Description = "classify: label column (default: the last column)" };
     private static readonly Option<int?> MaxLength = new("--max-length") { Description = "classify: tokens kept per text; tag: longest sentence allowed, or rows per piece of a CSV sequence" };
     private static readonly Option<int?> MaxTokens = new("--max-tokens") { Description = "variable-length tasks: at most this many padded steps per mini-batch" };
-    private static readonly Option<int?> Bptt = new("--bptt") { Description = "lm: steps per training window (default 100)" };
+    private static readonly Option<int?> Bptt = new("--bptt") { Description = "lm: steps per training window, the truncated back-propagation length (default 100)" };
+    private static readonly Option<bool?> Stateful = new("--stateful") { Description = "lm: true (default): batch-size contiguous streams, windows in order, state carried between them (detached); false: independent shuffled windows" };
     private static readonly Option<bool> NoHeader = new("--no-header") { Description = "the file has no header: columns are 0-based indices" };
     private static readonly Option<string?> Cell = new("--cell") { Description = "lstm, gru or rnn" };
     private static readonly Option<int?> Layers = new("--layers") { Description = "stacked recurrent layers" };
@@ -55,6 +56,9 @@ internal static class TrainCommand
     private static readonly Option<double?> WeightDecay = new("--weight-decay") { Description = "weight decay (default: adamw 0.01, others 0)" };
     private static readonly Option<string?> Decay = new("--decay") { Description = "how weight decay applies: l2 (added to the gradient) or decoupled (AdamW-style); default decoupled for adamw, l2 otherwise" };
     private static readonly Option<double?> MaxNorm = new("--max-norm") { Description = "cap the norm of each weight row (a unit's incoming weights) after every step" };
+    private static readonly Option<bool> Bidirectional = new("--bidirectional") { Description = "a backward direction in every recurrent layer (not for lm)" };
+    private static readonly Option<double?> LayerDropout = new("--layer-dropout") { Description = "dropout on each recurrent layer's output but the last, while training" };
+    private static readonly Option<bool> Residual = new("--residual") { Description = "residual connections: recurrent layers after the first add their input to their output" };
     private static readonly Option<int?> BatchSize = new("--batch-size") { Description = "sequences per mini-batch" };
     private static readonly Option<double?> Lr = new("--lr") { Description = "learning rate" };
     private static readonly Option<string?> Optimizer = new("--optimizer") { Description = "sgd, adam, adamw, rmsprop or nadam" };
@@ -77,7 +81,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train a model on a CSV/TSV file, evaluate it on the held-out test part and save it.")
         {
             Config, Task, Data, Out, Epochs, Seed, Threads, Target, Features, Lookback, Horizon, Stride, Calendar, Season, PeriodColumn, TimeColumn, IdColumn, Normalize, Missing, ScalerKind,
-            TextColumn, LabelColumn, MaxLength, MaxTokens, Bptt, NoHeader, Cell, Layers, Hidden, EmbeddingSize, ClassWeights, Tokenizer, MinFrequency, BpeMerges, Dropout, BatchSize, Lr, Optimizer, Clip,
+            TextColumn, LabelColumn, MaxLength, MaxTokens, Bptt, Stateful, NoHeader, Cell, Layers, Hidden, EmbeddingSize, ClassWeights, Tokenizer, MinFrequency, BpeMerges, Dropout, Bidirectional, LayerDropout, Residual, BatchSize, Lr, Optimizer, Clip,
             RecurrentDropout, InputDropout, Zoneout, LayerNorm, WeightDecay, Decay, MaxNorm,
             TimeLimit, Patience, LrSchedule, Curriculum, CurriculumEpochs, Augment, Resume, CheckpointEvery, Device, Quiet, Json,
         };
@@ -99,9 +103,10 @@ internal static class TrainCommand
             Lookback = parsed.GetValue(Lookback), Horizon = parsed.GetValue(Horizon), Stride = parsed.GetValue(Stride), Calendar = parsed.GetValue(Calendar) ? true : null, Season = parsed.GetValue(Season),
             PeriodColumn = parsed.GetValue(PeriodColumn), TimeColumn = parsed.GetValue(TimeColumn), IdColumn = parsed.GetValue(IdColumn), Normalize = parsed.GetValue(Normalize), Missing = parsed.GetValue(Missing), Scaler = parsed.GetValue(ScalerKind),
             TextColumn = parsed.GetValue(TextColumn), LabelColumn = parsed.GetValue(LabelColumn), MaxLength = parsed.GetValue(MaxLength),
-            MaxTokens = parsed.GetValue(MaxTokens), Bptt = parsed.GetValue(Bptt),
+            MaxTokens = parsed.GetValue(MaxTokens), Bptt = parsed.GetValue(Bptt), Stateful = parsed.GetValue(Stateful),
             NoHeader = parsed.GetValue(NoHeader) ? true : null, Cell = parsed.GetValue(Cell), Layers = parsed.GetValue(Layers),
             Hidden = parsed.GetValue(Hidden), EmbeddingSize = parsed.GetValue(EmbeddingSize), ClassWeights = parsed.GetValue(ClassWeights), Tokenizer = parsed.GetValue(Tokenizer), MinFrequency = parsed.GetValue(MinFrequency), BpeMerges = parsed.GetValue(BpeMerges), Dropout = parsed.GetValue(Dropout), BatchSize = parsed.GetValue(BatchSize),
+            Bidirectional = parsed.GetValue(Bidirectional) ? true : null, LayerDropout = parsed.GetValue(LayerDropout), Residual = parsed.GetValue(Residual) ? true : null,
             Lr = parsed.GetValue(Lr), Optimizer = parsed.GetValue(Optimizer), Clip = parsed.GetValue(Clip),
             RecurrentDropout = parsed.GetValue(RecurrentDropout), InputDropout = parsed.GetValue(InputDropout), Zoneout = parsed.GetValue(Zoneout),
             LayerNorm = parsed.GetValue(LayerNorm) ? true : null, WeightDecay = parsed.GetValue(WeightDecay), Decay = parsed.GetValue(Decay), MaxNorm = parsed.GetValue(MaxNorm),
@@ -165,6 +170,7 @@ internal static class TrainCommand
     {
         var report = run.Report.ToJson();
         report["best_epoch"] = run.History.BestEpoch;
+        report["workspace_peak_bytes"] = run.History.WorkspacePeakBytes;
         if (run.History.StopReason is string reason) report["stop_reason"] = reason;
         if (run.GradientFlow is { Alarms.Count: > 0 } flow)
             report["alarms"] = new JsonArray(flow.Alarms.Select(a => (JsonNode?)JsonValue.Create(a)).ToArray());
@@ -230,6 +236,8 @@ internal static class TrainCommand
         if (c.WeightDecay is double wd && !(wd >= 0 && double.IsFinite(wd))) throw new InvalidInputException($"--weight-decay: expected a finite value of at least 0; found {wd.ToString(CultureInfo.InvariantCulture)}.");
         if (c.MaxNorm is double mn && !(mn > 0 && double.IsFinite(mn))) throw new InvalidInputException($"--max-norm: expected a positive norm; found {mn.ToString(CultureInfo.InvariantCulture)}.");
         if (c.Decay is string decay) Recur.Optimizers.WeightRegularization.ParseMode(decay, c.Optimizer ?? "adam");
+        Probability("layer-dropout", c.LayerDropout);
+        if (c.Bidirectional == true && c.Task?.ToLowerInvariant() == "lm") throw new InvalidInputException(LanguageModelWorkflow.BidirectionalRefused);
         if (c.Cell is string cell) Recur.Layers.RecurrentLayers.ParseCell(cell);
         if (c.Optimizer is string optimizer && !new[] { "sgd", "adam", "adamw", "rmsprop", "nadam" }.Contains(optimizer.ToLowerInvariant()))
             throw new InvalidInputException($"--optimizer: expected one of sgd, adam, adamw, rmsprop, nadam; found '{optimizer}'.");
@@ -371,9 +379,9 @@ internal static class TrainCommand
 
     private static string MetricsCsv(TrainingHistory history)
     {
-        var csv = new StringBuilder("epoch,train_loss,validation_loss,learning_rate,seconds,best,skipped_steps,sequence_length,samples\n");
+        var csv = new StringBuilder("epoch,train_loss,validation_loss,learning_rate,seconds,best,skipped_steps,sequence_length,samples,workspace_peak_bytes\n");
         foreach (var e in history.Epochs)
-            csv.Append(CultureInfo.InvariantCulture, $"{e.Epoch},{e.TrainLoss:R},{e.ValidationLoss:R},{e.LearningRate:R},{e.Seconds:F3},{(e.Epoch == history.BestEpoch ? 1 : 0)},{e.SkippedSteps},{e.SequenceLength},{e.Samples}\n");
+            csv.Append(CultureInfo.InvariantCulture, $"{e.Epoch},{e.TrainLoss:R},{e.ValidationLoss:R},{e.LearningRate:R},{e.Seconds:F3},{(e.Epoch == history.BestEpoch ? 1 : 0)},{e.SkippedSteps},{e.SequenceLength},{e.Samples},{e.WorkspacePeakBytes}\n");
         return csv.ToString();
     }
 

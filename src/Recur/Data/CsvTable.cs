@@ -162,6 +162,15 @@ public sealed class CsvTable
         return _lines[row];
     }
 
+    /// <summary>A hint when the whole header is one column holding another likely delimiter.</summary>
+    private string DelimiterHint()
+    {
+        if (ColumnCount != 1) return "";
+        char? other = new[] { ';', '|', '\t', ',' }.Where(c => c != Delimiter).Cast<char?>().FirstOrDefault(c => _columnNames[0].Contains(c!.Value));
+        static string Name(char c) => c == '\t' ? "tabs" : $"'{c}'";
+        return other is char c ? $" (one column: is the file delimited by {Name(c)} rather than {Name(Delimiter)}?)" : "";
+    }
+
     /// <summary>
     /// Finds a column: a header name matching exactly; else the one header name matching without regard to case;
     /// else a 0-based column index.
@@ -191,7 +200,7 @@ public sealed class CsvTable
                 $"{Source} has no column {s}: it has {ColumnCount} column{Plural(ColumnCount)} " +
                 $"(0-based indices 0 to {ColumnCount - 1})");
         }
-        throw new InvalidInputException($"{Source} has no column '{nameOrIndex}'; columns are: {ListColumns()}");
+        throw new InvalidInputException($"{Source} has no column '{nameOrIndex}'; columns are: {ListColumns()}{DelimiterHint()}");
     }
 
     /// <summary>

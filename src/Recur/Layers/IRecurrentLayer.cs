@@ -13,24 +13,30 @@ public interface IRecurrentLayer
     int InputSize { get; }
     int HiddenSize { get; }
     int NumLayers { get; }
+
+    /// <summary>Bidirectional, dropout between layers, residual connections.</summary>
+    RecurrentStackOptions Options { get; }
+
+    /// <summary>1, or 2 when bidirectional: final states are [L·D, B, H].</summary>
+    int Directions { get; }
+
+    /// <summary>Width of each output step: D·H.</summary>
+    int OutputSize { get; }
     IReadOnlyList<Parameter> Parameters { get; }
 
     /// <summary>When set, every forward and backward pass records its gradient flow here.</summary>
     GradientFlowProbe? Probe { get; set; }
 
     /// <summary>
-    /// Runs the stack over batch-major input [B, T, I] from optional initial states h0, c0 [L, B, H]. With
-    /// <paramref name="lengths"/> ([B], each in 0 … T; null or empty = all T) the sequences are right-padded, as
-    /// PyTorch's <c>pack_padded_sequence</c>: outputs at padded steps are zero and the final states are those at
-    /// each sequence's last real step. Inference: no dropout applies (zoneout: its expectation).
+    /// Runs the stack over batch-major input [B, T, I] from optional initial states h0, c0 [L·D, B, H] to outputs
+    /// [B, T, D·H]. With <paramref name="lengths"/> ([B], each in 0 … T; null or empty = all T) the sequences are
+    /// right-padded, as PyTorch's <c>pack_padded_sequence</c>: outputs at padded steps are zero and the final states
+    /// are those at each sequence's last real step. <paramref name="training"/>: the generator while training, from
+    /// which the between-layer dropout masks and the <see cref="Regularization"/> masks are drawn (nothing is drawn
+    /// for a rate of 0); null at inference: no dropout, and zoneout its expectation.
     /// </summary>
-    RecurrentOutput Forward(Tape tape, Variable input, Variable? h0 = null, Variable? c0 = null, int[]? lengths = null);
-
-    /// <summary>
-    /// As the other overload; with <paramref name="training"/> and a <paramref name="random"/> generator the
-    /// <see cref="Regularization"/> masks are drawn from it (nothing is drawn when every rate is 0).
-    /// </summary>
-    RecurrentOutput Forward(Tape tape, Variable input, Variable? h0, Variable? c0, int[]? lengths, bool training, RecurRandom? random = null);
+    RecurrentOutput Forward(Tape tape, Variable input, Variable? h0 = null, Variable? c0 = null, int[]? lengths = null,
+        RecurRandom? training = null);
 
     /// <summary>Input dropout, recurrent dropout and zoneout rates; all 0 by default.</summary>
     RecurrentRegularization Regularization { get; set; }
@@ -66,11 +72,12 @@ public sealed record RecurrentRegularization(double InputDropout = 0, double Rec
 public static class RecurrentLayers
 {
     public static IRecurrentLayer Create(CellKind cell, string name, int inputSize, int hiddenSize, int numLayers,
-        RecurrentInitialization? initialization = null, RecurRandom? random = null, bool layerNorm = false) => cell switch
+        RecurrentInitialization? initialization = null, RecurRandom? random = null, RecurrentStackOptions? options = null,
+        bool layerNorm = false) => cell switch
     {
-        CellKind.Lstm => new Lstm(name, inputSize, hiddenSize, numLayers, initialization, random, layerNorm),
-        CellKind.Gru => new Gru(name, inputSize, hiddenSize, numLayers, initialization, random, layerNorm),
-        CellKind.Rnn => new SimpleRnn(name, inputSize, hiddenSize, numLayers, initialization, random, layerNorm),
+        CellKind.Lstm => new Lstm(name, inputSize, hiddenSize, numLayers, initialization, random, options, layerNorm),
+        CellKind.Gru => new Gru(name, inputSize, hiddenSize, numLayers, initialization, random, options, layerNorm),
+        CellKind.Rnn => new SimpleRnn(name, inputSize, hiddenSize, numLayers, initialization, random, options, layerNorm),
         _ => throw new ArgumentOutOfRangeException(nameof(cell), cell, "Unknown cell type."),
     };
 

@@ -8,19 +8,42 @@ using Recur.Tensors;
 namespace Recur.Layers;
 
 /// <summary>
-/// Outputs of a recurrent module: the last layer's sequence [B, T, H] (zero at padded steps), and h_T, c_T of every
-/// layer [L, B, H] (with lengths, at each sequence's last real step).
+/// Outputs of a recurrent module: the last layer's sequence [B, T, D·H] (zero at padded steps; bidirectional: per
+/// step concat(forward, backward)), and h_T, c_T of every layer and direction [L·D, B, H] (with lengths, at each
+/// sequence's last real step; bidirectional in PyTorch's order l0 forward, l0 backward, l1 forward, …).
 /// </summary>
 public sealed record RecurrentOutput(Variable Output, Variable HiddenState, Variable? CellState);
 
 /// <summary>
+/// Options of a recurrent stack beyond its sizes, as PyTorch's <c>bidirectional</c> and <c>dropout</c> arguments,
+/// plus residual connections.
+/// </summary>
+public sealed record RecurrentStackOptions
+{
+    /// <summary>A second, backward direction per layer (<c>_reverse</c> parameters); outputs are D·H = 2H wide.</summary>
+    public bool Bidirectional { get; init; }
+
+    /// <summary>Inverted dropout on each layer's output except the last, while training only; in [0, 1).</summary>
+    public double Dropout { get; init; }
+
+    /// <summary>Layer l ≥ 1 adds its input to its output (equal widths there); layer 0 never does.</summary>
+    public bool Residual { get; init; }
+
+    public static RecurrentStackOptions Default { get; } = new();
+}
+
+/// <summary>
 /// L stacked recurrent layers over whole batch-major sequences [B, T, I], as PyTorch's <c>nn.LSTM</c>/<c>nn.GRU</c>/
-/// <c>nn.RNN</c> with <c>batch_first=True</c>; parameters <c>weight_ih_l{k}</c> [G·H, I or H],
+/// <c>nn.RNN</c> with <c>batch_first=True</c>; parameters <c>weight_ih_l{k}</c> [G·H, I or D·H],
 /// <c>weight_hh_l{k}</c> [G·H, H], <c>bias_ih_l{k}</c>, <c>bias_hh_l{k}</c> [G·H]; layer-normalised
 /// (<c>layerNorm</c>) also <c>ln_ih_weight_l{k}</c>, <c>ln_ih_bias_l{k}</c>, <c>ln_hh_weight_l{k}</c>,
 /// <c>ln_hh_bias_l{k}</c> [G·H] and, for LSTM, <c>ln_c_weight_l{k}</c>, <c>ln_c_bias_l{k}</c> [H] (gains start at 1,
-/// biases at 0; see <see cref="RecurrentLayerNorm{T}"/>). <see cref="Regularization"/> sets input dropout,
-/// recurrent dropout and zoneout for training.
+/// biases at 0; see <see cref="RecurrentLayerNorm{T}"/>) after each layer-direction's four. With
+/// <see cref="RecurrentStackOptions.Bidirectional"/> each layer's forward tensors are followed by the same ones with
+/// a <c>_reverse</c> suffix (PyTorch's order). <see cref="Regularization"/> sets input dropout, recurrent dropout
+/// and zoneout for training, per layer and direction. Bidirectional, residual and between-layer dropout stacks run
+/// through <see cref="DeepRecurrentKernel{T, TCell}"/>; a plain unidirectional stack through
+/// <see cref="RecurrentStackKernel{T, TCell}"/>; both with layer norm and the regularisation masks.
 /// </summary>
 public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCell : IRecurrentCell
 {
@@ -30,49 +53,56 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
     private RecurrentRegularization _regularization = RecurrentRegularization.None;
 
     protected RecurrentModule(string name, int inputSize, int hiddenSize, int numLayers,
-        RecurrentInitialization? initialization, RecurRandom? random, bool layerNorm = false)
+        RecurrentInitialization? initialization, RecurRandom? random, RecurrentStackOptions? options = null, bool layerNorm = false)
         : base(name)
     {
         if (inputSize < 1) throw new ArgumentOutOfRangeException(nameof(inputSize), inputSize, "inputSize must be at least 1.");
         if (hiddenSize < 1) throw new ArgumentOutOfRangeException(nameof(hiddenSize), hiddenSize, "hiddenSize must be at least 1.");
         if (numLayers < 1) throw new ArgumentOutOfRangeException(nameof(numLayers), numLayers, "numLayers must be at least 1.");
         (InputSize, HiddenSize, NumLayers, LayerNorm) = (inputSize, hiddenSize, numLayers, layerNorm);
+        Options = options ?? RecurrentStackOptions.Default;
+        if (!(Options.Dropout >= 0 && Options.Dropout < 1))
+            throw new ArgumentOutOfRangeException(nameof(options), Options.Dropout, "Dropout between layers must be in [0, 1).");
+        int D = Directions;
         initialization ??= RecurrentInitialization.Default;
         random ??= new RecurRandom(0);
 
         int G = TCell.GateCount, GH = G * hiddenSize;
         var parameters = new List<Parameter>();
-        _weights = new RecurrentLayerWeights<float>[numLayers];
-        _layerParameters = new Parameter[numLayers][];
+        _weights = new RecurrentLayerWeights<float>[numLayers * D];
+        _layerParameters = new Parameter[numLayers * D][];
         for (int l = 0; l < numLayers; l++)
         {
-            int layerInput = l == 0 ? inputSize : hiddenSize;
-            var wih = new Parameter(Qualify($"weight_ih_l{l}"), new Tensor(GH, layerInput));
-            var whh = new Parameter(Qualify($"weight_hh_l{l}"), new Tensor(GH, hiddenSize));
-            var bih = new Parameter(Qualify($"bias_ih_l{l}"), new Tensor(GH));
-            var bhh = new Parameter(Qualify($"bias_hh_l{l}"), new Tensor(GH));
-            Initialize(initialization, random, wih.Value, whh.Value, bih.Value, bhh.Value, layerInput);
-            Parameter[] layer = [wih, whh, bih, bhh];
-            RecurrentLayerNorm<float>? norm = null;
-            if (layerNorm)
+            int layerInput = l == 0 ? inputSize : D * hiddenSize;
+            for (int d = 0; d < D; d++)
             {
-                int cell = TCell.HasCellState ? hiddenSize : 0;
-                Parameter Ln(string what, int n, float value)
+                string suffix = d == 0 ? $"_l{l}" : $"_l{l}_reverse";
+                var wih = new Parameter(Qualify($"weight_ih{suffix}"), new Tensor(GH, layerInput));
+                var whh = new Parameter(Qualify($"weight_hh{suffix}"), new Tensor(GH, hiddenSize));
+                var bih = new Parameter(Qualify($"bias_ih{suffix}"), new Tensor(GH));
+                var bhh = new Parameter(Qualify($"bias_hh{suffix}"), new Tensor(GH));
+                Initialize(initialization, random, wih.Value, whh.Value, bih.Value, bhh.Value, layerInput);
+                Parameter[] layer = [wih, whh, bih, bhh];
+                RecurrentLayerNorm<float>? norm = null;
+                if (layerNorm)
                 {
-                    var p = new Parameter(Qualify($"ln_{what}_l{l}"), new Tensor(n));
-                    p.Value.Data.AsSpan().Fill(value);
-                    return p;
+                    Parameter Ln(string what, int n, float value)
+                    {
+                        var p = new Parameter(Qualify($"ln_{what}{suffix}"), new Tensor(n));
+                        p.Value.Data.AsSpan().Fill(value);
+                        return p;
+                    }
+                    layer = [.. layer, Ln("ih_weight", GH, 1), Ln("ih_bias", GH, 0), Ln("hh_weight", GH, 1), Ln("hh_bias", GH, 0),
+                        .. TCell.HasCellState ? new[] { Ln("c_weight", hiddenSize, 1), Ln("c_bias", hiddenSize, 0) } : []];
+                    norm = LayerNormOf(layer, value: true);
                 }
-                layer = [.. layer, Ln("ih_weight", GH, 1), Ln("ih_bias", GH, 0), Ln("hh_weight", GH, 1), Ln("hh_bias", GH, 0),
-                    .. TCell.HasCellState ? new[] { Ln("c_weight", cell, 1), Ln("c_bias", cell, 0) } : []];
-                norm = LayerNormOf(layer, value: true);
+                parameters.AddRange(layer);
+                _layerParameters[l * D + d] = layer;
+                _weights[l * D + d] = new RecurrentLayerWeights<float>(G, layerInput, hiddenSize, wih.Value.Data, whh.Value.Data, bih.Value.Data, bhh.Value.Data)
+                {
+                    LayerNorm = norm,
+                };
             }
-            parameters.AddRange(layer);
-            _layerParameters[l] = layer;
-            _weights[l] = new RecurrentLayerWeights<float>(G, layerInput, hiddenSize, wih.Value.Data, whh.Value.Data, bih.Value.Data, bhh.Value.Data)
-            {
-                LayerNorm = norm,
-            };
         }
         _parameters = [.. parameters];
     }
@@ -89,7 +119,10 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         set => _regularization = (value ?? throw new ArgumentNullException(nameof(value))).Validate();
     }
 
-    /// <summary>The per-layer options (drawn masks, or zoneout's expectation) of the last forward pass; null when it had none.</summary>
+    /// <summary>
+    /// The options (drawn masks, or zoneout's expectation) of the last forward pass, one per layer and direction
+    /// (index l·D + d); null when it had none.
+    /// </summary>
     public IReadOnlyList<RecurrentLayerOptions<float>?>? LastOptions { get; private set; }
 
     /// <summary>The layer-norm arrays of one layer's parameters (values or gradients); null without layer norm.</summary>
@@ -101,20 +134,30 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
     }
 
     /// <summary>
-    /// Masks for this pass: drawn per layer while training (input mask, recurrent mask, zoneout masks, layer by
-    /// layer), zoneout's expectation at inference; null when nothing applies.
+    /// Masks for this pass: drawn per layer and direction while training (index l·D + d; in that order, each
+    /// layer-direction's input mask, recurrent mask, zoneout masks), zoneout's expectation at inference; null when
+    /// nothing applies.
     /// </summary>
-    private RecurrentLayerOptions<float>?[]? OptionsFor(bool training, RecurRandom? random, int steps, int batch)
+    private RecurrentLayerOptions<float>?[]? OptionsFor(RecurRandom? training, int steps, int batch)
     {
         var r = _regularization;
         if (r.IsNone) return null;
-        if (training && random is not null)
-            return Enumerable.Range(0, NumLayers).Select(l => (RecurrentLayerOptions<float>?)RecurrentLayerOptions.Draw<float>(random, steps, batch,
-                l == 0 ? InputSize : HiddenSize, HiddenSize, TCell.HasCellState, r.InputDropout, r.RecurrentDropout, r.Zoneout)).ToArray();
+        int D = Directions, count = NumLayers * D;
+        if (training is not null)
+            return Enumerable.Range(0, count).Select(k => (RecurrentLayerOptions<float>?)RecurrentLayerOptions.Draw<float>(training, steps, batch,
+                _weights[k].InputSize, HiddenSize, TCell.HasCellState, r.InputDropout, r.RecurrentDropout, r.Zoneout)).ToArray();
         if (r.Zoneout == 0) return null;
         var expectation = new RecurrentLayerOptions<float> { Zoneout = r.Zoneout };
-        return Enumerable.Repeat<RecurrentLayerOptions<float>?>(expectation, NumLayers).ToArray();
+        return Enumerable.Repeat<RecurrentLayerOptions<float>?>(expectation, count).ToArray();
     }
+
+    public RecurrentStackOptions Options { get; }
+
+    /// <summary>1, or 2 when bidirectional.</summary>
+    public int Directions => Options.Bidirectional ? 2 : 1;
+
+    /// <summary>Width of each output step: D·H.</summary>
+    public int OutputSize => Directions * HiddenSize;
 
     public override IReadOnlyList<Parameter> Parameters => _parameters;
 
@@ -155,19 +198,18 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
     }
 
     /// <summary>
-    /// Runs the stack over input [B, T, I] from optional initial states h0, c0 [L, B, H] (zeros when absent;
+    /// Runs the stack over input [B, T, I] from optional initial states h0, c0 [L·D, B, H] (zeros when absent;
     /// c0 only for LSTM) and records the backward step. lengths: [B] real steps of each right-padded sequence,
     /// each in 0 … T; null or empty means every sequence has all T steps. As PyTorch's <c>pack_padded_sequence</c>:
     /// at padded steps every layer's output is zero and its state is carried, so HiddenState and CellState are each
-    /// sequence's states at its last real step (h0, c0 for a length of 0); padded steps get no gradient.
-    /// training with a random generator: the <see cref="Regularization"/> masks are drawn from it (nothing is drawn
-    /// when every rate is 0); otherwise no dropout applies, and zoneout its expectation.
+    /// sequence's states at its last real step (h0, c0 for a length of 0); padded steps get no gradient. The
+    /// backward direction reads each sequence from its own last real step. <paramref name="training"/>: when given
+    /// (training), the between-layer dropout masks and then the <see cref="Regularization"/> masks (per layer and
+    /// direction: l0 forward, l0 backward, l1 forward, …) are drawn from it (nothing is drawn for a rate of 0);
+    /// null means inference: no dropout, and zoneout its expectation.
     /// </summary>
-    public RecurrentOutput Forward(Tape tape, Variable input, Variable? h0 = null, Variable? c0 = null, int[]? lengths = null) =>
-        Forward(tape, input, h0, c0, lengths, training: false);
-
-    /// <summary>As the inference overload above; training with a random generator draws the <see cref="Regularization"/> masks.</summary>
-    public RecurrentOutput Forward(Tape tape, Variable input, Variable? h0, Variable? c0, int[]? lengths, bool training, RecurRandom? random = null)
+    public RecurrentOutput Forward(Tape tape, Variable input, Variable? h0 = null, Variable? c0 = null, int[]? lengths = null,
+        RecurRandom? training = null)
     {
         if (input.Value.Rank != 3 || input.Value.Dim(2) != InputSize)
             throw new ArgumentException($"{this} expects input [batch, time, {InputSize}]; found {input.Value.ShapeText}.", nameof(input));
@@ -180,8 +222,20 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
             throw new ArgumentException($"{this} expects one length per sequence (batch {B}); found {lengths.Length} lengths.", nameof(lengths));
 
         var x = Layout.SwapLeadingAxes<float>(input.Value.Data, B, T, InputSize); // [T, B, I]
-        var options = OptionsFor(training, random, T, B);
+        float[][]? masks = null;
+        if (training is not null && Options.Dropout > 0 && L > 1)
+        {
+            masks = new float[L - 1][];
+            for (int l = 0; l < L - 1; l++)
+            {
+                masks[l] = new float[T * B * OutputSize];
+                DropoutKernel<float>.Mask(Options.Dropout, training, masks[l]);
+            }
+        }
+        var options = OptionsFor(training, T, B);
         LastOptions = options;
+        if (Options.Bidirectional || masks is not null || Options.Residual && L > 1)
+            return DeepForward(tape, input, h0, c0, lengths, x, masks, options, B, T);
         var result = RecurrentStackKernel<float, TCell>.Forward(_weights, x, T, B,
             h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data, lengths, options);
 
@@ -196,20 +250,65 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         return new RecurrentOutput(output, hidden, cell);
     }
 
+    private RecurrentOutput DeepForward(Tape tape, Variable input, Variable? h0, Variable? c0, int[]? lengths, float[] x,
+        float[][]? masks, RecurrentLayerOptions<float>?[]? options, int B, int T)
+    {
+        int H = HiddenSize, L = NumLayers, D = Directions;
+        var result = DeepRecurrentKernel<float, TCell>.Forward(_weights, D, Options.Residual, masks, x, T, B,
+            h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data, lengths, options);
+        if (Probe is not null) Probe.SaturatedFraction = DeepRecurrentKernel<float, TCell>.SaturatedFraction(result);
+        bool needsGrad = tape.IsRecording;
+        var output = new Variable(new Tensor(Layout.SwapLeadingAxes<float>(result.Output, T, B, D * H), B, T, D * H), needsGrad);
+        var hidden = new Variable(new Tensor(result.FinalHidden, L * D, B, H), needsGrad);
+        var cell = TCell.HasCellState ? new Variable(new Tensor(result.FinalCell, L * D, B, H), needsGrad) : null;
+        if (needsGrad)
+            tape.Record(() =>
+            {
+                float[] dOutput = output.HasGrad ? Layout.SwapLeadingAxes<float>(output.Grad.Data, B, T, D * H) : [];
+                float[] dx = input.RequiresGrad ? Workspace.Allocate<float>(T * B * InputSize) : [];
+                float[] dh0 = h0 is { RequiresGrad: true } ? new float[h0.Value.Length] : [];
+                float[] dc0 = c0 is { RequiresGrad: true } ? new float[c0.Value.Length] : [];
+                var stepNorms = Probe is null ? null : new double[L][];
+                DeepRecurrentKernel<float, TCell>.Backward(_weights, result, dOutput,
+                    hidden.HasGrad ? hidden.Grad.Data : [], cell is { HasGrad: true } ? cell.Grad.Data : [],
+                    Gradients(), dx, dh0, dc0, stepNorms);
+                if (Probe is not null) Probe.StepGradientNorms = stepNorms!;
+                AddInputGradients(input, h0, c0, dx, dh0, dc0, B, T);
+                Workspace.Release(dOutput);
+                Workspace.Release(dx);
+            });
+        return new RecurrentOutput(output, hidden, cell);
+    }
+
+    /// <summary>The parameters' gradient tensors as weight sets (layer norm included), in the order of the weights.</summary>
+    private RecurrentLayerWeights<float>[] Gradients() => _weights.Select((w, k) =>
+    {
+        var p = _layerParameters[k];
+        return new RecurrentLayerWeights<float>(w.GateCount, w.InputSize, w.HiddenSize, p[0].Grad.Data, p[1].Grad.Data, p[2].Grad.Data, p[3].Grad.Data)
+        {
+            LayerNorm = LayerNormOf(p, value: false),
+        };
+    }).ToArray();
+
+    private void AddInputGradients(Variable input, Variable? h0, Variable? c0, float[] dx, float[] dh0, float[] dc0, int B, int T)
+    {
+        if (input.RequiresGrad)
+        {
+            var dInput = Layout.SwapLeadingAxes<float>(dx, T, B, InputSize);
+            TensorPrimitives.Add(input.Grad.Data, dInput, input.Grad.Data);
+            Workspace.Release(dInput);
+        }
+        if (h0 is { RequiresGrad: true }) TensorPrimitives.Add(h0.Grad.Data, dh0, h0.Grad.Data);
+        if (c0 is { RequiresGrad: true }) TensorPrimitives.Add(c0.Grad.Data, dc0, c0.Grad.Data);
+    }
+
     private void Backward(RecurrentStackResult<float> result, Variable input, Variable? h0, Variable? c0,
         Variable output, Variable hidden, Variable? cell, int B, int T)
     {
         int H = HiddenSize, I = InputSize;
         float[] dOutput = output.HasGrad ? Layout.SwapLeadingAxes<float>(output.Grad.Data, B, T, H) : [];
-        var grads = _weights.Select((w, l) =>
-        {
-            var p = _layerParameters[l];
-            return new RecurrentLayerWeights<float>(w.GateCount, w.InputSize, w.HiddenSize, p[0].Grad.Data, p[1].Grad.Data, p[2].Grad.Data, p[3].Grad.Data)
-            {
-                LayerNorm = LayerNormOf(p, value: false),
-            };
-        }).ToArray();
-        float[] dx = input.RequiresGrad ? new float[T * B * I] : [];
+        var grads = Gradients();
+        float[] dx = input.RequiresGrad ? Workspace.Allocate<float>(T * B * I) : [];
         float[] dh0 = h0 is { RequiresGrad: true } ? new float[h0.Value.Length] : [];
         float[] dc0 = c0 is { RequiresGrad: true } ? new float[c0.Value.Length] : [];
         var stepNorms = Probe is null ? null : Enumerable.Range(0, NumLayers).Select(_ => new double[T]).ToArray();
@@ -221,7 +320,10 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         {
             var dInput = Layout.SwapLeadingAxes<float>(dx, T, B, I);
             TensorPrimitives.Add(input.Grad.Data, dInput, input.Grad.Data);
+            Workspace.Release(dInput);
         }
+        Workspace.Release(dOutput);
+        Workspace.Release(dx);
         if (h0 is { RequiresGrad: true }) TensorPrimitives.Add(h0.Grad.Data, dh0, h0.Grad.Data);
         if (c0 is { RequiresGrad: true }) TensorPrimitives.Add(c0.Grad.Data, dc0, c0.Grad.Data);
     }
@@ -230,10 +332,13 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
     {
         if (state is null) return;
         var s = state.Value;
-        if (s.Rank != 3 || s.Dim(0) != NumLayers || s.Dim(1) != batch || s.Dim(2) != HiddenSize)
-            throw new ArgumentException($"{this} expects {name} [{NumLayers}, {batch}, {HiddenSize}] (layers, batch, hidden); found {s.ShapeText}.", name);
+        int layers = NumLayers * Directions;
+        if (s.Rank != 3 || s.Dim(0) != layers || s.Dim(1) != batch || s.Dim(2) != HiddenSize)
+            throw new ArgumentException($"{this} expects {name} [{layers}, {batch}, {HiddenSize}] ({(Directions == 2 ? "layers × directions" : "layers")}, batch, hidden); found {s.ShapeText}.", name);
     }
 
     public override string ToString() =>
-        $"{TCell.DisplayName}({InputSize} => {HiddenSize}{(NumLayers > 1 ? $", layers: {NumLayers}" : "")}{(LayerNorm ? ", layer norm" : "")})";
+        $"{TCell.DisplayName}({InputSize} => {HiddenSize}{(NumLayers > 1 ? $", layers: {NumLayers}" : "")}" +
+        $"{(Options.Bidirectional ? ", bidirectional" : "")}{(Options.Dropout > 0 ? $", dropout: {Options.Dropout}" : "")}{(Options.Residual ? ", residual" : "")}" +
+        $"{(LayerNorm ? ", layer norm" : "")})";
 }

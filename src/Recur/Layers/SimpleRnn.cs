@@ -4,7 +4,7 @@ using Recur.Randomness;
 
 namespace Recur.Layers;
 
-/// <summary>Stacked Elman RNN with tanh, as <c>torch.nn.RNN(batch_first=True)</c>.</summary>
+/// <summary>Stacked (optionally bidirectional) Elman RNN with tanh, as <c>torch.nn.RNN(batch_first=True)</c>; <paramref name="options"/>: bidirectional, dropout between layers, residual connections.</summary>
 public sealed class SimpleRnn(string name, int inputSize, int hiddenSize, int numLayers = 1,
-    RecurrentInitialization? initialization = null, RecurRandom? random = null, bool layerNorm = false)
-    : RecurrentModule<RnnCell>(name, inputSize, hiddenSize, numLayers, initialization, random, layerNorm);
+    RecurrentInitialization? initialization = null, RecurRandom? random = null, RecurrentStackOptions? options = null, bool layerNorm = false)
+    : RecurrentModule<RnnCell>(name, inputSize, hiddenSize, numLayers, initialization, random, options, layerNorm);

@@ -43,6 +43,50 @@ public static class TimeSteps
         return y;
     }
 
+    /// <summary>
+    /// The summary of a bidirectional sequence [B, T, 2H] (per step concat(forward, backward)) → [B, 2H]: row b is
+    /// the forward half at its last real step lengths[b] − 1 (T − 1 when <paramref name="lengths"/> is null)
+    /// beside the backward half at step 0, where the backward direction has read the whole sequence.
+    /// </summary>
+    public static Variable BidirectionalLast(Tape tape, Variable sequence, int[]? lengths)
+    {
+        var x = sequence.Value;
+        if (x.Rank != 3 || x.Dim(2) % 2 != 0)
+            throw new ArgumentException($"Expected a bidirectional sequence [batch, time, 2·hidden]; found {x.ShapeText}.", nameof(sequence));
+        int B = x.Dim(0), T = x.Dim(1), F = x.Dim(2), H = F / 2;
+        if (lengths is not null && lengths.Length != B)
+            throw new ArgumentException($"Expected one length per sequence (batch {B}); found {lengths.Length} lengths.", nameof(lengths));
+        var last = new int[B];
+        for (int b = 0; b < B; b++)
+        {
+            int n = lengths?[b] ?? T;
+            if (n < 1 || n > T)
+                throw new ArgumentException(n == 0
+                    ? $"lengths[{b}] is 0: that sequence has no last step."
+                    : $"lengths[{b}] = {n} is outside 1 … {T} (the number of time steps).", nameof(lengths));
+            last[b] = n - 1;
+        }
+        var y = new Variable(new Tensor(B, F), sequence.RequiresGrad && tape.IsRecording);
+        for (int b = 0; b < B; b++)
+        {
+            x.Data.AsSpan((b * T + last[b]) * F, H).CopyTo(y.Value.Data.AsSpan(b * F, H));
+            x.Data.AsSpan(b * T * F + H, H).CopyTo(y.Value.Data.AsSpan(b * F + H, H));
+        }
+        if (y.RequiresGrad)
+            tape.Record(() =>
+            {
+                var dx = sequence.Grad.Data;
+                var dy = y.Grad.Data;
+                for (int b = 0; b < B; b++)
+                    for (int j = 0; j < H; j++)
+                    {
+                        dx[(b * T + last[b]) * F + j] += dy[b * F + j];
+                        dx[b * T * F + H + j] += dy[b * F + H + j];
+                    }
+            });
+        return y;
+    }
+
     /// <summary>Step <paramref name="step"/> of every sequence (negative counts from the end): [B, T, F] → [B, F].</summary>
     public static Variable At(Tape tape, Variable sequence, int step)
     {

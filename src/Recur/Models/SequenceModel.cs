@@ -31,6 +31,14 @@ public sealed record SequenceModelSpec
     /// <summary>Layer-normalised recurrent cells (<c>--layer-norm</c>; adds the <c>ln_*</c> parameters).</summary>
     public bool LayerNorm { get; init; }
 
+    /// <summary>A backward direction per layer: the head reads 2H features (see <see cref="SequenceModel"/>).</summary>
+    public bool Bidirectional { get; init; }
+
+    /// <summary>Dropout on each recurrent layer's output but the last, while training (PyTorch's <c>dropout</c>).</summary>
+    public double LayerDropout { get; init; }
+
+    /// <summary>Residual connections from recurrent layer 1 on (layer l ≥ 1 adds its input to its output).</summary>
+    public bool Residual { get; init; }
     public int OutputSize { get; init; } = 1;
     public int VocabularySize { get; init; }
     public int EmbeddingSize { get; init; } = 32;
@@ -54,13 +62,32 @@ public sealed record SequenceBatch(int Batch, int Steps, Tensor? Values, int[]? 
     public int[]? Lengths { get; init; }
 }
 
-/// <summary>The recurrent state [L, B, H] after a batch, to continue it one chunk later (generation, streaming).</summary>
-public sealed record RecurrentState(Variable Hidden, Variable? Cell);
+/// <summary>The recurrent state [L·D, B, H] after a batch, to continue it one chunk later (generation, streaming).</summary>
+public sealed record RecurrentState(Variable Hidden, Variable? Cell)
+{
+    /// <summary>
+    /// A copy of the values that no gradient flows through: what stateful truncated back-propagation carries from
+    /// one window to the next.
+    /// </summary>
+    public RecurrentState Detach() => new(new Variable(Hidden.Value.Clone()), Cell is null ? null : new Variable(Cell.Value.Clone()));
+
+    /// <summary>Whether every value is finite (a diverged step's state is not worth carrying).</summary>
+    public bool IsFinite() =>
+        Finite(Hidden.Value.Data) && (Cell is null || Finite(Cell.Value.Data));
+
+    private static bool Finite(float[] values)
+    {
+        foreach (var v in values) if (!float.IsFinite(v)) return false;
+        return true;
+    }
+}
 
 /// <summary>
 /// Sequence → one output vector: [embedding →] stacked LSTM/GRU/RNN (optionally layer-normalised, with input and
 /// recurrent dropout and zoneout while training) → last real step → dropout → dense head; or,
-/// with <see cref="SequenceModelSpec.PerStep"/>, the same head on every step. Parameters: <c>embedding.weight</c>, <c>encoder.*</c> (PyTorch names), <c>head.weight</c>, <c>head.bias</c>.
+/// with <see cref="SequenceModelSpec.PerStep"/>, the same head on every step. Bidirectional: the head reads
+/// concat(forward output at each sequence's last real step, backward output at step 0) [B, 2H], or every step's
+/// [2H] outputs per step. Parameters: <c>embedding.weight</c>, <c>encoder.*</c> (PyTorch names), <c>head.weight</c>, <c>head.bias</c>.
 /// </summary>
 public sealed class SequenceModel
 {
@@ -78,10 +105,12 @@ public sealed class SequenceModel
             _embedding = new Embedding("embedding", spec.VocabularySize, spec.EmbeddingSize, random);
             encoderInput = spec.EmbeddingSize;
         }
-        _encoder = RecurrentLayers.Create(spec.Cell, "encoder", encoderInput, spec.HiddenSize, spec.Layers, spec.Initialization, random, spec.LayerNorm);
+        _encoder = RecurrentLayers.Create(spec.Cell, "encoder", encoderInput, spec.HiddenSize, spec.Layers, spec.Initialization, random,
+            new RecurrentStackOptions { Bidirectional = spec.Bidirectional, Dropout = spec.LayerDropout, Residual = spec.Residual },
+            spec.LayerNorm);
         _encoder.Regularization = new RecurrentRegularization(spec.InputDropout, spec.RecurrentDropout, spec.Zoneout);
         _dropout = new Dropout(spec.Dropout);
-        _head = new Dense("head", spec.HiddenSize, spec.OutputSize, random: random);
+        _head = new Dense("head", _encoder.OutputSize, spec.OutputSize, random: random);
         Parameters = [.. _embedding?.Parameters ?? [], .. _encoder.Parameters, .. _head.Parameters];
     }
 
@@ -90,13 +119,17 @@ public sealed class SequenceModel
     /// <summary>The recurrent stack, e.g. to attach a <see cref="GradientFlowProbe"/>.</summary>
     public IRecurrentLayer Encoder => _encoder;
 
-    /// <summary>Parameters grouped as the gradient-flow monitor reports them: embedding, each recurrent layer, head.</summary>
+    /// <summary>
+    /// Parameters grouped as the gradient-flow monitor reports them: embedding, each recurrent layer (both
+    /// directions of a bidirectional one), head.
+    /// </summary>
     public IReadOnlyList<(string Group, IReadOnlyList<Parameter> Parameters)> ParameterGroups()
     {
         var groups = new List<(string, IReadOnlyList<Parameter>)>();
         if (_embedding is not null) groups.Add(("embedding", _embedding.Parameters));
         for (int l = 0; l < _encoder.NumLayers; l++)
-            groups.Add(($"encoder layer {l}", _encoder.Parameters.Where(p => p.Name.EndsWith($"_l{l}", StringComparison.Ordinal)).ToList()));
+            groups.Add(($"encoder layer {l}", _encoder.Parameters.Where(p => p.Name.EndsWith($"_l{l}", StringComparison.Ordinal)
+                || p.Name.EndsWith($"_l{l}_reverse", StringComparison.Ordinal)).ToList()));
         groups.Add(("head", _head.Parameters));
         return groups;
     }
@@ -108,6 +141,16 @@ public sealed class SequenceModel
     /// </summary>
     public Variable Forward(Tape tape, SequenceBatch batch, bool training, RecurRandom? random) =>
         Run(tape, batch, training, random, null).Output;
+
+    /// <summary>
+    /// <see cref="Forward"/> from an initial recurrent state (null: zeros), also returning the state after the
+    /// batch's last (real) step, for stateful training. The returned state is part of this tape's graph; carry
+    /// <see cref="RecurrentState.Detach"/> of it into the next batch so that no gradient crosses the boundary.
+    /// Hidden and Cell of <paramref name="initial"/> are [L, B, H] (Cell for LSTM only).
+    /// </summary>
+    public (Variable Output, RecurrentState State) ForwardWithState(Tape tape, SequenceBatch batch, bool training, RecurRandom? random,
+        RecurrentState? initial) =>
+        Run(tape, batch, training, random, initial);
 
     /// <summary>
     /// Continues from <paramref name="state"/> (null: zeros) over the batch, without recording gradients: the
@@ -136,8 +179,10 @@ public sealed class SequenceModel
         {
             input = new Variable(batch.Values ?? throw new ArgumentException("This model reads numeric values, but the batch holds token ids.", nameof(batch)));
         }
-        var encoded = _encoder.Forward(tape, input, state?.Hidden, state?.Cell, batch.Lengths, training, random);
-        var features = Spec.PerStep ? encoded.Output : TimeSteps.Last(tape, encoded.Output, batch.Lengths);
+        var encoded = _encoder.Forward(tape, input, state?.Hidden, state?.Cell, batch.Lengths, training ? random : null);
+        var features = Spec.PerStep ? encoded.Output
+            : Spec.Bidirectional ? TimeSteps.BidirectionalLast(tape, encoded.Output, batch.Lengths)
+            : TimeSteps.Last(tape, encoded.Output, batch.Lengths);
         if (training && random is not null) features = _dropout.Forward(tape, features, training: true, random);
         return (_head.Forward(tape, features), new RecurrentState(encoded.HiddenState, encoded.CellState));
     }

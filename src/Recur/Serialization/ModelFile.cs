@@ -57,10 +57,14 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
         return new ModelFile(model, config, Meta("recur.data"), content.Metadata.GetValueOrDefault("recur.metrics", "{}")) { Path = path };
     }
 
+    /// <summary>The architecture as stored under <c>recur.model</c> (a JSON object of strings).</summary>
+    public static string ArchitectureJson(SequenceModelSpec spec) => SpecToJson(spec);
+
     /// <summary>
-    /// The architecture as string pairs. The regularisation keys (<c>input_dropout</c>, <c>recurrent_dropout</c>,
-    /// <c>zoneout</c>, <c>layer_norm</c>) are written only when set, so a plain model's file is what older builds
-    /// wrote and read; when absent they read as 0 / false.
+    /// The architecture as string pairs. <c>bidirectional</c>, <c>layer_dropout</c> and <c>residual</c> are always
+    /// written; the regularisation keys (<c>input_dropout</c>, <c>recurrent_dropout</c>, <c>zoneout</c>,
+    /// <c>layer_norm</c>) only when set, so a model without them has the file older builds wrote. Absent keys read
+    /// as 0 / false.
     /// </summary>
     private static string SpecToJson(SequenceModelSpec spec)
     {
@@ -75,6 +79,9 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
         ["vocabulary_size"] = spec.VocabularySize.ToString(CultureInfo.InvariantCulture),
         ["embedding_size"] = spec.EmbeddingSize.ToString(CultureInfo.InvariantCulture),
         ["per_step"] = spec.PerStep ? "true" : "false",
+        ["bidirectional"] = spec.Bidirectional ? "true" : "false",
+        ["layer_dropout"] = spec.LayerDropout.ToString("R", CultureInfo.InvariantCulture),
+        ["residual"] = spec.Residual ? "true" : "false",
     };
         if (spec.InputDropout != 0) d["input_dropout"] = spec.InputDropout.ToString("R", CultureInfo.InvariantCulture);
         if (spec.RecurrentDropout != 0) d["recurrent_dropout"] = spec.RecurrentDropout.ToString("R", CultureInfo.InvariantCulture);
@@ -93,6 +100,8 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
                 int value = int.Parse(d[key], CultureInfo.InvariantCulture);
                 return value >= 0 && value <= max ? value : throw new FormatException($"{key} = {value} is outside [0, {max}]");
             }
+            bool Bool(string key) => d.GetValueOrDefault(key, "false") switch { "true" => true, "false" => false, var v => throw new FormatException($"{key} = '{v}' is not true or false") };
+            // Files written before bidirectional stacks or the regularisation keys existed lack them: a plain stack.
             var spec = new SequenceModelSpec
             {
                 Cell = Layers.RecurrentLayers.ParseCell(d["cell"]),
@@ -103,14 +112,17 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
                 OutputSize = Int("output_size", MaxSize),
                 VocabularySize = Int("vocabulary_size", 1 << 24),
                 EmbeddingSize = Int("embedding_size", MaxSize),
-                PerStep = d.GetValueOrDefault("per_step", "false") switch { "true" => true, "false" => false, var v => throw new FormatException($"per_step = '{v}' is not true or false") },
+                PerStep = Bool("per_step"),
+                Bidirectional = Bool("bidirectional"),
+                LayerDropout = double.Parse(d.GetValueOrDefault("layer_dropout", "0"), CultureInfo.InvariantCulture),
+                Residual = Bool("residual"),
                 InputDropout = double.Parse(d.GetValueOrDefault("input_dropout", "0"), CultureInfo.InvariantCulture),
                 RecurrentDropout = double.Parse(d.GetValueOrDefault("recurrent_dropout", "0"), CultureInfo.InvariantCulture),
                 Zoneout = double.Parse(d.GetValueOrDefault("zoneout", "0"), CultureInfo.InvariantCulture),
-                LayerNorm = d.GetValueOrDefault("layer_norm", "false") switch { "true" => true, "false" => false, var v => throw new FormatException($"layer_norm = '{v}' is not true or false") },
+                LayerNorm = Bool("layer_norm"),
             };
-            if (spec.InputSize < 1 || spec.HiddenSize < 1 || spec.Layers < 1 || spec.OutputSize < 1 || spec.EmbeddingSize < 1 || !(spec.Dropout is >= 0 and < 1))
-                throw new FormatException("sizes must be positive and dropout in [0, 1)");
+            if (spec.InputSize < 1 || spec.HiddenSize < 1 || spec.Layers < 1 || spec.OutputSize < 1 || spec.EmbeddingSize < 1 || !(spec.Dropout is >= 0 and < 1) || !(spec.LayerDropout is >= 0 and < 1))
+                throw new FormatException("sizes must be positive and dropout and layer_dropout in [0, 1)");
             if (!(spec.InputDropout is >= 0 and < 1) || !(spec.RecurrentDropout is >= 0 and < 1) || !(spec.Zoneout is >= 0 and < 1))
                 throw new FormatException("input_dropout, recurrent_dropout and zoneout must be in [0, 1)");
             return spec;

@@ -14,10 +14,10 @@ public static class Layout
                 src.Slice((i * d1 + j) * features, features).CopyTo(dst.Slice((j * d0 + i) * features, features));
     }
 
-    /// <summary>A new array holding src: [d0, d1, F] as [d1, d0, F].</summary>
-    public static T[] SwapLeadingAxes<T>(ReadOnlySpan<T> src, int d0, int d1, int features)
+    /// <summary>A new array holding src: [d0, d1, F] as [d1, d0, F] (counted as <see cref="Workspace"/>).</summary>
+    public static T[] SwapLeadingAxes<T>(ReadOnlySpan<T> src, int d0, int d1, int features) where T : struct
     {
-        var dst = new T[src.Length];
+        var dst = Workspace.Allocate<T>(src.Length);
         SwapLeadingAxes(src, d0, d1, features, dst);
         return dst;
     }

@@ -16,7 +16,8 @@ public sealed class Tensor
     public int Rank => Shape.Length;
     public Span<float> Span => Data;
 
-    public Tensor(params int[] shape) : this(new float[Product(shape)], shape) { }
+    /// <summary>A zeroed tensor; its storage counts as engine workspace (<see cref="Workspace"/>) while a meter is active.</summary>
+    public Tensor(params int[] shape) : this(new float[Product(shape)], shape) => Workspace.Count<float>(Data.Length);
 
     public Tensor(float[] data, params int[] shape)
     {

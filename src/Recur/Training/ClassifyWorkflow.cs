@@ -39,6 +39,10 @@ public sealed record ClassifyState
         _ => throw new InvalidInputException($"unknown tokenizer '{Tokenizer}' in the model file."),
     };
     [JsonPropertyName("max_length")] public int MaxLength { get; init; }
+    /// <summary>Numeric sequences grouped by this column: each id's rows (in file order) are one sequence.</summary>
+    [JsonPropertyName("id_column")] public string? IdColumn { get; init; }
+    [JsonPropertyName("means")] public double[]? Means { get; init; }
+    [JsonPropertyName("stds")] public double[]? Stds { get; init; }
     [JsonPropertyName("mean")] public double Mean { get; init; }
     [JsonPropertyName("std")] public double Std { get; init; } = 1;
     [JsonPropertyName("split_seed")] public ulong SplitSeed { get; init; }
@@ -55,7 +59,11 @@ public static class ClassifyWorkflow
         CheckpointSettings? checkpoints = null)
     {
         int labelColumn = table.ColumnIndex(config.LabelColumn ?? table.ColumnNames[^1]);
-        var labelText = table.Text(labelColumn, allowEmpty: false);
+        string? idColumn = config.IdColumn is string id ? table.ColumnNames[table.ColumnIndex(id)] : null;
+        if (idColumn is not null && config.TextColumn is not null)
+            throw new InvalidInputException("--id-column groups rows of numbers into sequences; it cannot be combined with --text-column.");
+        var items = ItemRows(idColumn, table);
+        var labelText = ItemLabels(items, table, labelColumn);
         var classes = labelText.Distinct().Order(StringComparer.Ordinal).ToArray();
         if (classes.Length < 2)
             throw new InvalidInputException($"{table.Source}, column '{table.ColumnNames[labelColumn]}': classification needs at least 2 distinct labels; found {classes.Length}.");
@@ -72,7 +80,7 @@ public static class ClassifyWorkflow
         var state = new ClassifyState
         {
             LabelColumn = table.ColumnNames[labelColumn], Classes = classes, HasHeader = !(config.NoHeader ?? false),
-            Delimiter = table.Delimiter.ToString(), SplitSeed = seed,
+            Delimiter = table.Delimiter.ToString(), SplitSeed = seed, IdColumn = idColumn,
         };
         if (config.TextColumn is string textColumnName)
         {
@@ -105,6 +113,27 @@ public static class ClassifyWorkflow
             state = state with { MaxLength = tokenizer.MaxLength, VocabularySize = tokenizer.Size };
             log.WriteLine($"tokenizer: {kind}, {tokenizer.Size} ids (with padding and unknown), {tokenizer.MaxLength} tokens per text");
         }
+        else if (idColumn is not null)
+        {
+            int idIndex = table.ColumnIndex(idColumn);
+            var features = config.Features is { Length: > 0 } f
+                ? f.SelectMany(x => x.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)).Select(table.ColumnIndex).Distinct().ToArray()
+                : Enumerable.Range(0, table.ColumnCount).Where(c => c != labelColumn && c != idIndex).ToArray();
+            if (features.Length == 0 || features.Contains(labelColumn) || features.Contains(idIndex))
+                throw new InvalidInputException($"{table.Source}: the sequences need numeric feature columns other than the id '{idColumn}' and the label; name them with --features.");
+            var values = features.Select(table.Numeric).ToArray();
+            var trainRows = split.Train.SelectMany(i => items[i]).ToArray();
+            var means = values.Select(v => trainRows.Average(r => v[r])).ToArray();
+            var stds = values.Select((v, k) => Math.Sqrt(trainRows.Average(r => (v[r] - means[k]) * (v[r] - means[k])))).Select(x => x > 1e-12 ? x : 1).ToArray();
+            int longest = items.Max(rows => rows.Length);
+            if (config.MaxLength is int max && longest > max)
+            {
+                var over = items.First(rows => rows.Length > max);
+                throw new InvalidInputException($"{table.Source}:{table.LineNumber(over[0])}: sequence '{table.Cell(over[0], idIndex)}' has {over.Length} rows; the configured maximum is {max} (raise --max-length).");
+            }
+            state = state with { FeatureColumns = features.Select(c => table.ColumnNames[c]).ToArray(), Means = means, Stds = stds, MaxLength = longest };
+            log.WriteLine($"sequences: {items.Length} by '{idColumn}', {features.Length} features, {items.Min(r => r.Length)}–{longest} rows each");
+        }
         else
         {
             var features = Enumerable.Range(0, table.ColumnCount).Where(c => c != labelColumn).ToArray();
@@ -119,21 +148,21 @@ public static class ClassifyWorkflow
         var resolved = config with
         {
             Task = "classify", LabelColumn = state.LabelColumn, TextColumn = state.TextColumn, Seed = seed,
-            MaxLength = state.TextColumn is null ? null : state.MaxLength,
+            MaxLength = state.TextColumn is null && idColumn is null ? null : state.MaxLength, IdColumn = idColumn,
+            Features = idColumn is null ? null : state.FeatureColumns,
             Tokenizer = state.TextColumn is null ? null : state.Tokenizer,
             Cell = config.Cell ?? "lstm", Layers = config.Layers ?? 1, Hidden = config.Hidden ?? 64,
             Dropout = config.Dropout ?? 0.0, Epochs = config.Epochs ?? 15, BatchSize = config.BatchSize ?? 32,
             Lr = config.Lr ?? 3e-3, Optimizer = config.Optimizer ?? "adam", Clip = config.Clip ?? 1.0,
             EmbeddingSize = state.TextColumn is null ? null : config.EmbeddingSize ?? 32,
         };
-        var spec = new SequenceModelSpec
+        var spec = WorkflowOptions.Stack(new SequenceModelSpec
         {
             Cell = RecurrentLayers.ParseCell(resolved.Cell!), HiddenSize = resolved.Hidden!.Value, Layers = resolved.Layers!.Value,
-            Dropout = resolved.Dropout!.Value, OutputSize = classes.Length, InputSize = 1,
+            Dropout = resolved.Dropout!.Value, OutputSize = classes.Length, InputSize = idColumn is null ? 1 : state.FeatureColumns!.Length,
             VocabularySize = state.TextColumn is null ? 0 : state.VocabularySize, EmbeddingSize = resolved.EmbeddingSize ?? 32,
-        };
+        }, resolved);
         var (inputs, _) = Encode(state, table, table.Source);
-        spec = WorkflowOptions.WithRecurrentOptions(spec, resolved);
         var model = new SequenceModel(spec, new RecurRandom(seed));
         var options = WorkflowOptions.Create(resolved, callbacks, checkpoints);
         string weighting = (config.ClassWeights ?? "none").ToLowerInvariant();
@@ -149,7 +178,7 @@ public static class ClassifyWorkflow
         var predicted = Classify(model, testData);
         var csv = new System.Text.StringBuilder("line,actual,predicted\n");
         for (int n = 0; n < split.Test.Length; n++)
-            csv.Append(System.Globalization.CultureInfo.InvariantCulture, $"{table.LineNumber(split.Test[n])},{Csv.Quote(classes[labels[split.Test[n]]])},{Csv.Quote(classes[predicted[n]])}\n");
+            csv.Append(System.Globalization.CultureInfo.InvariantCulture, $"{table.LineNumber(items[split.Test[n]][0])},{Csv.Quote(classes[labels[split.Test[n]]])},{Csv.Quote(classes[predicted[n]])}\n");
         return new TrainedRun(model, resolved, JsonSerializer.Serialize(state), report, history)
         {
             GradientFlow = WorkflowOptions.Monitor(options),
@@ -164,18 +193,48 @@ public static class ClassifyWorkflow
         var labels = Labels(state, table);
         var split = StratifiedSplit.Create(labels, state.Classes.Length, state.SplitSeed);
         var (inputs, _) = Encode(state, table, table.Source);
-        var rows = all ? Enumerable.Range(0, table.RowCount).ToArray() : split.Test;
+        var rows = all ? Enumerable.Range(0, labels.Length).ToArray() : split.Test;
         return Score(file.Model, state, inputs(rows, labels), labels, split.Train);
     }
 
-    /// <summary>The predicted label of every row, in file order.</summary>
+    /// <summary>The predicted label of every row in file order, or with an id column of every sequence as {"id", "label"}.</summary>
     public static JsonArray Predict(ModelFile file, CsvTable table)
     {
         var state = ReadState(file);
         var (inputs, _) = Encode(state, table, table.Source);
-        var rows = Enumerable.Range(0, table.RowCount).ToArray();
-        var predicted = Classify(file.Model, inputs(rows, new int[table.RowCount]));
-        return new JsonArray(predicted.Select(p => (JsonNode?)JsonValue.Create(state.Classes[p])).ToArray());
+        var items = ItemRows(state.IdColumn, table);
+        var predicted = Classify(file.Model, inputs(Enumerable.Range(0, items.Length).ToArray(), new int[items.Length]));
+        if (state.IdColumn is null) return new JsonArray(predicted.Select(p => (JsonNode?)JsonValue.Create(state.Classes[p])).ToArray());
+        int idIndex = table.ColumnIndex(state.IdColumn);
+        return new JsonArray(predicted.Select((p, i) => (JsonNode?)new JsonObject { ["id"] = table.Cell(items[i][0], idIndex), ["label"] = state.Classes[p] }).ToArray());
+    }
+
+    /// <summary>The rows of each item: one row each, or with an id column each id's rows (ids in order of first appearance).</summary>
+    private static int[][] ItemRows(string? idColumn, CsvTable table)
+    {
+        if (idColumn is null) return Enumerable.Range(0, table.RowCount).Select(r => new[] { r }).ToArray();
+        var ids = table.Text(table.ColumnIndex(idColumn), allowEmpty: false);
+        var groups = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        var order = new List<List<int>>();
+        for (int r = 0; r < ids.Length; r++)
+        {
+            if (!groups.TryGetValue(ids[r], out var rows)) { groups[ids[r]] = rows = []; order.Add(rows); }
+            rows.Add(r);
+        }
+        return order.Select(rows => rows.ToArray()).ToArray();
+    }
+
+    /// <summary>Each item's label; every row of a sequence must carry the same one.</summary>
+    private static string[] ItemLabels(int[][] items, CsvTable table, int labelColumn)
+    {
+        var text = table.Text(labelColumn, allowEmpty: false);
+        return items.Select(rows =>
+        {
+            foreach (int r in rows)
+                if (text[r] != text[rows[0]])
+                    throw new InvalidInputException($"{table.Source}:{table.LineNumber(r)}, column '{table.ColumnNames[labelColumn]}': label '{text[r]}' differs from '{text[rows[0]]}' on line {table.LineNumber(rows[0])} of the same sequence; a sequence has one label.");
+            return text[rows[0]];
+        }).ToArray();
     }
 
     public static int[] Classify(SequenceModel model, SequenceDataset data)
@@ -194,11 +253,12 @@ public static class ClassifyWorkflow
     {
         int column = table.ColumnIndex(state.LabelColumn);
         var index = state.Classes.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i, StringComparer.Ordinal);
-        var text = table.Text(column);
+        var items = ItemRows(state.IdColumn, table);
+        var text = ItemLabels(items, table, column);
         var labels = new int[text.Length];
-        for (int r = 0; r < text.Length; r++)
-            labels[r] = index.TryGetValue(text[r], out var c) ? c
-                : throw new InvalidInputException($"{table.Source}:{table.LineNumber(r)}, column '{state.LabelColumn}': label '{text[r]}' is not one the model was trained on ({string.Join(", ", state.Classes.Take(20))}{(state.Classes.Length > 20 ? ", …" : "")}).");
+        for (int i = 0; i < text.Length; i++)
+            labels[i] = index.TryGetValue(text[i], out var c) ? c
+                : throw new InvalidInputException($"{table.Source}:{table.LineNumber(items[i][0])}, column '{state.LabelColumn}': label '{text[i]}' is not one the model was trained on ({string.Join(", ", state.Classes.Take(20))}{(state.Classes.Length > 20 ? ", …" : "")}).");
         return labels;
     }
 
@@ -217,6 +277,25 @@ public static class ClassifyWorkflow
         }
         var columns = (state.FeatureColumns ?? throw new InvalidInputException($"{source}: the model file names no input columns."))
             .Select(name => table.Numeric(table.ColumnIndex(name))).ToArray();
+        if (state.IdColumn is not null)
+        {
+            var items = ItemRows(state.IdColumn, table);
+            int F = columns.Length;
+            return ((chosen, labels) =>
+            {
+                var lengths = chosen.Select(i => items[i].Length).ToArray();
+                foreach (int i in chosen)
+                    if (items[i].Length > state.MaxLength)
+                        throw new InvalidInputException($"{source}:{table.LineNumber(items[i][0])}: sequence '{table.Cell(items[i][0], table.ColumnIndex(state.IdColumn))}' has {items[i].Length} rows; the model takes at most {state.MaxLength}.");
+                int T = Math.Max(1, lengths.DefaultIfEmpty(1).Max());
+                var values = new float[chosen.Length * T * F];
+                for (int n = 0; n < chosen.Length; n++)
+                    for (int t = 0; t < lengths[n]; t++)
+                        for (int k = 0; k < F; k++)
+                            values[(n * T + t) * F + k] = (float)((columns[k][items[chosen[n]][t]] - state.Means![k]) / state.Stds![k]);
+                return SequenceDataset.Classification(values, chosen.Length, T, F, chosen.Select(i => labels[i]).ToArray(), lengths);
+            }, state.MaxLength);
+        }
         int steps = columns.Length;
         return ((rows, labels) =>
         {
@@ -237,7 +316,9 @@ public static class ClassifyWorkflow
             bool text = state.TextColumn is not null;
             if (state.Classes is null || state.Classes.Length != spec.OutputSize
                 || (text && (state.VocabularySize != spec.VocabularySize || state.MaxLength < 1 || state.CreateTokenizer().Size != spec.VocabularySize))
-                || (!text && (state.FeatureColumns is not { Length: > 0 } || !(state.Std > 0))))
+                || (!text && state.IdColumn is null && (state.FeatureColumns is not { Length: > 0 } || !(state.Std > 0)))
+                || (state.IdColumn is not null && (state.FeatureColumns is not { Length: > 0 } fc || fc.Length != spec.InputSize || state.MaxLength < 1
+                    || state.Means?.Length != fc.Length || state.Stds?.Length != fc.Length || !state.Stds.All(x => x > 0))))
                 throw new ModelFileException(file.Path, "has a classification state that does not fit its model (classes, vocabulary or input columns).");
             return state;
         }

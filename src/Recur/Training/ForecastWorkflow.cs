@@ -583,7 +583,7 @@ public static class ForecastWorkflow
     }
 
     /// <summary>Two seasons (at least 12 steps), capped so at least half the rows still start training windows.</summary>
-    internal static SequenceModelSpec Spec(TrainConfig c, int outputs) => WorkflowOptions.WithRecurrentOptions(new()
+    internal static SequenceModelSpec Spec(TrainConfig c, int outputs) => WorkflowOptions.Stack(new()
     {
         Cell = RecurrentLayers.ParseCell(c.Cell!), InputSize = 1, HiddenSize = c.Hidden!.Value,
         Layers = c.Layers!.Value, Dropout = c.Dropout!.Value, OutputSize = outputs,

@@ -24,6 +24,9 @@ public sealed record LanguageModelState
     [JsonPropertyName("bpe_merges")] public string[][]? BpeMerges { get; init; }
     [JsonPropertyName("bptt")] public int Bptt { get; init; }
 
+    /// <summary>Scored statefully: the text as one stream, in windows of <see cref="Bptt"/> with the state carried (absent in older files: false).</summary>
+    [JsonPropertyName("stateful")] public bool Stateful { get; init; }
+
     /// <summary>Training-token frequencies by id, for the unigram baseline.</summary>
     [JsonPropertyName("unigram_counts")] public long[] UnigramCounts { get; init; } = [];
     [JsonPropertyName("split")] public string Split { get; init; } = $"characters in order: first {TextSplit.TrainFraction} train, next {TextSplit.ValidationFraction} validation, last {TextSplit.TestFraction} test";
@@ -39,13 +42,22 @@ public sealed record LanguageModelState
 
 /// <summary>
 /// <c>--task lm</c>: text → character, word or BPE tokens → the next token at every step. The text splits by
-/// characters in order (first 80% train, next 10% validation, last 10% test); each part's token stream is cut into
-/// consecutive windows of <c>--bptt</c> steps (inputs tokens t … t+k−1, targets t+1 … t+k), trained in shuffled
-/// batches. Scores: cross-entropy per token (nats), perplexity, bits per token and bits per character of the test
+/// characters in order (first 80% train, next 10% validation, last 10% test). By default training is stateful
+/// truncated back-propagation: the training tokens are laid out as batch-size contiguous streams (PyTorch's
+/// <c>batchify</c>), batch i holds window i (<c>--bptt</c> steps) of every stream, windows come in order (never
+/// shuffled) and the recurrent state carries from one batch to the next, detached, from zeros at each epoch start;
+/// validation and test text run as one stream in windows with the state carried, so every token after the first is
+/// predicted from everything before it. With <c>--stateful false</c> each part is cut into independent windows of
+/// <c>--bptt</c> steps (inputs tokens t … t+k−1, targets t+1 … t+k), trained in shuffled batches, each from a zero
+/// state. Scores: cross-entropy per token (nats), perplexity, bits per token and bits per character of the test
 /// text, beside an add-one unigram model of the training tokens.
 /// </summary>
 public static class LanguageModelWorkflow
 {
+    /// <summary>Why <c>--task lm</c> refuses <c>--bidirectional</c>.</summary>
+    public const string BidirectionalRefused =
+        "--bidirectional: a language model predicts each next token, and a backward direction would read that token (the future) from its input; train --task lm without --bidirectional.";
+
     public const int DefaultBptt = 100;
 
     public static TrainedRun Train(TrainConfig config, string path, TextWriter log, IReadOnlyList<TrainingCallback>? callbacks = null,
@@ -54,9 +66,10 @@ public static class LanguageModelWorkflow
         ulong seed = config.Seed ?? 42;
         var (train, validation, test) = TextSplit.Split(TextFile.Read(path), path);
         int bptt = config.Bptt ?? DefaultBptt;
+        bool stateful = config.Stateful ?? true;
         string kind = (config.Tokenizer ?? "char").ToLowerInvariant();
         var lines = train.Split('\n');
-        var state = new LanguageModelState { Tokenizer = kind, Bptt = bptt };
+        var state = new LanguageModelState { Tokenizer = kind, Bptt = bptt, Stateful = stateful };
         ITokenizer tokenizer;
         switch (kind)
         {
@@ -79,26 +92,27 @@ public static class LanguageModelWorkflow
         var counts = new long[tokenizer.Size];
         foreach (int id in trainIds) counts[id]++;
         state = state with { UnigramCounts = counts };
-        log.WriteLine($"language model: {kind} tokens, {tokenizer.Size} ids (with padding and unknown); {trainIds.Count} training tokens in windows of {bptt}");
+        log.WriteLine($"language model: {kind} tokens, {tokenizer.Size} ids (with padding and unknown); {trainIds.Count} training tokens in {(stateful ? "stateful " : "")}windows of {bptt}");
 
         var resolved = config with
         {
-            Task = "lm", Seed = seed, Bptt = bptt, Tokenizer = kind,
+            Task = "lm", Seed = seed, Bptt = bptt, Tokenizer = kind, Stateful = stateful,
             Cell = config.Cell ?? "lstm", Layers = config.Layers ?? 1, Hidden = config.Hidden ?? 256,
             Dropout = config.Dropout ?? 0.0, Epochs = config.Epochs ?? 5, BatchSize = config.BatchSize ?? 32,
             Lr = config.Lr ?? 3e-3, Optimizer = config.Optimizer ?? "adam", Clip = config.Clip ?? 1.0,
             EmbeddingSize = config.EmbeddingSize ?? 64,
         };
-        var spec = new SequenceModelSpec
+        var spec = WorkflowOptions.Stack(new SequenceModelSpec
         {
             Cell = RecurrentLayers.ParseCell(resolved.Cell!), HiddenSize = resolved.Hidden!.Value, Layers = resolved.Layers!.Value,
             Dropout = resolved.Dropout!.Value, OutputSize = tokenizer.Size, PerStep = true, InputSize = 1,
             VocabularySize = tokenizer.Size, EmbeddingSize = resolved.EmbeddingSize!.Value,
-        };
-        spec = WorkflowOptions.WithRecurrentOptions(spec, resolved);
+        }, resolved, perStepCausal: true);
         var model = new SequenceModel(spec, new RecurRandom(seed));
-        var options = WorkflowOptions.Create(resolved, callbacks, checkpoints) with { MaxTokensPerBatch = config.MaxTokens ?? 0 };
-        var history = Trainer.Fit(model, Windows(trainIds, bptt, path, "training"), Windows(tokenizer.Ids(validation), bptt, path, "validation"), options, log);
+        var options = WorkflowOptions.Create(resolved, callbacks, checkpoints) with { MaxTokensPerBatch = config.MaxTokens ?? 0, Stateful = stateful };
+        var trainData = stateful ? Streams(trainIds, resolved.BatchSize!.Value, bptt, path, "training") : Windows(trainIds, bptt, path, "training");
+        var validationData = stateful ? Streams(tokenizer.Ids(validation), 1, bptt, path, "validation") : Windows(tokenizer.Ids(validation), bptt, path, "validation");
+        var history = Trainer.Fit(model, trainData, validationData, options, log);
         var report = Score(model, state, tokenizer, test, path);
         var prompt = test[..Math.Min(test.Length, 40)];
         report.Details!["sample_prompt"] = prompt;
@@ -196,17 +210,30 @@ public static class LanguageModelWorkflow
         return SequenceDataset.PerStep(null, tokens, count, steps, 0, labels, null);
     }
 
+    /// <summary>
+    /// A token stream as <paramref name="streams"/> contiguous streams in windows of <paramref name="bptt"/> (stateful
+    /// training and scoring); with fewer tokens than streams, as many streams as there are token pairs.
+    /// </summary>
+    private static SequenceDataset Streams(IReadOnlyList<int> ids, int streams, int bptt, string path, string part)
+    {
+        if (ids.Count < 2) throw new InvalidInputException($"{path}: the {part} part holds {ids.Count} token(s); a language model needs at least 2.");
+        return SequenceDataset.TokenStreams(ids, Math.Min(streams, ids.Count / 2), bptt);
+    }
+
     private static TaskReport Score(SequenceModel model, LanguageModelState state, ITokenizer tokenizer, string text, string path)
     {
         var ids = tokenizer.Ids(text);
-        var data = Windows(ids, state.Bptt, path, "scored");
+        // Stateful: one stream, so every token after the first is predicted with all the text before it.
+        var data = state.Stateful ? Streams(ids, 1, state.Bptt, path, "scored") : Windows(ids, state.Bptt, path, "scored");
         int V = model.Spec.OutputSize, T = data.Steps;
-        var logits = Trainer.Predict(model, data);
+        var logits = Trainer.Predict(model, data, stateful: state.Stateful);
         long total = state.UnigramCounts.Sum();
         double modelNats = 0, unigramNats = 0;
-        int predicted = data.Count * T;
-        for (int i = 0; i < predicted; i++)
+        int predicted = 0;
+        for (int i = 0; i < data.Count * T; i++)
         {
+            if (i % T >= data.Length(i / T)) continue; // padding of a short last window
+            predicted++;
             int label = data.StepLabels![i];
             var row = logits.AsSpan(i * V, V);
             double max = double.NegativeInfinity, sum = 0;

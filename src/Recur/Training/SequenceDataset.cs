@@ -89,7 +89,59 @@ public sealed class SequenceDataset
 
     /// <summary>The same sequences and labels with per-class loss weights [C].</summary>
     public SequenceDataset WithClassWeights(float[]? weights) =>
-        new(Count, Steps, Features, Values, Tokens, Targets, Outputs, Labels, StepLabels, Lengths) { ClassWeights = weights };
+        new(Count, Steps, Features, Values, Tokens, Targets, Outputs, Labels, StepLabels, Lengths) { ClassWeights = weights, Streams = Streams };
+
+    /// <summary>
+    /// S &gt; 0 when the rows are consecutive windows of S parallel streams, window-major: row i·S + s is window i
+    /// of stream s, and window i + 1 of a stream continues where window i ended (PyTorch's <c>batchify</c> layout).
+    /// Stateful training (<see cref="TrainingOptions.Stateful"/>) and stateful scoring run batch i = window i of
+    /// every stream, in order, carrying the recurrent state between batches. 0: independent sequences.
+    /// </summary>
+    public int Streams { get; private init; }
+
+    /// <summary>Windows per stream (batches per stateful epoch): <see cref="Count"/> / <see cref="Streams"/>.</summary>
+    public int WindowsPerStream => Streams > 0 ? Count / Streams : 0;
+
+    /// <summary>These rows declared as window-major windows of <paramref name="streams"/> streams (see <see cref="Streams"/>).</summary>
+    public SequenceDataset WithStreams(int streams)
+    {
+        if (streams < 1 || Count % streams != 0)
+            throw new ArgumentException($"Dataset of {Count} windows cannot be {streams} streams: the window count must be a multiple of the stream count.", nameof(streams));
+        if (!IsPerStep) throw new ArgumentException("Streams need one target per step (a per-step dataset).", nameof(streams));
+        return new(Count, Steps, Features, Values, Tokens, Targets, Outputs, Labels, StepLabels, Lengths) { ClassWeights = ClassWeights, Streams = streams };
+    }
+
+    /// <summary>
+    /// A token stream as <paramref name="streams"/> contiguous streams in windows of <paramref name="window"/> steps
+    /// (PyTorch's <c>batchify</c>): stream s holds tokens [s·P, (s+1)·P) with P = ⌊n / streams⌋ (the remainder is
+    /// dropped), predicts its tokens 1 … P−1 from the ones before, and is cut into ⌈(P−1)/window⌉ windows; the last may
+    /// be shorter (then <see cref="Lengths"/> marks it). With one stream every token after the first is a target.
+    /// </summary>
+    public static SequenceDataset TokenStreams(IReadOnlyList<int> ids, int streams, int window)
+    {
+        if (streams < 1) throw new ArgumentOutOfRangeException(nameof(streams), streams, "streams must be at least 1.");
+        if (window < 1) throw new ArgumentOutOfRangeException(nameof(window), window, "window must be at least 1.");
+        int perStream = ids.Count / streams, predicted = perStream - 1;
+        if (predicted < 1) throw new ArgumentException($"{ids.Count} tokens cannot make {streams} streams of at least 2 tokens.", nameof(ids));
+        int steps = Math.Min(window, predicted), windows = (predicted + steps - 1) / steps, count = windows * streams;
+        var tokens = new int[count * steps];
+        var labels = new int[count * steps];
+        int last = predicted - (windows - 1) * steps;
+        var lengths = last < steps ? new int[count] : null;
+        for (int i = 0; i < windows; i++)
+            for (int s = 0; s < streams; s++)
+            {
+                int row = i * streams + s, length = i == windows - 1 ? last : steps;
+                if (lengths is not null) lengths[row] = length;
+                for (int t = 0; t < length; t++)
+                {
+                    int at = s * perStream + i * steps + t;
+                    tokens[row * steps + t] = ids[at];
+                    labels[row * steps + t] = ids[at + 1];
+                }
+            }
+        return PerStep(null, tokens, count, steps, 0, labels, lengths).WithStreams(streams);
+    }
 
     /// <summary>
     /// sklearn's "balanced" weights from these labels: w_c = N / (C · n_c), so every class carries the same total

@@ -70,7 +70,7 @@ public static class TagWorkflow
             sequences = ReadSentences(text, path, maxLength);
             state = new TagState
             {
-                Format = "tokens", Classes = Classes(sequences), MaxLength = sequences.Max(s => s.Labels.Length), SplitSeed = seed,
+                Format = "tokens", Classes = Classes(sequences), MaxLength = maxLength, SplitSeed = seed,
                 LowerCase = true,
             };
         }
@@ -129,14 +129,13 @@ public static class TagWorkflow
             Lr = config.Lr ?? 3e-3, Optimizer = config.Optimizer ?? "adam", Clip = config.Clip ?? 1.0,
             EmbeddingSize = tokens ? config.EmbeddingSize ?? 64 : null,
         };
-        var spec = new SequenceModelSpec
+        var spec = WorkflowOptions.Stack(new SequenceModelSpec
         {
             Cell = RecurrentLayers.ParseCell(resolved.Cell!), HiddenSize = resolved.Hidden!.Value, Layers = resolved.Layers!.Value,
             Dropout = resolved.Dropout!.Value, OutputSize = state.Classes.Length, PerStep = true,
             InputSize = tokens ? 1 : state.FeatureColumns!.Length,
             VocabularySize = vocabulary?.Size ?? 0, EmbeddingSize = resolved.EmbeddingSize ?? 32,
-        };
-        spec = WorkflowOptions.WithRecurrentOptions(spec, resolved);
+        }, resolved);
         var model = new SequenceModel(spec, new RecurRandom(seed));
         var options = WorkflowOptions.Create(resolved, callbacks, checkpoints) with { MaxTokensPerBatch = config.MaxTokens ?? 0 };
         var encode = Encoder(state);
@@ -191,10 +190,25 @@ public static class TagWorkflow
     /// Predicted labels: for a token file, one array of tags per sentence (the file may be plain sentences or
     /// word/TAG, whose tags are ignored); for a CSV, one label per row in file order.
     /// </summary>
-    public static JsonArray Predict(ModelFile file, string path)
+    public static JsonArray Predict(ModelFile file, string path) => PredictText(file, TextFile.Read(path), path);
+
+    /// <summary>As <see cref="Predict(ModelFile, string)"/> on text already in memory (<paramref name="source"/> names it in messages).</summary>
+    public static JsonArray PredictText(ModelFile file, string text, string source)
     {
         var state = ReadState(file);
-        var sequences = Read(state, path, labelled: false);
+        return Predict(file, state, ReadText(state, text, source, labelled: false));
+    }
+
+    /// <summary>A CSV tagger's labels for a table already read (one label per row in table order).</summary>
+    public static JsonArray Predict(ModelFile file, CsvTable table)
+    {
+        var state = ReadState(file);
+        if (state.Format != "csv") throw new InvalidInputException($"{table.Source}: {file.Path} tags sentences of words, not table rows.");
+        return Predict(file, state, ReadRows(table, state with { LabelColumn = null }));
+    }
+
+    private static JsonArray Predict(ModelFile file, TagState state, List<Sequence> sequences)
+    {
         var predicted = Tag(file.Model, Encoder(state)(sequences, null));
         if (state.Format == "tokens")
             return new JsonArray(predicted.Select(p => (JsonNode?)new JsonArray(p.Select(c => (JsonNode?)JsonValue.Create(state.Classes[c])).ToArray())).ToArray());
@@ -205,9 +219,10 @@ public static class TagWorkflow
         return new JsonArray(byLine.Values.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray());
     }
 
-    private static List<Sequence> Read(TagState state, string path, bool labelled)
+    private static List<Sequence> Read(TagState state, string path, bool labelled) => ReadText(state, TextFile.Read(path), path, labelled);
+
+    private static List<Sequence> ReadText(TagState state, string text, string path, bool labelled)
     {
-        string text = TextFile.Read(path);
         if (state.Format == "tokens")
         {
             if (labelled || TaggedText.LooksTagged(text)) return ReadSentences(text, path, state.MaxLength);

@@ -50,6 +50,13 @@ public sealed record TrainConfig
     /// <summary>Language modelling: steps per training window (truncated back-propagation length).</summary>
     public int? Bptt { get; init; }
 
+    /// <summary>
+    /// Language modelling: stateful truncated back-propagation (default true): the training text as batch-size
+    /// contiguous streams, windows in order, state carried between windows; scoring runs the text as one stream.
+    /// False: independent shuffled windows, each from a zero state.
+    /// </summary>
+    public bool? Stateful { get; init; }
+
     // model
     public string? Cell { get; init; }
     public int? Layers { get; init; }
@@ -67,6 +74,15 @@ public sealed record TrainConfig
 
     /// <summary>Layer-normalised recurrent cells.</summary>
     public bool? LayerNorm { get; init; }
+
+    /// <summary>A backward direction in every recurrent layer (not for <c>lm</c>: it would read the future).</summary>
+    public bool? Bidirectional { get; init; }
+
+    /// <summary>Dropout on each recurrent layer's output but the last, while training; in [0, 1).</summary>
+    public double? LayerDropout { get; init; }
+
+    /// <summary>Residual connections between recurrent layers (layer l ≥ 1 adds its input to its output).</summary>
+    public bool? Residual { get; init; }
     public int? EmbeddingSize { get; init; }
     public string? ClassWeights { get; init; }
     public string? Tokenizer { get; init; }

@@ -20,14 +20,21 @@ namespace Recur.Training;
 /// <param name="SkippedSteps">Steps the numerical guard kept from the weights.</param>
 /// <param name="SequenceLength">Steps per training sequence this epoch (less than the full length under a length curriculum).</param>
 /// <param name="Samples">Training sequences used this epoch (fewer under a self-paced curriculum).</param>
+/// <param name="WorkspacePeakBytes">
+/// The highest engine workspace (<see cref="Tensors.Workspace"/>) of any training step this epoch: bytes of the
+/// activation buffers a step's forward and backward held at once.
+/// </param>
 public sealed record EpochRecord(int Epoch, double TrainLoss, double ValidationLoss, double Seconds, double LearningRate, bool Best,
-    int SkippedSteps = 0, int SequenceLength = 0, int Samples = 0);
+    int SkippedSteps = 0, int SequenceLength = 0, int Samples = 0, long WorkspacePeakBytes = 0);
 
 /// <summary>What <see cref="Trainer.Fit"/> did: every epoch, the best one, and why it stopped early, if it did.</summary>
 public sealed record TrainingHistory(IReadOnlyList<EpochRecord> Epochs, int BestEpoch, double BestValidationLoss, string? StopReason, int Rollbacks)
 {
     /// <summary>Share of the padded steps in the first epoch's training batches (0 for equal-length sequences).</summary>
     public double PaddingFraction { get; init; }
+
+    /// <summary>The highest engine workspace of any training step (bytes; see <see cref="EpochRecord.WorkspacePeakBytes"/>).</summary>
+    public long WorkspacePeakBytes => Epochs.Count == 0 ? 0 : Epochs.Max(e => e.WorkspacePeakBytes);
 }
 
 /// <summary>Training diverged: the numerical guard rolled back too often. The message says what to change.</summary>
@@ -78,11 +85,20 @@ public static class Trainer
         private float[][]? _best;
         private float[][] _goodWeights = [];
         private OptimizerState? _goodOptimizer;
+        private long _workspacePeak;
+
+        // Stateful training: the detached state the next batch starts from (null: zeros).
+        private RecurrentState? _carried;
+        private readonly Tensors.WorkspaceMeter _meter = new();
 
         public FitLoop(SequenceModel model, SequenceDataset train, SequenceDataset validation, TrainingOptions options, TextWriter log)
         {
             if (train.Count == 0) throw new InvalidInputException("The training part is empty: there is nothing to learn from.");
             options.Augmentation?.Check(train);
+            if (options.Stateful && train.Streams == 0)
+                throw new ArgumentException("Stateful training needs the training windows laid out as streams (SequenceDataset.WithStreams or TokenStreams).", nameof(train));
+            if (options.Stateful && options.Curriculum is not null)
+                throw new InvalidInputException("--curriculum cannot be combined with stateful training: its windows must come in stream order; use --stateful false.");
             (_model, _train, _validation, _options) = (model, train, validation, options);
             _random = new RecurRandom(options.Seed);
             _optimizer = CreateOptimizer(options.Optimizer, model.Parameters, options.LearningRate, externalWeightDecay: options.WeightDecay is not null);
@@ -90,11 +106,13 @@ public static class Trainer
                 _weightRegularization = new WeightRegularization(options.WeightDecay ?? 0,
                     WeightRegularization.ParseMode(options.WeightDecayMode, options.Optimizer), options.MaxNorm);
             _order = Enumerable.Range(0, train.Count).ToArray();
-            int batches = BatchPlan.Count(train, _order, options);
+            // Gradients of the parameters exist before the first step, so no step's workspace counts them.
+            foreach (var p in model.Parameters) _ = p.Grad;
+            int batches = options.Stateful ? train.WindowsPerStream : BatchPlan.Count(train, _order, options);
             _context = new TrainingContext(model, _optimizer, options, batches, log)
             {
                 // Under a self-paced curriculum early epochs run fewer batches: schedules need the real total.
-                TotalSteps = Enumerable.Range(1, options.Epochs).Sum(e =>
+                TotalSteps = options.Stateful ? (long)batches * options.Epochs : Enumerable.Range(1, options.Epochs).Sum(e =>
                     (long)BatchPlan.Count(train, _order.AsSpan(0, options.Curriculum?.Samples(e, train.Count) ?? train.Count), options)),
             };
             _checkpoints = options.CheckpointDirectory is string dir ? new CheckpointStore(dir) : null;
@@ -126,16 +144,9 @@ public static class Trainer
                 {
                     _goodWeights = _model.Snapshot();
                     _goodOptimizer = _optimizer.ExportState();
-                    _random.Shuffle<int>(_order);
-                    _activeCount = _options.Curriculum?.Samples(_epoch, _order.Length) ?? _order.Length;
-                    if (_activeCount < _order.Length) TakeEasiestFirst();
-                    (_batchStarts, double padding) = BatchPlan.Build(_train, _order.AsSpan(0, _activeCount), _options, _random);
-                    if (_epoch == 1)
-                    {
-                        _paddingFraction = padding;
-                        if (_train.Lengths is not null)
-                            _context.Log.WriteLine($"batches: {_batchStarts.Length - 1} per epoch{(_options.BucketByLength ? ", bucketed by length" : "")}{(_options.MaxTokensPerBatch > 0 ? $", at most {_options.MaxTokensPerBatch} steps each" : "")}; padding: {padding:P1} of steps");
-                    }
+                    _workspacePeak = 0;
+                    if (_options.Stateful) StartStatefulEpoch();
+                    else PlanEpoch();
                     (_lossSum, _applied, _skipped) = (0, 0, 0);
                 }
                 int length = _options.Curriculum?.Length(_epoch, _train.Steps) ?? _train.Steps;
@@ -173,6 +184,32 @@ public static class Trainer
             return History();
         }
 
+        /// <summary>An epoch's shuffled order and its batches (independent windows or sequences).</summary>
+        private void PlanEpoch()
+        {
+            _random.Shuffle<int>(_order);
+            _activeCount = _options.Curriculum?.Samples(_epoch, _order.Length) ?? _order.Length;
+            if (_activeCount < _order.Length) TakeEasiestFirst();
+            (_batchStarts, double padding) = BatchPlan.Build(_train, _order.AsSpan(0, _activeCount), _options, _random);
+            if (_epoch == 1)
+            {
+                _paddingFraction = padding;
+                if (_train.Lengths is not null)
+                    _context.Log.WriteLine($"batches: {_batchStarts.Length - 1} per epoch{(_options.BucketByLength ? ", bucketed by length" : "")}{(_options.MaxTokensPerBatch > 0 ? $", at most {_options.MaxTokensPerBatch} steps each" : "")}; padding: {padding:P1} of steps");
+            }
+        }
+
+        /// <summary>Stateful epoch: the windows in stream order (batch i = window i of every stream), from a zero state.</summary>
+        private void StartStatefulEpoch()
+        {
+            _activeCount = _order.Length;
+            int streams = _train.Streams;
+            _batchStarts = Enumerable.Range(0, _train.WindowsPerStream + 1).Select(i => i * streams).ToArray();
+            _carried = null;
+            if (_epoch == 1)
+                _context.Log.WriteLine($"stateful training: {streams} streams, {_train.WindowsPerStream} windows of {_train.Steps} steps each per epoch, in order; state carried between windows (detached), reset every epoch");
+        }
+
         private TrainingHistory History() => new(_context.History, _bestEpoch, _bestLoss, _context.StopReason, _rollbacks) { PaddingFraction = _paddingFraction };
 
         /// <summary>
@@ -191,18 +228,32 @@ public static class Trainer
         private void RunBatch(int b, int length, IReadOnlyList<TrainingCallback> callbacks)
         {
             _optimizer.LearningRate = _context.BaseLearningRate;
+            _context.CarriedState = _carried;
             foreach (var c in callbacks) c.OnBatchBegin(_context);
             var rows = _order.AsSpan(_batchStarts[b], _batchStarts[b + 1] - _batchStarts[b]);
             var tape = new Tape();
-            var inputs = _train.Inputs(rows, length);
-            Tensors.Tensor? targets = null;
-            // Training batches only, on fresh copies; drawn from the trainer's generator, so checkpoints resume them.
-            if (_options.Augmentation is { IsEmpty: false } augmentation)
-                (inputs, targets) = augmentation.Apply(new(inputs, _train.Targets is null ? null : _train.TargetBatch(rows)), _random);
-            var output = _model.Forward(tape, inputs, training: true, _random);
-            var lossVariable = LossOf(tape, output, _train, rows, inputs, targets);
-            _optimizer.ZeroGrad();
-            tape.Backward(lossVariable);
+            SequenceBatch inputs;
+            Variable lossVariable;
+            RecurrentState? final = null;
+            _meter.Reset();
+            // The workspace counts what this step's batch, forward and backward allocate in the engine.
+            using (Tensors.Workspace.Measure(_meter))
+            {
+                inputs = _train.Inputs(rows, length);
+                Tensors.Tensor? targets = null;
+                // Training batches only, on fresh copies; drawn from the trainer's generator, so checkpoints resume them.
+                if (_options.Augmentation is { IsEmpty: false } augmentation)
+                    (inputs, targets) = augmentation.Apply(new(inputs, _train.Targets is null ? null : _train.TargetBatch(rows)), _random);
+                Variable output;
+                if (_options.Stateful) (output, final) = _model.ForwardWithState(tape, inputs, training: true, _random, _carried);
+                else output = _model.Forward(tape, inputs, training: true, _random);
+                lossVariable = LossOf(tape, output, _train, rows, inputs, targets);
+                _optimizer.ZeroGrad();
+                tape.Backward(lossVariable);
+            }
+            _workspacePeak = Math.Max(_workspacePeak, _meter.Peak);
+            // Detached: the next window starts from these values, but no gradient will flow back into this one.
+            if (final is not null) _carried = final.IsFinite() ? final.Detach() : null;
             double loss = lossVariable.Value.Data[0];
             foreach (var c in callbacks) c.OnAfterBackward(_context, loss);
 
@@ -235,6 +286,7 @@ public static class Trainer
                     $"(each halving the learning rate, now {_context.BaseLearningRate:G3}). Lower --lr, set --clip, or check the data for extreme values.");
             _model.Restore(_goodWeights);
             _optimizer.ImportState(_goodOptimizer!);
+            _carried = null;
             _context.BaseLearningRate *= _options.RollbackLearningRateFactor;
             _consecutiveBad = 0;
             _context.Log.WriteLine($"numerical guard: {_options.MaxConsecutiveBadSteps} non-finite steps in a row; restored the weights of the start of epoch {_epoch} and cut the learning rate to {_context.BaseLearningRate:G3}");
@@ -243,10 +295,10 @@ public static class Trainer
         private void EndEpoch(double seconds, int length, IReadOnlyList<TrainingCallback> callbacks)
         {
             double trainLoss = _applied > 0 ? _lossSum / _applied : double.NaN;
-            double validationLoss = _validation.Count > 0 ? Loss(_model, _validation, _options.BatchSize) : trainLoss;
+            double validationLoss = _validation.Count > 0 ? Loss(_model, _validation, _options.BatchSize, _options.Stateful) : trainLoss;
             bool improved = validationLoss < _bestLoss || (_best is null && !double.IsNaN(validationLoss));
             if (improved) (_bestLoss, _bestEpoch, _best) = (validationLoss, _epoch, _model.Snapshot());
-            var record = new EpochRecord(_epoch, trainLoss, validationLoss, seconds, _optimizer.LearningRate, improved, _skipped, length, _activeCount);
+            var record = new EpochRecord(_epoch, trainLoss, validationLoss, seconds, _optimizer.LearningRate, improved, _skipped, length, _activeCount, _workspacePeak);
             _context.History.Add(record);
             foreach (var c in callbacks) c.OnEpochEnd(_context, record);
         }
@@ -273,6 +325,13 @@ public static class Trainer
             v["base_lr"] = Text(_context.BaseLearningRate);
             v["stop_reason"] = _context.StopReason ?? "";
             v["history"] = JsonSerializer.Serialize(_context.History, HistoryJson);
+            v["workspace_peak"] = Text(_workspacePeak);
+            if (_carried is not null)
+            {
+                v["carried_shape"] = JsonSerializer.Serialize(_carried.Hidden.Value.Shape);
+                data.Tensors["carried.hidden"] = _carried.Hidden.Value.Data;
+                if (_carried.Cell is not null) data.Tensors["carried.cell"] = _carried.Cell.Value.Data;
+            }
             AddWeights(data, "model.", _model.Snapshot());
             if (_best is not null) AddWeights(data, "best.", _best);
             AddOptimizer(data, "optimizer", _optimizer.ExportState());
@@ -306,6 +365,15 @@ public static class Trainer
                 if (data.Value("stop_reason") is { Length: > 0 } reason) _context.RequestStop(reason);
                 _context.History.Clear();
                 _context.History.AddRange(JsonSerializer.Deserialize<List<EpochRecord>>(data.Value("history"), HistoryJson)!);
+                _workspacePeak = data.Values.TryGetValue("workspace_peak", out var peak) ? long.Parse(peak, CultureInfo.InvariantCulture) : 0;
+                _carried = null;
+                if (data.Values.TryGetValue("carried_shape", out var carriedShape))
+                {
+                    var shape = JsonSerializer.Deserialize<int[]>(carriedShape)!;
+                    var hidden = new Variable(new Tensors.Tensor((float[])data.Tensor("carried.hidden").Clone(), shape));
+                    var cell = data.Tensors.TryGetValue("carried.cell", out var c) ? new Variable(new Tensors.Tensor((float[])c.Clone(), shape)) : null;
+                    _carried = new RecurrentState(hidden, cell);
+                }
                 _model.Restore(Weights(data, "model."));
                 _best = data.Tensors.ContainsKey("best." + _model.Parameters[0].Name) ? Weights(data, "best.") : null;
                 _optimizer.ImportState(Optimizer(data, "optimizer"));
@@ -356,21 +424,51 @@ public static class Trainer
         private static double Double(string text) => double.Parse(text, CultureInfo.InvariantCulture);
     }
 
-    /// <summary>Mean loss over a dataset (over its real steps for per-step tasks), without dropout.</summary>
-    public static double Loss(SequenceModel model, SequenceDataset data, int batchSize)
+    /// <summary>
+    /// Mean loss over a dataset (over its real steps for per-step tasks), without dropout. With
+    /// <paramref name="stateful"/> and data laid out as streams (<see cref="SequenceDataset.Streams"/>), the windows
+    /// run in stream order with the state carried from each to the next (from zeros), so every step sees all the
+    /// stream before it; <paramref name="batchSize"/> is then the stream count.
+    /// </summary>
+    public static double Loss(SequenceModel model, SequenceDataset data, int batchSize, bool stateful = false)
     {
         var rows = Enumerable.Range(0, data.Count).ToArray();
         double sum = 0, weights = 0;
-        for (int start = 0; start < rows.Length; start += batchSize)
+        foreach (var (start, count, _, next) in Batches(model, data, batchSize, stateful))
         {
-            var batch = rows.AsSpan(start, Math.Min(batchSize, rows.Length - start));
+            var batch = rows.AsSpan(start, count);
             var tape = Tape.Inference;
             var inputs = data.Inputs(batch);
             int weight = data.Weight(inputs);
-            sum += LossOf(tape, model.Forward(tape, inputs, training: false, null), data, batch, inputs).Value.Data[0] * weight;
+            sum += LossOf(tape, next(inputs), data, batch, inputs).Value.Data[0] * weight;
             weights += weight;
         }
         return weights > 0 ? sum / weights : double.NaN;
+    }
+
+    /// <summary>
+    /// Inference batches over rows in order: (start, count, the state the batch starts from, its forward). Stateful
+    /// over streams: one batch per window, each continuing from the state the previous one's forward left.
+    /// </summary>
+    private static IEnumerable<(int Start, int Count, RecurrentState? Initial, Func<SequenceBatch, Variable> Forward)> Batches(
+        SequenceModel model, SequenceDataset data, int batchSize, bool stateful)
+    {
+        if (!stateful || data.Streams == 0)
+        {
+            for (int start = 0; start < data.Count; start += batchSize)
+                yield return (start, Math.Min(batchSize, data.Count - start), null, inputs => model.Forward(Tape.Inference, inputs, training: false, null));
+            yield break;
+        }
+        RecurrentState? state = null;
+        for (int start = 0; start < data.Count; start += data.Streams)
+        {
+            yield return (start, data.Streams, state, inputs =>
+            {
+                var (output, final) = model.ForwardWithState(Tape.Inference, inputs, training: false, null, state);
+                state = final;
+                return output;
+            });
+        }
     }
 
     /// <summary>
@@ -416,16 +514,17 @@ public static class Trainer
     /// Model outputs for every row, in order, without dropout: [N, O], or [N, T, O] for per-step models (zeros at
     /// padded steps).
     /// </summary>
-    public static float[] Predict(SequenceModel model, SequenceDataset data, int batchSize = 256)
+    /// <remarks>With <paramref name="stateful"/> over streams, as <see cref="Loss"/>: windows in order, state carried.</remarks>
+    public static float[] Predict(SequenceModel model, SequenceDataset data, int batchSize = 256, bool stateful = false)
     {
         int outputs = model.Spec.OutputSize, stepsPerRow = model.Spec.PerStep ? data.Steps : 1;
         var result = new float[data.Count * stepsPerRow * outputs];
         var rows = Enumerable.Range(0, data.Count).ToArray();
-        for (int start = 0; start < rows.Length; start += batchSize)
+        foreach (var (start, count, _, forward) in Batches(model, data, batchSize, stateful))
         {
-            var batch = rows.AsSpan(start, Math.Min(batchSize, rows.Length - start));
+            var batch = rows.AsSpan(start, count);
             var inputs = data.Inputs(batch);
-            var output = model.Forward(Tape.Inference, inputs, training: false, null).Value.Data;
+            var output = forward(inputs).Value.Data;
             if (!model.Spec.PerStep) { output.CopyTo(result.AsSpan(start * outputs)); continue; }
             int L = inputs.Steps;
             for (int b = 0; b < batch.Length; b++)

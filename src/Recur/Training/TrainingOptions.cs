@@ -68,6 +68,16 @@ public sealed record TrainingOptions
     /// <summary>Also checkpoint every this many batches within an epoch (0: only at epoch ends).</summary>
     public int CheckpointEveryBatches { get; init; }
 
+    /// <summary>
+    /// Stateful truncated back-propagation through time. The training set must be streams
+    /// (<see cref="SequenceDataset.Streams"/>): batch i is window i of every stream, the windows come in order
+    /// (never shuffled; <see cref="BatchSize"/>, bucketing and curricula do not apply), and each batch starts from the
+    /// previous batch's final recurrent state, detached (no gradient crosses a window boundary). The state resets
+    /// to zeros at every epoch start (and after a numerical-guard rollback or a non-finite state); it is saved in
+    /// checkpoints. Validation data laid out as streams is scored statefully too.
+    /// </summary>
+    public bool Stateful { get; init; }
+
     /// <summary>Numerical guard: the learning rate is multiplied by this at every rollback.</summary>
     public double RollbackLearningRateFactor { get; init; } = 0.5;
 }

@@ -31,11 +31,35 @@ internal static class WorkflowOptions
         };
     }
 
-    /// <summary>The spec with the config's recurrent regularisation and layer norm (every workflow builds its model through this).</summary>
-    public static Models.SequenceModelSpec WithRecurrentOptions(Models.SequenceModelSpec spec, TrainConfig c) => spec with
+    /// <summary>
+    /// The one place that applies the recurrent-stack options of <paramref name="c"/> to a workflow's
+    /// <paramref name="spec"/> (every workflow builds its model through this): bidirectional, layer_dropout and
+    /// residual, checked (a language model, <paramref name="perStepCausal"/>, cannot be bidirectional), then the
+    /// recurrent regularisation and layer norm (<see cref="WithRecurrentOptions"/>).
+    /// </summary>
+    public static Models.SequenceModelSpec Stack(Models.SequenceModelSpec spec, TrainConfig c, bool perStepCausal = false)
     {
-        InputDropout = c.InputDropout ?? 0, RecurrentDropout = c.RecurrentDropout ?? 0, Zoneout = c.Zoneout ?? 0, LayerNorm = c.LayerNorm ?? false,
-    };
+        if (c.LayerDropout is double p && !(p >= 0 && p < 1))
+            throw new InvalidInputException($"--layer-dropout: expected a probability in [0, 1); found {p.ToString(System.Globalization.CultureInfo.InvariantCulture)}.");
+        if (perStepCausal && c.Bidirectional == true)
+            throw new InvalidInputException(LanguageModelWorkflow.BidirectionalRefused);
+        return WithRecurrentOptions(spec with { Bidirectional = c.Bidirectional ?? false, LayerDropout = c.LayerDropout ?? 0, Residual = c.Residual ?? false }, c);
+    }
+
+    /// <summary>
+    /// The spec with the config's recurrent regularisation (input dropout, recurrent dropout, zoneout, each checked
+    /// to be in [0, 1)) and layer norm; part of <see cref="Stack"/>.
+    /// </summary>
+    public static Models.SequenceModelSpec WithRecurrentOptions(Models.SequenceModelSpec spec, TrainConfig c)
+    {
+        foreach (var (flag, value) in new[] { ("--input-dropout", c.InputDropout), ("--recurrent-dropout", c.RecurrentDropout), ("--zoneout", c.Zoneout) })
+            if (value is double q && !(q >= 0 && q < 1))
+                throw new InvalidInputException($"{flag}: expected a probability in [0, 1); found {q.ToString(System.Globalization.CultureInfo.InvariantCulture)}.");
+        return spec with
+        {
+            InputDropout = c.InputDropout ?? 0, RecurrentDropout = c.RecurrentDropout ?? 0, Zoneout = c.Zoneout ?? 0, LayerNorm = c.LayerNorm ?? false,
+        };
+    }
 
     /// <summary>The gradient-flow monitor that <see cref="Create"/> put among the callbacks.</summary>
     public static GradientFlowMonitor Monitor(TrainingOptions options) => options.Callbacks.OfType<GradientFlowMonitor>().First();

@@ -179,4 +179,39 @@ public class BadInputTests
         AssertRejected(dir, ["train", "--data", data, "--lookback", "2000000000", "--horizon", "20000", "--out", dir.File("run")], "--");
         AssertRejected(dir, ["train", "--data", data, "--hidden", "100000000", "--out", dir.File("run")], "--hidden", "at most");
     }
+
+    [Theory]
+    [InlineData("rag.csv", "t,value\n1,2\n2,3,4\n3,4\n", new[] { "rag.csv:3", "expected 2 fields", "found 3" })]
+    [InlineData("nan.csv", "t,value\n1,2\n2,NaN\n3,4\n", new[] { "nan.csv:3", "column 'value'", "missing value ('NaN')", "--missing" })]
+    public void MalformedTablesNameTheLine(string name, string text, string[] fragments)
+    {
+        using var dir = new TempDirectory();
+        AssertRejected(dir, ["train", "--data", Write(dir, name, text), "--out", dir.File("run")], fragments);
+    }
+
+    [Fact]
+    public void WrongDelimiterIsNamed()
+    {
+        using var dir = new TempDirectory();
+        var data = Write(dir, "pipe.csv", "text|label\nhello|a\nworld|b\n");
+        AssertRejected(dir, ["train", "--task", "classify", "--data", data, "--text-column", "text", "--label-column", "label", "--out", dir.File("run")],
+            "pipe.csv has no column 'label'", "delimited by '|' rather than ','");
+    }
+
+    [Fact]
+    public void MissingLabelColumnIsNamed()
+    {
+        using var dir = new TempDirectory();
+        var data = Write(dir, "t.csv", "text,label\nhello,a\nworld,b\n");
+        AssertRejected(dir, ["train", "--task", "classify", "--data", data, "--text-column", "text", "--label-column", "sentiment", "--out", dir.File("run")],
+            "t.csv has no column 'sentiment'", "columns are: text, label");
+    }
+
+    [Fact]
+    public void NonUtf8TableNamesLineAndByte()
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllBytes(dir.File("latin1.csv"), [.. "t,value\n1,2\n2,"u8, 0xE9, .. "3\n"u8]);
+        AssertRejected(dir, ["train", "--data", dir.File("latin1.csv"), "--out", dir.File("run")], "latin1.csv:3: expected UTF-8 text; found byte 0xE9 at byte 14");
+    }
 }

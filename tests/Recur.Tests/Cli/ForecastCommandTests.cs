@@ -26,7 +26,7 @@ public class ForecastCommandTests
         foreach (var file in new[] { "model.safetensors", "metrics.csv", "config.json", "report.json" })
             Assert.True(File.Exists(Path.Combine(dir.File("run"), file)), $"run directory lacks {file}");
         var metricsCsv = File.ReadAllLines(Path.Combine(dir.File("run"), "metrics.csv"));
-        Assert.Equal("epoch,train_loss,validation_loss,learning_rate,seconds,best,skipped_steps,sequence_length,samples", metricsCsv[0]);
+        Assert.Equal("epoch,train_loss,validation_loss,learning_rate,seconds,best,skipped_steps,sequence_length,samples,workspace_peak_bytes", metricsCsv[0]);
         Assert.Equal(41, metricsCsv.Length);
 
         // evaluate from the model file alone reproduces the training run's test scores exactly

@@ -2,9 +2,9 @@
 
 Run with Debian's python3-torch (PyTorch 1.13):
 
-    /usr/bin/python3 tests/Recur.Tests/Fixtures/make_pytorch_parity.py [unmasked|masked]
+    /usr/bin/python3 tests/Recur.Tests/Fixtures/make_pytorch_parity.py [unmasked|masked|bidirectional]
 
-(both files without an argument). Another BLAS can change the last bit of the
+(every file without an argument). Another BLAS can change the last bit of the
 float64 results, so regenerate only the file whose cases changed.
 
 This script is NOT run by CI; its output ``pytorch_parity.json`` (written
@@ -40,6 +40,14 @@ extra ``lengths`` [B] and the module runs on
 steps) and h_n, c_n are each sequence's states at its last real step. It is
 sampled from its own seed after the unmasked cases, so the unmasked fixture
 stays byte-identical.
+
+``pytorch_parity_bidirectional.json`` holds 2-layer ``bidirectional=True``
+modules on right-padded batches (pack_padded_sequence as above, from its own
+seed). There D = 2: layer k > 0 reads 2H features, the parameters
+``weight_ih_l{k}_reverse`` etc. follow each layer's forward ones, output is
+[B, T, 2H] (per step concat(forward, backward)), h0, c0, h_n, c_n are
+[2L, B, H] in PyTorch's order (l0 forward, l0 backward, l1 forward, ...), and
+each case carries ``"bidirectional": true``.
 """
 
 import json
@@ -50,6 +58,7 @@ import torch
 
 SEED = 20240611
 MASKED_SEED = 20240612
+BIDIRECTIONAL_SEED = 20240613
 
 CASES = [
     # name, cell, input_size, hidden_size, num_layers, seq_len, batch
@@ -64,6 +73,13 @@ MASKED_CASES = [
     ("lstm_2layer_packed", "lstm", 3, 5, 2, 7, 4, [7, 3, 5, 1]),
     ("gru_2layer_packed", "gru", 3, 5, 2, 7, 4, [2, 7, 1, 6]),
     ("rnn_tanh_2layer_packed", "rnn", 3, 5, 2, 6, 3, [4, 6, 1]),
+]
+
+BIDIRECTIONAL_CASES = [
+    # name, cell, input_size, hidden_size, num_layers, seq_len, batch, lengths
+    ("lstm_2layer_bidirectional_packed", "lstm", 3, 5, 2, 7, 4, [7, 3, 5, 1]),
+    ("gru_2layer_bidirectional_packed", "gru", 3, 5, 2, 7, 4, [2, 7, 1, 6]),
+    ("rnn_tanh_2layer_bidirectional_packed", "rnn", 3, 4, 2, 6, 3, [4, 6, 2]),
 ]
 
 
@@ -85,14 +101,14 @@ def to_entry(t):
     }
 
 
-def make_module(cell, input_size, hidden_size, num_layers):
+def make_module(cell, input_size, hidden_size, num_layers, bidirectional=False):
     kwargs = dict(
         input_size=input_size,
         hidden_size=hidden_size,
         num_layers=num_layers,
         bias=True,
         batch_first=True,
-        bidirectional=False,
+        bidirectional=bidirectional,
     )
     if cell == "lstm":
         return torch.nn.LSTM(**kwargs)
@@ -103,8 +119,10 @@ def make_module(cell, input_size, hidden_size, num_layers):
     raise ValueError(cell)
 
 
-def run_case(name, cell, input_size, hidden_size, num_layers, seq_len, batch, lengths=None):
-    module = make_module(cell, input_size, hidden_size, num_layers)
+def run_case(name, cell, input_size, hidden_size, num_layers, seq_len, batch, lengths=None, bidirectional=False):
+    module = make_module(cell, input_size, hidden_size, num_layers, bidirectional)
+    directions = 2 if bidirectional else 1
+    states = directions * num_layers
 
     # Sample every parameter in float32 and assign it.
     with torch.no_grad():
@@ -112,11 +130,11 @@ def run_case(name, cell, input_size, hidden_size, num_layers, seq_len, batch, le
             p.copy_(randn_half32(*p.shape))
 
     x32 = uniform32(batch, seq_len, input_size)
-    h032 = uniform32(num_layers, batch, hidden_size)
-    c032 = uniform32(num_layers, batch, hidden_size) if cell == "lstm" else None
-    g_out32 = uniform32(batch, seq_len, hidden_size)
-    g_h32 = uniform32(num_layers, batch, hidden_size)
-    g_c32 = uniform32(num_layers, batch, hidden_size) if cell == "lstm" else None
+    h032 = uniform32(states, batch, hidden_size)
+    c032 = uniform32(states, batch, hidden_size) if cell == "lstm" else None
+    g_out32 = uniform32(batch, seq_len, directions * hidden_size)
+    g_h32 = uniform32(states, batch, hidden_size)
+    g_c32 = uniform32(states, batch, hidden_size) if cell == "lstm" else None
 
     # Keep the float32-sampled parameter values (exact in float64 too).
     params32 = [(n, p.detach().clone()) for n, p in module.named_parameters()]
@@ -152,8 +170,8 @@ def run_case(name, cell, input_size, hidden_size, num_layers, seq_len, batch, le
         loss = loss + (c_n * g_c).sum()
     loss.backward()
 
-    assert list(output.shape) == [batch, seq_len, hidden_size]
-    assert list(h_n.shape) == [num_layers, batch, hidden_size]
+    assert list(output.shape) == [batch, seq_len, directions * hidden_size]
+    assert list(h_n.shape) == [states, batch, hidden_size]
 
     tensors = {}
     tensors["input"] = to_entry(x32)
@@ -190,6 +208,8 @@ def run_case(name, cell, input_size, hidden_size, num_layers, seq_len, batch, le
     }
     if lengths is not None:
         case["lengths"] = list(lengths)
+    if bidirectional:
+        case["bidirectional"] = True
     return case
 
 
@@ -209,10 +229,10 @@ def write(file_name, cases):
 
 
 def main():
-    which = sys.argv[1:] or ["unmasked", "masked"]
-    unknown = set(which) - {"unmasked", "masked"}
+    which = sys.argv[1:] or ["unmasked", "masked", "bidirectional"]
+    unknown = set(which) - {"unmasked", "masked", "bidirectional"}
     if unknown:
-        sys.exit("unknown fixture(s) %s; expected unmasked and/or masked" % ", ".join(sorted(unknown)))
+        sys.exit("unknown fixture(s) %s; expected unmasked, masked and/or bidirectional" % ", ".join(sorted(unknown)))
     torch.set_default_dtype(torch.float32)
     if "unmasked" in which:
         torch.manual_seed(SEED)
@@ -220,6 +240,9 @@ def main():
     if "masked" in which:
         torch.manual_seed(MASKED_SEED)
         write("pytorch_parity_masked.json", [run_case(*c) for c in MASKED_CASES])
+    if "bidirectional" in which:
+        torch.manual_seed(BIDIRECTIONAL_SEED)
+        write("pytorch_parity_bidirectional.json", [run_case(*c, bidirectional=True) for c in BIDIRECTIONAL_CASES])
 
 
 if __name__ == "__main__":

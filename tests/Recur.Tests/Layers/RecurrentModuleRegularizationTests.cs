@@ -61,11 +61,11 @@ public class RecurrentModuleRegularizationTests
         var random = new RecurRandom(9);
         var before = random.Save();
         Assert.Equal(expected, regularized.Forward(Tape.Inference, input).Output.Value.Data);
-        Assert.Equal(expected, regularized.Forward(Tape.Inference, input, null, null, null, training: false, random).Output.Value.Data);
+        Assert.Equal(expected, regularized.Forward(Tape.Inference, input, null, null, null, training: null).Output.Value.Data);
         Assert.Equal(before, random.Save());
         Assert.Null(regularized.LastOptions);
 
-        var trained = regularized.Forward(new Tape(), input, null, null, null, training: true, random).Output.Value.Data;
+        var trained = regularized.Forward(new Tape(), input, null, null, null, training: random).Output.Value.Data;
         Assert.NotEqual(expected, trained);
         Assert.NotEqual(before, random.Save());
         var drawn = regularized.LastOptions!;
@@ -81,7 +81,7 @@ public class RecurrentModuleRegularizationTests
         float[] Run(ulong seed)
         {
             var lstm = new Lstm("encoder", 3, 5, random: new RecurRandom(4)) { Regularization = new(0.2, 0.3, 0.1) };
-            return lstm.Forward(new Tape(), Input(2, 6, 3, 5), null, null, null, training: true, new RecurRandom(seed)).Output.Value.Data;
+            return lstm.Forward(new Tape(), Input(2, 6, 3, 5), null, null, null, training: new RecurRandom(seed)).Output.Value.Data;
         }
         Assert.Equal(Run(11), Run(11));
         Assert.NotEqual(Run(11), Run(12));

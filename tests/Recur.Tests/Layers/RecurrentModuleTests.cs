@@ -115,9 +115,9 @@ public class RecurrentModuleTests
     {
         switch (cell)
         {
-            case "lstm": { var m = new Lstm(name, input, hidden, layers); module = m; forward = m.Forward; break; }
-            case "gru": { var m = new Gru(name, input, hidden, layers); module = m; forward = m.Forward; break; }
-            case "rnn": { var m = new SimpleRnn(name, input, hidden, layers); module = m; forward = m.Forward; break; }
+            case "lstm": { var m = new Lstm(name, input, hidden, layers); module = m; forward = (t, x, h, c, l) => m.Forward(t, x, h, c, l); break; }
+            case "gru": { var m = new Gru(name, input, hidden, layers); module = m; forward = (t, x, h, c, l) => m.Forward(t, x, h, c, l); break; }
+            case "rnn": { var m = new SimpleRnn(name, input, hidden, layers); module = m; forward = (t, x, h, c, l) => m.Forward(t, x, h, c, l); break; }
             default: throw new ArgumentException($"Unknown cell {cell}.");
         }
     }

@@ -64,6 +64,53 @@ public class ResumeTests
         Assert.Equal(referenceHistory.BestEpoch, resumedHistory.BestEpoch);
     }
 
+    /// <summary>Stateful training over token streams: 3 streams, 15 windows per epoch, state carried between windows.</summary>
+    private static (SequenceModel model, TrainingHistory history) FitStateful(string? checkpoints, params TrainingCallback[] extra)
+    {
+        var random = new RecurRandom(3);
+        var ids = Enumerable.Range(0, 3 * 151).Select(i => i % 7 == 0 ? 2 : random.NextDouble() < 0.5 ? 3 : 4).ToArray();
+        var train = SequenceDataset.TokenStreams(ids, streams: 3, window: 10);
+        var validation = SequenceDataset.TokenStreams(ids[..60], streams: 1, window: 10);
+        var spec = new SequenceModelSpec { Cell = CellKind.Lstm, HiddenSize = 12, Layers = 2, Dropout = 0.2, OutputSize = 5, PerStep = true, VocabularySize = 5, EmbeddingSize = 6 };
+        var model = new SequenceModel(spec, new RecurRandom(5));
+        var history = Trainer.Fit(model, train, validation, new TrainingOptions
+        {
+            Epochs = 3, Seed = 9, Stateful = true, CheckpointDirectory = checkpoints, CheckpointEveryBatches = 4,
+            Callbacks = [new ReduceOnPlateau(patience: 0), .. extra],
+        });
+        return (model, history);
+    }
+
+    [Theory]
+    [InlineData(6)]   // mid-epoch, after the checkpoint at batch 4: the carried state comes from the checkpoint
+    [InlineData(15)]  // the first batch of epoch 2 (state reset)
+    [InlineData(29)]  // late in epoch 2
+    public void InterruptedAndResumedStatefulTrainingEndsBitIdentical(long crashStep)
+    {
+        using var dir = new TempDirectory();
+        var (reference, referenceHistory) = FitStateful(null);
+
+        Assert.Throws<OperationCanceledException>(() => FitStateful(dir.Path, new CrashAt(crashStep)));
+        var (resumed, resumedHistory) = FitStateful(dir.Path);
+
+        Assert.Equal(TinyTraining.Bytes(reference.Parameters), TinyTraining.Bytes(resumed.Parameters));
+        Assert.Equal(referenceHistory.Epochs.Select(e => e.TrainLoss), resumedHistory.Epochs.Select(e => e.TrainLoss));
+        Assert.Equal(referenceHistory.Epochs.Select(e => e.ValidationLoss), resumedHistory.Epochs.Select(e => e.ValidationLoss));
+        Assert.Equal(referenceHistory.Epochs.Select(e => e.WorkspacePeakBytes), resumedHistory.Epochs.Select(e => e.WorkspacePeakBytes));
+    }
+
+    [Fact]
+    public void AStatefulCheckpointHoldsTheCarriedState()
+    {
+        using var dir = new TempDirectory();
+        Assert.Throws<OperationCanceledException>(() => FitStateful(dir.Path, new CrashAt(6)));
+        var data = new CheckpointStore(dir.Path).LoadLatest(TextWriter.Null)!;
+        Assert.Equal("4", data.Value("next_batch"));
+        Assert.Equal(2 * 3 * 12, data.Tensor("carried.hidden").Length); // [L, streams, H]
+        Assert.Equal(2 * 3 * 12, data.Tensor("carried.cell").Length);
+        Assert.Contains(data.Tensor("carried.hidden"), v => v != 0);
+    }
+
     [Fact]
     public void ACorruptLastCheckpointIsSkippedForThePreviousOne()
     {

@@ -25,10 +25,10 @@ public sealed class RecurrentLayerCache<T> where T : struct
         (Steps, Batch, Hidden) = (steps, batch, hidden);
         Input = input;
         Lengths = lengths;
-        Hs = new T[(steps + 1) * batch * hidden];
-        Cs = hasCellState ? new T[(steps + 1) * batch * hidden] : [];
-        Saved = new T[steps * batch * savedWidth * hidden];
-        _maskedOutput = lengths.Length == 0 ? null : new T[steps * batch * hidden];
+        Hs = Workspace.Allocate<T>((steps + 1) * batch * hidden);
+        Cs = hasCellState ? Workspace.Allocate<T>((steps + 1) * batch * hidden) : [];
+        Saved = Workspace.Allocate<T>(steps * batch * savedWidth * hidden);
+        _maskedOutput = lengths.Length == 0 ? null : Workspace.Allocate<T>(steps * batch * hidden);
     }
 
     public int Steps { get; }
@@ -119,7 +119,7 @@ public static class RecurrentLayerKernel<T, TCell>
         if (options?.InputMask is { } inputMask)
         {
             // Variational input dropout: the same mask [B, I] at every step; the cache keeps the masked input.
-            var masked = new T[x.Length];
+            var masked = Workspace.Allocate<T>(x.Length); // held by the cache, as Hs
             var source = x.Span;
             for (int t = 0; t < steps; t++)
                 TensorPrimitives.Multiply(source.Slice(t * batch * I, batch * I), inputMask, masked.AsSpan(t * batch * I, batch * I));
@@ -131,25 +131,25 @@ public static class RecurrentLayerKernel<T, TCell>
         if (TCell.HasCellState && !c0.IsEmpty) c0.CopyTo(cache.Cs);
 
         // xGates = x·W_ihᵀ + b_ih for all steps at once: [T·B, G·H]  (layer norm: LN_ih(x·W_ihᵀ) + b_ih)
-        var xGates = new T[steps * batch * GH];
+        var xGates = Workspace.Allocate<T>(steps * batch * GH);
         Gemm.Multiply<T>(false, true, steps * batch, GH, I, x.Span, w.InputWeights, xGates, accumulate: false);
         if (ln is null) Rows.AddBias<T>(xGates, w.InputBias);
         else
         {
-            (cache.XNorm, cache.XRstd) = (new T[xGates.Length], new T[steps * batch]);
-            (cache.HNorm, cache.HRstd) = (new T[xGates.Length], new T[steps * batch]);
-            if (lnCell) (cache.CNorm, cache.CRstd) = (new T[steps * BH], new T[steps * batch]);
+            (cache.XNorm, cache.XRstd) = (Workspace.Allocate<T>(xGates.Length), Workspace.Allocate<T>(steps * batch));
+            (cache.HNorm, cache.HRstd) = (Workspace.Allocate<T>(xGates.Length), Workspace.Allocate<T>(steps * batch));
+            if (lnCell) (cache.CNorm, cache.CRstd) = (Workspace.Allocate<T>(steps * BH), Workspace.Allocate<T>(steps * batch));
             RowLayerNorm<T>.Forward(steps * batch, GH, xGates, ln.InputGain, ln.InputBias, w.InputBias, xGates, cache.XNorm, cache.XRstd);
         }
 
-        var hGates = new T[batch * GH]; // [B, G·H], reused every step
+        var hGates = Workspace.Allocate<T>(batch * GH); // [B, G·H], reused every step
         // W_hhᵀ: [H, G·H], transposed once so every step's product reads it row-major (no per-step repacking of a
         // transposed operand).
-        var recurrentTransposed = new T[H * GH];
+        var recurrentTransposed = Workspace.Allocate<T>(H * GH);
         for (int g = 0; g < GH; g++)
             for (int k = 0; k < H; k++) recurrentTransposed[k * GH + g] = w.RecurrentWeights[g * H + k];
         var recurrentMask = options?.RecurrentMask;
-        if (recurrentMask is not null) cache.MaskedStates = new T[steps * BH];
+        if (recurrentMask is not null) cache.MaskedStates = Workspace.Allocate<T>(steps * BH);
         bool zoneout = options is { HasZoneout: true };
         T zoneScalar = T.CreateChecked(options?.Zoneout ?? 0);
         int savedStep = batch * TCell.SavedWidth * H;
@@ -208,6 +208,9 @@ public static class RecurrentLayerKernel<T, TCell>
             for (int b = 0; b < batch; b++)
                 for (int t = mask[b]; t < steps; t++) output.AsSpan(t * BH + b * H, H).Clear();
         }
+        Workspace.Release(xGates);
+        Workspace.Release(hGates);
+        Workspace.Release(recurrentTransposed);
         return cache;
     }
 
@@ -240,21 +243,27 @@ public static class RecurrentLayerKernel<T, TCell>
         bool lnCell = ln is not null && TCell.HasCellState;
 
         // dL/d(xGates) and dL/d(hGates) for all steps: [T, B, G·H]
-        var dXGates = new T[rows * GH];
-        var dHGates = TCell.SharesGateGradient ? dXGates : new T[rows * GH];
+        var dXGates = Workspace.Allocate<T>(rows * GH);
+        var dHGates = TCell.SharesGateGradient ? dXGates : Workspace.Allocate<T>(rows * GH);
         // Layer norm: dL/d(h·W_hhᵀ) before normalisation, which the recurrent product's gradients read.
-        var dHRaw = ln is null ? dHGates : new T[rows * GH];
-        var dhNext = new T[BH];
-        var dcNext = new T[BH];
-        var dhTotal = new T[BH];
-        var dhPrev = new T[BH];
-        var dcPrev = new T[BH];
+        var dHRaw = ln is null ? dHGates : Workspace.Allocate<T>(rows * GH);
+        var dhNext = Workspace.Allocate<T>(BH);
+        var dcNext = Workspace.Allocate<T>(BH);
+        var dhTotal = Workspace.Allocate<T>(BH);
+        var dhPrev = Workspace.Allocate<T>(BH);
+        var dcPrev = Workspace.Allocate<T>(BH);
         bool zoneout = options is { HasZoneout: true };
         T zoneScalar = T.CreateChecked(options?.Zoneout ?? 0);
-        var dhCell = zoneout ? new T[BH] : dhTotal;
-        var dcCell = zoneout ? new T[BH] : dcNext;
+        var dhCell = zoneout ? Workspace.Allocate<T>(BH) : dhTotal;
+        var dcCell = zoneout ? Workspace.Allocate<T>(BH) : dcNext;
+        // Temporaries released at the end: each distinct buffer once (aliases are not listed twice).
+        var temporaries = new List<T[]> { dXGates, dhNext, dcNext, dhTotal, dhPrev, dcPrev };
+        if (!TCell.SharesGateGradient) temporaries.Add(dHGates);
+        if (ln is not null) temporaries.Add(dHRaw);
+        if (zoneout) temporaries.AddRange([dhCell, dcCell]);
         var recurrentMask = options?.RecurrentMask;
-        var dhMasked = recurrentMask is null ? [] : new T[BH];
+        var dhMasked = recurrentMask is null ? [] : Workspace.Allocate<T>(BH);
+        if (recurrentMask is not null) temporaries.Add(dhMasked);
         if (!dhT.IsEmpty) dhT.CopyTo(dhNext);
         if (!dcT.IsEmpty) dcT.CopyTo(dcNext);
 
@@ -323,7 +332,8 @@ public static class RecurrentLayerKernel<T, TCell>
         var dXRaw = dXGates;
         if (ln is not null)
         {
-            dXRaw = new T[rows * GH];
+            dXRaw = Workspace.Allocate<T>(rows * GH);
+            temporaries.Add(dXRaw);
             RowLayerNorm<T>.Backward(rows, GH, dXGates, cache.XNorm, cache.XRstd, ln.InputGain, dXRaw, dln!.InputGain, dln.InputBias);
         }
         // Weight gradients over all steps at once.
@@ -340,12 +350,14 @@ public static class RecurrentLayerKernel<T, TCell>
                 Gemm.Multiply<T>(false, false, rows, I, GH, dXRaw, w.InputWeights, dx, accumulate: true);
             else
             {
-                var dMasked = new T[rows * I];
+                var dMasked = Workspace.Allocate<T>(rows * I);
                 Gemm.Multiply<T>(false, false, rows, I, GH, dXRaw, w.InputWeights, dMasked, accumulate: false);
                 for (int t = 0; t < steps; t++)
                     TensorPrimitives.FusedMultiplyAdd(dMasked.AsSpan(t * batch * I, batch * I), inputMask, dx.Slice(t * batch * I, batch * I), dx.Slice(t * batch * I, batch * I));
+                Workspace.Release(dMasked);
             }
         }
+        foreach (var buffer in temporaries) Workspace.Release(buffer);
     }
 
     private static ReadOnlySpan<T> StepSlice(T[]? perStep, int step, int bh) => perStep is null ? [] : perStep.AsSpan(step * bh, bh);

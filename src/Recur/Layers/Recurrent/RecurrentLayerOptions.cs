@@ -1,5 +1,6 @@
 using System.Numerics;
 using Recur.Randomness;
+using Recur.Tensors;
 
 namespace Recur.Layers.Recurrent;
 
@@ -57,14 +58,14 @@ public static class RecurrentLayerOptions
         T[]? Dropout(double p, int n)
         {
             if (p == 0) return null;
-            var mask = new T[n];
+            var mask = Workspace.Allocate<T>(n); // held for the step, as the caches
             DropoutKernel<T>.Mask(p, random, mask);
             return mask;
         }
         T[]? Zone(int n)
         {
             if (zoneout == 0) return null;
-            var mask = new T[n];
+            var mask = Workspace.Allocate<T>(n); // held for the step, as the caches
             for (int i = 0; i < n; i++) mask[i] = random.NextDouble() < zoneout ? T.One : T.Zero;
             return mask;
         }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using Recur.Tensors;
 
 namespace Recur.Layers.Recurrent;
 
@@ -48,8 +49,8 @@ public static class RecurrentStackKernel<T, TCell>
         CheckState(h0, L * BH, "h0");
         CheckState(c0, L * BH, "c0");
         var caches = new RecurrentLayerCache<T>[L];
-        var finalHidden = new T[L * BH];
-        var finalCell = TCell.HasCellState ? new T[L * BH] : [];
+        var finalHidden = Workspace.Allocate<T>(L * BH);
+        var finalCell = TCell.HasCellState ? Workspace.Allocate<T>(L * BH) : [];
         ReadOnlyMemory<T> input = x;
         for (int l = 0; l < L; l++)
         {
@@ -77,17 +78,19 @@ public static class RecurrentStackKernel<T, TCell>
         int BH = caches[0].Batch * caches[0].Hidden;
         CheckState(dhN, L * BH, "dhN");
         CheckState(dcN, L * BH, "dcN");
-        T[] dLayerOutput = dOutput.ToArray();
+        T[] dLayerOutput = Workspace.Allocate<T>(dOutput.Length);
+        dOutput.CopyTo(dLayerOutput);
         for (int l = L - 1; l >= 0; l--)
         {
             // The gradient reaching this layer's input is the layer below's output gradient.
-            T[] dInput = l > 0 ? new T[caches[l].Input.Length] : [];
+            T[] dInput = l > 0 ? Workspace.Allocate<T>(caches[l].Input.Length) : [];
             RecurrentLayerKernel<T, TCell>.Backward(layers[l], caches[l], dLayerOutput,
                 StateSlice(dhN, l, BH), TCell.HasCellState ? StateSlice(dcN, l, BH) : [],
                 grads[l], l > 0 ? dInput : dx,
                 dh0.IsEmpty ? [] : dh0.Slice(l * BH, BH),
                 dc0.IsEmpty || !TCell.HasCellState ? [] : dc0.Slice(l * BH, BH),
                 stepGradientNorms is null ? [] : stepGradientNorms[l]);
+            Workspace.Release(dLayerOutput);
             dLayerOutput = dInput;
         }
     }

@@ -44,6 +44,12 @@ public sealed class TrainingContext
 
     public List<EpochRecord> History { get; } = [];
 
+    /// <summary>
+    /// Stateful training: the recurrent state the batch in progress starts from (the previous batch's final state,
+    /// detached); null for zeros (the first batch of an epoch) and in non-stateful training.
+    /// </summary>
+    public RecurrentState? CarriedState { get; internal set; }
+
     public bool StopRequested { get; private set; }
     public string? StopReason { get; private set; }
 

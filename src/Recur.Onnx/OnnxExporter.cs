@@ -1,0 +1,394 @@
+using System.Reflection;
+using System.Text.Json;
+using Recur.Layers;
+using Recur.Models;
+using Recur.Serialization;
+using Recur.Tensors;
+
+namespace Recur.Onnx;
+
+/// <summary>How a model is exported.</summary>
+public sealed record OnnxExportOptions
+{
+    /// <summary>
+    /// Give the graph a <c>lengths</c> input [batch] (int32, each in 1 … sequence) for right-padded batches; without
+    /// it every sequence uses all its steps.
+    /// </summary>
+    public bool Lengths { get; init; } = true;
+
+    /// <summary>Tests only: false writes the weights in PyTorch's gate order, to show that the reordering matters.</summary>
+    internal bool ReorderGates { get; init; } = true;
+}
+
+/// <summary>
+/// Writes a <see cref="ModelFile"/> as an ONNX model (opset <see cref="Opset"/>, IR version <see cref="IrVersion"/>):
+/// <code>
+/// input [batch, sequence, features] float  — or token ids [batch, sequence] int64 → Gather(embedding.weight)
+///   → Transpose to [sequence, batch, ·] (ONNX layout 0)
+///   → one LSTM / GRU (linear_before_reset=1) / RNN (Tanh) node per layer, sequence_lens = lengths
+///   → per sequence: the last real step of the last layer (GatherND at lengths − 1) → Gemm(head) → output [batch, O]
+///     per step:     Transpose to [batch, sequence, H] → MatMul + Add (head) → output [batch, sequence, O]
+/// </code>
+/// with dynamic <c>batch</c> and <c>sequence</c> axes, and the model file's metadata (task, config, architecture,
+/// data-preparation state <c>recur.data</c>, metrics) as <c>metadata_props</c>. An architecture this exporter does
+/// not know is refused with an <see cref="InvalidInputException"/>, never written approximately.
+/// </summary>
+public static class OnnxExporter
+{
+    /// <summary>The ONNX operator set: 14 is the newest version of LSTM, GRU and RNN (it added <c>layout</c>).</summary>
+    public const int Opset = 14;
+
+    /// <summary>IR version 7, the one released with opset 14 (ONNX 1.9).</summary>
+    public const int IrVersion = 7;
+
+    /// <summary>Writes the ONNX file atomically: to a temporary file beside <paramref name="path"/>, then moved over it.</summary>
+    public static void Write(ModelFile file, string path, OnnxExportOptions? options = null)
+    {
+        byte[] bytes = Export(file, options);
+        string full;
+        try
+        {
+            full = Path.GetFullPath(path);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new InvalidInputException($"--out: '{path}' is not a usable file path ({e.Message}).");
+        }
+        if (Directory.Exists(full)) throw new InvalidInputException($"--out: '{path}' is a directory; give the ONNX file's path, e.g. {Path.Combine(path, "model.onnx")}.");
+        string directory = Path.GetDirectoryName(full)!;
+        if (!Directory.Exists(directory)) throw new InvalidInputException($"--out: the directory '{directory}' does not exist.");
+        if (file.Path.Length > 0 && string.Equals(Path.GetFullPath(file.Path), full, StringComparison.Ordinal))
+            throw new InvalidInputException($"--out: '{path}' is the model file itself; choose another path.");
+        string temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            File.WriteAllBytes(temp, bytes);
+            File.Move(temp, full, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(temp);
+            throw new InvalidInputException($"--out: cannot write '{path}' ({e.Message}).");
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            if (File.Exists(path)) File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // nothing more to do: the temporary file is hidden and named as such
+        }
+    }
+
+    /// <summary>The ONNX model's bytes (a serialized <c>ModelProto</c>).</summary>
+    public static byte[] Export(ModelFile file, OnnxExportOptions? options = null)
+    {
+        options ??= new OnnxExportOptions();
+        var spec = file.Model.Spec;
+        string source = file.Path.Length > 0 ? file.Path : "the model";
+        CheckArchitecture(spec, source);
+        var parameters = file.Model.StateDict();
+        var layout = ParameterLayout.Expected(spec, directions: 1);
+        layout.Check(parameters, source);
+
+        var graph = new GraphBuilder();
+        bool tokens = spec.VocabularySize > 0;
+        var inputs = new List<OnnxValueInfo>
+        {
+            tokens
+                ? new OnnxValueInfo("input", OnnxDataType.Int64, [OnnxDim.Dynamic("batch"), OnnxDim.Dynamic("sequence")],
+                    $"token ids in 0 … {spec.VocabularySize - 1}, right-padded (any id at padded steps)")
+                : new OnnxValueInfo("input", OnnxDataType.Float, [OnnxDim.Dynamic("batch"), OnnxDim.Dynamic("sequence"), OnnxDim.Fixed(spec.InputSize)],
+                    "numeric features after the preprocessing recorded in recur.data, right-padded"),
+        };
+        string? lengths = null;
+        if (options.Lengths)
+        {
+            lengths = "lengths";
+            inputs.Add(new OnnxValueInfo(lengths, OnnxDataType.Int32, [OnnxDim.Dynamic("batch")], "real steps of each sequence, each in 1 … sequence"));
+        }
+
+        // [batch, sequence, ·] → [sequence, batch, ·] (ONNX recurrent layout 0)
+        string x;
+        if (tokens)
+        {
+            string ids = graph.Node("Transpose", ["input"], [OnnxAttribute.Ints("perm", 1, 0)]);
+            string table = graph.Initializer("embedding.weight", Floats(parameters["embedding.weight"]));
+            x = graph.Node("Gather", [table, ids], [OnnxAttribute.Int("axis", 0)]);
+        }
+        else
+        {
+            x = graph.Node("Transpose", ["input"], [OnnxAttribute.Ints("perm", 1, 0, 2)]);
+        }
+
+        for (int l = 0; l < spec.Layers; l++)
+            x = RecurrentLayer(graph, spec, parameters, l, layout.Directions, x, lengths, options.ReorderGates);
+
+        int O = spec.OutputSize, features = layout.Directions * spec.HiddenSize;
+        var headWeight = parameters["head.weight"];
+        string headBias = graph.Initializer("head.bias", Floats(parameters["head.bias"]));
+        OnnxValueInfo output;
+        if (spec.PerStep)
+        {
+            string steps = graph.Node("Transpose", [x], [OnnxAttribute.Ints("perm", 1, 0, 2)]); // [batch, sequence, D·H]
+            var transposed = new float[features * O];                                              // head.weight [O, D·H] → [D·H, O]
+            for (int o = 0; o < O; o++)
+                for (int f = 0; f < features; f++) transposed[f * O + o] = headWeight.Data[o * features + f];
+            string w = graph.Initializer("head.weight_t", OnnxTensor.Floats("", [features, O], transposed));
+            string product = graph.Node("MatMul", [steps, w], []);
+            graph.Node("Add", [product, headBias], [], output: "output");
+            output = new OnnxValueInfo("output", OnnxDataType.Float, [OnnxDim.Dynamic("batch"), OnnxDim.Dynamic("sequence"), OnnxDim.Fixed(O)],
+                "one output vector per step (meaningless at padded steps)");
+        }
+        else
+        {
+            string last = LastRealStep(graph, x, lengths);                                           // [batch, D·H]
+            string w = graph.Initializer("head.weight", Floats(headWeight));
+            graph.Node("Gemm", [last, w, headBias], [OnnxAttribute.Int("transB", 1)], output: "output");
+            output = new OnnxValueInfo("output", OnnxDataType.Float, [OnnxDim.Dynamic("batch"), OnnxDim.Fixed(O)],
+                "one output vector per sequence, read at its last real step");
+        }
+
+        var model = new OnnxModel(IrVersion, [new OnnxOpset("", Opset)], "recur",
+            typeof(SequenceModel).Assembly.GetName().Version?.ToString() ?? "0",
+            $"Recur {Task(file)} model: {file.Model}. Inputs: 'input'{(lengths is null ? "" : " and 'lengths'")}; output 'output'. " +
+            "Preprocessing (scalers, vocabulary or tokenizer, columns) is in the metadata key recur.data.",
+            graph.Build("recur", inputs, [output]), Metadata(file));
+        return ((IOnnxMessage)model).ToBytes();
+    }
+
+    /// <summary>
+    /// One ONNX recurrent node over x [sequence, batch, I]; returns its output as [sequence, batch, D·H] (D directions
+    /// concatenated per step, forward first, as PyTorch's output).
+    /// </summary>
+    private static string RecurrentLayer(GraphBuilder graph, SequenceModelSpec spec, IReadOnlyDictionary<string, Tensor> p,
+        int layer, int directions, string x, string? lengths, bool reorder)
+    {
+        int H = spec.HiddenSize, G = GateCount(spec.Cell);
+        int I = layer == 0 ? (spec.VocabularySize > 0 ? spec.EmbeddingSize : spec.InputSize) : directions * H;
+        // W [D, G·H, I], R [D, G·H, H], B [D, 2·G·H] = (Wb, Rb): each direction's PyTorch tensors, gates reordered.
+        var W = new float[directions * G * H * I];
+        var R = new float[directions * G * H * H];
+        var B = new float[directions * 2 * G * H];
+        for (int d = 0; d < directions; d++)
+        {
+            string suffix = $"_l{layer}{ParameterLayout.DirectionSuffix(d)}";
+            Gates(spec.Cell, p[$"encoder.weight_ih{suffix}"], W.AsSpan(d * G * H * I, G * H * I), H, I, reorder);
+            Gates(spec.Cell, p[$"encoder.weight_hh{suffix}"], R.AsSpan(d * G * H * H, G * H * H), H, H, reorder);
+            Gates(spec.Cell, p[$"encoder.bias_ih{suffix}"], B.AsSpan(d * 2 * G * H, G * H), H, 1, reorder);
+            Gates(spec.Cell, p[$"encoder.bias_hh{suffix}"], B.AsSpan(d * 2 * G * H + G * H, G * H), H, 1, reorder);
+        }
+        string prefix = $"encoder_l{layer}";
+        string w = graph.Initializer($"{prefix}.W", OnnxTensor.Floats("", [directions, G * H, I], W));
+        string r = graph.Initializer($"{prefix}.R", OnnxTensor.Floats("", [directions, G * H, H], R));
+        string b = graph.Initializer($"{prefix}.B", OnnxTensor.Floats("", [directions, 2 * G * H], B));
+
+        var attributes = new List<OnnxAttribute>
+        {
+            OnnxAttribute.Int("hidden_size", H),
+            OnnxAttribute.String("direction", directions == 2 ? "bidirectional" : "forward"),
+            OnnxAttribute.Int("layout", 0),
+        };
+        string op;
+        switch (spec.Cell)
+        {
+            case CellKind.Lstm:
+                op = "LSTM"; // default activations Sigmoid, Tanh, Tanh; no peepholes; input_forget = 0
+                break;
+            case CellKind.Gru:
+                op = "GRU";  // reset applied after the recurrent product, as PyTorch
+                attributes.Add(OnnxAttribute.Int("linear_before_reset", 1));
+                break;
+            case CellKind.Rnn:
+                op = "RNN";
+                attributes.Add(OnnxAttribute.Strings("activations", [.. Enumerable.Repeat("Tanh", directions)]));
+                break;
+            default:
+                throw new NotSupportedException($"cell {spec.Cell}");
+        }
+        string[] inputs = lengths is null ? [x, w, r, b] : [x, w, r, b, lengths];
+        string y = graph.Node(op, inputs, attributes, name: prefix); // Y [sequence, D, batch, H]
+        if (directions == 1) return graph.Node("Squeeze", [y, graph.Int64s("axes_1", 1)], []);
+        string perStep = graph.Node("Transpose", [y], [OnnxAttribute.Ints("perm", 0, 2, 1, 3)]); // [sequence, batch, D, H]
+        return graph.Node("Reshape", [perStep, graph.Int64s("shape_keep2_merge", 0, 0, -1)], []);
+    }
+
+    private static void Gates(CellKind cell, Tensor pyTorch, Span<float> onnx, int hidden, int columns, bool reorder)
+    {
+        if (reorder) GateOrder.Reorder(cell, pyTorch.Data, onnx, hidden, columns);
+        else pyTorch.Data.AsSpan().CopyTo(onnx);
+    }
+
+    /// <summary>x [sequence, batch, F] → [batch, F] at each sequence's last real step (lengths − 1, or the last step).</summary>
+    private static string LastRealStep(GraphBuilder graph, string x, string? lengths)
+    {
+        if (lengths is null) return graph.Node("Gather", [x, graph.Int64Scalar("minus_one", -1)], [OnnxAttribute.Int("axis", 0)]);
+        string batchMajor = graph.Node("Transpose", [x], [OnnxAttribute.Ints("perm", 1, 0, 2)]);                // [batch, sequence, F]
+        string lastIndex = graph.Node("Sub", [lengths, graph.Int32Scalar("one_i32", 1)], []);                  // [batch] int32
+        string index64 = graph.Node("Cast", [lastIndex], [OnnxAttribute.Int("to", (long)OnnxDataType.Int64)]);
+        string indices = graph.Node("Unsqueeze", [index64, graph.Int64s("axes_1", 1)], []);                   // [batch, 1]
+        return graph.Node("GatherND", [batchMajor, indices], [OnnxAttribute.Int("batch_dims", 1)]);           // [batch, F]
+    }
+
+    private static int GateCount(CellKind cell) => GateOrder.OnnxFromPyTorch(cell).Length;
+
+    private static OnnxTensor Floats(Tensor t) => OnnxTensor.Floats("", [.. t.Shape.Select(d => (long)d)], t.Data);
+
+    /// <summary>
+    /// The spec properties this exporter knows. Any other property of <see cref="SequenceModelSpec"/> (an architecture
+    /// option added later, such as bidirectional layers or layer normalisation) must still hold its default value, or
+    /// the model is refused: a graph that ignored it would compute something else.
+    /// </summary>
+    private static readonly HashSet<string> KnownSpecProperties =
+    [
+        nameof(SequenceModelSpec.Cell), nameof(SequenceModelSpec.InputSize), nameof(SequenceModelSpec.HiddenSize),
+        nameof(SequenceModelSpec.Layers), nameof(SequenceModelSpec.OutputSize), nameof(SequenceModelSpec.VocabularySize),
+        nameof(SequenceModelSpec.EmbeddingSize), nameof(SequenceModelSpec.PerStep),
+        nameof(SequenceModelSpec.Dropout),        // inactive at inference
+        // Variational input and recurrent dropout act only while training: the inference graph is the plain stack's.
+        // (Zoneout is not listed: at inference it mixes h_{t−1} into every step, h = z·h_{t−1} + (1−z)·h̃, which the
+        // ONNX recurrent operators cannot express; layer norm is not listed either: it changes every gate.)
+        nameof(SequenceModelSpec.InputDropout), nameof(SequenceModelSpec.RecurrentDropout),
+        nameof(SequenceModelSpec.Initialization), // how weights were drawn; the file's weights are exported
+    ];
+
+    internal static void CheckArchitecture(SequenceModelSpec spec, string source)
+    {
+        if (spec.Cell is not (CellKind.Lstm or CellKind.Gru or CellKind.Rnn))
+            throw new InvalidInputException($"{source}: cell '{spec.Cell}' cannot be exported to ONNX yet (supported: lstm, gru, rnn).");
+        var defaults = new SequenceModelSpec();
+        var unsupported = new List<string>();
+        foreach (var property in typeof(SequenceModelSpec).GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            if (KnownSpecProperties.Contains(property.Name) || property.GetIndexParameters().Length > 0) continue;
+            object? value = property.GetValue(spec), fallback = property.GetValue(defaults);
+            if (!Equals(value, fallback)) unsupported.Add($"{property.Name} = {value}");
+        }
+        if (unsupported.Count > 0)
+            throw new InvalidInputException($"{source}: the model uses {string.Join(", ", unsupported)}, which ONNX export does not support yet; nothing was written.");
+    }
+
+    private static string Task(ModelFile file)
+    {
+        if (!string.IsNullOrEmpty(file.Config.Task)) return file.Config.Task;
+        try
+        {
+            using var doc = JsonDocument.Parse(file.DataState);
+            if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("task", out var t) && t.ValueKind == JsonValueKind.String)
+                return t.GetString()!;
+        }
+        catch (JsonException)
+        {
+            // no task recorded
+        }
+        return "";
+    }
+
+    private static List<KeyValuePair<string, string>> Metadata(ModelFile file) =>
+    [
+        new("recur.task", Task(file)),
+        new("recur.format", ModelFile.FormatVersion),
+        new("recur.config", file.Config.ToJson()),
+        new("recur.model", ModelFile.ArchitectureJson(file.Model.Spec)),
+        new("recur.data", file.DataState),
+        new("recur.metrics", file.Metrics),
+        new("recur.onnx", JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["inputs"] = file.Model.Spec.VocabularySize > 0 ? "input: int64 token ids [batch, sequence]" : "input: float [batch, sequence, features]",
+            ["lengths"] = "lengths: int32 [batch], real steps of each right-padded sequence (when present)",
+            ["output"] = file.Model.Spec.PerStep ? "output: float [batch, sequence, outputs]" : "output: float [batch, outputs]",
+        })),
+    ];
+}
+
+/// <summary>
+/// The parameter names and shapes the exporter expects for a spec, PyTorch's names under the module prefixes
+/// (<c>embedding.weight</c>, <c>encoder.weight_ih_l0</c>, <c>encoder.weight_ih_l0_reverse</c> for a second
+/// direction, <c>head.weight</c>, <c>head.bias</c>). A model with any other parameter is refused.
+/// </summary>
+internal sealed class ParameterLayout
+{
+    private readonly Dictionary<string, int[]> _shapes;
+
+    private ParameterLayout(int directions, Dictionary<string, int[]> shapes) => (Directions, _shapes) = (directions, shapes);
+
+    public int Directions { get; }
+
+    /// <summary>PyTorch's suffix of direction d: "" forward, "_reverse" backward.</summary>
+    public static string DirectionSuffix(int direction) => direction == 0 ? "" : "_reverse";
+
+    public static ParameterLayout Expected(SequenceModelSpec spec, int directions)
+    {
+        var shapes = new Dictionary<string, int[]>(StringComparer.Ordinal);
+        int H = spec.HiddenSize, GH = GateOrder.OnnxFromPyTorch(spec.Cell).Length * H;
+        int input = spec.InputSize;
+        if (spec.VocabularySize > 0)
+        {
+            shapes["embedding.weight"] = [spec.VocabularySize, spec.EmbeddingSize];
+            input = spec.EmbeddingSize;
+        }
+        for (int l = 0; l < spec.Layers; l++)
+            for (int d = 0; d < directions; d++)
+            {
+                string suffix = $"_l{l}{DirectionSuffix(d)}";
+                shapes[$"encoder.weight_ih{suffix}"] = [GH, l == 0 ? input : directions * H];
+                shapes[$"encoder.weight_hh{suffix}"] = [GH, H];
+                shapes[$"encoder.bias_ih{suffix}"] = [GH];
+                shapes[$"encoder.bias_hh{suffix}"] = [GH];
+            }
+        shapes["head.weight"] = [spec.OutputSize, directions * H];
+        shapes["head.bias"] = [spec.OutputSize];
+        return new ParameterLayout(directions, shapes);
+    }
+
+    public void Check(IReadOnlyDictionary<string, Tensor> parameters, string source)
+    {
+        var unknown = parameters.Keys.Where(k => !_shapes.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
+        if (unknown.Count > 0)
+            throw new InvalidInputException($"{source}: parameter{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown)} belong{(unknown.Count > 1 ? "" : "s")} to a layer ONNX export does not support yet; nothing was written.");
+        foreach (var (name, shape) in _shapes)
+        {
+            if (!parameters.TryGetValue(name, out var t))
+                throw new InvalidInputException($"{source}: parameter {name} is missing; cannot export.");
+            if (!t.Shape.SequenceEqual(shape))
+                throw new InvalidInputException($"{source}: parameter {name} has shape {t.ShapeText}; expected [{string.Join(", ", shape)}].");
+        }
+    }
+}
+
+/// <summary>Collects nodes and initializers with unique value names.</summary>
+internal sealed class GraphBuilder
+{
+    private readonly List<OnnxNode> _nodes = [];
+    private readonly List<OnnxTensor> _initializers = [];
+    private readonly HashSet<string> _initializerNames = [];
+    private readonly Dictionary<string, int> _counts = [];
+
+    /// <summary>Adds a node with one output and returns the output's name.</summary>
+    public string Node(string op, string[] inputs, IReadOnlyList<OnnxAttribute> attributes, string? output = null, string? name = null)
+    {
+        _counts[op] = _counts.GetValueOrDefault(op) + 1;
+        string nodeName = name ?? $"{op}_{_counts[op]}";
+        output ??= nodeName + "_out";
+        _nodes.Add(new OnnxNode(op, inputs, [output], nodeName, attributes));
+        return output;
+    }
+
+    /// <summary>Adds a constant (once per name) and returns its name.</summary>
+    public string Initializer(string name, OnnxTensor tensor)
+    {
+        if (_initializerNames.Add(name)) _initializers.Add(tensor with { Name = name });
+        return name;
+    }
+
+    public string Int64s(string name, params long[] values) => Initializer(name, OnnxTensor.Int64s(name, [values.Length], values));
+    public string Int64Scalar(string name, long value) => Initializer(name, OnnxTensor.Int64s(name, [], [value]));
+    public string Int32Scalar(string name, int value) => Initializer(name, OnnxTensor.Int32s(name, [], [value]));
+
+    public OnnxGraph Build(string name, IReadOnlyList<OnnxValueInfo> inputs, IReadOnlyList<OnnxValueInfo> outputs) =>
+        new(name, _nodes, _initializers, inputs, outputs);
+}
