@@ -49,6 +49,13 @@ internal static class TrainCommand
     private static readonly Option<string?> ClassWeights = new("--class-weights") { Description = "classify: none or balanced (weigh rare labels up)" };
     private static readonly Option<int?> EmbeddingSize = new("--embedding-size") { Description = "classify: width of the character embedding" };
     private static readonly Option<double?> Dropout = new("--dropout") { Description = "dropout before the output layer" };
+    private static readonly Option<double?> RecurrentDropout = new("--recurrent-dropout") { Description = "variational dropout of h(t-1) in the recurrent product: one mask per sequence and layer, every step" };
+    private static readonly Option<double?> InputDropout = new("--input-dropout") { Description = "variational dropout of each recurrent layer's input: one mask per sequence and feature, every step" };
+    private static readonly Option<double?> Zoneout = new("--zoneout") { Description = "zoneout: each recurrent unit keeps its previous state with this probability per step" };
+    private static readonly Option<bool> LayerNorm = new("--layer-norm") { Description = "layer-normalised recurrent cells (gate pre-activations, and c for LSTM)" };
+    private static readonly Option<double?> WeightDecay = new("--weight-decay") { Description = "weight decay (default: adamw 0.01, others 0)" };
+    private static readonly Option<string?> Decay = new("--decay") { Description = "how weight decay applies: l2 (added to the gradient) or decoupled (AdamW-style); default decoupled for adamw, l2 otherwise" };
+    private static readonly Option<double?> MaxNorm = new("--max-norm") { Description = "cap the norm of each weight row (a unit's incoming weights) after every step" };
     private static readonly Option<bool> Bidirectional = new("--bidirectional") { Description = "a backward direction in every recurrent layer (not for lm)" };
     private static readonly Option<double?> LayerDropout = new("--layer-dropout") { Description = "dropout on each recurrent layer's output but the last, while training" };
     private static readonly Option<bool> Residual = new("--residual") { Description = "residual connections: recurrent layers after the first add their input to their output" };
@@ -75,6 +82,7 @@ internal static class TrainCommand
         {
             Config, Task, Data, Out, Epochs, Seed, Threads, Target, Features, Lookback, Horizon, Stride, Calendar, Season, PeriodColumn, TimeColumn, IdColumn, Normalize, Missing, ScalerKind,
             TextColumn, LabelColumn, MaxLength, MaxTokens, Bptt, Stateful, NoHeader, Cell, Layers, Hidden, EmbeddingSize, ClassWeights, Tokenizer, MinFrequency, BpeMerges, Dropout, Bidirectional, LayerDropout, Residual, BatchSize, Lr, Optimizer, Clip,
+            RecurrentDropout, InputDropout, Zoneout, LayerNorm, WeightDecay, Decay, MaxNorm,
             TimeLimit, Patience, LrSchedule, Curriculum, CurriculumEpochs, Augment, Resume, CheckpointEvery, Device, Quiet, Json,
         };
         command.SetAction(parsed => RecurCommand.Guard(stderr, () => Run(parsed, stdout, stderr)));
@@ -100,6 +108,8 @@ internal static class TrainCommand
             Hidden = parsed.GetValue(Hidden), EmbeddingSize = parsed.GetValue(EmbeddingSize), ClassWeights = parsed.GetValue(ClassWeights), Tokenizer = parsed.GetValue(Tokenizer), MinFrequency = parsed.GetValue(MinFrequency), BpeMerges = parsed.GetValue(BpeMerges), Dropout = parsed.GetValue(Dropout), BatchSize = parsed.GetValue(BatchSize),
             Bidirectional = parsed.GetValue(Bidirectional) ? true : null, LayerDropout = parsed.GetValue(LayerDropout), Residual = parsed.GetValue(Residual) ? true : null,
             Lr = parsed.GetValue(Lr), Optimizer = parsed.GetValue(Optimizer), Clip = parsed.GetValue(Clip),
+            RecurrentDropout = parsed.GetValue(RecurrentDropout), InputDropout = parsed.GetValue(InputDropout), Zoneout = parsed.GetValue(Zoneout),
+            LayerNorm = parsed.GetValue(LayerNorm) ? true : null, WeightDecay = parsed.GetValue(WeightDecay), Decay = parsed.GetValue(Decay), MaxNorm = parsed.GetValue(MaxNorm),
             TimeLimit = parsed.GetValue(TimeLimit), Patience = parsed.GetValue(Patience), LrSchedule = parsed.GetValue(LrSchedule), CheckpointEvery = parsed.GetValue(CheckpointEvery), Curriculum = parsed.GetValue(Curriculum), CurriculumEpochs = parsed.GetValue(CurriculumEpochs), Device = parsed.GetValue(Device), Quiet = parsed.GetValue(Quiet) ? true : null,
             Augment = parsed.GetValue(Augment) is string augment ? Training.Augmentations.AugmentConfig.Parse(augment) : null,
         };
@@ -215,8 +225,18 @@ internal static class TrainCommand
         Schedules.LearningRateSchedule.Parse(c.LrSchedule);
         c.Augment?.Validate();
         if (c.Lr is double lr && !(lr > 0 && double.IsFinite(lr))) throw new InvalidInputException($"--lr: expected a positive learning rate; found {lr.ToString(CultureInfo.InvariantCulture)}.");
-        if (c.Dropout is double p && !(p >= 0 && p < 1)) throw new InvalidInputException($"--dropout: expected a probability in [0, 1); found {p.ToString(CultureInfo.InvariantCulture)}.");
-        if (c.LayerDropout is double q && !(q >= 0 && q < 1)) throw new InvalidInputException($"--layer-dropout: expected a probability in [0, 1); found {q.ToString(CultureInfo.InvariantCulture)}.");
+        static void Probability(string flag, double? value)
+        {
+            if (value is double p && !(p >= 0 && p < 1)) throw new InvalidInputException($"--{flag}: expected a probability in [0, 1); found {p.ToString(CultureInfo.InvariantCulture)}.");
+        }
+        Probability("dropout", c.Dropout);
+        Probability("recurrent-dropout", c.RecurrentDropout);
+        Probability("input-dropout", c.InputDropout);
+        Probability("zoneout", c.Zoneout);
+        if (c.WeightDecay is double wd && !(wd >= 0 && double.IsFinite(wd))) throw new InvalidInputException($"--weight-decay: expected a finite value of at least 0; found {wd.ToString(CultureInfo.InvariantCulture)}.");
+        if (c.MaxNorm is double mn && !(mn > 0 && double.IsFinite(mn))) throw new InvalidInputException($"--max-norm: expected a positive norm; found {mn.ToString(CultureInfo.InvariantCulture)}.");
+        if (c.Decay is string decay) Recur.Optimizers.WeightRegularization.ParseMode(decay, c.Optimizer ?? "adam");
+        Probability("layer-dropout", c.LayerDropout);
         if (c.Bidirectional == true && c.Task?.ToLowerInvariant() == "lm") throw new InvalidInputException(LanguageModelWorkflow.BidirectionalRefused);
         if (c.Cell is string cell) Recur.Layers.RecurrentLayers.ParseCell(cell);
         if (c.Optimizer is string optimizer && !new[] { "sgd", "adam", "adamw", "rmsprop", "nadam" }.Contains(optimizer.ToLowerInvariant()))

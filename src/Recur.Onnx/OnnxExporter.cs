@@ -249,6 +249,10 @@ public static class OnnxExporter
         nameof(SequenceModelSpec.Layers), nameof(SequenceModelSpec.OutputSize), nameof(SequenceModelSpec.VocabularySize),
         nameof(SequenceModelSpec.EmbeddingSize), nameof(SequenceModelSpec.PerStep),
         nameof(SequenceModelSpec.Dropout),        // inactive at inference
+        // Variational input and recurrent dropout act only while training: the inference graph is the plain stack's.
+        // (Zoneout is not listed: at inference it mixes h_{t−1} into every step, h = z·h_{t−1} + (1−z)·h̃, which the
+        // ONNX recurrent operators cannot express; layer norm is not listed either: it changes every gate.)
+        nameof(SequenceModelSpec.InputDropout), nameof(SequenceModelSpec.RecurrentDropout),
         nameof(SequenceModelSpec.Initialization), // how weights were drawn; the file's weights are exported
     ];
 

@@ -35,25 +35,31 @@ public sealed record RecurrentStackOptions
 /// <summary>
 /// L stacked recurrent layers over whole batch-major sequences [B, T, I], as PyTorch's <c>nn.LSTM</c>/<c>nn.GRU</c>/
 /// <c>nn.RNN</c> with <c>batch_first=True</c>; parameters <c>weight_ih_l{k}</c> [G·H, I or D·H],
-/// <c>weight_hh_l{k}</c> [G·H, H], <c>bias_ih_l{k}</c>, <c>bias_hh_l{k}</c> [G·H], and with
-/// <see cref="RecurrentStackOptions.Bidirectional"/> the same four with a <c>_reverse</c> suffix after each layer's
-/// forward ones (PyTorch's order). Bidirectional, residual and between-layer dropout stacks run through
-/// <see cref="DeepRecurrentKernel{T, TCell}"/>; a plain unidirectional stack through
-/// <see cref="RecurrentStackKernel{T, TCell}"/>.
+/// <c>weight_hh_l{k}</c> [G·H, H], <c>bias_ih_l{k}</c>, <c>bias_hh_l{k}</c> [G·H]; layer-normalised
+/// (<c>layerNorm</c>) also <c>ln_ih_weight_l{k}</c>, <c>ln_ih_bias_l{k}</c>, <c>ln_hh_weight_l{k}</c>,
+/// <c>ln_hh_bias_l{k}</c> [G·H] and, for LSTM, <c>ln_c_weight_l{k}</c>, <c>ln_c_bias_l{k}</c> [H] (gains start at 1,
+/// biases at 0; see <see cref="RecurrentLayerNorm{T}"/>) after each layer-direction's four. With
+/// <see cref="RecurrentStackOptions.Bidirectional"/> each layer's forward tensors are followed by the same ones with
+/// a <c>_reverse</c> suffix (PyTorch's order). <see cref="Regularization"/> sets input dropout, recurrent dropout
+/// and zoneout for training, per layer and direction. Bidirectional, residual and between-layer dropout stacks run
+/// through <see cref="DeepRecurrentKernel{T, TCell}"/>; a plain unidirectional stack through
+/// <see cref="RecurrentStackKernel{T, TCell}"/>; both with layer norm and the regularisation masks.
 /// </summary>
 public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCell : IRecurrentCell
 {
     private readonly Parameter[] _parameters;
+    private readonly Parameter[][] _layerParameters;
     private readonly RecurrentLayerWeights<float>[] _weights;
+    private RecurrentRegularization _regularization = RecurrentRegularization.None;
 
     protected RecurrentModule(string name, int inputSize, int hiddenSize, int numLayers,
-        RecurrentInitialization? initialization, RecurRandom? random, RecurrentStackOptions? options = null)
+        RecurrentInitialization? initialization, RecurRandom? random, RecurrentStackOptions? options = null, bool layerNorm = false)
         : base(name)
     {
         if (inputSize < 1) throw new ArgumentOutOfRangeException(nameof(inputSize), inputSize, "inputSize must be at least 1.");
         if (hiddenSize < 1) throw new ArgumentOutOfRangeException(nameof(hiddenSize), hiddenSize, "hiddenSize must be at least 1.");
         if (numLayers < 1) throw new ArgumentOutOfRangeException(nameof(numLayers), numLayers, "numLayers must be at least 1.");
-        (InputSize, HiddenSize, NumLayers) = (inputSize, hiddenSize, numLayers);
+        (InputSize, HiddenSize, NumLayers, LayerNorm) = (inputSize, hiddenSize, numLayers, layerNorm);
         Options = options ?? RecurrentStackOptions.Default;
         if (!(Options.Dropout >= 0 && Options.Dropout < 1))
             throw new ArgumentOutOfRangeException(nameof(options), Options.Dropout, "Dropout between layers must be in [0, 1).");
@@ -64,6 +70,7 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         int G = TCell.GateCount, GH = G * hiddenSize;
         var parameters = new List<Parameter>();
         _weights = new RecurrentLayerWeights<float>[numLayers * D];
+        _layerParameters = new Parameter[numLayers * D][];
         for (int l = 0; l < numLayers; l++)
         {
             int layerInput = l == 0 ? inputSize : D * hiddenSize;
@@ -75,8 +82,26 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
                 var bih = new Parameter(Qualify($"bias_ih{suffix}"), new Tensor(GH));
                 var bhh = new Parameter(Qualify($"bias_hh{suffix}"), new Tensor(GH));
                 Initialize(initialization, random, wih.Value, whh.Value, bih.Value, bhh.Value, layerInput);
-                parameters.AddRange([wih, whh, bih, bhh]);
-                _weights[l * D + d] = new RecurrentLayerWeights<float>(G, layerInput, hiddenSize, wih.Value.Data, whh.Value.Data, bih.Value.Data, bhh.Value.Data);
+                Parameter[] layer = [wih, whh, bih, bhh];
+                RecurrentLayerNorm<float>? norm = null;
+                if (layerNorm)
+                {
+                    Parameter Ln(string what, int n, float value)
+                    {
+                        var p = new Parameter(Qualify($"ln_{what}{suffix}"), new Tensor(n));
+                        p.Value.Data.AsSpan().Fill(value);
+                        return p;
+                    }
+                    layer = [.. layer, Ln("ih_weight", GH, 1), Ln("ih_bias", GH, 0), Ln("hh_weight", GH, 1), Ln("hh_bias", GH, 0),
+                        .. TCell.HasCellState ? new[] { Ln("c_weight", hiddenSize, 1), Ln("c_bias", hiddenSize, 0) } : []];
+                    norm = LayerNormOf(layer, value: true);
+                }
+                parameters.AddRange(layer);
+                _layerParameters[l * D + d] = layer;
+                _weights[l * D + d] = new RecurrentLayerWeights<float>(G, layerInput, hiddenSize, wih.Value.Data, whh.Value.Data, bih.Value.Data, bhh.Value.Data)
+                {
+                    LayerNorm = norm,
+                };
             }
         }
         _parameters = [.. parameters];
@@ -85,6 +110,46 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
     public int InputSize { get; }
     public int HiddenSize { get; }
     public int NumLayers { get; }
+    public bool LayerNorm { get; }
+
+    /// <inheritdoc/>
+    public RecurrentRegularization Regularization
+    {
+        get => _regularization;
+        set => _regularization = (value ?? throw new ArgumentNullException(nameof(value))).Validate();
+    }
+
+    /// <summary>
+    /// The options (drawn masks, or zoneout's expectation) of the last forward pass, one per layer and direction
+    /// (index l·D + d); null when it had none.
+    /// </summary>
+    public IReadOnlyList<RecurrentLayerOptions<float>?>? LastOptions { get; private set; }
+
+    /// <summary>The layer-norm arrays of one layer's parameters (values or gradients); null without layer norm.</summary>
+    private static RecurrentLayerNorm<float>? LayerNormOf(Parameter[] layer, bool value)
+    {
+        if (layer.Length == 4) return null;
+        float[] A(int i) => value ? layer[i].Value.Data : layer[i].Grad.Data;
+        return new RecurrentLayerNorm<float>(A(4), A(5), A(6), A(7), layer.Length > 8 ? A(8) : [], layer.Length > 8 ? A(9) : []);
+    }
+
+    /// <summary>
+    /// Masks for this pass: drawn per layer and direction while training (index l·D + d; in that order, each
+    /// layer-direction's input mask, recurrent mask, zoneout masks), zoneout's expectation at inference; null when
+    /// nothing applies.
+    /// </summary>
+    private RecurrentLayerOptions<float>?[]? OptionsFor(RecurRandom? training, int steps, int batch)
+    {
+        var r = _regularization;
+        if (r.IsNone) return null;
+        int D = Directions, count = NumLayers * D;
+        if (training is not null)
+            return Enumerable.Range(0, count).Select(k => (RecurrentLayerOptions<float>?)RecurrentLayerOptions.Draw<float>(training, steps, batch,
+                _weights[k].InputSize, HiddenSize, TCell.HasCellState, r.InputDropout, r.RecurrentDropout, r.Zoneout)).ToArray();
+        if (r.Zoneout == 0) return null;
+        var expectation = new RecurrentLayerOptions<float> { Zoneout = r.Zoneout };
+        return Enumerable.Repeat<RecurrentLayerOptions<float>?>(expectation, count).ToArray();
+    }
 
     public RecurrentStackOptions Options { get; }
 
@@ -139,7 +204,9 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
     /// at padded steps every layer's output is zero and its state is carried, so HiddenState and CellState are each
     /// sequence's states at its last real step (h0, c0 for a length of 0); padded steps get no gradient. The
     /// backward direction reads each sequence from its own last real step. <paramref name="training"/>: when given
-    /// (training), the between-layer dropout masks are drawn from it; null means inference (no dropout).
+    /// (training), the between-layer dropout masks and then the <see cref="Regularization"/> masks (per layer and
+    /// direction: l0 forward, l0 backward, l1 forward, …) are drawn from it (nothing is drawn for a rate of 0);
+    /// null means inference: no dropout, and zoneout its expectation.
     /// </summary>
     public RecurrentOutput Forward(Tape tape, Variable input, Variable? h0 = null, Variable? c0 = null, int[]? lengths = null,
         RecurRandom? training = null)
@@ -165,10 +232,12 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
                 DropoutKernel<float>.Mask(Options.Dropout, training, masks[l]);
             }
         }
+        var options = OptionsFor(training, T, B);
+        LastOptions = options;
         if (Options.Bidirectional || masks is not null || Options.Residual && L > 1)
-            return DeepForward(tape, input, h0, c0, lengths, x, masks, B, T);
+            return DeepForward(tape, input, h0, c0, lengths, x, masks, options, B, T);
         var result = RecurrentStackKernel<float, TCell>.Forward(_weights, x, T, B,
-            h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data, lengths);
+            h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data, lengths, options);
 
         if (Probe is not null)
             Probe.SaturatedFraction = result.Layers.Select(RecurrentLayerKernel<float, TCell>.SaturatedFraction).ToArray();
@@ -182,11 +251,11 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
     }
 
     private RecurrentOutput DeepForward(Tape tape, Variable input, Variable? h0, Variable? c0, int[]? lengths, float[] x,
-        float[][]? masks, int B, int T)
+        float[][]? masks, RecurrentLayerOptions<float>?[]? options, int B, int T)
     {
         int H = HiddenSize, L = NumLayers, D = Directions;
         var result = DeepRecurrentKernel<float, TCell>.Forward(_weights, D, Options.Residual, masks, x, T, B,
-            h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data, lengths);
+            h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data, lengths, options);
         if (Probe is not null) Probe.SaturatedFraction = DeepRecurrentKernel<float, TCell>.SaturatedFraction(result);
         bool needsGrad = tape.IsRecording;
         var output = new Variable(new Tensor(Layout.SwapLeadingAxes<float>(result.Output, T, B, D * H), B, T, D * H), needsGrad);
@@ -196,7 +265,7 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
             tape.Record(() =>
             {
                 float[] dOutput = output.HasGrad ? Layout.SwapLeadingAxes<float>(output.Grad.Data, B, T, D * H) : [];
-                float[] dx = input.RequiresGrad ? new float[T * B * InputSize] : [];
+                float[] dx = input.RequiresGrad ? Workspace.Allocate<float>(T * B * InputSize) : [];
                 float[] dh0 = h0 is { RequiresGrad: true } ? new float[h0.Value.Length] : [];
                 float[] dc0 = c0 is { RequiresGrad: true } ? new float[c0.Value.Length] : [];
                 var stepNorms = Probe is null ? null : new double[L][];
@@ -205,13 +274,21 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
                     Gradients(), dx, dh0, dc0, stepNorms);
                 if (Probe is not null) Probe.StepGradientNorms = stepNorms!;
                 AddInputGradients(input, h0, c0, dx, dh0, dc0, B, T);
+                Workspace.Release(dOutput);
+                Workspace.Release(dx);
             });
         return new RecurrentOutput(output, hidden, cell);
     }
 
-    /// <summary>The parameters' gradient tensors as weight sets, in the order of the weights.</summary>
-    private RecurrentLayerWeights<float>[] Gradients() => _weights.Select((w, k) => new RecurrentLayerWeights<float>(w.GateCount, w.InputSize, w.HiddenSize,
-        _parameters[4 * k].Grad.Data, _parameters[4 * k + 1].Grad.Data, _parameters[4 * k + 2].Grad.Data, _parameters[4 * k + 3].Grad.Data)).ToArray();
+    /// <summary>The parameters' gradient tensors as weight sets (layer norm included), in the order of the weights.</summary>
+    private RecurrentLayerWeights<float>[] Gradients() => _weights.Select((w, k) =>
+    {
+        var p = _layerParameters[k];
+        return new RecurrentLayerWeights<float>(w.GateCount, w.InputSize, w.HiddenSize, p[0].Grad.Data, p[1].Grad.Data, p[2].Grad.Data, p[3].Grad.Data)
+        {
+            LayerNorm = LayerNormOf(p, value: false),
+        };
+    }).ToArray();
 
     private void AddInputGradients(Variable input, Variable? h0, Variable? c0, float[] dx, float[] dh0, float[] dc0, int B, int T)
     {
@@ -219,6 +296,7 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         {
             var dInput = Layout.SwapLeadingAxes<float>(dx, T, B, InputSize);
             TensorPrimitives.Add(input.Grad.Data, dInput, input.Grad.Data);
+            Workspace.Release(dInput);
         }
         if (h0 is { RequiresGrad: true }) TensorPrimitives.Add(h0.Grad.Data, dh0, h0.Grad.Data);
         if (c0 is { RequiresGrad: true }) TensorPrimitives.Add(c0.Grad.Data, dc0, c0.Grad.Data);
@@ -229,8 +307,7 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
     {
         int H = HiddenSize, I = InputSize;
         float[] dOutput = output.HasGrad ? Layout.SwapLeadingAxes<float>(output.Grad.Data, B, T, H) : [];
-        var grads = _weights.Select((w, l) => new RecurrentLayerWeights<float>(w.GateCount, w.InputSize, w.HiddenSize,
-            _parameters[4 * l].Grad.Data, _parameters[4 * l + 1].Grad.Data, _parameters[4 * l + 2].Grad.Data, _parameters[4 * l + 3].Grad.Data)).ToArray();
+        var grads = Gradients();
         float[] dx = input.RequiresGrad ? Workspace.Allocate<float>(T * B * I) : [];
         float[] dh0 = h0 is { RequiresGrad: true } ? new float[h0.Value.Length] : [];
         float[] dc0 = c0 is { RequiresGrad: true } ? new float[c0.Value.Length] : [];
@@ -262,5 +339,6 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
 
     public override string ToString() =>
         $"{TCell.DisplayName}({InputSize} => {HiddenSize}{(NumLayers > 1 ? $", layers: {NumLayers}" : "")}" +
-        $"{(Options.Bidirectional ? ", bidirectional" : "")}{(Options.Dropout > 0 ? $", dropout: {Options.Dropout}" : "")}{(Options.Residual ? ", residual" : "")})";
+        $"{(Options.Bidirectional ? ", bidirectional" : "")}{(Options.Dropout > 0 ? $", dropout: {Options.Dropout}" : "")}{(Options.Residual ? ", residual" : "")}" +
+        $"{(LayerNorm ? ", layer norm" : "")})";
 }

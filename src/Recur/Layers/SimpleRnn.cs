@@ -6,5 +6,5 @@ namespace Recur.Layers;
 
 /// <summary>Stacked (optionally bidirectional) Elman RNN with tanh, as <c>torch.nn.RNN(batch_first=True)</c>; <paramref name="options"/>: bidirectional, dropout between layers, residual connections.</summary>
 public sealed class SimpleRnn(string name, int inputSize, int hiddenSize, int numLayers = 1,
-    RecurrentInitialization? initialization = null, RecurRandom? random = null, RecurrentStackOptions? options = null)
-    : RecurrentModule<RnnCell>(name, inputSize, hiddenSize, numLayers, initialization, random, options);
+    RecurrentInitialization? initialization = null, RecurRandom? random = null, RecurrentStackOptions? options = null, bool layerNorm = false)
+    : RecurrentModule<RnnCell>(name, inputSize, hiddenSize, numLayers, initialization, random, options, layerNorm);

@@ -16,7 +16,20 @@ public sealed record SequenceModelSpec
     public int InputSize { get; init; } = 1;
     public int HiddenSize { get; init; } = 64;
     public int Layers { get; init; } = 1;
+    /// <summary>Dropout on the recurrent stack's outputs, before the head (<c>--dropout</c>).</summary>
     public double Dropout { get; init; }
+
+    /// <summary>Variational dropout of each recurrent layer's input (<c>--input-dropout</c>).</summary>
+    public double InputDropout { get; init; }
+
+    /// <summary>Variational dropout of h_{t−1} in the recurrent product (<c>--recurrent-dropout</c>).</summary>
+    public double RecurrentDropout { get; init; }
+
+    /// <summary>Zoneout probability of the recurrent units (<c>--zoneout</c>).</summary>
+    public double Zoneout { get; init; }
+
+    /// <summary>Layer-normalised recurrent cells (<c>--layer-norm</c>; adds the <c>ln_*</c> parameters).</summary>
+    public bool LayerNorm { get; init; }
 
     /// <summary>A backward direction per layer: the head reads 2H features (see <see cref="SequenceModel"/>).</summary>
     public bool Bidirectional { get; init; }
@@ -70,7 +83,8 @@ public sealed record RecurrentState(Variable Hidden, Variable? Cell)
 }
 
 /// <summary>
-/// Sequence → one output vector: [embedding →] stacked LSTM/GRU/RNN → last real step → dropout → dense head; or,
+/// Sequence → one output vector: [embedding →] stacked LSTM/GRU/RNN (optionally layer-normalised, with input and
+/// recurrent dropout and zoneout while training) → last real step → dropout → dense head; or,
 /// with <see cref="SequenceModelSpec.PerStep"/>, the same head on every step. Bidirectional: the head reads
 /// concat(forward output at each sequence's last real step, backward output at step 0) [B, 2H], or every step's
 /// [2H] outputs per step. Parameters: <c>embedding.weight</c>, <c>encoder.*</c> (PyTorch names), <c>head.weight</c>, <c>head.bias</c>.
@@ -92,7 +106,9 @@ public sealed class SequenceModel
             encoderInput = spec.EmbeddingSize;
         }
         _encoder = RecurrentLayers.Create(spec.Cell, "encoder", encoderInput, spec.HiddenSize, spec.Layers, spec.Initialization, random,
-            new RecurrentStackOptions { Bidirectional = spec.Bidirectional, Dropout = spec.LayerDropout, Residual = spec.Residual });
+            new RecurrentStackOptions { Bidirectional = spec.Bidirectional, Dropout = spec.LayerDropout, Residual = spec.Residual },
+            spec.LayerNorm);
+        _encoder.Regularization = new RecurrentRegularization(spec.InputDropout, spec.RecurrentDropout, spec.Zoneout);
         _dropout = new Dropout(spec.Dropout);
         _head = new Dense("head", _encoder.OutputSize, spec.OutputSize, random: random);
         Parameters = [.. _embedding?.Parameters ?? [], .. _encoder.Parameters, .. _head.Parameters];

@@ -60,7 +60,15 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
     /// <summary>The architecture as stored under <c>recur.model</c> (a JSON object of strings).</summary>
     public static string ArchitectureJson(SequenceModelSpec spec) => SpecToJson(spec);
 
-    private static string SpecToJson(SequenceModelSpec spec) => System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string>
+    /// <summary>
+    /// The architecture as string pairs. <c>bidirectional</c>, <c>layer_dropout</c> and <c>residual</c> are always
+    /// written; the regularisation keys (<c>input_dropout</c>, <c>recurrent_dropout</c>, <c>zoneout</c>,
+    /// <c>layer_norm</c>) only when set, so a model without them has the file older builds wrote. Absent keys read
+    /// as 0 / false.
+    /// </summary>
+    private static string SpecToJson(SequenceModelSpec spec)
+    {
+        var d = new Dictionary<string, string>
     {
         ["cell"] = Layers.RecurrentLayers.Name(spec.Cell),
         ["input_size"] = spec.InputSize.ToString(CultureInfo.InvariantCulture),
@@ -74,7 +82,13 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
         ["bidirectional"] = spec.Bidirectional ? "true" : "false",
         ["layer_dropout"] = spec.LayerDropout.ToString("R", CultureInfo.InvariantCulture),
         ["residual"] = spec.Residual ? "true" : "false",
-    });
+    };
+        if (spec.InputDropout != 0) d["input_dropout"] = spec.InputDropout.ToString("R", CultureInfo.InvariantCulture);
+        if (spec.RecurrentDropout != 0) d["recurrent_dropout"] = spec.RecurrentDropout.ToString("R", CultureInfo.InvariantCulture);
+        if (spec.Zoneout != 0) d["zoneout"] = spec.Zoneout.ToString("R", CultureInfo.InvariantCulture);
+        if (spec.LayerNorm) d["layer_norm"] = "true";
+        return System.Text.Json.JsonSerializer.Serialize(d);
+    }
 
     private static SequenceModelSpec SpecFromJson(string json, string path)
     {
@@ -87,7 +101,7 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
                 return value >= 0 && value <= max ? value : throw new FormatException($"{key} = {value} is outside [0, {max}]");
             }
             bool Bool(string key) => d.GetValueOrDefault(key, "false") switch { "true" => true, "false" => false, var v => throw new FormatException($"{key} = '{v}' is not true or false") };
-            // Files written before bidirectional stacks existed lack the last three keys: a plain stack.
+            // Files written before bidirectional stacks or the regularisation keys existed lack them: a plain stack.
             var spec = new SequenceModelSpec
             {
                 Cell = Layers.RecurrentLayers.ParseCell(d["cell"]),
@@ -102,9 +116,15 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
                 Bidirectional = Bool("bidirectional"),
                 LayerDropout = double.Parse(d.GetValueOrDefault("layer_dropout", "0"), CultureInfo.InvariantCulture),
                 Residual = Bool("residual"),
+                InputDropout = double.Parse(d.GetValueOrDefault("input_dropout", "0"), CultureInfo.InvariantCulture),
+                RecurrentDropout = double.Parse(d.GetValueOrDefault("recurrent_dropout", "0"), CultureInfo.InvariantCulture),
+                Zoneout = double.Parse(d.GetValueOrDefault("zoneout", "0"), CultureInfo.InvariantCulture),
+                LayerNorm = Bool("layer_norm"),
             };
             if (spec.InputSize < 1 || spec.HiddenSize < 1 || spec.Layers < 1 || spec.OutputSize < 1 || spec.EmbeddingSize < 1 || !(spec.Dropout is >= 0 and < 1) || !(spec.LayerDropout is >= 0 and < 1))
                 throw new FormatException("sizes must be positive and dropout and layer_dropout in [0, 1)");
+            if (!(spec.InputDropout is >= 0 and < 1) || !(spec.RecurrentDropout is >= 0 and < 1) || !(spec.Zoneout is >= 0 and < 1))
+                throw new FormatException("input_dropout, recurrent_dropout and zoneout must be in [0, 1)");
             return spec;
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or FormatException or OverflowException or InvalidInputException or ArgumentException)

@@ -63,6 +63,18 @@ public sealed record TrainConfig
     public int? Hidden { get; init; }
     public double? Dropout { get; init; }
 
+    /// <summary>Variational dropout of h_{t−1} in each recurrent layer's recurrent product, one mask per sequence.</summary>
+    public double? RecurrentDropout { get; init; }
+
+    /// <summary>Variational dropout of each recurrent layer's input, one mask per sequence and feature.</summary>
+    public double? InputDropout { get; init; }
+
+    /// <summary>Zoneout probability of the recurrent units.</summary>
+    public double? Zoneout { get; init; }
+
+    /// <summary>Layer-normalised recurrent cells.</summary>
+    public bool? LayerNorm { get; init; }
+
     /// <summary>A backward direction in every recurrent layer (not for <c>lm</c>: it would read the future).</summary>
     public bool? Bidirectional { get; init; }
 
@@ -82,6 +94,15 @@ public sealed record TrainConfig
     public double? Lr { get; init; }
     public string? Optimizer { get; init; }
     public double? Clip { get; init; }
+
+    /// <summary>Weight decay λ; unset keeps the optimizer's own default (AdamW 0.01, others none).</summary>
+    public double? WeightDecay { get; init; }
+
+    /// <summary><c>l2</c> or <c>decoupled</c>; unset: decoupled for adamw, l2 otherwise.</summary>
+    public string? Decay { get; init; }
+
+    /// <summary>Cap on the norm of every weight row (each unit's incoming weights) after each step.</summary>
+    public double? MaxNorm { get; init; }
     public double? TimeLimit { get; init; }
     public int? Patience { get; init; }
     public int? CheckpointEvery { get; init; }

@@ -68,6 +68,7 @@ public static class Trainer
         private readonly TrainingOptions _options;
         private readonly TrainingContext _context;
         private readonly Optimizer _optimizer;
+        private readonly WeightRegularization? _weightRegularization;
         private readonly RecurRandom _random;
         private readonly CheckpointStore? _checkpoints;
         private int[] _order;
@@ -100,7 +101,10 @@ public static class Trainer
                 throw new InvalidInputException("--curriculum cannot be combined with stateful training: its windows must come in stream order; use --stateful false.");
             (_model, _train, _validation, _options) = (model, train, validation, options);
             _random = new RecurRandom(options.Seed);
-            _optimizer = CreateOptimizer(options.Optimizer, model.Parameters, options.LearningRate);
+            _optimizer = CreateOptimizer(options.Optimizer, model.Parameters, options.LearningRate, externalWeightDecay: options.WeightDecay is not null);
+            if (options.WeightDecay is not null || options.MaxNorm > 0)
+                _weightRegularization = new WeightRegularization(options.WeightDecay ?? 0,
+                    WeightRegularization.ParseMode(options.WeightDecayMode, options.Optimizer), options.MaxNorm);
             _order = Enumerable.Range(0, train.Count).ToArray();
             // Gradients of the parameters exist before the first step, so no step's workspace counts them.
             foreach (var p in model.Parameters) _ = p.Grad;
@@ -258,7 +262,9 @@ public static class Trainer
             if (finite)
             {
                 if (_options.Clip > 0) GradientClipping.ClipByGlobalNorm(_model.Parameters, _options.Clip);
+                _weightRegularization?.BeforeStep(_optimizer);
                 _optimizer.Step();
+                _weightRegularization?.AfterStep(_model.Parameters);
                 int weight = _train.Weight(inputs);
                 _lossSum += loss * weight;
                 _applied += weight;
@@ -541,12 +547,16 @@ public static class Trainer
             : Losses.Loss.MeanSquaredError(tape, output, targets ?? data.TargetBatch(rows));
     }
 
-    public static Optimizer CreateOptimizer(string name, IReadOnlyList<Parameter> parameters, double learningRate) =>
+    /// <summary>
+    /// The optimizer named on the command line. externalWeightDecay: the caller applies weight decay itself
+    /// (<see cref="WeightRegularization"/>), so AdamW is built without its default decay of 0.01.
+    /// </summary>
+    public static Optimizer CreateOptimizer(string name, IReadOnlyList<Parameter> parameters, double learningRate, bool externalWeightDecay = false) =>
         name.Trim().ToLowerInvariant() switch
         {
             "sgd" => new Sgd(parameters, learningRate, momentum: 0.9),
             "adam" => new Adam(parameters, learningRate),
-            "adamw" => new AdamW(parameters, learningRate),
+            "adamw" => externalWeightDecay ? new AdamW(parameters, learningRate, weightDecay: 0) : new AdamW(parameters, learningRate),
             "rmsprop" => new RmsProp(parameters, learningRate),
             "nadam" => new Nadam(parameters, learningRate),
             _ => throw new InvalidInputException($"--optimizer: expected one of sgd, adam, adamw, rmsprop, nadam; found '{name}'."),

@@ -21,6 +21,18 @@ public sealed record TrainingOptions
     /// <summary>sgd, adam, adamw, rmsprop or nadam.</summary>
     public string Optimizer { get; init; } = "adam";
 
+    /// <summary>
+    /// Weight decay λ (<c>--weight-decay</c>), applied by the trainer for any optimizer as <see cref="WeightDecayMode"/>
+    /// says; null leaves each optimizer's own default (AdamW's 0.01, none for the others).
+    /// </summary>
+    public double? WeightDecay { get; init; }
+
+    /// <summary><c>l2</c> or <c>decoupled</c> (<c>--decay</c>); null: decoupled for adamw, L2 otherwise.</summary>
+    public string? WeightDecayMode { get; init; }
+
+    /// <summary>Max-norm constraint c on every weight row after each step (<c>--max-norm</c>); 0 for none.</summary>
+    public double MaxNorm { get; init; }
+
     /// <summary>Global gradient-norm limit; 0 turns clipping off.</summary>
     public double Clip { get; init; } = 1.0;
 

@@ -24,6 +24,7 @@ internal static class WorkflowOptions
             Clip = c.Clip!.Value, Seed = c.Seed!.Value, TimeLimitSeconds = c.TimeLimit ?? 0, Callbacks = all,
             CheckpointDirectory = checkpoints is null ? null : part is null ? checkpoints.Directory : Path.Combine(checkpoints.Directory, part),
             CheckpointEveryBatches = c.CheckpointEvery ?? 0,
+            WeightDecay = c.WeightDecay, WeightDecayMode = c.Decay, MaxNorm = c.MaxNorm ?? 0,
             Augmentation = Augmentations.AugmentationPipeline.From(c.Augment),
             Curriculum = Training.Curriculum.Parse(c.Curriculum, c.Epochs!.Value, c.CurriculumEpochs, null),
             CheckpointNotes = checkpoints?.Notes ?? new Dictionary<string, string>(),
@@ -31,8 +32,10 @@ internal static class WorkflowOptions
     }
 
     /// <summary>
-    /// <paramref name="spec"/> with the stack options of <paramref name="c"/> (bidirectional, layer_dropout,
-    /// residual), checked; a language model (<paramref name="perStepCausal"/>) cannot be bidirectional.
+    /// The one place that applies the recurrent-stack options of <paramref name="c"/> to a workflow's
+    /// <paramref name="spec"/> (every workflow builds its model through this): bidirectional, layer_dropout and
+    /// residual, checked (a language model, <paramref name="perStepCausal"/>, cannot be bidirectional), then the
+    /// recurrent regularisation and layer norm (<see cref="WithRecurrentOptions"/>).
     /// </summary>
     public static Models.SequenceModelSpec Stack(Models.SequenceModelSpec spec, TrainConfig c, bool perStepCausal = false)
     {
@@ -40,7 +43,22 @@ internal static class WorkflowOptions
             throw new InvalidInputException($"--layer-dropout: expected a probability in [0, 1); found {p.ToString(System.Globalization.CultureInfo.InvariantCulture)}.");
         if (perStepCausal && c.Bidirectional == true)
             throw new InvalidInputException(LanguageModelWorkflow.BidirectionalRefused);
-        return spec with { Bidirectional = c.Bidirectional ?? false, LayerDropout = c.LayerDropout ?? 0, Residual = c.Residual ?? false };
+        return WithRecurrentOptions(spec with { Bidirectional = c.Bidirectional ?? false, LayerDropout = c.LayerDropout ?? 0, Residual = c.Residual ?? false }, c);
+    }
+
+    /// <summary>
+    /// The spec with the config's recurrent regularisation (input dropout, recurrent dropout, zoneout, each checked
+    /// to be in [0, 1)) and layer norm; part of <see cref="Stack"/>.
+    /// </summary>
+    public static Models.SequenceModelSpec WithRecurrentOptions(Models.SequenceModelSpec spec, TrainConfig c)
+    {
+        foreach (var (flag, value) in new[] { ("--input-dropout", c.InputDropout), ("--recurrent-dropout", c.RecurrentDropout), ("--zoneout", c.Zoneout) })
+            if (value is double q && !(q >= 0 && q < 1))
+                throw new InvalidInputException($"{flag}: expected a probability in [0, 1); found {q.ToString(System.Globalization.CultureInfo.InvariantCulture)}.");
+        return spec with
+        {
+            InputDropout = c.InputDropout ?? 0, RecurrentDropout = c.RecurrentDropout ?? 0, Zoneout = c.Zoneout ?? 0, LayerNorm = c.LayerNorm ?? false,
+        };
     }
 
     /// <summary>The gradient-flow monitor that <see cref="Create"/> put among the callbacks.</summary>

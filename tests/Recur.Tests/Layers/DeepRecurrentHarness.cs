@@ -20,8 +20,11 @@ public sealed class DeepRecurrentHarness<T, TCell>
     public List<RecurrentLayerWeights<T>> Weights = [];
     public int[] Lengths = [];
 
+    /// <summary>Per layer-direction regularisation (index l·D + d: dropout masks, zoneout); null: none.</summary>
+    public List<RecurrentLayerOptions<T>?>? Options;
+
     public static DeepRecurrentHarness<T, TCell> Random(int steps, int batch, int input, int hidden, int layers, ulong seed,
-        int directions = 2, bool residual = false, int[]? lengths = null, double dropout = 0)
+        int directions = 2, bool residual = false, int[]? lengths = null, double dropout = 0, bool layerNorm = false)
     {
         var rng = new RecurRandom(seed);
         T[] Fill(int n, double scale) => Enumerable.Range(0, n).Select(_ => T.CreateChecked(rng.Uniform(-scale, scale))).ToArray();
@@ -52,13 +55,24 @@ public sealed class DeepRecurrentHarness<T, TCell>
                 h.Masks.Add(mask);
             }
         }
+        if (layerNorm)
+            for (int k = 0; k < h.Weights.Count; k++)
+            {
+                T[] Gain(int n) => Fill(n, 0.3).Select(v => v + T.One).ToArray();
+                int cell = TCell.HasCellState ? hidden : 0;
+                var w = h.Weights[k];
+                h.Weights[k] = new RecurrentLayerWeights<T>(G, w.InputSize, hidden, w.InputWeights, w.RecurrentWeights, w.InputBias, w.RecurrentBias)
+                {
+                    LayerNorm = new RecurrentLayerNorm<T>(Gain(G * hidden), Fill(G * hidden, 0.3), Gain(G * hidden), Fill(G * hidden, 0.3), Gain(cell), Fill(cell, 0.3)),
+                };
+            }
         return h;
     }
 
     public RecurrentLayerWeights<T> WeightsOf(int layer, int direction) => Weights[layer * Directions + direction];
 
     public DeepRecurrentResult<T> Forward() =>
-        DeepRecurrentKernel<T, TCell>.Forward(Weights, Directions, Residual, Masks, X, Steps, Batch, H0, C0, Lengths);
+        DeepRecurrentKernel<T, TCell>.Forward(Weights, Directions, Residual, Masks, X, Steps, Batch, H0, C0, Lengths, Options);
 
     public T Loss()
     {
@@ -73,7 +87,7 @@ public sealed class DeepRecurrentHarness<T, TCell>
     public (T[] dx, T[] dh0, T[] dc0, List<RecurrentLayerWeights<T>> dWeights) Backward(double[][]? stepNorms = null)
     {
         var r = Forward();
-        var dWeights = Weights.Select(w => new RecurrentLayerWeights<T>(w.GateCount, w.InputSize, w.HiddenSize)).ToList();
+        var dWeights = Weights.Select(w => w.ZerosLike()).ToList();
         var dx = new T[X.Length];
         var dh0 = new T[H0.Length];
         var dc0 = new T[C0.Length];
@@ -94,6 +108,18 @@ public sealed class DeepRecurrentHarness<T, TCell>
             yield return ("weight_hh" + suffix, Weights[k].RecurrentWeights, g.dWeights[k].RecurrentWeights);
             yield return ("bias_ih" + suffix, Weights[k].InputBias, g.dWeights[k].InputBias);
             yield return ("bias_hh" + suffix, Weights[k].RecurrentBias, g.dWeights[k].RecurrentBias);
+            if (Weights[k].LayerNorm is { } n && g.dWeights[k].LayerNorm is { } dn)
+            {
+                yield return ("ln_ih_weight" + suffix, n.InputGain, dn.InputGain);
+                yield return ("ln_ih_bias" + suffix, n.InputBias, dn.InputBias);
+                yield return ("ln_hh_weight" + suffix, n.RecurrentGain, dn.RecurrentGain);
+                yield return ("ln_hh_bias" + suffix, n.RecurrentBias, dn.RecurrentBias);
+                if (TCell.HasCellState)
+                {
+                    yield return ("ln_c_weight" + suffix, n.CellGain, dn.CellGain);
+                    yield return ("ln_c_bias" + suffix, n.CellBias, dn.CellBias);
+                }
+            }
         }
     }
 }

@@ -19,7 +19,10 @@ public sealed class RecurrentHarness<T, TCell>
     public List<RecurrentLayerWeights<T>> Weights = [];
     public int[] Lengths = [];
 
-    public static RecurrentHarness<T, TCell> Random(int steps, int batch, int input, int hidden, int layers, ulong seed)
+    /// <summary>Per-layer regularisation (dropout masks, zoneout); null: none.</summary>
+    public List<RecurrentLayerOptions<T>?>? Options;
+
+    public static RecurrentHarness<T, TCell> Random(int steps, int batch, int input, int hidden, int layers, ulong seed, bool layerNorm = false)
     {
         var rng = new RecurRandom(seed);
         T[] Fill(int n, double scale) => Enumerable.Range(0, n).Select(_ => T.CreateChecked(rng.Uniform(-scale, scale))).ToArray();
@@ -38,6 +41,17 @@ public sealed class RecurrentHarness<T, TCell>
             h.Weights.Add(new RecurrentLayerWeights<T>(G, inSize, hidden,
                 Fill(G * hidden * inSize, 0.7), Fill(G * hidden * hidden, 0.7), Fill(G * hidden, 0.5), Fill(G * hidden, 0.5)));
         }
+        if (layerNorm)
+            for (int l = 0; l < layers; l++)
+            {
+                T[] Gain(int n) => Fill(n, 0.3).Select(v => v + T.One).ToArray();
+                int cell = TCell.HasCellState ? hidden : 0;
+                var w = h.Weights[l];
+                h.Weights[l] = new RecurrentLayerWeights<T>(G, w.InputSize, hidden, w.InputWeights, w.RecurrentWeights, w.InputBias, w.RecurrentBias)
+                {
+                    LayerNorm = new RecurrentLayerNorm<T>(Gain(G * hidden), Fill(G * hidden, 0.3), Gain(G * hidden), Fill(G * hidden, 0.3), Gain(cell), Fill(cell, 0.3)),
+                };
+            }
         return h;
     }
 
@@ -49,15 +63,25 @@ public sealed class RecurrentHarness<T, TCell>
         {
             Steps = Steps, Batch = Batch, Input = Input, Hidden = Hidden, Layers = Layers, Lengths = Lengths,
             X = C(X), H0 = C(H0), C0 = C(C0), DOutput = C(DOutput), DhN = C(DhN), DcN = C(DcN),
+            Options = Options?.Select(o => o is null ? null : new RecurrentLayerOptions<TOther>
+            {
+                InputMask = o.InputMask is null ? null : C(o.InputMask), RecurrentMask = o.RecurrentMask is null ? null : C(o.RecurrentMask),
+                ZoneoutHidden = o.ZoneoutHidden is null ? null : C(o.ZoneoutHidden), ZoneoutCell = o.ZoneoutCell is null ? null : C(o.ZoneoutCell),
+                Zoneout = o.Zoneout,
+            }).ToList(),
         };
         foreach (var w in Weights)
             h.Weights.Add(new RecurrentLayerWeights<TOther>(w.GateCount, w.InputSize, w.HiddenSize,
-                C(w.InputWeights), C(w.RecurrentWeights), C(w.InputBias), C(w.RecurrentBias)));
+                C(w.InputWeights), C(w.RecurrentWeights), C(w.InputBias), C(w.RecurrentBias))
+            {
+                LayerNorm = w.LayerNorm is not { } n ? null
+                    : new RecurrentLayerNorm<TOther>(C(n.InputGain), C(n.InputBias), C(n.RecurrentGain), C(n.RecurrentBias), C(n.CellGain), C(n.CellBias)),
+            });
         return h;
     }
 
     public RecurrentStackResult<T> Forward() =>
-        RecurrentStackKernel<T, TCell>.Forward(Weights, X, Steps, Batch, H0, C0, Lengths);
+        RecurrentStackKernel<T, TCell>.Forward(Weights, X, Steps, Batch, H0, C0, Lengths, Options);
 
     public T Loss()
     {
@@ -74,7 +98,7 @@ public sealed class RecurrentHarness<T, TCell>
     public (T[] dx, T[] dh0, T[] dc0, List<RecurrentLayerWeights<T>> dWeights) Backward()
     {
         var r = Forward();
-        var dWeights = Weights.Select(w => new RecurrentLayerWeights<T>(w.GateCount, w.InputSize, w.HiddenSize)).ToList();
+        var dWeights = Weights.Select(w => w.ZerosLike()).ToList();
         var dx = new T[X.Length];
         var dh0 = new T[H0.Length];
         var dc0 = new T[C0.Length];
@@ -94,6 +118,18 @@ public sealed class RecurrentHarness<T, TCell>
             yield return ($"weight_hh_l{l}", Weights[l].RecurrentWeights, g.dWeights[l].RecurrentWeights);
             yield return ($"bias_ih_l{l}", Weights[l].InputBias, g.dWeights[l].InputBias);
             yield return ($"bias_hh_l{l}", Weights[l].RecurrentBias, g.dWeights[l].RecurrentBias);
+            if (Weights[l].LayerNorm is { } n && g.dWeights[l].LayerNorm is { } dn)
+            {
+                yield return ($"ln_ih_weight_l{l}", n.InputGain, dn.InputGain);
+                yield return ($"ln_ih_bias_l{l}", n.InputBias, dn.InputBias);
+                yield return ($"ln_hh_weight_l{l}", n.RecurrentGain, dn.RecurrentGain);
+                yield return ($"ln_hh_bias_l{l}", n.RecurrentBias, dn.RecurrentBias);
+                if (TCell.HasCellState)
+                {
+                    yield return ($"ln_c_weight_l{l}", n.CellGain, dn.CellGain);
+                    yield return ($"ln_c_bias_l{l}", n.CellBias, dn.CellBias);
+                }
+            }
         }
     }
 }

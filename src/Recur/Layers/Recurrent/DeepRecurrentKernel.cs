@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using Recur.Tensors;
 
 namespace Recur.Layers.Recurrent;
 
@@ -64,6 +65,11 @@ public sealed class DeepRecurrentResult<T> where T : struct
 /// its input (features or embeddings) generally has another width; with one layer the option has no effect.</para>
 /// <para>Dropout: mask l ([T, B, D·H], values 0 or 1/(1 − p)) multiplies layer l's output (after the residual
 /// sum) before layer l + 1 reads it; the last layer's output is never dropped, as PyTorch's <c>dropout</c>.</para>
+/// <para>Within each layer and direction, <see cref="RecurrentLayerOptions{T}"/> (input and recurrent dropout,
+/// zoneout) and layer normalisation (<see cref="RecurrentLayerWeights{T}.LayerNorm"/>) apply as in the single-layer
+/// kernel; a reverse direction's zoneout masks are in its own reading order.</para>
+/// <para>Every buffer is counted by <see cref="Workspace"/>: what the result holds (layer outputs, reversed inputs,
+/// final states) stays counted; temporaries are released before returning.</para>
 /// </remarks>
 public static class DeepRecurrentKernel<T, TCell>
     where T : struct, IFloatingPointIeee754<T>
@@ -74,16 +80,20 @@ public static class DeepRecurrentKernel<T, TCell>
 
     /// <summary>
     /// x: [T, B, I]; weights: [L·D] (index l·D + d); h0, c0: [L·D, B, H] or empty for zeros; dropoutMasks: null or
-    /// L − 1 arrays [T, B, D·H]; lengths: [B] real steps (each in 0 … T) or empty for all T.
+    /// L − 1 arrays [T, B, D·H]; lengths: [B] real steps (each in 0 … T) or empty for all T; options: null, or one
+    /// entry per layer and direction (index l·D + d; null entries for none): that layer-direction's dropout masks and
+    /// zoneout.
     /// </summary>
     public static DeepRecurrentResult<T> Forward(IReadOnlyList<RecurrentLayerWeights<T>> weights, int directions, bool residual,
         IReadOnlyList<T[]>? dropoutMasks, ReadOnlyMemory<T> x, int steps, int batch, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0,
-        ReadOnlySpan<int> lengths = default)
+        ReadOnlySpan<int> lengths = default, IReadOnlyList<RecurrentLayerOptions<T>?>? options = null)
     {
         if (directions is not (1 or 2)) throw new ArgumentOutOfRangeException(nameof(directions), directions, "directions must be 1 or 2.");
         if (weights.Count == 0 || weights.Count % directions != 0)
             throw new ArgumentException($"Expected one weight set per layer and direction (a multiple of {directions}); found {weights.Count}.", nameof(weights));
         int D = directions, L = weights.Count / D, H = weights[0].HiddenSize, BH = batch * H, W = D * H;
+        if (options is not null && options.Count != weights.Count)
+            throw new ArgumentException($"{TCell.DisplayName} options must hold one entry per layer and direction ({weights.Count}); found {options.Count}.", nameof(options));
         CheckState(h0, L * D * BH, "h0");
         CheckState(c0, L * D * BH, "c0");
         if (dropoutMasks is not null)
@@ -103,8 +113,8 @@ public static class DeepRecurrentKernel<T, TCell>
         }
 
         var caches = new RecurrentLayerCache<T>[L * D];
-        var finalHidden = new T[L * D * BH];
-        var finalCell = TCell.HasCellState ? new T[L * D * BH] : [];
+        var finalHidden = Workspace.Allocate<T>(L * D * BH);
+        var finalCell = TCell.HasCellState ? Workspace.Allocate<T>(L * D * BH) : [];
         ReadOnlyMemory<T> input = x;
         T[] output = [];
         for (int l = 0; l < L; l++)
@@ -112,7 +122,7 @@ public static class DeepRecurrentKernel<T, TCell>
             int inWidth = weights[l * D].InputSize;
             if (input.Length != steps * batch * inWidth)
                 throw new ArgumentException($"Layer {l} expects inputs of width {inWidth}; found {input.Length} values for [T={steps}, B={batch}].", nameof(weights));
-            output = new T[steps * batch * W];
+            output = Workspace.Allocate<T>(steps * batch * W);
             for (int d = 0; d < D; d++)
             {
                 int k = l * D + d;
@@ -120,30 +130,32 @@ public static class DeepRecurrentKernel<T, TCell>
                 ReadOnlyMemory<T> directionInput = input;
                 if (d == 1)
                 {
-                    var reversed = new T[input.Length];
+                    var reversed = Workspace.Allocate<T>(input.Length); // the direction's cache holds it
                     ReverseWithin(input.Span, reversed, steps, batch, inWidth, real);
                     directionInput = reversed;
                 }
                 var cache = RecurrentLayerKernel<T, TCell>.Forward(weights[k], directionInput, steps, batch,
-                    StateSlice(h0, k, BH), TCell.HasCellState ? StateSlice(c0, k, BH) : [], lengths);
+                    StateSlice(h0, k, BH), TCell.HasCellState ? StateSlice(c0, k, BH) : [], lengths, options?[k]);
                 caches[k] = cache;
                 cache.FinalHidden.CopyTo(finalHidden.AsSpan(k * BH));
                 if (TCell.HasCellState) cache.FinalCell.CopyTo(finalCell.AsSpan(k * BH));
                 var half = cache.Output.Span;
+                T[]? back = null;
                 if (d == 1)
                 {
-                    var back = new T[half.Length];
+                    back = Workspace.Allocate<T>(half.Length);
                     ReverseWithin(half, back, steps, batch, H, real);
                     half = back;
                 }
                 for (int row = 0; row < steps * batch; row++) half.Slice(row * H, H).CopyTo(output.AsSpan(row * W + d * H, H));
+                if (back is not null) Workspace.Release(back);
             }
             if (residual && HasResidual(l)) TensorPrimitives.Add(output, input.Span, output);
             if (l < L - 1)
             {
                 if (dropoutMasks is not null)
                 {
-                    var dropped = new T[output.Length];
+                    var dropped = Workspace.Allocate<T>(output.Length); // the next layer's cache holds it
                     TensorPrimitives.Multiply(output, dropoutMasks[l], dropped);
                     input = dropped;
                 }
@@ -172,14 +184,15 @@ public static class DeepRecurrentKernel<T, TCell>
         CheckState(dcN, L * D * BH, "dcN");
         var real = forward.RealLengths;
         // dL/d(layer l's output), after the residual sum and before the dropout that the next layer reads through.
-        T[] dY = dOutput.IsEmpty ? new T[rows * W] : dOutput.ToArray();
+        T[] dY = Workspace.Allocate<T>(rows * W);
+        if (!dOutput.IsEmpty) dOutput.CopyTo(dY);
         var norms = stepGradientNorms is null ? null : new double[steps];
-        var half = new T[rows * H];
+        var half = Workspace.Allocate<T>(rows * H);
         for (int l = L - 1; l >= 0; l--)
         {
             int inWidth = weights[l * D].InputSize;
             // dL/d(this layer's input): layer l − 1's dropped output, or x for layer 0.
-            T[] dInput = l > 0 ? new T[rows * inWidth] : [];
+            T[] dInput = l > 0 ? Workspace.Allocate<T>(rows * inWidth) : [];
             Span<T> dLayerInput = l > 0 ? dInput : dx;
             if (norms is not null) Array.Clear(norms);
             for (int d = 0; d < D; d++)
@@ -190,9 +203,9 @@ public static class DeepRecurrentKernel<T, TCell>
                 T[] dReversedInput = [];
                 if (d == 1)
                 {
-                    dHalf = new T[half.Length];
+                    dHalf = Workspace.Allocate<T>(half.Length);
                     ReverseWithin(half, dHalf, steps, batch, H, real);
-                    if (!dLayerInput.IsEmpty) dReversedInput = new T[rows * inWidth];
+                    if (!dLayerInput.IsEmpty) dReversedInput = Workspace.Allocate<T>(rows * inWidth);
                 }
                 var directionNorms = norms is null ? [] : new double[steps];
                 RecurrentLayerKernel<T, TCell>.Backward(weights[k], forward.Caches[k], dHalf,
@@ -204,21 +217,30 @@ public static class DeepRecurrentKernel<T, TCell>
                 if (dReversedInput.Length > 0)
                 {
                     // The reversal is a permutation: its gradient is the same reversal.
-                    var back = new T[dReversedInput.Length];
+                    var back = Workspace.Allocate<T>(dReversedInput.Length);
                     ReverseWithin(dReversedInput, back, steps, batch, inWidth, real);
                     TensorPrimitives.Add(dLayerInput, back, dLayerInput);
+                    Workspace.Release(back);
+                    Workspace.Release(dReversedInput);
                 }
+                if (d == 1) Workspace.Release(dHalf);
                 if (norms is not null)
                     for (int t = 0; t < steps; t++) norms[t] += directionNorms[t] * directionNorms[t];
             }
             if (norms is not null) stepGradientNorms![l] = norms.Select(Math.Sqrt).ToArray();
-            if (l == 0) break;
+            if (l == 0)
+            {
+                Workspace.Release(dY);
+                break;
+            }
             // y_l = f(x_l) + x_l: x_l also receives dL/dy_l directly.
             if (forward.Residual && HasResidual(l)) TensorPrimitives.Add(dInput, dY, dInput);
             // x_l = y_{l−1} ⊙ mask_{l−1}.
             if (forward.Masks is { } masks) TensorPrimitives.Multiply(dInput, masks[l - 1], dInput);
+            Workspace.Release(dY);
             dY = dInput;
         }
+        Workspace.Release(half);
     }
 
     /// <summary>

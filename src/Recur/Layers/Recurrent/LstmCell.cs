@@ -87,4 +87,85 @@ public readonly struct LstmCell : IRecurrentCell
             }
         }
     }
+
+    /// <summary>
+    /// One step of the layer-normalised LSTM: as <see cref="Forward"/>, but h = o ⊙ tanh(y) with
+    /// y = γ ⊙ ĉ + β, ĉ = LN(c) over the H units of each sequence (c itself is the carried state). The TanhC saved
+    /// slot holds tanh(y); ĉ: [B, H] and 1/σ: [B] are written for the backward step.
+    /// </summary>
+    public static void ForwardLayerNorm<T>(int batch, int hidden,
+        ReadOnlySpan<T> xGates, ReadOnlySpan<T> hGates, ReadOnlySpan<T> cPrev, Span<T> saved, Span<T> h, Span<T> c,
+        ReadOnlySpan<T> gain, ReadOnlySpan<T> bias, Span<T> normalized, Span<T> rstd)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        int H = hidden, gateWidth = 4 * H;
+        for (int b = 0; b < batch; b++)
+        {
+            var act = saved.Slice(b * 5 * H, 5 * H);
+            var gates = act[..gateWidth];
+            TensorPrimitives.Add(xGates.Slice(b * gateWidth, gateWidth), hGates.Slice(b * gateWidth, gateWidth), gates);
+            Elementwise.Sigmoid<T>(gates[..(2 * H)], gates[..(2 * H)]);
+            Elementwise.Tanh<T>(gates.Slice(CellGate * H, H), gates.Slice(CellGate * H, H));
+            Elementwise.Sigmoid<T>(gates.Slice(OutputGate * H, H), gates.Slice(OutputGate * H, H));
+            var cRow = c.Slice(b * H, H);
+            TensorPrimitives.Multiply(act.Slice(InputGate * H, H), act.Slice(CellGate * H, H), cRow);
+            TensorPrimitives.FusedMultiplyAdd(act.Slice(ForgetGate * H, H), cPrev.Slice(b * H, H), cRow, cRow);
+            var y = act.Slice(TanhC * H, H);
+            RowLayerNorm<T>.Forward(1, H, cRow, gain, bias, [], y, normalized.Slice(b * H, H), rstd.Slice(b, 1));
+            Elementwise.Tanh<T>(y, y);
+            TensorPrimitives.Multiply(act.Slice(OutputGate * H, H), y, h.Slice(b * H, H));
+        }
+    }
+
+    /// <summary>
+    /// Backward of <see cref="ForwardLayerNorm"/>: as <see cref="Backward"/> (dhPrev is zero for LSTM), and adds
+    /// into dGain, dBias: [H]. Sequences with lengths[b] ≤ step (padding; empty lengths: none) are skipped: they
+    /// add nothing and their rows of dXGates, dcPrev are left for the caller's carry.
+    /// </summary>
+    public static void BackwardLayerNorm<T>(int batch, int hidden,
+        ReadOnlySpan<T> saved, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> dh, ReadOnlySpan<T> dc,
+        ReadOnlySpan<T> normalized, ReadOnlySpan<T> rstd, ReadOnlySpan<T> gain,
+        Span<T> dXGates, Span<T> dhPrev, Span<T> dcPrev, Span<T> dGain, Span<T> dBias,
+        ReadOnlySpan<int> lengths = default, int step = 0)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        int H = hidden, gateWidth = 4 * H;
+        T count = T.CreateChecked(H);
+        dhPrev[..(batch * H)].Clear();
+        for (int b = 0; b < batch; b++)
+        {
+            if (!lengths.IsEmpty && step >= lengths[b]) continue;
+            var act = saved.Slice(b * 5 * H, 5 * H);
+            var da = dXGates.Slice(b * gateWidth, gateWidth);
+            var cHat = normalized.Slice(b * H, H);
+            // y = γ ⊙ ĉ + β, h = o ⊙ tanh(y): dy = dh ⊙ o ⊙ (1 − tanh²y); first the row sums LN's backward needs
+            T sum = T.Zero, dot = T.Zero;
+            for (int j = 0; j < H; j++)
+            {
+                T o = act[OutputGate * H + j], ty = act[TanhC * H + j];
+                T dy = dh[b * H + j] * o * (T.One - ty * ty);
+                dGain[j] += dy * cHat[j];
+                dBias[j] += dy;
+                T dcHat = dy * gain[j];
+                sum += dcHat;
+                dot += dcHat * cHat[j];
+            }
+            T meanD = sum / count, meanDot = dot / count, inv = rstd[b];
+            for (int j = 0; j < H; j++)
+            {
+                T i = act[InputGate * H + j], f = act[ForgetGate * H + j], g = act[CellGate * H + j];
+                T o = act[OutputGate * H + j], ty = act[TanhC * H + j];
+                T dhj = dh[b * H + j];
+                T dcHat = dhj * o * (T.One - ty * ty) * gain[j];
+                T dcj = dc[b * H + j] + inv * (dcHat - meanD - cHat[j] * meanDot);
+                T dO = dhj * ty;
+                T dI = dcj * g, dF = dcj * cPrev[b * H + j], dG = dcj * i;
+                dcPrev[b * H + j] = dcj * f;
+                da[InputGate * H + j] = dI * i * (T.One - i);
+                da[ForgetGate * H + j] = dF * f * (T.One - f);
+                da[CellGate * H + j] = dG * (T.One - g * g);
+                da[OutputGate * H + j] = dO * o * (T.One - o);
+            }
+        }
+    }
 }

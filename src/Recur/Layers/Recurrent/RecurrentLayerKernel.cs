@@ -60,6 +60,21 @@ public sealed class RecurrentLayerCache<T> where T : struct
     /// <summary>The separate output buffer the forward pass fills when sequences are masked.</summary>
     internal T[]? MaskedOutput => _maskedOutput;
 
+    /// <summary>The regularisation this forward pass ran with (masks included); null for none.</summary>
+    public RecurrentLayerOptions<T>? Options { get; internal set; }
+
+    internal T[]? MaskedStates { get; set; }
+
+    /// <summary>
+    /// What the recurrent product read at each step: [T, B, H], row t = h_t ⊙ m with recurrent dropout's mask m
+    /// (the same m at every step), else h_0 … h_{T−1} themselves.
+    /// </summary>
+    public ReadOnlyMemory<T> RecurrentInput => MaskedStates ?? Hs.AsMemory(0, Steps * Batch * Hidden);
+
+    // Layer norm: normalised values and 1/σ of the input product [T·B, G·H], [T·B]; the recurrent product, same
+    // shapes; and c (LSTM) [T·B, H], [T·B].
+    internal T[] XNorm = [], XRstd = [], HNorm = [], HRstd = [], CNorm = [], CRstd = [];
+
     /// <summary>Each sequence's state at its last real step (h_0 for a length of 0): [B, H].</summary>
     public ReadOnlySpan<T> FinalHidden => Hs.AsSpan(Steps * Batch * Hidden, Batch * Hidden);
     /// <summary>Each sequence's cell state at its last real step: [B, H]; empty without cell state.</summary>
@@ -81,27 +96,51 @@ public static class RecurrentLayerKernel<T, TCell>
     /// lengths: [B] real steps of each right-padded sequence, each in 0 … T; empty means every sequence has T
     /// steps. At a padded step t ≥ lengths[b] the state of sequence b is carried unchanged (h_t = h_{t−1},
     /// c_t = c_{t−1}) and its output is zero, as PyTorch's <c>pack_padded_sequence</c>; only those rows are fixed
-    /// up after each cell step.
+    /// up after each cell step. <paramref name="options"/>: input and recurrent dropout masks and zoneout
+    /// (<see cref="RecurrentLayerOptions{T}"/>), applied inside the loop; layer normalisation comes with the weights
+    /// (<see cref="RecurrentLayerWeights{T}.LayerNorm"/>). The backward pass reads both from the cache.
     /// </summary>
     public static RecurrentLayerCache<T> Forward(RecurrentLayerWeights<T> w, ReadOnlyMemory<T> x, int steps, int batch,
-        ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, ReadOnlySpan<int> lengths = default)
+        ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, ReadOnlySpan<int> lengths = default, RecurrentLayerOptions<T>? options = null)
     {
         int I = w.InputSize, H = w.HiddenSize, G = TCell.GateCount, GH = G * H, BH = batch * H;
         if (x.Length != steps * batch * I)
             throw new ArgumentException($"{TCell.DisplayName} layer input must be [T={steps}, B={batch}, I={I}] = {steps * batch * I} values; found {x.Length}.", nameof(x));
         CheckState(h0, BH, "h0");
         if (TCell.HasCellState) CheckState(c0, BH, "c0");
+        CheckOptions(options, steps, batch, I, H);
+        var ln = w.LayerNorm;
+        bool lnCell = ln is not null && TCell.HasCellState;
+        if (lnCell && typeof(TCell) != typeof(LstmCell))
+            throw new NotSupportedException($"layer normalisation of the cell state is implemented for LSTM only, not {TCell.DisplayName}.");
 
         int[] mask = CheckLengths(lengths, steps, batch);
 
-        var cache = new RecurrentLayerCache<T>(steps, batch, H, TCell.HasCellState, TCell.SavedWidth, x, mask);
+        if (options?.InputMask is { } inputMask)
+        {
+            // Variational input dropout: the same mask [B, I] at every step; the cache keeps the masked input.
+            var masked = Workspace.Allocate<T>(x.Length); // held by the cache, as Hs
+            var source = x.Span;
+            for (int t = 0; t < steps; t++)
+                TensorPrimitives.Multiply(source.Slice(t * batch * I, batch * I), inputMask, masked.AsSpan(t * batch * I, batch * I));
+            x = masked;
+        }
+
+        var cache = new RecurrentLayerCache<T>(steps, batch, H, TCell.HasCellState, TCell.SavedWidth, x, mask) { Options = options };
         if (!h0.IsEmpty) h0.CopyTo(cache.Hs);
         if (TCell.HasCellState && !c0.IsEmpty) c0.CopyTo(cache.Cs);
 
-        // xGates = x·W_ihᵀ + b_ih for all steps at once: [T·B, G·H]
+        // xGates = x·W_ihᵀ + b_ih for all steps at once: [T·B, G·H]  (layer norm: LN_ih(x·W_ihᵀ) + b_ih)
         var xGates = Workspace.Allocate<T>(steps * batch * GH);
         Gemm.Multiply<T>(false, true, steps * batch, GH, I, x.Span, w.InputWeights, xGates, accumulate: false);
-        Rows.AddBias<T>(xGates, w.InputBias);
+        if (ln is null) Rows.AddBias<T>(xGates, w.InputBias);
+        else
+        {
+            (cache.XNorm, cache.XRstd) = (Workspace.Allocate<T>(xGates.Length), Workspace.Allocate<T>(steps * batch));
+            (cache.HNorm, cache.HRstd) = (Workspace.Allocate<T>(xGates.Length), Workspace.Allocate<T>(steps * batch));
+            if (lnCell) (cache.CNorm, cache.CRstd) = (Workspace.Allocate<T>(steps * BH), Workspace.Allocate<T>(steps * batch));
+            RowLayerNorm<T>.Forward(steps * batch, GH, xGates, ln.InputGain, ln.InputBias, w.InputBias, xGates, cache.XNorm, cache.XRstd);
+        }
 
         var hGates = Workspace.Allocate<T>(batch * GH); // [B, G·H], reused every step
         // W_hhᵀ: [H, G·H], transposed once so every step's product reads it row-major (no per-step repacking of a
@@ -109,17 +148,51 @@ public static class RecurrentLayerKernel<T, TCell>
         var recurrentTransposed = Workspace.Allocate<T>(H * GH);
         for (int g = 0; g < GH; g++)
             for (int k = 0; k < H; k++) recurrentTransposed[k * GH + g] = w.RecurrentWeights[g * H + k];
+        var recurrentMask = options?.RecurrentMask;
+        if (recurrentMask is not null) cache.MaskedStates = Workspace.Allocate<T>(steps * BH);
+        bool zoneout = options is { HasZoneout: true };
+        T zoneScalar = T.CreateChecked(options?.Zoneout ?? 0);
         int savedStep = batch * TCell.SavedWidth * H;
         for (int t = 0; t < steps; t++)
         {
-            // hGates = h_{t−1}·W_hhᵀ + b_hh
-            for (int b = 0; b < batch; b++) w.RecurrentBias.CopyTo(hGates.AsSpan(b * GH, GH));
-            Gemm.Multiply<T>(false, false, batch, GH, H, cache.Hs.AsSpan(t * BH, BH), recurrentTransposed, hGates, accumulate: true);
-            TCell.Forward<T>(batch, H,
-                xGates.AsSpan(t * batch * GH, batch * GH), hGates,
-                cache.Hs.AsSpan(t * BH, BH), CellSlice(cache.Cs, t, BH),
-                cache.Saved.AsSpan(t * savedStep, savedStep),
-                cache.Hs.AsSpan((t + 1) * BH, BH), CellSlice(cache.Cs, t + 1, BH));
+            // hGates = h_{t−1}·W_hhᵀ + b_hh, with recurrent dropout (h_{t−1} ⊙ m)·W_hhᵀ + b_hh
+            ReadOnlySpan<T> hIn = cache.Hs.AsSpan(t * BH, BH);
+            if (cache.MaskedStates is { } maskedStates)
+            {
+                var into = maskedStates.AsSpan(t * BH, BH);
+                TensorPrimitives.Multiply(hIn, recurrentMask, into);
+                hIn = into;
+            }
+            if (ln is null)
+            {
+                for (int b = 0; b < batch; b++) w.RecurrentBias.CopyTo(hGates.AsSpan(b * GH, GH));
+                Gemm.Multiply<T>(false, false, batch, GH, H, hIn, recurrentTransposed, hGates, accumulate: true);
+            }
+            else
+            {
+                Gemm.Multiply<T>(false, false, batch, GH, H, hIn, recurrentTransposed, hGates, accumulate: false);
+                RowLayerNorm<T>.Forward(batch, GH, hGates, ln.RecurrentGain, ln.RecurrentBias, w.RecurrentBias, hGates,
+                    cache.HNorm.AsSpan(t * batch * GH, batch * GH), cache.HRstd.AsSpan(t * batch, batch));
+            }
+            if (lnCell)
+                LstmCell.ForwardLayerNorm<T>(batch, H,
+                    xGates.AsSpan(t * batch * GH, batch * GH), hGates, CellSlice(cache.Cs, t, BH),
+                    cache.Saved.AsSpan(t * savedStep, savedStep),
+                    cache.Hs.AsSpan((t + 1) * BH, BH), CellSlice(cache.Cs, t + 1, BH),
+                    ln!.CellGain, ln.CellBias, cache.CNorm.AsSpan(t * BH, BH), cache.CRstd.AsSpan(t * batch, batch));
+            else
+                TCell.Forward<T>(batch, H,
+                    xGates.AsSpan(t * batch * GH, batch * GH), hGates,
+                    cache.Hs.AsSpan(t * BH, BH), CellSlice(cache.Cs, t, BH),
+                    cache.Saved.AsSpan(t * savedStep, savedStep),
+                    cache.Hs.AsSpan((t + 1) * BH, BH), CellSlice(cache.Cs, t + 1, BH));
+            if (zoneout)
+            {
+                // h_t = ζ ⊙ h_{t−1} + (1 − ζ) ⊙ h̃_t, likewise c
+                Zone(cache.Hs.AsSpan((t + 1) * BH, BH), cache.Hs.AsSpan(t * BH, BH), StepSlice(options!.ZoneoutHidden, t, BH), zoneScalar);
+                if (TCell.HasCellState)
+                    Zone(cache.Cs.AsSpan((t + 1) * BH, BH), cache.Cs.AsSpan(t * BH, BH), StepSlice(options.ZoneoutCell, t, BH), zoneScalar);
+            }
             // Padded rows carry the previous state over what the cell computed.
             for (int b = 0; b < mask.Length; b++)
             {
@@ -143,13 +216,14 @@ public static class RecurrentLayerKernel<T, TCell>
 
     /// <summary>
     /// Backward through the layer. dOutput: [T, B, H] (empty = no gradient on the sequence), dhT, dcT: [B, H]
-    /// (empty = none). Adds into <paramref name="grads"/> and, when not empty, into dx: [T, B, I]; writes
+    /// (empty = none). Adds into <paramref name="grads"/> (its <see cref="RecurrentLayerWeights{T}.LayerNorm"/>
+    /// too, which must be set when the weights have one) and, when not empty, into dx: [T, B, I]; writes
     /// dh0, dc0: [B, H] when not empty, and ‖dL/dh_t‖ over the batch into stepGradientNorms: [T] when not empty.
     /// </summary>
     /// <remarks>
     /// With the forward pass's lengths, a padded step contributes nothing: its gate gradients are zero (so no weight
     /// or input gradient), dOutput there is ignored (the output was a constant zero), and dL/dh, dL/dc pass through
-    /// the carried state unchanged.
+    /// the carried state unchanged. The forward pass's options (masks, zoneout) are read from the cache.
     /// </remarks>
     public static void Backward(RecurrentLayerWeights<T> w, RecurrentLayerCache<T> cache,
         ReadOnlySpan<T> dOutput, ReadOnlySpan<T> dhT, ReadOnlySpan<T> dcT,
@@ -161,15 +235,35 @@ public static class RecurrentLayerKernel<T, TCell>
         CheckState(dhT, BH, "dhT");
         CheckState(dcT, BH, "dcT");
         var mask = cache.Lengths.Span;
+        var options = cache.Options;
+        var ln = w.LayerNorm;
+        var dln = grads.LayerNorm;
+        if (ln is not null && dln is null)
+            throw new ArgumentException($"{TCell.DisplayName} weights are layer-normalised, so the gradients need LayerNorm arrays too (see ZerosLike).", nameof(grads));
+        bool lnCell = ln is not null && TCell.HasCellState;
 
         // dL/d(xGates) and dL/d(hGates) for all steps: [T, B, G·H]
         var dXGates = Workspace.Allocate<T>(rows * GH);
         var dHGates = TCell.SharesGateGradient ? dXGates : Workspace.Allocate<T>(rows * GH);
+        // Layer norm: dL/d(h·W_hhᵀ) before normalisation, which the recurrent product's gradients read.
+        var dHRaw = ln is null ? dHGates : Workspace.Allocate<T>(rows * GH);
         var dhNext = Workspace.Allocate<T>(BH);
         var dcNext = Workspace.Allocate<T>(BH);
         var dhTotal = Workspace.Allocate<T>(BH);
         var dhPrev = Workspace.Allocate<T>(BH);
         var dcPrev = Workspace.Allocate<T>(BH);
+        bool zoneout = options is { HasZoneout: true };
+        T zoneScalar = T.CreateChecked(options?.Zoneout ?? 0);
+        var dhCell = zoneout ? Workspace.Allocate<T>(BH) : dhTotal;
+        var dcCell = zoneout ? Workspace.Allocate<T>(BH) : dcNext;
+        // Temporaries released at the end: each distinct buffer once (aliases are not listed twice).
+        var temporaries = new List<T[]> { dXGates, dhNext, dcNext, dhTotal, dhPrev, dcPrev };
+        if (!TCell.SharesGateGradient) temporaries.Add(dHGates);
+        if (ln is not null) temporaries.Add(dHRaw);
+        if (zoneout) temporaries.AddRange([dhCell, dcCell]);
+        var recurrentMask = options?.RecurrentMask;
+        var dhMasked = recurrentMask is null ? [] : Workspace.Allocate<T>(BH);
+        if (recurrentMask is not null) temporaries.Add(dhMasked);
         if (!dhT.IsEmpty) dhT.CopyTo(dhNext);
         if (!dcT.IsEmpty) dcT.CopyTo(dcNext);
 
@@ -182,12 +276,30 @@ public static class RecurrentLayerKernel<T, TCell>
             for (int b = 0; b < mask.Length; b++)
                 if (t >= mask[b]) dhNext.AsSpan(b * H, H).CopyTo(dhTotal.AsSpan(b * H, H)); // padded output was a constant 0
             if (!stepGradientNorms.IsEmpty) stepGradientNorms[t] = double.CreateTruncating(TensorPrimitives.Norm<T>(dhTotal));
-            TCell.Backward<T>(batch, H,
-                cache.Saved.AsSpan(t * savedStep, savedStep),
-                cache.Hs.AsSpan(t * BH, BH), CellSlice(cache.Cs, t, BH),
-                dhTotal, dcNext,
-                dXGates.AsSpan(t * batch * GH, batch * GH), dHGates.AsSpan(t * batch * GH, batch * GH),
-                dhPrev, dcPrev);
+            if (zoneout)
+            {
+                // h_t = ζ ⊙ h_{t−1} + (1 − ζ) ⊙ h̃_t: the cell's update gets (1 − ζ) of the gradient
+                Unzone(dhTotal, StepSlice(options!.ZoneoutHidden, t, BH), zoneScalar, dhCell);
+                if (TCell.HasCellState) Unzone(dcNext, StepSlice(options.ZoneoutCell, t, BH), zoneScalar, dcCell);
+            }
+            if (lnCell)
+                LstmCell.BackwardLayerNorm<T>(batch, H,
+                    cache.Saved.AsSpan(t * savedStep, savedStep), CellSlice(cache.Cs, t, BH), dhCell, dcCell,
+                    cache.CNorm.AsSpan(t * BH, BH), cache.CRstd.AsSpan(t * batch, batch), ln!.CellGain,
+                    dXGates.AsSpan(t * batch * GH, batch * GH), dhPrev, dcPrev, dln!.CellGain, dln.CellBias, mask, t);
+            else
+                TCell.Backward<T>(batch, H,
+                    cache.Saved.AsSpan(t * savedStep, savedStep),
+                    cache.Hs.AsSpan(t * BH, BH), CellSlice(cache.Cs, t, BH),
+                    dhCell, dcCell,
+                    dXGates.AsSpan(t * batch * GH, batch * GH), dHGates.AsSpan(t * batch * GH, batch * GH),
+                    dhPrev, dcPrev);
+            if (zoneout)
+            {
+                // … and ζ of it reaches the previous state directly.
+                AddZoned(dhTotal, StepSlice(options!.ZoneoutHidden, t, BH), zoneScalar, dhPrev);
+                if (TCell.HasCellState) AddZoned(dcNext, StepSlice(options.ZoneoutCell, t, BH), zoneScalar, dcPrev);
+            }
             // Padded rows: no gate gradients; dL/dh and dL/dc reach the previous state unchanged (identity carry).
             for (int b = 0; b < mask.Length; b++)
             {
@@ -197,28 +309,99 @@ public static class RecurrentLayerKernel<T, TCell>
                 dhTotal.AsSpan(b * H, H).CopyTo(dhPrev.AsSpan(b * H, H));
                 if (TCell.HasCellState) dcNext.AsSpan(b * H, H).CopyTo(dcPrev.AsSpan(b * H, H));
             }
-            // hGates = h_{t−1}·W_hhᵀ  ⇒  dh_{t−1} += dHGates_t·W_hh
-            Gemm.Multiply<T>(false, false, batch, H, GH, dHGates.AsSpan(t * batch * GH, batch * GH), w.RecurrentWeights, dhPrev, accumulate: true);
+            if (ln is not null)
+                RowLayerNorm<T>.Backward(batch, GH, dHGates.AsSpan(t * batch * GH, batch * GH),
+                    cache.HNorm.AsSpan(t * batch * GH, batch * GH), cache.HRstd.AsSpan(t * batch, batch), ln.RecurrentGain,
+                    dHRaw.AsSpan(t * batch * GH, batch * GH), dln!.RecurrentGain, dln.RecurrentBias);
+            // hGates = h_{t−1}·W_hhᵀ  ⇒  dh_{t−1} += dHGates_t·W_hh  (recurrent dropout: ⊙ m)
+            if (recurrentMask is null)
+                Gemm.Multiply<T>(false, false, batch, H, GH, dHRaw.AsSpan(t * batch * GH, batch * GH), w.RecurrentWeights, dhPrev, accumulate: true);
+            else
+            {
+                Gemm.Multiply<T>(false, false, batch, H, GH, dHRaw.AsSpan(t * batch * GH, batch * GH), w.RecurrentWeights, dhMasked, accumulate: false);
+                TensorPrimitives.FusedMultiplyAdd(dhMasked, recurrentMask, dhPrev, dhPrev);
+            }
             (dhNext, dhPrev) = (dhPrev, dhNext);
             (dcNext, dcPrev) = (dcPrev, dcNext);
+            if (!zoneout) (dhCell, dcCell) = (dhTotal, dcNext);
         }
         if (!dh0.IsEmpty) dhNext.CopyTo(dh0);
         if (!dc0.IsEmpty && TCell.HasCellState) dcNext.CopyTo(dc0);
 
+        // Layer norm: dL/d(x·W_ihᵀ) before normalisation, for all steps at once.
+        var dXRaw = dXGates;
+        if (ln is not null)
+        {
+            dXRaw = Workspace.Allocate<T>(rows * GH);
+            temporaries.Add(dXRaw);
+            RowLayerNorm<T>.Backward(rows, GH, dXGates, cache.XNorm, cache.XRstd, ln.InputGain, dXRaw, dln!.InputGain, dln.InputBias);
+        }
         // Weight gradients over all steps at once.
         // dW_ih += dXGatesᵀ·x: [G·H, T·B]·[T·B, I];  dW_hh += dHGatesᵀ·h_{0..T−1}: [G·H, T·B]·[T·B, H]
-        Gemm.Multiply<T>(true, false, GH, I, rows, dXGates, cache.Input.Span, grads.InputWeights, accumulate: true);
-        Gemm.Multiply<T>(true, false, GH, H, rows, dHGates, cache.Hs.AsSpan(0, rows * H), grads.RecurrentWeights, accumulate: true);
+        Gemm.Multiply<T>(true, false, GH, I, rows, dXRaw, cache.Input.Span, grads.InputWeights, accumulate: true);
+        Gemm.Multiply<T>(true, false, GH, H, rows, dHRaw, cache.RecurrentInput.Span, grads.RecurrentWeights, accumulate: true);
         Rows.AddColumnSums<T>(dXGates, grads.InputBias);
         Rows.AddColumnSums<T>(dHGates, grads.RecurrentBias);
-        // dx += dXGates·W_ih: [T·B, G·H]·[G·H, I]
+        // dx += dXGates·W_ih: [T·B, G·H]·[G·H, I]  (input dropout: ⊙ the mask of each sequence)
         if (!dx.IsEmpty)
         {
             CheckState(dx, rows * I, "dx");
-            Gemm.Multiply<T>(false, false, rows, I, GH, dXGates, w.InputWeights, dx, accumulate: true);
+            if (options?.InputMask is not { } inputMask)
+                Gemm.Multiply<T>(false, false, rows, I, GH, dXRaw, w.InputWeights, dx, accumulate: true);
+            else
+            {
+                var dMasked = Workspace.Allocate<T>(rows * I);
+                Gemm.Multiply<T>(false, false, rows, I, GH, dXRaw, w.InputWeights, dMasked, accumulate: false);
+                for (int t = 0; t < steps; t++)
+                    TensorPrimitives.FusedMultiplyAdd(dMasked.AsSpan(t * batch * I, batch * I), inputMask, dx.Slice(t * batch * I, batch * I), dx.Slice(t * batch * I, batch * I));
+                Workspace.Release(dMasked);
+            }
         }
-        foreach (var buffer in (T[][])[dXGates, dhNext, dcNext, dhTotal, dhPrev, dcPrev]) Workspace.Release(buffer);
-        if (!TCell.SharesGateGradient) Workspace.Release(dHGates);
+        foreach (var buffer in temporaries) Workspace.Release(buffer);
+    }
+
+    private static ReadOnlySpan<T> StepSlice(T[]? perStep, int step, int bh) => perStep is null ? [] : perStep.AsSpan(step * bh, bh);
+
+    /// <summary>next = ζ ⊙ prev + (1 − ζ) ⊙ next, ζ the mask or (when empty) the scalar.</summary>
+    private static void Zone(Span<T> next, ReadOnlySpan<T> prev, ReadOnlySpan<T> mask, T scalar)
+    {
+        if (mask.IsEmpty && scalar == T.Zero) return;
+        for (int i = 0; i < next.Length; i++)
+        {
+            T z = mask.IsEmpty ? scalar : mask[i];
+            next[i] = z * prev[i] + (T.One - z) * next[i];
+        }
+    }
+
+    /// <summary>into = (1 − ζ) ⊙ d.</summary>
+    private static void Unzone(ReadOnlySpan<T> d, ReadOnlySpan<T> mask, T scalar, Span<T> into)
+    {
+        for (int i = 0; i < d.Length; i++) into[i] = (T.One - (mask.IsEmpty ? scalar : mask[i])) * d[i];
+    }
+
+    /// <summary>into += ζ ⊙ d.</summary>
+    private static void AddZoned(ReadOnlySpan<T> d, ReadOnlySpan<T> mask, T scalar, Span<T> into)
+    {
+        if (mask.IsEmpty && scalar == T.Zero) return;
+        for (int i = 0; i < d.Length; i++) into[i] += (mask.IsEmpty ? scalar : mask[i]) * d[i];
+    }
+
+    private static void CheckOptions(RecurrentLayerOptions<T>? o, int steps, int batch, int input, int hidden)
+    {
+        if (o is null) return;
+        void Length(T[]? array, int expected, string name)
+        {
+            if (array is not null && array.Length != expected)
+                throw new ArgumentException($"{TCell.DisplayName} {name} must hold {expected} values; found {array.Length}.", nameof(o));
+        }
+        Length(o.InputMask, batch * input, "input dropout mask [B, I]");
+        Length(o.RecurrentMask, batch * hidden, "recurrent dropout mask [B, H]");
+        Length(o.ZoneoutHidden, steps * batch * hidden, "zoneout mask of h [T, B, H]");
+        Length(o.ZoneoutCell, steps * batch * hidden, "zoneout mask of c [T, B, H]");
+        if (o.ZoneoutCell is not null && !TCell.HasCellState)
+            throw new ArgumentException($"{TCell.DisplayName} has no cell state, but a zoneout mask for c was given.", nameof(o));
+        if (!(o.Zoneout >= 0 && o.Zoneout < 1))
+            throw new ArgumentException($"zoneout must be in [0, 1); found {o.Zoneout}.", nameof(o));
     }
 
     /// <summary>

@@ -37,12 +37,15 @@ public static class RecurrentStackKernel<T, TCell>
     /// x: [T, B, I]; h0, c0: [L, B, H] or empty for zeros (c0 only with cell state); lengths: [B] real steps of
     /// each right-padded sequence, or empty when all have T steps. Every layer masks with the same lengths: its
     /// output is zero at padded steps (so the next layer sees zeros there) and its state is carried, so the final
-    /// states are each sequence's states at its last real step.
+    /// states are each sequence's states at its last real step. options: one entry per layer (null entries, or a
+    /// null list, for none): that layer's dropout masks and zoneout (<see cref="RecurrentLayerOptions{T}"/>).
     /// </summary>
     public static RecurrentStackResult<T> Forward(IReadOnlyList<RecurrentLayerWeights<T>> layers, ReadOnlyMemory<T> x, int steps, int batch,
-        ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, ReadOnlySpan<int> lengths = default)
+        ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, ReadOnlySpan<int> lengths = default, IReadOnlyList<RecurrentLayerOptions<T>?>? options = null)
     {
         int L = layers.Count, H = layers[0].HiddenSize, BH = batch * H;
+        if (options is not null && options.Count != L)
+            throw new ArgumentException($"{TCell.DisplayName} options must hold one entry per layer ({L}); found {options.Count}.", nameof(options));
         CheckState(h0, L * BH, "h0");
         CheckState(c0, L * BH, "c0");
         var caches = new RecurrentLayerCache<T>[L];
@@ -52,7 +55,7 @@ public static class RecurrentStackKernel<T, TCell>
         for (int l = 0; l < L; l++)
         {
             var cache = RecurrentLayerKernel<T, TCell>.Forward(layers[l], input, steps, batch,
-                StateSlice(h0, l, BH), TCell.HasCellState ? StateSlice(c0, l, BH) : [], lengths);
+                StateSlice(h0, l, BH), TCell.HasCellState ? StateSlice(c0, l, BH) : [], lengths, options?[l]);
             caches[l] = cache;
             cache.FinalHidden.CopyTo(finalHidden.AsSpan(l * BH));
             if (TCell.HasCellState) cache.FinalCell.CopyTo(finalCell.AsSpan(l * BH));
