@@ -21,6 +21,7 @@ public static class RecurCommand
             GenerateCommand.Create(stdout, stderr),
             ReportCommand.Create(stdout, stderr),
             DataCommand.Create(stdout, stderr),
+            BenchCommand.Create(stdout, stderr),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
