@@ -138,6 +138,8 @@ internal sealed class BenchReport
             {
                 ["what"] = AllocationNote,
                 ["bytes_per_call"] = new JsonObject(Rows.Select(r => KeyValuePair.Create(r.Key, (JsonNode?)r.Recur.AllocatedBytesPerCall))),
+                ["workspace_peak_bytes"] = new JsonObject(Rows.Select(r => KeyValuePair.Create(r.Key, (JsonNode?)r.Recur.WorkspacePeakBytes))),
+                ["workspace_note"] = "the engine's own activation high-water mark over one call (Recur.Tensors.Workspace); null where this build has no such counter",
             },
             ["repeats"] = Repeats,
             ["machine"] = new JsonObject
@@ -177,6 +179,7 @@ internal sealed class BenchReport
             ["recur_gemm_share"] = Share(r.Gflops, RecurGemmGflops),
             ["openblas_gemm_share"] = Share(r.Gflops, OpenBlasGemmGflops),
             ["allocated_bytes_per_call"] = r.Recur.AllocatedBytesPerCall,
+            ["workspace_peak_bytes"] = r.Recur.WorkspacePeakBytes,
             ["peers"] = peers,
         };
     }
@@ -193,6 +196,8 @@ internal sealed class BenchReport
         var headers = new List<string> { "config", "Recur ms" };
         foreach (var p in PeerNames) headers.AddRange([$"{p} ms", $"× {p}"]);
         headers.AddRange(["seq/s", "GFLOP/s", "% Recur GEMM", "% OpenBLAS", "alloc/call"]);
+        bool workspace = Rows.Any(r => r.Recur.WorkspacePeakBytes is not null);
+        if (workspace) headers.Add("workspace peak");
         var rows = Rows.Select(r =>
         {
             var cells = new List<string> { r.Key, Ms(r.Recur.MedianMs) + (r.Recur.Repeats < Repeats ? $" (n={r.Recur.Repeats})" : "") };
@@ -207,6 +212,7 @@ internal sealed class BenchReport
             cells.Add(Percent(Share(r.Gflops, RecurGemmGflops)));
             cells.Add(Percent(Share(r.Gflops, OpenBlasGemmGflops)));
             cells.Add(Bytes(r.Recur.AllocatedBytesPerCall));
+            if (workspace) cells.Add(r.Recur.WorkspacePeakBytes is long w ? Bytes(w) : "—");
             return cells;
         }).ToList();
         return Markdown(headers, rows, rightFrom: 1);

@@ -13,7 +13,12 @@ namespace Recur.Cli.Bench;
 /// GC.GetTotalAllocatedBytes(precise) delta over the timed calls divided by their number: managed bytes allocated
 /// (all threads) per call. Not a workspace high-water mark.
 /// </param>
-internal sealed record Timing(double MedianMs, double MinMs, double MaxMs, int Repeats, int Warmup, long AllocatedBytesPerCall);
+/// <param name="WorkspacePeakBytes">
+/// The engine's own activation high-water mark over one extra call, when the library has the workspace counter
+/// (<c>Recur.Tensors.Workspace</c>); null when it does not.
+/// </param>
+internal sealed record Timing(double MedianMs, double MinMs, double MaxMs, int Repeats, int Warmup, long AllocatedBytesPerCall,
+    long? WorkspacePeakBytes = null);
 
 /// <summary>Times Recur itself: training steps, inference, batch-1 streaming and its own GEMM, in this process.</summary>
 internal static class RecurTimer
@@ -112,12 +117,30 @@ internal static class RecurTimer
             }
             long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
             Array.Sort(times);
-            return new Timing(Median(times), times[0], times[^1], repeats, warmup, allocated / Math.Max(1, repeats));
+            return new Timing(Median(times), times[0], times[^1], repeats, warmup, allocated / Math.Max(1, repeats), WorkspacePeak(step));
         }
         finally
         {
             Engine.Threads = saved;
         }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="step"/> once inside the engine's workspace meter and returns its peak, if this build of
+    /// the library has one (Recur.Tensors.Workspace.Measure(WorkspaceMeter), WorkspaceMeter.Peak: added on another
+    /// branch). Looked up by reflection so the harness builds either way and reports it as soon as it is merged.
+    /// </summary>
+    private static long? WorkspacePeak(Action step)
+    {
+        var assembly = typeof(Tensor).Assembly;
+        var workspace = assembly.GetType("Recur.Tensors.Workspace");
+        var meterType = assembly.GetType("Recur.Tensors.WorkspaceMeter");
+        var measure = workspace?.GetMethod("Measure", [meterType!]);
+        var peak = meterType?.GetProperty("Peak");
+        if (measure is null || peak is null || meterType!.GetConstructor(Type.EmptyTypes) is null) return null;
+        object meter = Activator.CreateInstance(meterType)!;
+        using (measure.Invoke(null, [meter]) as IDisposable) step();
+        return peak.GetValue(meter) as long?;
     }
 
     /// <summary>Median of sorted values (mean of the middle two for an even count).</summary>
