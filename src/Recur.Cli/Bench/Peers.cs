@@ -166,15 +166,25 @@ internal static partial class Peers
         return peer;
     }
 
-    /// <summary>Reads "NAME best train_ms_median=… GFLOPs=… variant=… best infer_ms_median=…" lines.</summary>
+    /// <summary>
+    /// Reads "NAME best train_ms_median=… GFLOPs=… variant=… best infer_ms_median=…" lines, and the per-variant
+    /// "  variant V: NAME train_ms=… infer_ms=…" lines printed as each variant finishes, so a run stopped as hung
+    /// still gives the fastest of the variants it completed.
+    /// </summary>
     public static void ParsePythonBest(string stdout, PeerResult peer, IReadOnlyList<string> train, IReadOnlyList<string> infer)
     {
+        foreach (Match m in VariantLine().Matches(stdout))
+        {
+            string config = m.Groups["name"].Value[..1];
+            if (train.Contains(config) && TryNumber(m.Groups["train"].Value, out double ms)) peer.Offer(config, "train", ms, m.Groups["variant"].Value);
+            if (infer.Contains(config) && TryNumber(m.Groups["infer"].Value, out double inf)) peer.Offer(config, "infer", inf, m.Groups["variant"].Value);
+        }
         foreach (Match m in BestLine().Matches(stdout))
         {
             string config = m.Groups["name"].Value[..1];
             string variant = m.Groups["variant"].Value;
             if (train.Contains(config) && TryNumber(m.Groups["train"].Value, out double ms)) peer.Offer(config, "train", ms, variant);
-            if (infer.Contains(config) && TryNumber(m.Groups["infer"].Value, out double inf)) peer.Offer(config, "infer", inf, "best variant");
+            if (infer.Contains(config) && TryNumber(m.Groups["infer"].Value, out double inf)) peer.Offer(config, "infer", inf, "fastest variant");
         }
     }
 
@@ -208,6 +218,9 @@ internal static partial class Peers
 
     [GeneratedRegex(@"^(?<name>[a-d]-\S+) best train_ms_median=(?<train>[\d.]+) GFLOPs=\S+ variant=(?<variant>\S+) best infer_ms_median=(?<infer>[\d.]+)", RegexOptions.Multiline)]
     private static partial Regex BestLine();
+
+    [GeneratedRegex(@"^\s*variant (?<variant>\S+): (?<name>[a-d]-\S+) train_ms=(?<train>[\d.]+) infer_ms=(?<infer>[\d.]+)", RegexOptions.Multiline)]
+    private static partial Regex VariantLine();
 
     [GeneratedRegex(@"^stream .*threads=(\d+) step_us_median=([\d.]+)", RegexOptions.Multiline)]
     private static partial Regex StreamLine();

@@ -85,6 +85,16 @@ public class BenchCommandTests
         Assert.Null(pytorch.Get("a", "infer"));
         Assert.Equal(118.0, pytorch.Get("b", "infer")!.Ms);
         Assert.Equal("torch2-blas1", pytorch.Get("b", "train")!.Threads);
+
+        // A `best` run stopped as hung still gives the fastest variant it finished.
+        var partial = new PeerResult("pytorch", "test");
+        Peers.ParsePythonBest("""
+              variant torch1-blas2: d-lstm-h1024 train_ms=1500.00 infer_ms=400.00
+              variant torch2-blas1: d-lstm-h1024 train_ms=1100.00 infer_ms=450.00
+            """, partial, ["d"], ["d"]);
+        Assert.Equal(1100.0, partial.Get("d", "train")!.Ms);
+        Assert.Equal("torch2-blas1", partial.Get("d", "train")!.Threads);
+        Assert.Equal(400.0, partial.Get("d", "infer")!.Ms);
     }
 
     [Fact]
