@@ -24,6 +24,7 @@ public static class RecurCommand
             ExportCommand.Create(stdout, stderr),
             ServeCommand.Create(stdout, stderr),
             TuneCommand.Create(stdout, stderr),
+            BenchCommand.Create(stdout, stderr),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

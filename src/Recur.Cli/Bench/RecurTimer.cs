@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using Recur.Autograd;
+using Recur.Losses;
+using Recur.Models;
+using Recur.Optimizers;
+using Recur.Randomness;
+using Recur.Tensors;
+
+namespace Recur.Cli.Bench;
+
+/// <summary>Median time of one operation after warm-up, with the managed bytes allocated per call.</summary>
+/// <param name="AllocatedBytesPerCall">
+/// GC.GetTotalAllocatedBytes(precise) delta over the timed calls divided by their number: managed bytes allocated
+/// (all threads) per call. Not a workspace high-water mark.
+/// </param>
+/// <param name="WorkspacePeakBytes">
+/// The engine's own activation high-water mark over one extra call, when the library has the workspace counter
+/// (<c>Recur.Tensors.Workspace</c>); null when it does not.
+/// </param>
+internal sealed record Timing(double MedianMs, double MinMs, double MaxMs, int Repeats, int Warmup, long AllocatedBytesPerCall,
+    long? WorkspacePeakBytes = null);
+
+/// <summary>Times Recur itself: training steps, inference, batch-1 streaming and its own GEMM, in this process.</summary>
+internal static class RecurTimer
+{
+    /// <summary>A step slower than this (after warm-up) gets fewer timed repeats (at most <see cref="SlowRepeats"/>).</summary>
+    public const double SlowStepMs = 3000;
+    public const int SlowRepeats = 5;
+
+    /// <summary>
+    /// One training step as the issue defines it: zero gradients, full-sequence forward, linear head on the last
+    /// state, MSE, backward, Adam.
+    /// </summary>
+    public static Timing Train(BenchConfig c, int threads, int repeats, int warmup)
+    {
+        var (model, batch) = Build(c);
+        var y = RandomTensor(new RecurRandom(2), c.Batch, 1);
+        var adam = new Adam(model.Parameters, learningRate: 1e-3);
+        return Time(() =>
+        {
+            adam.ZeroGrad();
+            var tape = new Tape();
+            var prediction = model.Forward(tape, batch, training: true, random: null);
+            var loss = Loss.MeanSquaredError(tape, prediction, y);
+            tape.Backward(loss);
+            adam.Step();
+        }, threads, repeats, warmup);
+    }
+
+    /// <summary>Forward only (no tape recording): the stack over the whole sequence and the head.</summary>
+    public static Timing Infer(BenchConfig c, int threads, int repeats, int warmup)
+    {
+        var (model, batch) = Build(c);
+        return Time(() => model.Forward(Tape.Inference, batch, training: false, random: null), threads, repeats, warmup);
+    }
+
+    /// <summary>Batch-1 streaming: one time step per call, carrying (h, c) from call to call.</summary>
+    public static Timing Stream(BenchConfig c, int threads, int calls, int warmup)
+    {
+        var (model, batch) = Build(c);
+        RecurrentState? state = null;
+        return Time(() => state = model.Continue(batch, state).State, threads, calls, warmup, adaptive: false);
+    }
+
+    /// <summary>GFLOP/s of Recur's own float32 GEMM on n×n·n×n (2n³ FLOPs), median of five after one warm-up.</summary>
+    public static double GemmGflops(int n, int threads)
+    {
+        var random = new RecurRandom(3);
+        var a = RandomTensor(random, n, n).Data;
+        var b = RandomTensor(random, n, n).Data;
+        var cm = new float[n * n];
+        var t = Time(() => Gemm.Multiply(false, false, n, n, n, a, b, cm, accumulate: false), threads, repeats: 5, warmup: 1, adaptive: false);
+        return 2.0 * n * n * n / t.MedianMs / 1e6;
+    }
+
+    private static (SequenceModel Model, SequenceBatch Batch) Build(BenchConfig c)
+    {
+        var random = new RecurRandom(1);
+        var model = new SequenceModel(new SequenceModelSpec
+        {
+            Cell = c.Cell, InputSize = c.Input, HiddenSize = c.Hidden, Layers = c.Layers, OutputSize = 1,
+        }, random);
+        return (model, new SequenceBatch(c.Batch, c.Steps, RandomTensor(random, c.Batch, c.Steps, c.Input), null));
+    }
+
+    private static Tensor RandomTensor(RecurRandom random, params int[] shape)
+    {
+        var t = new Tensor(shape);
+        for (int i = 0; i < t.Length; i++) t.Data[i] = (float)random.Normal();
+        return t;
+    }
+
+    private static Timing Time(Action step, int threads, int repeats, int warmup, bool adaptive = true)
+    {
+        int saved = Engine.Threads;
+        Engine.Threads = threads;
+        try
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            var clock = new Stopwatch();
+            double lastWarm = 0;
+            for (int i = 0; i < warmup; i++)
+            {
+                clock.Restart();
+                step();
+                lastWarm = clock.Elapsed.TotalMilliseconds;
+            }
+            if (adaptive && lastWarm > SlowStepMs) repeats = Math.Min(repeats, SlowRepeats);
+            var times = new double[repeats];
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            for (int i = 0; i < repeats; i++)
+            {
+                clock.Restart();
+                step();
+                times[i] = clock.Elapsed.TotalMilliseconds;
+            }
+            long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+            Array.Sort(times);
+            return new Timing(Median(times), times[0], times[^1], repeats, warmup, allocated / Math.Max(1, repeats), WorkspacePeak(step));
+        }
+        finally
+        {
+            Engine.Threads = saved;
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="step"/> once inside the engine's workspace meter and returns its peak, if this build of
+    /// the library has one (Recur.Tensors.Workspace.Measure(WorkspaceMeter), WorkspaceMeter.Peak: added on another
+    /// branch). Looked up by reflection so the harness builds either way and reports it as soon as it is merged.
+    /// </summary>
+    private static long? WorkspacePeak(Action step)
+    {
+        var assembly = typeof(Tensor).Assembly;
+        var workspace = assembly.GetType("Recur.Tensors.Workspace");
+        var meterType = assembly.GetType("Recur.Tensors.WorkspaceMeter");
+        var measure = workspace?.GetMethod("Measure", [meterType!]);
+        var peak = meterType?.GetProperty("Peak");
+        if (measure is null || peak is null || meterType!.GetConstructor(Type.EmptyTypes) is null) return null;
+        object meter = Activator.CreateInstance(meterType)!;
+        using (measure.Invoke(null, [meter]) as IDisposable) step();
+        return peak.GetValue(meter) as long?;
+    }
+
+    /// <summary>Median of sorted values (mean of the middle two for an even count).</summary>
+    public static double Median(double[] sorted) =>
+        sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : 0.5 * (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]);
+}

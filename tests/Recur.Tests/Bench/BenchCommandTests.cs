@@ -1,0 +1,125 @@
+using System.Text.Json.Nodes;
+using Recur.Cli.Bench;
+using Recur.Tests.Cli;
+
+namespace Recur.Tests.Bench;
+
+/// <summary>
+/// <c>recur bench</c>: the JSON shape DESIGN promises and its FLOP arithmetic, with tiny repeats and no peers. No timing
+/// assertions. Joins the engine-threads collection because the harness sets <see cref="Recur.Tensors.Engine.Threads"/>.
+/// </summary>
+[Collection(EngineThreadsCollection.Name)]
+public class BenchCommandTests
+{
+    [Fact]
+    public void JsonHasDesignsShapeAndConsistentFlopArithmetic()
+    {
+        var json = CliRunner.Json("bench", "--only", "a", "--no-peer", "--repeats", "2", "--gemm-size", "128", "--threads", "1", "--json");
+
+        var results = json["results"]!.AsArray();
+        var a = Assert.Single(results)!.AsObject();
+        Assert.Equal("a", a["config"]!.GetValue<string>());
+        Assert.True(a.ContainsKey("peer_ms") && a["peer_ms"] is null, "peer_ms is null without peers");
+        Assert.True(a.ContainsKey("ratio") && a["ratio"] is null, "ratio is null without peers");
+        double ms = a["recur_ms"]!.GetValue<double>();
+        double gflops = a["gflops"]!.GetValue<double>();
+        double flops = a["flops"]!.GetValue<double>();
+        Assert.True(ms > 0);
+        Assert.Equal(2, a["repeats"]!.GetValue<int>());
+
+        // DESIGN: forward = 2·gates·H·(I+H) per step, sequence and layer; training = 3× forward. a: LSTM I8 H64 ×1, T50 B32.
+        Assert.Equal(3.0 * 2 * 4 * 64 * (8 + 64) * 50 * 32, flops);
+        Assert.Equal(flops / ms / 1e6, gflops, 9);
+        Assert.Equal(32 * 1000.0 / ms, a["seq_per_s"]!.GetValue<double>(), 6);
+
+        double ceiling = json["gemm_ceiling_gflops"]!.GetValue<double>();
+        Assert.True(ceiling > 0);
+        Assert.Equal(gflops / ceiling, a["ceiling_share"]!.GetValue<double>(), 9);
+        Assert.Equal(128, json["gemm"]!["n"]!.GetValue<int>());
+        Assert.Null(json["gemm"]!["openblas_gflops"]);
+        Assert.True(a["allocated_bytes_per_call"]!.GetValue<long>() >= 0);
+        Assert.Equal(1, json["threads"]!["recur"]!.GetValue<int>());
+        Assert.Empty(json["inference"]!.AsArray());
+        Assert.Null(json["streaming"]);
+        Assert.Empty(json["peers"]!.AsObject());
+    }
+
+    [Fact]
+    public void FlopCountsFollowDesign()
+    {
+        var b = BenchConfig.ByName("b");
+        Assert.Equal(2.0 * 4 * 256 * (32 + 256) * 100 * 64 + 2.0 * 4 * 256 * (256 + 256) * 100 * 64, b.ForwardFlops);
+        var c = BenchConfig.ByName("c");
+        Assert.Equal(0.75 * b.ForwardFlops, c.ForwardFlops);
+        var d = BenchConfig.ByName("d");
+        Assert.Equal(3 * 2.0 * 4 * 1024 * 2048 * 25 * 128, d.TrainingFlops);
+    }
+
+    [Fact]
+    public void PeerOutputsParseRobustly()
+    {
+        var libtorch = new PeerResult("libtorch", "test");
+        Peers.ParseTorchSharp("""
+            # torch.get_num_threads()=2 interop=1
+            config | cell | I | H | L | T | B | mode | threads | median ms/step | min | max | seq/s
+            a | LSTM | 8 | 64 | 1 | 50 | 32 | train | 2 | 3.62 | 3.5 | 4 | 8840 | 0.0590 | 0.1769 | 48.9 | 1.2->1.1
+            b | LSTM | 32 | 256 | 2 | 100 | 64 | infer(no_grad) | 2 | 61.00 | 60 | 70 | 1049 | x | x | x | -
+            stream | LSTM | 8 | 128 | 1 | 1 | 1 | stream | 2 | 0.0700 | 0.05 | 1 | - | - | - | - | -
+            garbage | line
+            """, libtorch, 2);
+        Peers.ParseTorchSharp("a | LSTM | 8 | 64 | 1 | 50 | 32 | train | 1 | 5.00 | 4 | 6 | 1 | 1 | 1 | 1 | -", libtorch, 1);
+        Assert.Equal(3.62, libtorch.Get("a", "train")!.Ms);
+        Assert.Equal("2 threads", libtorch.Get("a", "train")!.Threads);
+        Assert.Equal(61.0, libtorch.Get("b", "infer")!.Ms);
+        Assert.Equal(0.07, libtorch.Get("stream", "stream")!.Ms);
+        Assert.Null(libtorch.Get("c", "train"));
+
+        var pytorch = new PeerResult("pytorch", "test");
+        Peers.ParsePythonBest("""
+              variant torch1-blas2: a-lstm-h64 train_ms=9.00 infer_ms=2.00
+            a-lstm-h64 best train_ms_median=9.00 GFLOPs=19.7 variant=torch1-blas2 best infer_ms_median=2.00
+            b-lstm-h256x2 best train_ms_median=444.00 GFLOPs=30.1 variant=torch2-blas1 best infer_ms_median=118.00
+            Traceback (most recent call last): nonsense
+            """, pytorch, ["a", "b"], ["b"]);
+        Assert.Equal(9.0, pytorch.Get("a", "train")!.Ms);
+        Assert.Null(pytorch.Get("a", "infer"));
+        Assert.Equal(118.0, pytorch.Get("b", "infer")!.Ms);
+        Assert.Equal("torch2-blas1", pytorch.Get("b", "train")!.Threads);
+
+        // A `best` run stopped as hung still gives the fastest variant it finished.
+        var partial = new PeerResult("pytorch", "test");
+        Peers.ParsePythonBest("""
+              variant torch1-blas2: d-lstm-h1024 train_ms=1500.00 infer_ms=400.00
+              variant torch2-blas1: d-lstm-h1024 train_ms=1100.00 infer_ms=450.00
+            """, partial, ["d"], ["d"]);
+        Assert.Equal(1100.0, partial.Get("d", "train")!.Ms);
+        Assert.Equal("torch2-blas1", partial.Get("d", "train")!.Threads);
+        Assert.Equal(400.0, partial.Get("d", "infer")!.Ms);
+    }
+
+    [Fact]
+    public void UnknownCaseIsBadInput()
+    {
+        var (exit, stdout, stderr) = CliRunner.Run("bench", "--only", "a,zz", "--no-peer");
+        Assert.Equal(2, exit);
+        Assert.Equal("", stdout);
+        Assert.Contains("--only", stderr);
+    }
+
+    [Fact]
+    public void AMissingPeerIsReportedAndRecursFiguresStillPrint()
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.File("peers"));
+        File.WriteAllText(dir.File("peers/torch_lstm_bench.py"), "");
+        var json = CliRunner.Json("bench", "--only", "a", "--repeats", "1", "--gemm-size", "64", "--threads", "1",
+            "--peers-dir", dir.File("peers"), "--python", dir.File("no-such-python"), "--json");
+        var a = Assert.Single(json["results"]!.AsArray())!;
+        Assert.True(a["recur_ms"]!.GetValue<double>() > 0);
+        Assert.Null(a["peer_ms"]);
+        Assert.Equal("missing", json["peers"]!["libtorch"]!["status"]!.GetValue<string>());
+        Assert.Contains("build", json["peers"]!["libtorch"]!["install"]!.GetValue<string>());
+        Assert.Equal("missing", json["peers"]!["pytorch"]!["status"]!.GetValue<string>());
+        Assert.Contains("python3-torch", json["peers"]!["pytorch"]!["install"]!.GetValue<string>());
+    }
+}
