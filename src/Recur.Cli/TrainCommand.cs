@@ -52,6 +52,7 @@ internal static class TrainCommand
     private static readonly Option<bool> Bidirectional = new("--bidirectional") { Description = "a backward direction in every recurrent layer (not for lm)" };
     private static readonly Option<double?> LayerDropout = new("--layer-dropout") { Description = "dropout on each recurrent layer's output but the last, while training" };
     private static readonly Option<bool> Residual = new("--residual") { Description = "residual connections: recurrent layers after the first add their input to their output" };
+    private static readonly Option<string?> Attention = new("--attention") { Description = "classify, forecast: none, additive (Bahdanau) or dot (Luong): attention pooling over the real steps instead of the last step" };
     private static readonly Option<int?> BatchSize = new("--batch-size") { Description = "sequences per mini-batch" };
     private static readonly Option<double?> Lr = new("--lr") { Description = "learning rate" };
     private static readonly Option<string?> Optimizer = new("--optimizer") { Description = "sgd, adam, adamw, rmsprop or nadam" };
@@ -76,6 +77,7 @@ internal static class TrainCommand
             Config, Task, Data, Out, Epochs, Seed, Threads, Target, Features, Lookback, Horizon, Stride, Calendar, Season, PeriodColumn, TimeColumn, IdColumn, Normalize, Missing, ScalerKind,
             TextColumn, LabelColumn, MaxLength, MaxTokens, Bptt, Stateful, NoHeader, Cell, Layers, Hidden, EmbeddingSize, ClassWeights, Tokenizer, MinFrequency, BpeMerges, Dropout, Bidirectional, LayerDropout, Residual, BatchSize, Lr, Optimizer, Clip,
             TimeLimit, Patience, LrSchedule, Curriculum, CurriculumEpochs, Augment, Resume, CheckpointEvery, Device, Quiet, Json,
+            Attention,
         };
         command.SetAction(parsed => RecurCommand.Guard(stderr, () => Run(parsed, stdout, stderr)));
         return command;
@@ -102,6 +104,7 @@ internal static class TrainCommand
             Lr = parsed.GetValue(Lr), Optimizer = parsed.GetValue(Optimizer), Clip = parsed.GetValue(Clip),
             TimeLimit = parsed.GetValue(TimeLimit), Patience = parsed.GetValue(Patience), LrSchedule = parsed.GetValue(LrSchedule), CheckpointEvery = parsed.GetValue(CheckpointEvery), Curriculum = parsed.GetValue(Curriculum), CurriculumEpochs = parsed.GetValue(CurriculumEpochs), Device = parsed.GetValue(Device), Quiet = parsed.GetValue(Quiet) ? true : null,
             Augment = parsed.GetValue(Augment) is string augment ? Training.Augmentations.AugmentConfig.Parse(augment) : null,
+            Attention = parsed.GetValue(Attention),
         };
         bool json = parsed.GetValue(Json);
         string? resume = parsed.GetValue(Resume);
@@ -219,6 +222,9 @@ internal static class TrainCommand
         if (c.LayerDropout is double q && !(q >= 0 && q < 1)) throw new InvalidInputException($"--layer-dropout: expected a probability in [0, 1); found {q.ToString(CultureInfo.InvariantCulture)}.");
         if (c.Bidirectional == true && c.Task?.ToLowerInvariant() == "lm") throw new InvalidInputException(LanguageModelWorkflow.BidirectionalRefused);
         if (c.Cell is string cell) Recur.Layers.RecurrentLayers.ParseCell(cell);
+        if (c.Attention is string attention && Recur.Layers.AttentionKinds.Parse(attention) != Recur.Layers.AttentionKind.None
+            && c.Task?.ToLowerInvariant() is "tag" or "lm")
+            throw new InvalidInputException(Recur.Layers.AttentionKinds.Refused);
         if (c.Optimizer is string optimizer && !new[] { "sgd", "adam", "adamw", "rmsprop", "nadam" }.Contains(optimizer.ToLowerInvariant()))
             throw new InvalidInputException($"--optimizer: expected one of sgd, adam, adamw, rmsprop, nadam; found '{optimizer}'.");
         switch (c.Device?.ToLowerInvariant())

@@ -36,6 +36,12 @@ public sealed record SequenceModelSpec
     /// </summary>
     public bool PerStep { get; init; }
 
+    /// <summary>
+    /// Attention pooling over each sequence's real steps instead of its last step (one output per sequence only):
+    /// the head reads the context Σ α_t h_t [B, D·H]; see <see cref="AttentionPooling"/>.
+    /// </summary>
+    public AttentionKind Attention { get; init; } = AttentionKind.None;
+
     /// <summary>How the recurrent weights are drawn (not stored: a loaded model takes its weights from the file).</summary>
     public RecurrentInitialization? Initialization { get; init; }
 }
@@ -73,12 +79,15 @@ public sealed record RecurrentState(Variable Hidden, Variable? Cell)
 /// Sequence → one output vector: [embedding →] stacked LSTM/GRU/RNN → last real step → dropout → dense head; or,
 /// with <see cref="SequenceModelSpec.PerStep"/>, the same head on every step. Bidirectional: the head reads
 /// concat(forward output at each sequence's last real step, backward output at step 0) [B, 2H], or every step's
-/// [2H] outputs per step. Parameters: <c>embedding.weight</c>, <c>encoder.*</c> (PyTorch names), <c>head.weight</c>, <c>head.bias</c>.
+/// [2H] outputs per step. With <see cref="SequenceModelSpec.Attention"/> the head reads the attention context over
+/// the real steps instead of the last step. Parameters: <c>embedding.weight</c>, <c>encoder.*</c> (PyTorch names),
+/// <c>attention.*</c>, <c>head.weight</c>, <c>head.bias</c>.
 /// </summary>
 public sealed class SequenceModel
 {
     private readonly Embedding? _embedding;
     private readonly IRecurrentLayer _encoder;
+    private readonly AttentionPooling? _attention;
     private readonly Dropout _dropout;
     private readonly Dense _head;
 
@@ -93,9 +102,14 @@ public sealed class SequenceModel
         }
         _encoder = RecurrentLayers.Create(spec.Cell, "encoder", encoderInput, spec.HiddenSize, spec.Layers, spec.Initialization, random,
             new RecurrentStackOptions { Bidirectional = spec.Bidirectional, Dropout = spec.LayerDropout, Residual = spec.Residual });
+        if (spec.Attention != AttentionKind.None)
+        {
+            if (spec.PerStep) throw new ArgumentException("Attention pooling gives one output per sequence; a per-step model cannot use it.", nameof(spec));
+            _attention = new AttentionPooling("attention", spec.Attention, _encoder.OutputSize, random);
+        }
         _dropout = new Dropout(spec.Dropout);
         _head = new Dense("head", _encoder.OutputSize, spec.OutputSize, random: random);
-        Parameters = [.. _embedding?.Parameters ?? [], .. _encoder.Parameters, .. _head.Parameters];
+        Parameters = [.. _embedding?.Parameters ?? [], .. _encoder.Parameters, .. _attention?.Parameters ?? [], .. _head.Parameters];
     }
 
     public SequenceModelSpec Spec { get; }
@@ -114,6 +128,7 @@ public sealed class SequenceModel
         for (int l = 0; l < _encoder.NumLayers; l++)
             groups.Add(($"encoder layer {l}", _encoder.Parameters.Where(p => p.Name.EndsWith($"_l{l}", StringComparison.Ordinal)
                 || p.Name.EndsWith($"_l{l}_reverse", StringComparison.Ordinal)).ToList()));
+        if (_attention is not null) groups.Add(("attention", _attention.Parameters));
         groups.Add(("head", _head.Parameters));
         return groups;
     }
@@ -151,7 +166,20 @@ public sealed class SequenceModel
         return (last, next);
     }
 
-    private (Variable Output, RecurrentState State) Run(Tape tape, SequenceBatch batch, bool training, RecurRandom? random, RecurrentState? state)
+    /// <summary>
+    /// The attention weights α [B, T] of every sequence in the batch (0 at padded steps; each row sums to 1 over its
+    /// real steps), without recording gradients; null when the model has no attention.
+    /// </summary>
+    public Tensor? AttentionWeights(SequenceBatch batch)
+    {
+        if (_attention is null) return null;
+        Tensor? weights = null;
+        Run(Tape.Inference, batch, training: false, null, null, w => weights = w);
+        return weights;
+    }
+
+    private (Variable Output, RecurrentState State) Run(Tape tape, SequenceBatch batch, bool training, RecurRandom? random, RecurrentState? state,
+        Action<Tensor>? attentionWeights = null)
     {
         Variable input;
         if (_embedding is not null)
@@ -164,7 +192,13 @@ public sealed class SequenceModel
             input = new Variable(batch.Values ?? throw new ArgumentException("This model reads numeric values, but the batch holds token ids.", nameof(batch)));
         }
         var encoded = _encoder.Forward(tape, input, state?.Hidden, state?.Cell, batch.Lengths, training ? random : null);
-        var features = Spec.PerStep ? encoded.Output
+        Variable features;
+        if (_attention is not null)
+        {
+            (features, var alpha) = _attention.Forward(tape, encoded.Output, batch.Lengths);
+            attentionWeights?.Invoke(alpha);
+        }
+        else features = Spec.PerStep ? encoded.Output
             : Spec.Bidirectional ? TimeSteps.BidirectionalLast(tape, encoded.Output, batch.Lengths)
             : TimeSteps.Last(tape, encoded.Output, batch.Lengths);
         if (training && random is not null) features = _dropout.Forward(tape, features, training: true, random);

@@ -71,6 +71,9 @@ public sealed record TrainConfig
 
     /// <summary>Residual connections between recurrent layers (layer l ≥ 1 adds its input to its output).</summary>
     public bool? Residual { get; init; }
+
+    /// <summary>classify, forecast: attention pooling over time instead of the last step: none, additive or dot.</summary>
+    public string? Attention { get; init; }
     public int? EmbeddingSize { get; init; }
     public string? ClassWeights { get; init; }
     public string? Tokenizer { get; init; }

@@ -40,7 +40,10 @@ internal static class WorkflowOptions
             throw new InvalidInputException($"--layer-dropout: expected a probability in [0, 1); found {p.ToString(System.Globalization.CultureInfo.InvariantCulture)}.");
         if (perStepCausal && c.Bidirectional == true)
             throw new InvalidInputException(LanguageModelWorkflow.BidirectionalRefused);
-        return spec with { Bidirectional = c.Bidirectional ?? false, LayerDropout = c.LayerDropout ?? 0, Residual = c.Residual ?? false };
+        var attention = c.Attention is string a ? Layers.AttentionKinds.Parse(a) : Layers.AttentionKind.None;
+        if (attention != Layers.AttentionKind.None && (spec.PerStep || perStepCausal))
+            throw new InvalidInputException(Layers.AttentionKinds.Refused);
+        return spec with { Bidirectional = c.Bidirectional ?? false, LayerDropout = c.LayerDropout ?? 0, Residual = c.Residual ?? false, Attention = attention };
     }
 
     /// <summary>The gradient-flow monitor that <see cref="Create"/> put among the callbacks.</summary>
