@@ -42,6 +42,13 @@ public sealed record SequenceModelSpec
     /// </summary>
     public AttentionKind Attention { get; init; } = AttentionKind.None;
 
+    /// <summary>
+    /// An <see cref="AttentionDecoder"/> with this attention (None: no decoder) stepped <see cref="OutputSize"/> times
+    /// from the encoder's final state instead of the dense head on the last step: multi-step forecasting of one
+    /// numeric target (feature 0 of the input), one-directional encoder.
+    /// </summary>
+    public AttentionKind DecoderAttention { get; init; } = AttentionKind.None;
+
     /// <summary>How the recurrent weights are drawn (not stored: a loaded model takes its weights from the file).</summary>
     public RecurrentInitialization? Initialization { get; init; }
 }
@@ -53,6 +60,12 @@ public sealed record SequenceModelSpec
 public sealed record SequenceBatch(int Batch, int Steps, Tensor? Values, int[]? Tokens)
 {
     public int[]? Lengths { get; init; }
+
+    /// <summary>Training an encoder–decoder: the true (normalised) targets [B, horizon] it is fed (teacher forcing).</summary>
+    public Tensor? DecoderTargets { get; init; }
+
+    /// <summary>Scheduled sampling: the probability of feeding the decoder its own previous prediction instead of the true value.</summary>
+    public double SamplingProbability { get; init; }
 }
 
 /// <summary>The recurrent state [L·D, B, H] after a batch, to continue it one chunk later (generation, streaming).</summary>
@@ -88,6 +101,7 @@ public sealed class SequenceModel
     private readonly Embedding? _embedding;
     private readonly IRecurrentLayer _encoder;
     private readonly AttentionPooling? _attention;
+    private readonly AttentionDecoder? _decoder;
     private readonly Dropout _dropout;
     private readonly Dense _head;
 
@@ -107,9 +121,16 @@ public sealed class SequenceModel
             if (spec.PerStep) throw new ArgumentException("Attention pooling gives one output per sequence; a per-step model cannot use it.", nameof(spec));
             _attention = new AttentionPooling("attention", spec.Attention, _encoder.OutputSize, random);
         }
+        if (spec.DecoderAttention != AttentionKind.None)
+        {
+            if (spec.PerStep || spec.Bidirectional || spec.VocabularySize > 0 || spec.Attention != AttentionKind.None)
+                throw new ArgumentException("An attention decoder needs numeric input, one output per sequence, a one-directional encoder and no attention pooling.", nameof(spec));
+            _decoder = new AttentionDecoder(spec.Cell, spec.DecoderAttention, _encoder.OutputSize, spec.HiddenSize, spec.Layers, spec.OutputSize, random);
+        }
         _dropout = new Dropout(spec.Dropout);
         _head = new Dense("head", _encoder.OutputSize, spec.OutputSize, random: random);
-        Parameters = [.. _embedding?.Parameters ?? [], .. _encoder.Parameters, .. _attention?.Parameters ?? [], .. _head.Parameters];
+        Parameters = _decoder is not null ? [.. _encoder.Parameters, .. _decoder.Parameters]
+            : [.. _embedding?.Parameters ?? [], .. _encoder.Parameters, .. _attention?.Parameters ?? [], .. _head.Parameters];
     }
 
     public SequenceModelSpec Spec { get; }
@@ -129,7 +150,8 @@ public sealed class SequenceModel
             groups.Add(($"encoder layer {l}", _encoder.Parameters.Where(p => p.Name.EndsWith($"_l{l}", StringComparison.Ordinal)
                 || p.Name.EndsWith($"_l{l}_reverse", StringComparison.Ordinal)).ToList()));
         if (_attention is not null) groups.Add(("attention", _attention.Parameters));
-        groups.Add(("head", _head.Parameters));
+        if (_decoder is not null) groups.Add(("decoder", _decoder.Parameters));
+        else groups.Add(("head", _head.Parameters));
         return groups;
     }
     public IReadOnlyList<Parameter> Parameters { get; }
@@ -192,6 +214,16 @@ public sealed class SequenceModel
             input = new Variable(batch.Values ?? throw new ArgumentException("This model reads numeric values, but the batch holds token ids.", nameof(batch)));
         }
         var encoded = _encoder.Forward(tape, input, state?.Hidden, state?.Cell, batch.Lengths, training ? random : null);
+        if (_decoder is not null)
+        {
+            var values = batch.Values!;
+            int T = batch.Steps, F = values.Dim(2);
+            var first = new float[batch.Batch];
+            for (int b = 0; b < batch.Batch; b++) first[b] = values.Data[(b * T + (batch.Lengths?[b] ?? T) - 1) * F];
+            var forecast = _decoder.Forward(tape, encoded.Output, batch.Lengths, encoded.HiddenState, encoded.CellState, first,
+                training ? batch.DecoderTargets : null, batch.SamplingProbability, training ? random : null);
+            return (forecast, new RecurrentState(encoded.HiddenState, encoded.CellState));
+        }
         Variable features;
         if (_attention is not null)
         {

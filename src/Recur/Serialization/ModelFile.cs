@@ -75,6 +75,7 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
         ["layer_dropout"] = spec.LayerDropout.ToString("R", CultureInfo.InvariantCulture),
         ["residual"] = spec.Residual ? "true" : "false",
         ["attention"] = Layers.AttentionKinds.Name(spec.Attention),
+        ["decoder_attention"] = Layers.AttentionKinds.Name(spec.DecoderAttention),
     });
 
     private static SequenceModelSpec SpecFromJson(string json, string path)
@@ -104,6 +105,7 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
                 LayerDropout = double.Parse(d.GetValueOrDefault("layer_dropout", "0"), CultureInfo.InvariantCulture),
                 Residual = Bool("residual"),
                 Attention = Layers.AttentionKinds.Parse(d.GetValueOrDefault("attention", "none")), // older files: none
+                DecoderAttention = Layers.AttentionKinds.Parse(d.GetValueOrDefault("decoder_attention", "none")),
             };
             if (spec.Attention != Layers.AttentionKind.None && spec.PerStep) throw new FormatException("attention pools a sequence; a per-step model cannot have it");
             if (spec.InputSize < 1 || spec.HiddenSize < 1 || spec.Layers < 1 || spec.OutputSize < 1 || spec.EmbeddingSize < 1 || !(spec.Dropout is >= 0 and < 1) || !(spec.LayerDropout is >= 0 and < 1))

@@ -27,6 +27,7 @@ internal static class WorkflowOptions
             Augmentation = Augmentations.AugmentationPipeline.From(c.Augment),
             Curriculum = Training.Curriculum.Parse(c.Curriculum, c.Epochs!.Value, c.CurriculumEpochs, null),
             CheckpointNotes = checkpoints?.Notes ?? new Dictionary<string, string>(),
+            TeacherForcing = c.TeacherForcing ?? 1,
         };
     }
 

@@ -64,6 +64,52 @@ public class AttentionCommandTests
         Assert.Equal(AttentionKind.Dot, ModelFile.Load(Path.Combine(dir.File("run"), "model.safetensors")).Model.Spec.Attention);
     }
 
+    [Fact]
+    public void EncoderDecoderForecasterTrainsEvaluatesTheSameAndPredictsTheHorizon()
+    {
+        using var dir = new TempDirectory();
+        string data = CliRunner.DataFile("sunspots-yearly.csv");
+        var report = CliRunner.Json("train", "--data", data, "--season", "11", "--horizon", "3", "--decoder", "attention", "--attention", "additive",
+            "--teacher-forcing", "0.9", "--normalize", "relative", "--hidden", "16", "--epochs", "2", "--out", dir.File("run"), "--quiet", "--json");
+        Assert.True(double.IsFinite(report["metrics"]!["rmse"]!.GetValue<double>()));
+        string model = Path.Combine(dir.File("run"), "model.safetensors");
+        var evaluated = CliRunner.Json("evaluate", "--model", model, "--data", data, "--json");
+        Assert.Equal(report["metrics"]!.ToJsonString(), evaluated["metrics"]!.ToJsonString());
+        var spec = ModelFile.Load(model).Model.Spec;
+        Assert.Equal(AttentionKind.Additive, spec.DecoderAttention);
+        Assert.Equal(AttentionKind.None, spec.Attention);
+        var predictions = CliRunner.Json("predict", "--model", model, "--data", data, "--json")["predictions"]!.AsArray();
+        Assert.NotEmpty(predictions);
+        Assert.All(predictions, p => Assert.Equal(3, p!["forecast"]!.AsArray().Count));
+    }
+
+    [Theory]
+    [InlineData("--decoder", "sideways", "--decoder: expected none or attention; found 'sideways'")]
+    [InlineData("--teacher-forcing", "1.5", "--teacher-forcing: expected a probability in [0, 1]; found 1.5")]
+    public void BadDecoderOptionsAreRefused(string flag, string value, string message)
+    {
+        using var dir = new TempDirectory();
+        string[] decoder = flag == "--decoder" ? [] : ["--decoder", "attention"];
+        var (exit, _, stderr) = CliRunner.Run(["train", "--data", CliRunner.DataFile("sunspots-yearly.csv"), .. decoder, flag, value, "--out", dir.File("run")]);
+        Assert.True(exit == 2, stderr);
+        Assert.Contains(message, stderr);
+        Assert.False(Directory.Exists(dir.File("run")));
+    }
+
+    [Fact]
+    public void DecoderNeedsOneForecastTarget()
+    {
+        using var dir = new TempDirectory();
+        var (exit, _, stderr) = CliRunner.Run("train", "--data", CliRunner.DataFile("seattle-weather.csv"), "--target", "temp_max,temp_min",
+            "--decoder", "attention", "--epochs", "1", "--out", dir.File("run"));
+        Assert.True(exit == 2, stderr);
+        Assert.Contains("--decoder attention forecasts one target column", stderr);
+        (exit, _, stderr) = CliRunner.Run("train", "--task", "classify", "--data", CliRunner.DataFile("sentiment-labelled-sentences.tsv"), "--no-header",
+            "--text-column", "2", "--label-column", "1", "--decoder", "attention", "--out", dir.File("run2"));
+        Assert.True(exit == 2, stderr);
+        Assert.Contains("use it with --task forecast", stderr);
+    }
+
     [Theory]
     [InlineData("classify", "sideways", "--attention: expected none, additive or dot; found 'sideways'")]
     [InlineData("lm", "dot", "--attention: attention pooling summarises a sequence")]
