@@ -51,6 +51,8 @@ public sealed class AttentionDecoder : Module
     public int Steps { get; }
     public override IReadOnlyList<Parameter> Parameters { get; }
 
+    public override string ToString() => $"AttentionDecoder({AttentionKinds.Name(Kind)}, {_cell}, {Steps} steps) → {_head}";
+
     /// <summary>
     /// encoder: outputs [B, T, F] (right-padded by <paramref name="lengths"/>), final states h0, c0 [L, B, H];
     /// first: each sequence's last value [B]; targets [B, Steps] (training only, null at inference) → [B, Steps].

@@ -262,5 +262,5 @@ public sealed class SequenceModel
     }
 
     public override string ToString() =>
-        $"{(_embedding is null ? "" : _embedding + " → ")}{_encoder} → {_head}";
+        $"{(_embedding is null ? "" : _embedding + " → ")}{_encoder} → {(_attention is null ? "" : _attention + " → ")}{(_decoder is null ? _head : _decoder)}";
 }
