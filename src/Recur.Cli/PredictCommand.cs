@@ -25,7 +25,13 @@ internal static class PredictCommand
                 "tag" => TagWorkflow.Predict(file, dataPath),
                 _ => throw new InvalidInputException($"{file.Path} is a language model: use 'recur generate --model {file.Path}' to sample text, or 'recur evaluate' to score a text."),
             };
-            if (parsed.GetValue(Json)) stdout.WriteLine(new JsonObject { ["predictions"] = predictions }.ToJsonString(ReportPrinter.JsonOptions));
+            if (parsed.GetValue(Json))
+            {
+                var result = new JsonObject { ["predictions"] = predictions };
+                // An attention classifier also shows where it looked: one weight list per sequence, over its real steps.
+                if (task == "classify" && ClassifyWorkflow.Attention(file, table!) is JsonArray attention) result["attention"] = attention;
+                stdout.WriteLine(result.ToJsonString(ReportPrinter.JsonOptions));
+            }
             else foreach (var p in predictions)
                 stdout.WriteLine(p switch
                 {

@@ -59,6 +59,9 @@ internal static class TrainCommand
     private static readonly Option<bool> Bidirectional = new("--bidirectional") { Description = "a backward direction in every recurrent layer (not for lm)" };
     private static readonly Option<double?> LayerDropout = new("--layer-dropout") { Description = "dropout on each recurrent layer's output but the last, while training" };
     private static readonly Option<bool> Residual = new("--residual") { Description = "residual connections: recurrent layers after the first add their input to their output" };
+    private static readonly Option<string?> Decoder = new("--decoder") { Description = "forecast, one target: attention for an encoder–decoder with attention (scored as --attention, dot by default), or none" };
+    private static readonly Option<double?> TeacherForcing = new("--teacher-forcing") { Description = "encoder–decoder: teacher-forcing probability of the first epoch (default 1), falling linearly to 0 at the last (scheduled sampling)" };
+    private static readonly Option<string?> Attention = new("--attention") { Description = "classify, forecast: none, additive (Bahdanau) or dot (Luong): attention pooling over the real steps instead of the last step" };
     private static readonly Option<int?> BatchSize = new("--batch-size") { Description = "sequences per mini-batch" };
     private static readonly Option<double?> Lr = new("--lr") { Description = "learning rate" };
     private static readonly Option<string?> Optimizer = new("--optimizer") { Description = "sgd, adam, adamw, rmsprop or nadam" };
@@ -84,6 +87,7 @@ internal static class TrainCommand
             TextColumn, LabelColumn, MaxLength, MaxTokens, Bptt, Stateful, NoHeader, Cell, Layers, Hidden, EmbeddingSize, ClassWeights, Tokenizer, MinFrequency, BpeMerges, Dropout, Bidirectional, LayerDropout, Residual, BatchSize, Lr, Optimizer, Clip,
             RecurrentDropout, InputDropout, Zoneout, LayerNorm, WeightDecay, Decay, MaxNorm,
             TimeLimit, Patience, LrSchedule, Curriculum, CurriculumEpochs, Augment, Resume, CheckpointEvery, Device, Quiet, Json,
+            Attention, Decoder, TeacherForcing,
         };
         command.SetAction(parsed => RecurCommand.Guard(stderr, () => Run(parsed, stdout, stderr)));
         return command;
@@ -112,6 +116,7 @@ internal static class TrainCommand
             LayerNorm = parsed.GetValue(LayerNorm) ? true : null, WeightDecay = parsed.GetValue(WeightDecay), Decay = parsed.GetValue(Decay), MaxNorm = parsed.GetValue(MaxNorm),
             TimeLimit = parsed.GetValue(TimeLimit), Patience = parsed.GetValue(Patience), LrSchedule = parsed.GetValue(LrSchedule), CheckpointEvery = parsed.GetValue(CheckpointEvery), Curriculum = parsed.GetValue(Curriculum), CurriculumEpochs = parsed.GetValue(CurriculumEpochs), Device = parsed.GetValue(Device), Quiet = parsed.GetValue(Quiet) ? true : null,
             Augment = parsed.GetValue(Augment) is string augment ? Training.Augmentations.AugmentConfig.Parse(augment) : null,
+            Attention = parsed.GetValue(Attention), Decoder = parsed.GetValue(Decoder), TeacherForcing = parsed.GetValue(TeacherForcing),
         };
         bool json = parsed.GetValue(Json);
         string? resume = parsed.GetValue(Resume);
@@ -239,6 +244,15 @@ internal static class TrainCommand
         Probability("layer-dropout", c.LayerDropout);
         if (c.Bidirectional == true && c.Task?.ToLowerInvariant() == "lm") throw new InvalidInputException(LanguageModelWorkflow.BidirectionalRefused);
         if (c.Cell is string cell) Recur.Layers.RecurrentLayers.ParseCell(cell);
+        if (c.Attention is string attention && Recur.Layers.AttentionKinds.Parse(attention) != Recur.Layers.AttentionKind.None
+            && c.Task?.ToLowerInvariant() is "tag" or "lm")
+            throw new InvalidInputException(Recur.Layers.AttentionKinds.Refused);
+        if (c.Decoder is string decoder && decoder.Trim().ToLowerInvariant() is not ("none" or "attention"))
+            throw new InvalidInputException($"--decoder: expected none or attention; found '{decoder}'.");
+        if (c.Decoder?.Trim().ToLowerInvariant() == "attention" && (c.Task ?? "forecast").ToLowerInvariant() != "forecast")
+            throw new InvalidInputException("--decoder attention: the encoder–decoder forecasts several steps of one series; use it with --task forecast.");
+        if (c.TeacherForcing is double tf && !(tf >= 0 && tf <= 1))
+            throw new InvalidInputException($"--teacher-forcing: expected a probability in [0, 1]; found {tf.ToString(CultureInfo.InvariantCulture)}.");
         if (c.Optimizer is string optimizer && !new[] { "sgd", "adam", "adamw", "rmsprop", "nadam" }.Contains(optimizer.ToLowerInvariant()))
             throw new InvalidInputException($"--optimizer: expected one of sgd, adam, adamw, rmsprop, nadam; found '{optimizer}'.");
         switch (c.Device?.ToLowerInvariant())

@@ -49,6 +49,19 @@ public sealed record SequenceModelSpec
     /// </summary>
     public bool PerStep { get; init; }
 
+    /// <summary>
+    /// Attention pooling over each sequence's real steps instead of its last step (one output per sequence only):
+    /// the head reads the context Σ α_t h_t [B, D·H]; see <see cref="AttentionPooling"/>.
+    /// </summary>
+    public AttentionKind Attention { get; init; } = AttentionKind.None;
+
+    /// <summary>
+    /// An <see cref="AttentionDecoder"/> with this attention (None: no decoder) stepped <see cref="OutputSize"/> times
+    /// from the encoder's final state instead of the dense head on the last step: multi-step forecasting of one
+    /// numeric target (feature 0 of the input), one-directional encoder.
+    /// </summary>
+    public AttentionKind DecoderAttention { get; init; } = AttentionKind.None;
+
     /// <summary>How the recurrent weights are drawn (not stored: a loaded model takes its weights from the file).</summary>
     public RecurrentInitialization? Initialization { get; init; }
 }
@@ -60,6 +73,12 @@ public sealed record SequenceModelSpec
 public sealed record SequenceBatch(int Batch, int Steps, Tensor? Values, int[]? Tokens)
 {
     public int[]? Lengths { get; init; }
+
+    /// <summary>Training an encoder–decoder: the true (normalised) targets [B, horizon] it is fed (teacher forcing).</summary>
+    public Tensor? DecoderTargets { get; init; }
+
+    /// <summary>Scheduled sampling: the probability of feeding the decoder its own previous prediction instead of the true value.</summary>
+    public double SamplingProbability { get; init; }
 }
 
 /// <summary>The recurrent state [L·D, B, H] after a batch, to continue it one chunk later (generation, streaming).</summary>
@@ -87,12 +106,16 @@ public sealed record RecurrentState(Variable Hidden, Variable? Cell)
 /// recurrent dropout and zoneout while training) → last real step → dropout → dense head; or,
 /// with <see cref="SequenceModelSpec.PerStep"/>, the same head on every step. Bidirectional: the head reads
 /// concat(forward output at each sequence's last real step, backward output at step 0) [B, 2H], or every step's
-/// [2H] outputs per step. Parameters: <c>embedding.weight</c>, <c>encoder.*</c> (PyTorch names), <c>head.weight</c>, <c>head.bias</c>.
+/// [2H] outputs per step. With <see cref="SequenceModelSpec.Attention"/> the head reads the attention context over
+/// the real steps instead of the last step. Parameters: <c>embedding.weight</c>, <c>encoder.*</c> (PyTorch names),
+/// <c>attention.*</c>, <c>head.weight</c>, <c>head.bias</c>.
 /// </summary>
 public sealed class SequenceModel
 {
     private readonly Embedding? _embedding;
     private readonly IRecurrentLayer _encoder;
+    private readonly AttentionPooling? _attention;
+    private readonly AttentionDecoder? _decoder;
     private readonly Dropout _dropout;
     private readonly Dense _head;
 
@@ -109,9 +132,21 @@ public sealed class SequenceModel
             new RecurrentStackOptions { Bidirectional = spec.Bidirectional, Dropout = spec.LayerDropout, Residual = spec.Residual },
             spec.LayerNorm);
         _encoder.Regularization = new RecurrentRegularization(spec.InputDropout, spec.RecurrentDropout, spec.Zoneout);
+        if (spec.Attention != AttentionKind.None)
+        {
+            if (spec.PerStep) throw new ArgumentException("Attention pooling gives one output per sequence; a per-step model cannot use it.", nameof(spec));
+            _attention = new AttentionPooling("attention", spec.Attention, _encoder.OutputSize, random);
+        }
+        if (spec.DecoderAttention != AttentionKind.None)
+        {
+            if (spec.PerStep || spec.Bidirectional || spec.VocabularySize > 0 || spec.Attention != AttentionKind.None)
+                throw new ArgumentException("An attention decoder needs numeric input, one output per sequence, a one-directional encoder and no attention pooling.", nameof(spec));
+            _decoder = new AttentionDecoder(spec.Cell, spec.DecoderAttention, _encoder.OutputSize, spec.HiddenSize, spec.Layers, spec.OutputSize, random);
+        }
         _dropout = new Dropout(spec.Dropout);
         _head = new Dense("head", _encoder.OutputSize, spec.OutputSize, random: random);
-        Parameters = [.. _embedding?.Parameters ?? [], .. _encoder.Parameters, .. _head.Parameters];
+        Parameters = _decoder is not null ? [.. _encoder.Parameters, .. _decoder.Parameters]
+            : [.. _embedding?.Parameters ?? [], .. _encoder.Parameters, .. _attention?.Parameters ?? [], .. _head.Parameters];
     }
 
     public SequenceModelSpec Spec { get; }
@@ -130,7 +165,9 @@ public sealed class SequenceModel
         for (int l = 0; l < _encoder.NumLayers; l++)
             groups.Add(($"encoder layer {l}", _encoder.Parameters.Where(p => p.Name.EndsWith($"_l{l}", StringComparison.Ordinal)
                 || p.Name.EndsWith($"_l{l}_reverse", StringComparison.Ordinal)).ToList()));
-        groups.Add(("head", _head.Parameters));
+        if (_attention is not null) groups.Add(("attention", _attention.Parameters));
+        if (_decoder is not null) groups.Add(("decoder", _decoder.Parameters));
+        else groups.Add(("head", _head.Parameters));
         return groups;
     }
     public IReadOnlyList<Parameter> Parameters { get; }
@@ -167,7 +204,20 @@ public sealed class SequenceModel
         return (last, next);
     }
 
-    private (Variable Output, RecurrentState State) Run(Tape tape, SequenceBatch batch, bool training, RecurRandom? random, RecurrentState? state)
+    /// <summary>
+    /// The attention weights α [B, T] of every sequence in the batch (0 at padded steps; each row sums to 1 over its
+    /// real steps), without recording gradients; null when the model has no attention.
+    /// </summary>
+    public Tensor? AttentionWeights(SequenceBatch batch)
+    {
+        if (_attention is null) return null;
+        Tensor? weights = null;
+        Run(Tape.Inference, batch, training: false, null, null, w => weights = w);
+        return weights;
+    }
+
+    private (Variable Output, RecurrentState State) Run(Tape tape, SequenceBatch batch, bool training, RecurRandom? random, RecurrentState? state,
+        Action<Tensor>? attentionWeights = null)
     {
         Variable input;
         if (_embedding is not null)
@@ -180,7 +230,23 @@ public sealed class SequenceModel
             input = new Variable(batch.Values ?? throw new ArgumentException("This model reads numeric values, but the batch holds token ids.", nameof(batch)));
         }
         var encoded = _encoder.Forward(tape, input, state?.Hidden, state?.Cell, batch.Lengths, training ? random : null);
-        var features = Spec.PerStep ? encoded.Output
+        if (_decoder is not null)
+        {
+            var values = batch.Values!;
+            int T = batch.Steps, F = values.Dim(2);
+            var first = new float[batch.Batch];
+            for (int b = 0; b < batch.Batch; b++) first[b] = values.Data[(b * T + (batch.Lengths?[b] ?? T) - 1) * F];
+            var forecast = _decoder.Forward(tape, encoded.Output, batch.Lengths, encoded.HiddenState, encoded.CellState, first,
+                training ? batch.DecoderTargets : null, batch.SamplingProbability, training ? random : null);
+            return (forecast, new RecurrentState(encoded.HiddenState, encoded.CellState));
+        }
+        Variable features;
+        if (_attention is not null)
+        {
+            (features, var alpha) = _attention.Forward(tape, encoded.Output, batch.Lengths);
+            attentionWeights?.Invoke(alpha);
+        }
+        else features = Spec.PerStep ? encoded.Output
             : Spec.Bidirectional ? TimeSteps.BidirectionalLast(tape, encoded.Output, batch.Lengths)
             : TimeSteps.Last(tape, encoded.Output, batch.Lengths);
         if (training && random is not null) features = _dropout.Forward(tape, features, training: true, random);
@@ -212,5 +278,5 @@ public sealed class SequenceModel
     }
 
     public override string ToString() =>
-        $"{(_embedding is null ? "" : _embedding + " → ")}{_encoder} → {_head}";
+        $"{(_embedding is null ? "" : _embedding + " → ")}{_encoder} → {(_attention is null ? "" : _attention + " → ")}{(_decoder is null ? _head : _decoder)}";
 }

@@ -69,26 +69,36 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
     private static string SpecToJson(SequenceModelSpec spec)
     {
         var d = new Dictionary<string, string>
-    {
-        ["cell"] = Layers.RecurrentLayers.Name(spec.Cell),
-        ["input_size"] = spec.InputSize.ToString(CultureInfo.InvariantCulture),
-        ["hidden_size"] = spec.HiddenSize.ToString(CultureInfo.InvariantCulture),
-        ["layers"] = spec.Layers.ToString(CultureInfo.InvariantCulture),
-        ["dropout"] = spec.Dropout.ToString("R", CultureInfo.InvariantCulture),
-        ["output_size"] = spec.OutputSize.ToString(CultureInfo.InvariantCulture),
-        ["vocabulary_size"] = spec.VocabularySize.ToString(CultureInfo.InvariantCulture),
-        ["embedding_size"] = spec.EmbeddingSize.ToString(CultureInfo.InvariantCulture),
-        ["per_step"] = spec.PerStep ? "true" : "false",
-        ["bidirectional"] = spec.Bidirectional ? "true" : "false",
-        ["layer_dropout"] = spec.LayerDropout.ToString("R", CultureInfo.InvariantCulture),
-        ["residual"] = spec.Residual ? "true" : "false",
-    };
+        {
+            ["cell"] = Layers.RecurrentLayers.Name(spec.Cell),
+            ["input_size"] = spec.InputSize.ToString(CultureInfo.InvariantCulture),
+            ["hidden_size"] = spec.HiddenSize.ToString(CultureInfo.InvariantCulture),
+            ["layers"] = spec.Layers.ToString(CultureInfo.InvariantCulture),
+            ["dropout"] = spec.Dropout.ToString("R", CultureInfo.InvariantCulture),
+            ["output_size"] = spec.OutputSize.ToString(CultureInfo.InvariantCulture),
+            ["vocabulary_size"] = spec.VocabularySize.ToString(CultureInfo.InvariantCulture),
+            ["embedding_size"] = spec.EmbeddingSize.ToString(CultureInfo.InvariantCulture),
+            ["per_step"] = spec.PerStep ? "true" : "false",
+            ["bidirectional"] = spec.Bidirectional ? "true" : "false",
+            ["layer_dropout"] = spec.LayerDropout.ToString("R", CultureInfo.InvariantCulture),
+            ["residual"] = spec.Residual ? "true" : "false",
+            ["attention"] = Layers.AttentionKinds.Name(spec.Attention),
+            ["decoder_attention"] = Layers.AttentionKinds.Name(spec.DecoderAttention),
+        };
         if (spec.InputDropout != 0) d["input_dropout"] = spec.InputDropout.ToString("R", CultureInfo.InvariantCulture);
         if (spec.RecurrentDropout != 0) d["recurrent_dropout"] = spec.RecurrentDropout.ToString("R", CultureInfo.InvariantCulture);
         if (spec.Zoneout != 0) d["zoneout"] = spec.Zoneout.ToString("R", CultureInfo.InvariantCulture);
         if (spec.LayerNorm) d["layer_norm"] = "true";
         return System.Text.Json.JsonSerializer.Serialize(d);
     }
+
+    /// <summary>Every key <see cref="SpecToJson"/> may write.</summary>
+    private static readonly HashSet<string> ArchitectureKeys =
+    [
+        "cell", "input_size", "hidden_size", "layers", "dropout", "output_size", "vocabulary_size", "embedding_size", "per_step",
+        "bidirectional", "layer_dropout", "residual", "attention", "decoder_attention",
+        "input_dropout", "recurrent_dropout", "zoneout", "layer_norm",
+    ];
 
     private static SequenceModelSpec SpecFromJson(string json, string path)
     {
@@ -101,6 +111,9 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
                 return value >= 0 && value <= max ? value : throw new FormatException($"{key} = {value} is outside [0, {max}]");
             }
             bool Bool(string key) => d.GetValueOrDefault(key, "false") switch { "true" => true, "false" => false, var v => throw new FormatException($"{key} = '{v}' is not true or false") };
+            // A key this build does not know describes an architecture it cannot build: refuse rather than drop it.
+            if (d.Keys.FirstOrDefault(k => !ArchitectureKeys.Contains(k)) is string unknown)
+                throw new ModelFileException(path, $"describes its architecture with '{unknown}', which this build does not know; it was written by a newer recur.");
             // Files written before bidirectional stacks or the regularisation keys existed lack them: a plain stack.
             var spec = new SequenceModelSpec
             {
@@ -120,7 +133,10 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
                 RecurrentDropout = double.Parse(d.GetValueOrDefault("recurrent_dropout", "0"), CultureInfo.InvariantCulture),
                 Zoneout = double.Parse(d.GetValueOrDefault("zoneout", "0"), CultureInfo.InvariantCulture),
                 LayerNorm = Bool("layer_norm"),
+                Attention = Layers.AttentionKinds.Parse(d.GetValueOrDefault("attention", "none")), // older files: none
+                DecoderAttention = Layers.AttentionKinds.Parse(d.GetValueOrDefault("decoder_attention", "none")),
             };
+            if (spec.Attention != Layers.AttentionKind.None && spec.PerStep) throw new FormatException("attention pools a sequence; a per-step model cannot have it");
             if (spec.InputSize < 1 || spec.HiddenSize < 1 || spec.Layers < 1 || spec.OutputSize < 1 || spec.EmbeddingSize < 1 || !(spec.Dropout is >= 0 and < 1) || !(spec.LayerDropout is >= 0 and < 1))
                 throw new FormatException("sizes must be positive and dropout and layer_dropout in [0, 1)");
             if (!(spec.InputDropout is >= 0 and < 1) || !(spec.RecurrentDropout is >= 0 and < 1) || !(spec.Zoneout is >= 0 and < 1))

@@ -209,6 +209,32 @@ public static class ClassifyWorkflow
         return new JsonArray(predicted.Select((p, i) => (JsonNode?)new JsonObject { ["id"] = table.Cell(items[i][0], idIndex), ["label"] = state.Classes[p] }).ToArray());
     }
 
+    /// <summary>
+    /// The attention weights of every row (or id sequence), in the order of <see cref="Predict"/>: one list per
+    /// sequence over its real steps (tokens kept, or rows), summing to 1; null when the model has no attention.
+    /// </summary>
+    public static JsonArray? Attention(ModelFile file, CsvTable table, int batchSize = 256)
+    {
+        if (file.Model.Spec.Attention == AttentionKind.None) return null;
+        var state = ReadState(file);
+        var (inputs, _) = Encode(state, table, table.Source);
+        int count = ItemRows(state.IdColumn, table).Length;
+        var data = inputs(Enumerable.Range(0, count).ToArray(), new int[count]);
+        var result = new JsonArray();
+        var rows = Enumerable.Range(0, count).ToArray();
+        for (int start = 0; start < count; start += batchSize)
+        {
+            var batch = data.Inputs(rows.AsSpan(start, Math.Min(batchSize, count - start)));
+            var weights = file.Model.AttentionWeights(batch)!.Data;
+            for (int b = 0; b < batch.Batch; b++)
+            {
+                int n = batch.Lengths?[b] ?? batch.Steps;
+                result.Add(new JsonArray(weights.AsSpan(b * batch.Steps, n).ToArray().Select(w => (JsonNode?)JsonValue.Create(w)).ToArray()));
+            }
+        }
+        return result;
+    }
+
     /// <summary>The rows of each item: one row each, or with an id column each id's rows (ids in order of first appearance).</summary>
     private static int[][] ItemRows(string? idColumn, CsvTable table)
     {

@@ -148,7 +148,7 @@ public static class ForecastWorkflow
             // --time-limit bounds the whole run: the candidates share what is left of it.
             if (resolved.TimeLimit is double limit)
                 options = options with { TimeLimitSeconds = Math.Max(1e-3, (limit - clock.Elapsed.TotalSeconds) / (candidates.Length - i)) };
-            var model = new SequenceModel(Spec(resolved, T * horizon) with { InputSize = panel.Features }, new RecurRandom(options.Seed));
+            var model = new SequenceModel(AttentionDecoder.Apply(Spec(resolved, T * horizon), resolved, T) with { InputSize = panel.Features }, new RecurRandom(options.Seed));
             var history = Trainer.Fit(model, panel.Dataset(scalings, ForecastPart.Training), panel.Dataset(scalings, ForecastPart.Validation), options, log);
             var rmse = PerTargetRmse(Forecast(model, panel, scalings, ForecastPart.Validation), validationActual, validationWindows, T, horizon);
             double score = ValidationScore(rmse);

@@ -83,6 +83,15 @@ public sealed record TrainConfig
 
     /// <summary>Residual connections between recurrent layers (layer l ≥ 1 adds its input to its output).</summary>
     public bool? Residual { get; init; }
+
+    /// <summary>classify, forecast: attention pooling over time instead of the last step: none, additive or dot.</summary>
+    public string? Attention { get; init; }
+
+    /// <summary>forecast (one target): <c>attention</c> for an encoder–decoder with attention (scored as <see cref="Attention"/>, dot by default), or none.</summary>
+    public string? Decoder { get; init; }
+
+    /// <summary>Encoder–decoder: the teacher-forcing probability of the first epoch (default 1), falling linearly to 0 at the last.</summary>
+    public double? TeacherForcing { get; init; }
     public int? EmbeddingSize { get; init; }
     public string? ClassWeights { get; init; }
     public string? Tokenizer { get; init; }

@@ -244,6 +244,9 @@ public static class Trainer
                 // Training batches only, on fresh copies; drawn from the trainer's generator, so checkpoints resume them.
                 if (_options.Augmentation is { IsEmpty: false } augmentation)
                     (inputs, targets) = augmentation.Apply(new(inputs, _train.Targets is null ? null : _train.TargetBatch(rows)), _random);
+                // An encoder–decoder is fed the true previous values (teacher forcing), or by the schedule its own.
+                if (_model.Spec.DecoderAttention != Layers.AttentionKind.None)
+                    inputs = inputs with { DecoderTargets = targets ?? _train.TargetBatch(rows), SamplingProbability = _options.SamplingProbability(_epoch) };
                 Variable output;
                 if (_options.Stateful) (output, final) = _model.ForwardWithState(tape, inputs, training: true, _random, _carried);
                 else output = _model.Forward(tape, inputs, training: true, _random);

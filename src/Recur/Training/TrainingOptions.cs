@@ -80,4 +80,13 @@ public sealed record TrainingOptions
 
     /// <summary>Numerical guard: the learning rate is multiplied by this at every rollback.</summary>
     public double RollbackLearningRateFactor { get; init; } = 0.5;
+
+    /// <summary>
+    /// Encoder–decoder models: the probability of feeding the decoder the true previous value in epoch 1; scheduled
+    /// sampling lowers it linearly to 0 in the last epoch (<see cref="SamplingProbability"/>).
+    /// </summary>
+    public double TeacherForcing { get; init; } = 1;
+
+    /// <summary>The probability of feeding the decoder its own previous prediction in 1-based <paramref name="epoch"/>: 1 − P0·(E − e)/(E − 1).</summary>
+    public double SamplingProbability(int epoch) => Epochs <= 1 ? 1 - TeacherForcing : 1 - TeacherForcing * (Epochs - epoch) / (double)(Epochs - 1);
 }

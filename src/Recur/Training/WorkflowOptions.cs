@@ -28,6 +28,7 @@ internal static class WorkflowOptions
             Augmentation = Augmentations.AugmentationPipeline.From(c.Augment),
             Curriculum = Training.Curriculum.Parse(c.Curriculum, c.Epochs!.Value, c.CurriculumEpochs, null),
             CheckpointNotes = checkpoints?.Notes ?? new Dictionary<string, string>(),
+            TeacherForcing = c.TeacherForcing ?? 1,
         };
     }
 
@@ -43,7 +44,10 @@ internal static class WorkflowOptions
             throw new InvalidInputException($"--layer-dropout: expected a probability in [0, 1); found {p.ToString(System.Globalization.CultureInfo.InvariantCulture)}.");
         if (perStepCausal && c.Bidirectional == true)
             throw new InvalidInputException(LanguageModelWorkflow.BidirectionalRefused);
-        return WithRecurrentOptions(spec with { Bidirectional = c.Bidirectional ?? false, LayerDropout = c.LayerDropout ?? 0, Residual = c.Residual ?? false }, c);
+        var attention = c.Attention is string a ? Layers.AttentionKinds.Parse(a) : Layers.AttentionKind.None;
+        if (attention != Layers.AttentionKind.None && (spec.PerStep || perStepCausal))
+            throw new InvalidInputException(Layers.AttentionKinds.Refused);
+        return WithRecurrentOptions(spec with { Bidirectional = c.Bidirectional ?? false, LayerDropout = c.LayerDropout ?? 0, Residual = c.Residual ?? false, Attention = attention }, c);
     }
 
     /// <summary>
