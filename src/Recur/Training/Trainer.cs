@@ -100,7 +100,8 @@ public static class Trainer
                 throw new InvalidInputException("--curriculum cannot be combined with stateful training: its windows must come in stream order; use --stateful false.");
             (_model, _train, _validation, _options) = (model, train, validation, options);
             _random = new RecurRandom(options.Seed);
-            _optimizer = CreateOptimizer(options.Optimizer, model.Parameters, options.LearningRate);
+            _optimizer = options.FineTuning is { } fineTuning ? fineTuning.CreateOptimizer(model, options)
+                : CreateOptimizer(options.Optimizer, model.Parameters, options.LearningRate);
             _order = Enumerable.Range(0, train.Count).ToArray();
             // Gradients of the parameters exist before the first step, so no step's workspace counts them.
             foreach (var p in model.Parameters) _ = p.Grad;

@@ -68,4 +68,11 @@ public sealed record TrainingOptions
 
     /// <summary>Numerical guard: the learning rate is multiplied by this at every rollback.</summary>
     public double RollbackLearningRateFactor { get; init; } = 0.5;
+
+    /// <summary>
+    /// Freezing, gradual unfreezing and discriminative learning rates (fine-tuning after <c>--init-from</c>): the
+    /// optimizer becomes a <see cref="Optimizers.ParameterGroupOptimizer"/>. Use <see cref="Training.FineTuning.Configure"/>,
+    /// which also adds the callback that switches groups by epoch. Null: every parameter trains at the base rate.
+    /// </summary>
+    public FineTuning? FineTuning { get; init; }
 }
