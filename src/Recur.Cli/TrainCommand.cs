@@ -77,6 +77,10 @@ internal static class TrainCommand
     private static readonly Option<string?> Device = new("--device") { Description = "cpu or auto (cuda comes with the GPU backend)" };
     private static readonly Option<bool> Quiet = new("--quiet") { Description = "no progress on standard error" };
     private static readonly Option<bool> Json = new("--json") { Description = "print the test report as one JSON object" };
+    private static readonly Option<string?> InitFrom = new("--init-from") { Description = "start from a pretrained model file: tensors matched by name and shape, vocabulary carried over and extended" };
+    private static readonly Option<string?> Freeze = new("--freeze") { Description = "parameters kept fixed: all-but-head, none, or comma-separated name prefixes (e.g. embedding,encoder)" };
+    private static readonly Option<int?> UnfreezeEvery = new("--unfreeze-every") { Description = "gradual unfreezing: every N epochs the next frozen group from the top (head → last layer → … → embedding) trains" };
+    private static readonly Option<double?> PretrainedLrFactor = new("--pretrained-lr-factor") { Description = "parameters loaded by --init-from train at this factor × --lr (discriminative rates)" };
     private static readonly Argument<string?> Config = new("CONFIG") { Description = "JSON config file (keys: flag names with underscores)", Arity = ArgumentArity.ZeroOrOne };
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
@@ -88,6 +92,7 @@ internal static class TrainCommand
             RecurrentDropout, InputDropout, Zoneout, LayerNorm, WeightDecay, Decay, MaxNorm,
             TimeLimit, Patience, LrSchedule, Curriculum, CurriculumEpochs, Augment, Resume, CheckpointEvery, Device, Quiet, Json,
             Attention, Decoder, TeacherForcing,
+            InitFrom, Freeze, UnfreezeEvery, PretrainedLrFactor,
         };
         command.SetAction(parsed => RecurCommand.Guard(stderr, () => Run(parsed, stdout, stderr)));
         return command;
@@ -117,6 +122,7 @@ internal static class TrainCommand
             TimeLimit = parsed.GetValue(TimeLimit), Patience = parsed.GetValue(Patience), LrSchedule = parsed.GetValue(LrSchedule), CheckpointEvery = parsed.GetValue(CheckpointEvery), Curriculum = parsed.GetValue(Curriculum), CurriculumEpochs = parsed.GetValue(CurriculumEpochs), Device = parsed.GetValue(Device), Quiet = parsed.GetValue(Quiet) ? true : null,
             Augment = parsed.GetValue(Augment) is string augment ? Training.Augmentations.AugmentConfig.Parse(augment) : null,
             Attention = parsed.GetValue(Attention), Decoder = parsed.GetValue(Decoder), TeacherForcing = parsed.GetValue(TeacherForcing),
+            InitFrom = parsed.GetValue(InitFrom), Freeze = parsed.GetValue(Freeze), UnfreezeEvery = parsed.GetValue(UnfreezeEvery), PretrainedLrFactor = parsed.GetValue(PretrainedLrFactor),
         };
         bool json = parsed.GetValue(Json);
         string? resume = parsed.GetValue(Resume);
@@ -177,6 +183,7 @@ internal static class TrainCommand
         report["best_epoch"] = run.History.BestEpoch;
         report["workspace_peak_bytes"] = run.History.WorkspacePeakBytes;
         if (run.History.StopReason is string reason) report["stop_reason"] = reason;
+        if (run.Transfer is { } transfer) report["transfer"] = transfer.ToJson();
         if (run.GradientFlow is { Alarms.Count: > 0 } flow)
             report["alarms"] = new JsonArray(flow.Alarms.Select(a => (JsonNode?)JsonValue.Create(a)).ToArray());
         return report;
@@ -255,6 +262,12 @@ internal static class TrainCommand
             throw new InvalidInputException($"--teacher-forcing: expected a probability in [0, 1]; found {tf.ToString(CultureInfo.InvariantCulture)}.");
         if (c.Optimizer is string optimizer && !new[] { "sgd", "adam", "adamw", "rmsprop", "nadam" }.Contains(optimizer.ToLowerInvariant()))
             throw new InvalidInputException($"--optimizer: expected one of sgd, adam, adamw, rmsprop, nadam; found '{optimizer}'.");
+        AtLeast("unfreeze-every", c.UnfreezeEvery, 1);
+        if (c.PretrainedLrFactor is double f && !(f > 0 && double.IsFinite(f)))
+            throw new InvalidInputException($"--pretrained-lr-factor: expected a positive factor; found {f.ToString(CultureInfo.InvariantCulture)}.");
+        if (c.PretrainedLrFactor is not null && c.InitFrom is null)
+            throw new InvalidInputException("--pretrained-lr-factor: there are pretrained parameters only with --init-from MODEL.");
+        if (c.InitFrom is string initFrom) PretrainedModel.Open(initFrom);
         switch (c.Device?.ToLowerInvariant())
         {
             case null or "cpu" or "auto": break;

@@ -47,13 +47,13 @@ public abstract class Optimizer
     }
 
     /// <summary>Number of completed <see cref="Step"/> calls (t in the update rules after the step).</summary>
-    public long StepCount { get; private set; }
+    public long StepCount { get; protected set; }
 
     /// <summary>Name written into <see cref="OptimizerState.Algorithm"/>; a state only loads into the same algorithm.</summary>
     public string Algorithm => GetType().Name;
 
     /// <summary>Applies one update to every parameter that has a gradient, using t = <see cref="StepCount"/> + 1.</summary>
-    public void Step()
+    public virtual void Step()
     {
         StepCount++;
         BeginStep();
@@ -99,7 +99,7 @@ public abstract class Optimizer
     protected virtual void ImportScalars(IReadOnlyDictionary<string, double> scalars) { }
 
     /// <summary>A deep copy of the full state; later steps do not change it.</summary>
-    public OptimizerState ExportState()
+    public virtual OptimizerState ExportState()
     {
         var scalars = new Dictionary<string, double>(StringComparer.Ordinal) { [LearningRateKey] = LearningRate };
         ExportScalars(scalars);
@@ -115,7 +115,7 @@ public abstract class Optimizer
     /// names and sizes, so that the next <see cref="Step"/> is bit-identical to the uninterrupted run. Values are
     /// copied into the existing buffers. Throws, changing nothing, if anything is missing, extra or mis-sized.
     /// </summary>
-    public void ImportState(OptimizerState state)
+    public virtual void ImportState(OptimizerState state)
     {
         ArgumentNullException.ThrowIfNull(state);
         if (state.Algorithm != Algorithm)

@@ -15,7 +15,7 @@ public enum WeightDecayMode
 /// <summary>
 /// Weight decay and a max-norm constraint around any <see cref="Optimizer"/>'s step, so every optimizer gets both
 /// kinds of decay: call <see cref="BeforeStep"/> after clipping and before <see cref="Optimizer.Step"/>, and
-/// <see cref="AfterStep"/> after it. Decay applies to every parameter that has a gradient (as torch.optim's
+/// <see cref="AfterStep(Optimizer)"/> after it. Decay applies to every parameter that has a gradient (as torch.optim's
 /// <c>weight_decay</c>); the max-norm constraint to every weight matrix (rank-2 parameter: W_ih, W_hh, the head's
 /// and the embedding's weights), row by row — each unit's incoming weights, or each token's vector — never to
 /// biases or layer-norm gains.
@@ -53,14 +53,35 @@ public sealed class WeightRegularization
     public void BeforeStep(Optimizer optimizer)
     {
         if (WeightDecay == 0) return;
-        if (Mode == WeightDecayMode.L2) AddL2(optimizer.Parameters, WeightDecay);
-        else DecayDecoupled(optimizer.Parameters, optimizer.LearningRate, WeightDecay);
+        if (optimizer is ParameterGroupOptimizer groups)
+        {
+            // Fine-tuning: frozen groups are left alone, and decoupled decay follows each group's own rate.
+            for (int g = 0; g < groups.GroupCount; g++)
+                if (groups.IsActive(g)) Decay(groups.GroupParameters(g), groups.LearningRate * groups.Factor(g));
+            return;
+        }
+        Decay(optimizer.Parameters, optimizer.LearningRate);
+    }
+
+    private void Decay(IReadOnlyList<Parameter> parameters, double learningRate)
+    {
+        if (Mode == WeightDecayMode.L2) AddL2(parameters, WeightDecay);
+        else DecayDecoupled(parameters, learningRate, WeightDecay);
     }
 
     /// <summary>Applies the max-norm constraint (nothing when <see cref="MaxNorm"/> is 0).</summary>
     public void AfterStep(IReadOnlyList<Parameter> parameters)
     {
         if (MaxNorm > 0) CapRowNorms(parameters, MaxNorm);
+    }
+
+    /// <summary>Applies the max-norm constraint to what <paramref name="optimizer"/> trains (frozen groups excepted).</summary>
+    public void AfterStep(Optimizer optimizer)
+    {
+        if (MaxNorm == 0) return;
+        if (optimizer is not ParameterGroupOptimizer groups) { AfterStep(optimizer.Parameters); return; }
+        for (int g = 0; g < groups.GroupCount; g++)
+            if (groups.IsActive(g)) AfterStep(groups.GroupParameters(g));
     }
 
     /// <summary>∇θ ← ∇θ + λ·θ for every parameter with a gradient.</summary>

@@ -58,6 +58,9 @@ public static class ClassifyWorkflow
     public static TrainedRun Train(TrainConfig config, CsvTable table, TextWriter log, IReadOnlyList<TrainingCallback>? callbacks = null,
         CheckpointSettings? checkpoints = null)
     {
+        var pretrained = PretrainedModel.Open(config);
+        if (pretrained is not null) config = pretrained.Inherit(config);
+        ITokenizer? textTokenizer = null;
         int labelColumn = table.ColumnIndex(config.LabelColumn ?? table.ColumnNames[^1]);
         string? idColumn = config.IdColumn is string id ? table.ColumnNames[table.ColumnIndex(id)] : null;
         if (idColumn is not null && config.TextColumn is not null)
@@ -95,22 +98,23 @@ public static class ClassifyWorkflow
             switch (kind)
             {
                 case "char":
-                    var characters = CharacterVocabulary.FromTexts(trainTexts, Longest(t => t.Length));
+                    var characters = PretrainedModel.Characters(pretrained, trainTexts, Longest(t => t.Length), log);
                     (tokenizer, state) = (characters, state with { Characters = characters.Characters });
                     break;
                 case "word":
-                    var words = WordTokenizer.Train(trainTexts, Longest(t => WordTokenizer.Split(t, true).Count), minFrequency: config.MinFrequency ?? 2);
+                    var words = PretrainedModel.Words(pretrained, WordTokenizer.Train(trainTexts, Longest(t => WordTokenizer.Split(t, true).Count), minFrequency: config.MinFrequency ?? 2), log);
                     (tokenizer, state) = (words, state with { Words = [.. words.Words] });
                     break;
                 case "bpe":
-                    var probe = BpeTokenizer.Train(trainTexts, config.BpeMerges ?? 1000, 1);
+                    var probe = PretrainedModel.Bpe(pretrained, 1, log) ?? BpeTokenizer.Train(trainTexts, config.BpeMerges ?? 1000, 1);
                     var bpe = new BpeTokenizer(probe.Symbols, probe.Merges, Longest(t => probe.Tokenize(t).Count), probe.LowerCase);
                     (tokenizer, state) = (bpe, state with { BpeSymbols = [.. bpe.Symbols], BpeMerges = bpe.Merges.Select(m => new[] { m.Left, m.Right }).ToArray() });
                     break;
                 default:
                     throw new InvalidInputException($"--tokenizer: expected char, word or bpe; found '{config.Tokenizer}'.");
             }
-            state = state with { MaxLength = tokenizer.MaxLength, VocabularySize = tokenizer.Size };
+            state = state with { MaxLength = tokenizer.MaxLength, VocabularySize = tokenizer.Size, LowerCase = tokenizer is WordTokenizer w ? w.LowerCase : state.LowerCase };
+            textTokenizer = tokenizer;
             log.WriteLine($"tokenizer: {kind}, {tokenizer.Size} ids (with padding and unknown), {tokenizer.MaxLength} tokens per text");
         }
         else if (idColumn is not null)
@@ -164,7 +168,8 @@ public static class ClassifyWorkflow
         }, resolved);
         var (inputs, _) = Encode(state, table, table.Source);
         var model = new SequenceModel(spec, new RecurRandom(seed));
-        var options = WorkflowOptions.Create(resolved, callbacks, checkpoints);
+        var transfer = pretrained?.Apply(model, "classify", textTokenizer, classes, log);
+        var options = FineTuning.Configure(WorkflowOptions.Create(resolved, callbacks, checkpoints), FineTuning.From(resolved, model, transfer), log);
         string weighting = (config.ClassWeights ?? "none").ToLowerInvariant();
         float[]? weights = weighting switch
         {
@@ -183,6 +188,7 @@ public static class ClassifyWorkflow
         {
             GradientFlow = WorkflowOptions.Monitor(options),
             TestPredictionsCsv = csv.ToString(),
+            Transfer = transfer,
         };
     }
 

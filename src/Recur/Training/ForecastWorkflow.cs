@@ -83,6 +83,8 @@ public static class ForecastWorkflow
     public static TrainedRun Train(TrainConfig config, CsvTable table, TextWriter log, IReadOnlyList<TrainingCallback>? callbacks = null,
         CheckpointSettings? checkpoints = null)
     {
+        var pretrained = PretrainedModel.Open(config);
+        if (pretrained is not null) config = pretrained.Inherit(config);
         // Rows are used in file order (within each series); times only give calendar inputs and are checked for order.
         string? timeColumn = config.TimeColumn is string tc ? string.Join(",", TimeColumns.Resolve(table, tc)) : null;
         string? idColumn = config.IdColumn is string ic ? table.ColumnNames[table.ColumnIndex(ic)] : null;
@@ -137,7 +139,7 @@ public static class ForecastWorkflow
         double ValidationScore(double[] rmse) => T == 1 ? rmse[0] : rmse.Select((r, k) => r / naiveRmse[k]).Average();
         double naiveScore = T == 1 ? naiveRmse[0] : 1.0;
 
-        (SequenceModel model, ForecastScaling[] scalings, TrainingHistory history, double score, GradientFlowMonitor monitor)? best = null;
+        (SequenceModel model, ForecastScaling[] scalings, TrainingHistory history, double score, GradientFlowMonitor monitor, TransferReport? transfer)? best = null;
         var candidateScores = new JsonObject();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         for (int i = 0; i < candidates.Length; i++)
@@ -149,6 +151,8 @@ public static class ForecastWorkflow
             if (resolved.TimeLimit is double limit)
                 options = options with { TimeLimitSeconds = Math.Max(1e-3, (limit - clock.Elapsed.TotalSeconds) / (candidates.Length - i)) };
             var model = new SequenceModel(AttentionDecoder.Apply(Spec(resolved, T * horizon), resolved, T) with { InputSize = panel.Features }, new RecurRandom(options.Seed));
+            var transfer = pretrained?.Apply(model, "forecast", null, null, log);
+            options = FineTuning.Configure(options, FineTuning.From(resolved, model, transfer), log);
             var history = Trainer.Fit(model, panel.Dataset(scalings, ForecastPart.Training), panel.Dataset(scalings, ForecastPart.Validation), options, log);
             var rmse = PerTargetRmse(Forecast(model, panel, scalings, ForecastPart.Validation), validationActual, validationWindows, T, horizon);
             double score = ValidationScore(rmse);
@@ -157,7 +161,7 @@ public static class ForecastWorkflow
             if (candidates.Length > 1)
                 log.WriteLine(T == 1 ? $"normalisation {mode}: validation RMSE {score:G5} (naive {naiveScore:G5})"
                     : $"normalisation {mode}: validation RMSE relative to naive, mean over {T} targets {score:G5}");
-            if (best is null || score < best.Value.score || double.IsNaN(best.Value.score)) best = (model, scalings, history, score, WorkflowOptions.Monitor(options));
+            if (best is null || score < best.Value.score || double.IsNaN(best.Value.score)) best = (model, scalings, history, score, WorkflowOptions.Monitor(options), transfer);
         }
         var chosen = best!.Value;
         if (candidates.Length > 1) log.WriteLine($"chose normalisation '{chosen.scalings[0].Mode}' on validation");
@@ -176,6 +180,7 @@ public static class ForecastWorkflow
         return new TrainedRun(chosen.model, resolved, JsonSerializer.Serialize(state), report, chosen.history)
         {
             GradientFlow = chosen.monitor,
+            Transfer = chosen.transfer,
             TestPredictionsCsv = PredictionsCsv(chosen.model, panel, state),
         };
     }

@@ -63,6 +63,8 @@ public static class LanguageModelWorkflow
     public static TrainedRun Train(TrainConfig config, string path, TextWriter log, IReadOnlyList<TrainingCallback>? callbacks = null,
         CheckpointSettings? checkpoints = null)
     {
+        var pretrained = PretrainedModel.Open(config);
+        if (pretrained is not null) config = pretrained.Inherit(config);
         ulong seed = config.Seed ?? 42;
         var (train, validation, test) = TextSplit.Split(TextFile.Read(path), path);
         int bptt = config.Bptt ?? DefaultBptt;
@@ -74,15 +76,15 @@ public static class LanguageModelWorkflow
         switch (kind)
         {
             case "char":
-                var characters = CharacterVocabulary.FromTexts([train], bptt);
+                var characters = PretrainedModel.Characters(pretrained, [train], bptt, log);
                 (tokenizer, state) = (characters, state with { Characters = characters.Characters });
                 break;
             case "word":
-                var words = WordTokenizer.Train(lines, bptt, lowerCase: true, minFrequency: config.MinFrequency ?? 2);
-                (tokenizer, state) = (words, state with { Words = [.. words.Words], LowerCase = true });
+                var words = PretrainedModel.Words(pretrained, WordTokenizer.Train(lines, bptt, lowerCase: true, minFrequency: config.MinFrequency ?? 2), log);
+                (tokenizer, state) = (words, state with { Words = [.. words.Words], LowerCase = words.LowerCase });
                 break;
             case "bpe":
-                var bpe = BpeTokenizer.Train(lines, config.BpeMerges ?? 1000, bptt);
+                var bpe = PretrainedModel.Bpe(pretrained, bptt, log) ?? BpeTokenizer.Train(lines, config.BpeMerges ?? 1000, bptt);
                 (tokenizer, state) = (bpe, state with { BpeSymbols = [.. bpe.Symbols], BpeMerges = bpe.Merges.Select(m => new[] { m.Left, m.Right }).ToArray(), LowerCase = bpe.LowerCase });
                 break;
             default:
@@ -109,7 +111,9 @@ public static class LanguageModelWorkflow
             VocabularySize = tokenizer.Size, EmbeddingSize = resolved.EmbeddingSize!.Value,
         }, resolved, perStepCausal: true);
         var model = new SequenceModel(spec, new RecurRandom(seed));
-        var options = WorkflowOptions.Create(resolved, callbacks, checkpoints) with { MaxTokensPerBatch = config.MaxTokens ?? 0, Stateful = stateful };
+        var transfer = pretrained?.Apply(model, "lm", tokenizer, ["<pad>", "<unk>", .. PretrainedModel.TokenStrings(tokenizer) ?? []], log);
+        var options = FineTuning.Configure(WorkflowOptions.Create(resolved, callbacks, checkpoints) with { MaxTokensPerBatch = config.MaxTokens ?? 0, Stateful = stateful },
+            FineTuning.From(resolved, model, transfer), log);
         var trainData = stateful ? Streams(trainIds, resolved.BatchSize!.Value, bptt, path, "training") : Windows(trainIds, bptt, path, "training");
         var validationData = stateful ? Streams(tokenizer.Ids(validation), 1, bptt, path, "validation") : Windows(tokenizer.Ids(validation), bptt, path, "validation");
         var history = Trainer.Fit(model, trainData, validationData, options, log);
@@ -120,6 +124,7 @@ public static class LanguageModelWorkflow
         return new TrainedRun(model, resolved, JsonSerializer.Serialize(state), report, history)
         {
             GradientFlow = WorkflowOptions.Monitor(options),
+            Transfer = transfer,
         };
     }
 

@@ -59,6 +59,8 @@ public static class TagWorkflow
     public static TrainedRun Train(TrainConfig config, string path, TextWriter log, IReadOnlyList<TrainingCallback>? callbacks = null,
         CheckpointSettings? checkpoints = null)
     {
+        var pretrained = PretrainedModel.Open(config);
+        if (pretrained is not null) config = pretrained.Inherit(config);
         ulong seed = config.Seed ?? 42;
         string text = TextFile.Read(path);
         bool tokens = config.IdColumn is null; // without an id column the file is word/TAG sentences
@@ -105,9 +107,9 @@ public static class TagWorkflow
         ITokenizer? vocabulary = null;
         if (tokens)
         {
-            var words = WordTokenizer.FromWords(train.SelectMany(s => s.Words!), state.MaxLength, lowerCase: true, minFrequency: config.MinFrequency ?? 2);
+            var words = PretrainedModel.Words(pretrained, WordTokenizer.FromWords(train.SelectMany(s => s.Words!), state.MaxLength, lowerCase: true, minFrequency: config.MinFrequency ?? 2), log);
             vocabulary = words;
-            state = state with { Words = [.. words.Words] };
+            state = state with { Words = [.. words.Words], LowerCase = words.LowerCase };
             log.WriteLine($"tagging: {sequences.Count} sentences, {sequences.Sum(s => s.Labels.Length)} tokens, {state.Classes.Length} tags, {words.Size} word ids (with padding and unknown)");
         }
         else
@@ -137,7 +139,9 @@ public static class TagWorkflow
             VocabularySize = vocabulary?.Size ?? 0, EmbeddingSize = resolved.EmbeddingSize ?? 32,
         }, resolved);
         var model = new SequenceModel(spec, new RecurRandom(seed));
-        var options = WorkflowOptions.Create(resolved, callbacks, checkpoints) with { MaxTokensPerBatch = config.MaxTokens ?? 0 };
+        var transfer = pretrained?.Apply(model, "tag", vocabulary, state.Classes, log);
+        var options = FineTuning.Configure(WorkflowOptions.Create(resolved, callbacks, checkpoints) with { MaxTokensPerBatch = config.MaxTokens ?? 0 },
+            FineTuning.From(resolved, model, transfer), log);
         var encode = Encoder(state);
         var trainData = encode(train, classIndex);
         string weighting = (config.ClassWeights ?? "none").ToLowerInvariant();
@@ -167,6 +171,7 @@ public static class TagWorkflow
         {
             GradientFlow = WorkflowOptions.Monitor(options),
             TestPredictionsCsv = csv.ToString(),
+            Transfer = transfer,
         };
     }
 

@@ -125,6 +125,19 @@ public sealed record TrainConfig
     public string? Device { get; init; }
     public bool? Quiet { get; init; }
 
+    // transfer learning
+    /// <summary>A pretrained model file whose tensors (matched by name and shape) start the new model; its vocabulary is carried over and extended.</summary>
+    public string? InitFrom { get; init; }
+
+    /// <summary>Parameters kept fixed: <c>all-but-head</c>, <c>none</c> or comma-separated parameter-name prefixes.</summary>
+    public string? Freeze { get; init; }
+
+    /// <summary>Gradual unfreezing: every this many epochs the next frozen group from the top (head → … → embedding) trains.</summary>
+    public int? UnfreezeEvery { get; init; }
+
+    /// <summary>Parameters loaded by <see cref="InitFrom"/> train at this factor × the learning rate.</summary>
+    public double? PretrainedLrFactor { get; init; }
+
     public static JsonSerializerOptions Json { get; } = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,

@@ -18,4 +18,7 @@ public sealed record TrainedRun(SequenceModel Model, TrainConfig Config, string 
     /// classify <c>line,actual,predicted</c> (labels).
     /// </summary>
     public string TestPredictionsCsv { get; init; } = "";
+
+    /// <summary>What <c>--init-from</c> loaded, skipped and newly initialised (null without it).</summary>
+    public TransferReport? Transfer { get; init; }
 }

@@ -101,7 +101,9 @@ public static class Trainer
                 throw new InvalidInputException("--curriculum cannot be combined with stateful training: its windows must come in stream order; use --stateful false.");
             (_model, _train, _validation, _options) = (model, train, validation, options);
             _random = new RecurRandom(options.Seed);
-            _optimizer = CreateOptimizer(options.Optimizer, model.Parameters, options.LearningRate, externalWeightDecay: options.WeightDecay is not null);
+            bool externalDecay = options.WeightDecay is not null;
+            _optimizer = options.FineTuning is { } fineTuning ? fineTuning.CreateOptimizer(model, options, externalDecay)
+                : CreateOptimizer(options.Optimizer, model.Parameters, options.LearningRate, externalWeightDecay: externalDecay);
             if (options.WeightDecay is not null || options.MaxNorm > 0)
                 _weightRegularization = new WeightRegularization(options.WeightDecay ?? 0,
                     WeightRegularization.ParseMode(options.WeightDecayMode, options.Optimizer), options.MaxNorm);
@@ -267,7 +269,7 @@ public static class Trainer
                 if (_options.Clip > 0) GradientClipping.ClipByGlobalNorm(_model.Parameters, _options.Clip);
                 _weightRegularization?.BeforeStep(_optimizer);
                 _optimizer.Step();
-                _weightRegularization?.AfterStep(_model.Parameters);
+                _weightRegularization?.AfterStep(_optimizer);
                 int weight = _train.Weight(inputs);
                 _lossSum += loss * weight;
                 _applied += weight;

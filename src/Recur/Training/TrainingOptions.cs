@@ -89,4 +89,11 @@ public sealed record TrainingOptions
 
     /// <summary>The probability of feeding the decoder its own previous prediction in 1-based <paramref name="epoch"/>: 1 − P0·(E − e)/(E − 1).</summary>
     public double SamplingProbability(int epoch) => Epochs <= 1 ? 1 - TeacherForcing : 1 - TeacherForcing * (Epochs - epoch) / (double)(Epochs - 1);
+
+    /// <summary>
+    /// Freezing, gradual unfreezing and discriminative learning rates (fine-tuning after <c>--init-from</c>): the
+    /// optimizer becomes a <see cref="Optimizers.ParameterGroupOptimizer"/>. Use <see cref="Training.FineTuning.Configure"/>,
+    /// which also adds the callback that switches groups by epoch. Null: every parameter trains at the base rate.
+    /// </summary>
+    public FineTuning? FineTuning { get; init; }
 }
