@@ -26,7 +26,10 @@ public sealed record OnnxExportOptions
 /// input [batch, sequence, features] float  — or token ids [batch, sequence] int64 → Gather(embedding.weight)
 ///   → Transpose to [sequence, batch, ·] (ONNX layout 0)
 ///   → one LSTM / GRU (linear_before_reset=1) / RNN (Tanh) node per layer, sequence_lens = lengths
-///   → per sequence: the last real step of the last layer (GatherND at lengths − 1) → Gemm(head) → output [batch, O]
+///     (bidirectional: direction="bidirectional", Y [sequence, 2, batch, H] → [sequence, batch, 2H];
+///      residual: layer l ≥ 1 → Add(its output, its input))
+///   → per sequence: the last real step of the last layer (GatherND at lengths − 1; bidirectional: its forward half
+///     beside the backward half at step 0) → Gemm(head) → output [batch, O]
 ///     per step:     Transpose to [batch, sequence, H] → MatMul + Add (head) → output [batch, sequence, O]
 /// </code>
 /// with dynamic <c>batch</c> and <c>sequence</c> axes, and the model file's metadata (task, config, architecture,
@@ -92,7 +95,7 @@ public static class OnnxExporter
         string source = file.Path.Length > 0 ? file.Path : "the model";
         CheckArchitecture(spec, source);
         var parameters = file.Model.StateDict();
-        var layout = ParameterLayout.Expected(spec, directions: 1);
+        var layout = ParameterLayout.Expected(spec, directions: spec.Bidirectional ? 2 : 1);
         layout.Check(parameters, source);
 
         var graph = new GraphBuilder();
@@ -125,8 +128,13 @@ public static class OnnxExporter
             x = graph.Node("Transpose", ["input"], [OnnxAttribute.Ints("perm", 1, 0, 2)]);
         }
 
+        // Between-layer dropout (LayerDropout) acts only while training: nothing to add at inference.
         for (int l = 0; l < spec.Layers; l++)
-            x = RecurrentLayer(graph, spec, parameters, l, layout.Directions, x, lengths, options.ReorderGates);
+        {
+            string y = RecurrentLayer(graph, spec, parameters, l, layout.Directions, x, lengths, options.ReorderGates);
+            // Residual: layer l ≥ 1 adds its input (the previous layer's output, as wide) to its output.
+            x = spec.Residual && l >= 1 ? graph.Node("Add", [y, x], []) : y;
+        }
 
         int O = spec.OutputSize, features = layout.Directions * spec.HiddenSize;
         var headWeight = parameters["head.weight"];
@@ -146,7 +154,9 @@ public static class OnnxExporter
         }
         else
         {
-            string last = LastRealStep(graph, x, lengths);                                           // [batch, D·H]
+            string last = layout.Directions == 2
+                ? BidirectionalLast(graph, x, lengths, spec.HiddenSize)                                  // [batch, 2H]
+                : LastRealStep(graph, x, lengths);                                                       // [batch, H]
             string w = graph.Initializer("head.weight", Floats(headWeight));
             graph.Node("Gemm", [last, w, headBias], [OnnxAttribute.Int("transB", 1)], output: "output");
             output = new OnnxValueInfo("output", OnnxDataType.Float, [OnnxDim.Dynamic("batch"), OnnxDim.Fixed(O)],
@@ -234,13 +244,28 @@ public static class OnnxExporter
         return graph.Node("GatherND", [batchMajor, indices], [OnnxAttribute.Int("batch_dims", 1)]);           // [batch, F]
     }
 
+    /// <summary>
+    /// x [sequence, batch, 2H] (per step forward, backward) → [batch, 2H] as <see cref="TimeSteps.BidirectionalLast"/>:
+    /// the forward half at each sequence's last real step beside the backward half at step 0 (where the backward
+    /// direction, started at the last real step, has read the whole sequence).
+    /// </summary>
+    private static string BidirectionalLast(GraphBuilder graph, string x, string? lengths, int hidden)
+    {
+        string axes = graph.Int64s("axes_last", -1);
+        string last = LastRealStep(graph, x, lengths);                                                    // [batch, 2H]
+        string forward = graph.Node("Slice", [last, graph.Int64s("start_0", 0), graph.Int64s("end_h", hidden), axes], []);
+        string first = graph.Node("Gather", [x, graph.Int64Scalar("zero", 0)], [OnnxAttribute.Int("axis", 0)]); // [batch, 2H]
+        string backward = graph.Node("Slice", [first, graph.Int64s("start_h", hidden), graph.Int64s("end_2h", 2L * hidden), axes], []);
+        return graph.Node("Concat", [forward, backward], [OnnxAttribute.Int("axis", 1)]);                 // [batch, 2H]
+    }
+
     private static int GateCount(CellKind cell) => GateOrder.OnnxFromPyTorch(cell).Length;
 
     private static OnnxTensor Floats(Tensor t) => OnnxTensor.Floats("", [.. t.Shape.Select(d => (long)d)], t.Data);
 
     /// <summary>
     /// The spec properties this exporter knows. Any other property of <see cref="SequenceModelSpec"/> (an architecture
-    /// option added later, such as bidirectional layers or layer normalisation) must still hold its default value, or
+    /// option the graph cannot express yet, such as layer normalisation or attention) must still hold its default value, or
     /// the model is refused: a graph that ignored it would compute something else.
     /// </summary>
     private static readonly HashSet<string> KnownSpecProperties =
@@ -249,9 +274,13 @@ public static class OnnxExporter
         nameof(SequenceModelSpec.Layers), nameof(SequenceModelSpec.OutputSize), nameof(SequenceModelSpec.VocabularySize),
         nameof(SequenceModelSpec.EmbeddingSize), nameof(SequenceModelSpec.PerStep),
         nameof(SequenceModelSpec.Dropout),        // inactive at inference
+        nameof(SequenceModelSpec.LayerDropout),   // between layers, inactive at inference
+        nameof(SequenceModelSpec.Bidirectional),  // direction="bidirectional", the _reverse parameters
+        nameof(SequenceModelSpec.Residual),       // Add of each layer l ≥ 1's input to its output
         // Variational input and recurrent dropout act only while training: the inference graph is the plain stack's.
         // (Zoneout is not listed: at inference it mixes h_{t−1} into every step, h = z·h_{t−1} + (1−z)·h̃, which the
-        // ONNX recurrent operators cannot express; layer norm is not listed either: it changes every gate.)
+        // ONNX recurrent operators cannot express; layer norm is not listed either: it changes every gate; nor are
+        // Attention and DecoderAttention, which are not written to the graph yet.)
         nameof(SequenceModelSpec.InputDropout), nameof(SequenceModelSpec.RecurrentDropout),
         nameof(SequenceModelSpec.Initialization), // how weights were drawn; the file's weights are exported
     ];

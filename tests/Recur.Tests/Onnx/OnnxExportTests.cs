@@ -57,11 +57,35 @@ public class OnnxExportTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void OnnxRuntimeMatchesRecur(string kind, CellKind cell, int layers)
+    public void OnnxRuntimeMatchesRecur(string kind, CellKind cell, int layers) =>
+        CheckParity(kind, Spec(kind, cell, layers), $"{kind} {cell} layers={layers}");
+
+    /// <summary>
+    /// Bidirectional stacks: direction="bidirectional" layers, the next layer reading [forward, backward] per step;
+    /// per sequence the head reads the forward output at the last real step beside the backward output at step 0.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void BidirectionalOnnxRuntimeMatchesRecur(string kind, CellKind cell, int layers) =>
+        CheckParity(kind, Spec(kind, cell, layers) with { Bidirectional = true }, $"bidirectional {kind} {cell} layers={layers}");
+
+    /// <summary>Between-layer dropout is the identity at inference; residual layers add their input to their output.</summary>
+    [Theory]
+    [InlineData("forecast", CellKind.Lstm, 3, false, true, 0.3)]
+    [InlineData("classify-text", CellKind.Gru, 2, true, true, 0.2)]
+    [InlineData("tag", CellKind.Rnn, 2, false, false, 0.25)]
+    [InlineData("lm", CellKind.Lstm, 2, true, true, 0.1)]
+    [InlineData("classify-numeric", CellKind.Rnn, 3, true, true, 0)]
+    [InlineData("tag", CellKind.Gru, 3, true, false, 0.4)]
+    public void LayerDropoutAndResidualStacksMatchRecur(string kind, CellKind cell, int layers, bool bidirectional, bool residual, double layerDropout) =>
+        CheckParity(kind, Spec(kind, cell, layers) with { Bidirectional = bidirectional, Residual = residual, LayerDropout = layerDropout },
+            $"{kind} {cell} layers={layers} bidirectional={bidirectional} residual={residual} layer-dropout={layerDropout}");
+
+    private void CheckParity(string kind, SequenceModelSpec spec, string label)
     {
         using var dir = new TempDirectory();
-        var spec = Spec(kind, cell, layers);
-        var file = OnnxHarness.SaveAndLoad(OnnxHarness.RandomModel(spec, seed: (ulong)(kind.Length * 31 + (int)cell * 7 + layers)), Task(kind), dir.Path);
+        var file = OnnxHarness.SaveAndLoad(OnnxHarness.RandomModel(spec, seed: label.Aggregate(17UL, (h, c) => h * 31 + c) % 100_000), Task(kind), dir.Path);
+        Assert.Equal(spec, file.Model.Spec with { Initialization = spec.Initialization });
         string path = dir.File("model.onnx");
         OnnxExporter.Write(file, path);
         using var session = new InferenceSession(path);
@@ -82,26 +106,28 @@ public class OnnxExportTests(ITestOutputHelper output)
             var batch = OnnxHarness.RandomBatch(spec, B, T, lengths, random);
             double error = OnnxHarness.RelativeError(spec, batch,
                 OnnxHarness.OnnxForward(session, spec, batch, withLengths: true), OnnxHarness.RecurForward(file.Model, batch));
-            Assert.True(error <= Tolerance, $"{kind} {cell} ×{layers}, batch {B}×{T}: relative error {error:E2} > {Tolerance:E0}");
+            Assert.True(error <= Tolerance, $"{label}, batch {B}×{T}: relative error {error:E2} > {Tolerance:E0}");
             worst = Math.Max(worst, error);
         }
-        output.WriteLine($"onnx-max-relative-error {kind} {cell} layers={layers}: {worst:E3}");
+        output.WriteLine($"onnx-max-relative-error {label}: {worst:E3}");
     }
 
     [Theory]
-    [InlineData("forecast", CellKind.Lstm)]
-    [InlineData("lm", CellKind.Gru)]
-    public void WithoutLengthsEverySequenceUsesAllItsSteps(string kind, CellKind cell)
+    [InlineData("forecast", CellKind.Lstm, false)]
+    [InlineData("lm", CellKind.Gru, false)]
+    [InlineData("classify-text", CellKind.Lstm, true)]
+    [InlineData("tag", CellKind.Rnn, true)]
+    public void WithoutLengthsEverySequenceUsesAllItsSteps(string kind, CellKind cell, bool bidirectional)
     {
         using var dir = new TempDirectory();
-        var spec = Spec(kind, cell, 2);
+        var spec = Spec(kind, cell, 2) with { Bidirectional = bidirectional };
         var file = OnnxHarness.SaveAndLoad(OnnxHarness.RandomModel(spec, 5), Task(kind), dir.Path);
         using var session = new InferenceSession(OnnxExporter.Export(file, new OnnxExportOptions { Lengths = false }));
         Assert.Equal(["input"], session.InputMetadata.Keys.ToArray());
         var batch = OnnxHarness.RandomBatch(spec, 3, 10, null, new RecurRandom(3));
         double error = OnnxHarness.RelativeError(spec, batch, OnnxHarness.OnnxForward(session, spec, batch, withLengths: false),
             OnnxHarness.RecurForward(file.Model, batch));
-        output.WriteLine($"onnx-max-relative-error no-lengths {kind} {cell}: {error:E3}");
+        output.WriteLine($"onnx-max-relative-error no-lengths {kind} {cell} bidirectional={bidirectional}: {error:E3}");
         Assert.True(error <= Tolerance, $"relative error {error:E2}");
     }
 
