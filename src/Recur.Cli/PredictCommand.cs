@@ -35,7 +35,8 @@ internal static class PredictCommand
             else foreach (var p in predictions)
                 stdout.WriteLine(p switch
                 {
-                    JsonObject o => ForecastLine(o),
+                    JsonObject o when task == "forecast" => ForecastLine(o),
+                    JsonObject o => $"{o["id"]}\t{o["label"]}", // a sequence of an --id-column classifier
                     JsonArray tags => string.Join(" ", tags.Select(t => t!.ToString())),
                     _ => p!.ToString(),
                 });

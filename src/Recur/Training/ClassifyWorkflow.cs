@@ -55,6 +55,9 @@ public sealed record ClassifyState
 /// </summary>
 public static class ClassifyWorkflow
 {
+    /// <summary>Rows a sequence grouped by --id-column may have unless --max-length says otherwise (a memory guard; the model takes any length).</summary>
+    public const int MaxGroupedRows = 100_000;
+
     public static TrainedRun Train(TrainConfig config, CsvTable table, TextWriter log, IReadOnlyList<TrainingCallback>? callbacks = null,
         CheckpointSettings? checkpoints = null)
     {
@@ -135,7 +138,7 @@ public static class ClassifyWorkflow
                 var over = items.First(rows => rows.Length > max);
                 throw new InvalidInputException($"{table.Source}:{table.LineNumber(over[0])}: sequence '{table.Cell(over[0], idIndex)}' has {over.Length} rows; the configured maximum is {max} (raise --max-length).");
             }
-            state = state with { FeatureColumns = features.Select(c => table.ColumnNames[c]).ToArray(), Means = means, Stds = stds, MaxLength = longest };
+            state = state with { FeatureColumns = features.Select(c => table.ColumnNames[c]).ToArray(), Means = means, Stds = stds, MaxLength = config.MaxLength ?? MaxGroupedRows };
             log.WriteLine($"sequences: {items.Length} by '{idColumn}', {features.Length} features, {items.Min(r => r.Length)}–{longest} rows each");
         }
         else
@@ -200,6 +203,8 @@ public static class ClassifyWorkflow
         var split = StratifiedSplit.Create(labels, state.Classes.Length, state.SplitSeed);
         var (inputs, _) = Encode(state, table, table.Source);
         var rows = all ? Enumerable.Range(0, labels.Length).ToArray() : split.Test;
+        if (rows.Length == 0)
+            throw new InvalidInputException($"{table.Source}: {labels.Length} sequence(s) leave no test part; score them all with --all.");
         return Score(file.Model, state, inputs(rows, labels), labels, split.Train);
     }
 

@@ -54,7 +54,11 @@ public static class TagWorkflow
     public const int DefaultMaxSentence = 400;
 
     /// <summary>One sequence: its steps' words or feature rows, labels, and where it came from.</summary>
-    private sealed record Sequence(string[]? Words, double[][]? Features, string[] Labels, int[] Lines, string Name);
+    private sealed record Sequence(string[]? Words, double[][]? Features, string[] Labels, int[] Lines, string Name)
+    {
+        /// <summary>The series a piece of a CSV sequence belongs to (its id); a sentence is its own group.</summary>
+        public string Group { get; init; } = Name;
+    }
 
     public static TrainedRun Train(TrainConfig config, string path, TextWriter log, IReadOnlyList<TrainingCallback>? callbacks = null,
         CheckpointSettings? checkpoints = null)
@@ -187,6 +191,8 @@ public static class TagWorkflow
                     throw new InvalidInputException($"{path}:{s.Lines[t]}: label '{s.Labels[t]}' is not one the model was trained on ({string.Join(", ", state.Classes.Take(20))}{(state.Classes.Length > 20 ? ", …" : "")}).");
         var split = Split(sequences, state.SplitSeed);
         var scored = (all ? Enumerable.Range(0, sequences.Count).ToArray() : split.Test).Select(i => sequences[i]).ToList();
+        if (scored.Count == 0)
+            throw new InvalidInputException($"{path}: {sequences.Count} sequence(s) leave no test part; score them all with --all.");
         var predicted = Tag(file.Model, Encoder(state)(scored, classIndex));
         return Score(state, scored, predicted, split.Train.Select(i => sequences[i]).ToList());
     }
@@ -286,7 +292,7 @@ public static class TagWorkflow
                     piece.Select(r => features.Select(column => column[r]).ToArray()).ToArray(),
                     piece.Select(r => labels?[r] ?? "").ToArray(),
                     piece.Select(table.LineNumber).ToArray(),
-                    $"{id}#{k + 1}"));
+                    $"{id}#{k + 1}") { Group = id });
         return sequences;
     }
 
@@ -307,7 +313,9 @@ public static class TagWorkflow
     private static Dictionary<string, int> Index(string[] classes) =>
         classes.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i, StringComparer.Ordinal);
 
-    private static StratifiedSplit Split(List<Sequence> sequences, ulong seed) => SequenceSplit.ByRarestLabel(sequences.Select(s => s.Labels).ToList(), seed);
+    /// <summary>Seeded split stratified by rarest label; the pieces of one CSV id stay together.</summary>
+    private static StratifiedSplit Split(List<Sequence> sequences, ulong seed) =>
+        SequenceSplit.ByGroup(sequences.Select(s => (IReadOnlyList<string>)s.Labels).ToList(), sequences.Select(s => s.Group).ToList(), seed);
 
     /// <summary>A function from sequences (and the label index, null for unlabelled ones) to a right-padded per-step dataset.</summary>
     private static Func<List<Sequence>, Dictionary<string, int>?, SequenceDataset> Encoder(TagState state)
@@ -315,7 +323,7 @@ public static class TagWorkflow
         var words = state.Format == "tokens" ? new WordTokenizer(state.Words ?? [], Math.Max(1, state.MaxLength), state.LowerCase) : null;
         return (sequences, classIndex) =>
         {
-            int N = sequences.Count, T = Math.Max(1, sequences.Max(s => s.Labels.Length));
+            int N = sequences.Count, T = Math.Max(1, sequences.Select(s => s.Labels.Length).DefaultIfEmpty(1).Max());
             var lengths = sequences.Select(s => s.Labels.Length).ToArray();
             var labels = new int[N * T];
             for (int n = 0; n < N; n++)
