@@ -203,16 +203,21 @@ public static class LanguageModelWorkflow
     private static SequenceDataset Windows(IReadOnlyList<int> ids, int bptt, string path, string part)
     {
         if (ids.Count < 2) throw new InvalidInputException($"{path}: the {part} part holds {ids.Count} token(s); a language model needs at least 2.");
-        int steps = Math.Min(bptt, ids.Count - 1), count = (ids.Count - 1) / steps;
+        // Windows of bptt predictions; the remainder is one shorter window (right-padded), so every token is predicted.
+        int steps = Math.Min(bptt, ids.Count - 1), predictions = ids.Count - 1, count = (predictions + steps - 1) / steps;
         var tokens = new int[count * steps];
         var labels = new int[count * steps];
+        var lengths = new int[count];
         for (int n = 0; n < count; n++)
-            for (int t = 0; t < steps; t++)
+        {
+            lengths[n] = Math.Min(steps, predictions - n * steps);
+            for (int t = 0; t < lengths[n]; t++)
             {
                 tokens[n * steps + t] = ids[n * steps + t];
                 labels[n * steps + t] = ids[n * steps + t + 1];
             }
-        return SequenceDataset.PerStep(null, tokens, count, steps, 0, labels, null);
+        }
+        return SequenceDataset.PerStep(null, tokens, count, steps, 0, labels, lengths[^1] == steps ? null : lengths);
     }
 
     /// <summary>
@@ -231,23 +236,27 @@ public static class LanguageModelWorkflow
         // Stateful: one stream, so every token after the first is predicted with all the text before it.
         var data = state.Stateful ? Streams(ids, 1, state.Bptt, path, "scored") : Windows(ids, state.Bptt, path, "scored");
         int V = model.Spec.OutputSize, T = data.Steps;
-        var logits = Trainer.Predict(model, data, stateful: state.Stateful);
         long total = state.UnigramCounts.Sum();
         double modelNats = 0, unigramNats = 0;
         int predicted = 0;
-        for (int i = 0; i < data.Count * T; i++)
+        // Batch by batch: a long text's logits [N·T, V] would not fit in memory at once.
+        Trainer.PredictBatches(model, data, (start, inputs, logits) =>
         {
-            if (i % T >= data.Length(i / T)) continue; // padding of a short last window
-            predicted++;
-            int label = data.StepLabels![i];
-            var row = logits.AsSpan(i * V, V);
-            double max = double.NegativeInfinity, sum = 0;
-            foreach (var v in row) max = Math.Max(max, v);
-            foreach (var v in row) sum += Math.Exp(v - max);
-            modelNats += max + Math.Log(sum) - row[label];
-            // Add-one smoothing over the ids a text can produce (all but padding).
-            unigramNats -= Math.Log((state.UnigramCounts[label] + 1.0) / (total + V - 1));
-        }
+            int L = inputs.Steps;
+            for (int b = 0; b < inputs.Batch; b++)
+                for (int t = 0; t < (inputs.Lengths?[b] ?? L); t++) // real steps only (a short last window is padded)
+                {
+                    predicted++;
+                    int label = data.StepLabels![(start + b) * T + t];
+                    var row = logits.AsSpan((b * L + t) * V, V);
+                    double max = double.NegativeInfinity, sum = 0;
+                    foreach (var v in row) max = Math.Max(max, v);
+                    foreach (var v in row) sum += Math.Exp(v - max);
+                    modelNats += max + Math.Log(sum) - row[label];
+                    // Add-one smoothing over the ids a text can produce (all but padding).
+                    unigramNats -= Math.Log((state.UnigramCounts[label] + 1.0) / (total + V - 1));
+                }
+        }, batchSize: 64, stateful: state.Stateful);
         // Characters of the text the predicted tokens cover (all of it for characters; proportionally for words).
         double characters = tokenizer.Kind == "char" ? predicted : text.Length * (double)predicted / ids.Count;
         Dictionary<string, double> Metrics(double nats) => new()

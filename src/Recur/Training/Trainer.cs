@@ -523,19 +523,31 @@ public static class Trainer
     public static float[] Predict(SequenceModel model, SequenceDataset data, int batchSize = 256, bool stateful = false)
     {
         int outputs = model.Spec.OutputSize, stepsPerRow = model.Spec.PerStep ? data.Steps : 1;
-        var result = new float[data.Count * stepsPerRow * outputs];
+        var result = new float[checked(data.Count * stepsPerRow * outputs)];
+        PredictBatches(model, data, (start, inputs, output) =>
+        {
+            if (!model.Spec.PerStep) { output.CopyTo(result.AsSpan(start * outputs)); return; }
+            int L = inputs.Steps;
+            for (int b = 0; b < inputs.Batch; b++)
+                output.AsSpan(b * L * outputs, (inputs.Lengths?[b] ?? L) * outputs).CopyTo(result.AsSpan((start + b) * data.Steps * outputs));
+        }, batchSize, stateful);
+        return result;
+    }
+
+    /// <summary>
+    /// Runs the model over every row in order, batch by batch, handing each batch's first row, inputs and outputs
+    /// ([B, O] or per step [B, L, O]) to <paramref name="consume"/> — for scoring data whose outputs would not fit in
+    /// memory at once.
+    /// </summary>
+    public static void PredictBatches(SequenceModel model, SequenceDataset data, Action<int, SequenceBatch, float[]> consume,
+        int batchSize = 256, bool stateful = false)
+    {
         var rows = Enumerable.Range(0, data.Count).ToArray();
         foreach (var (start, count, _, forward) in Batches(model, data, batchSize, stateful))
         {
-            var batch = rows.AsSpan(start, count);
-            var inputs = data.Inputs(batch);
-            var output = forward(inputs).Value.Data;
-            if (!model.Spec.PerStep) { output.CopyTo(result.AsSpan(start * outputs)); continue; }
-            int L = inputs.Steps;
-            for (int b = 0; b < batch.Length; b++)
-                output.AsSpan(b * L * outputs, (inputs.Lengths?[b] ?? L) * outputs).CopyTo(result.AsSpan((start + b) * data.Steps * outputs));
+            var inputs = data.Inputs(rows.AsSpan(start, count));
+            consume(start, inputs, forward(inputs).Value.Data);
         }
-        return result;
     }
 
     /// <summary>The batch's loss; <paramref name="targets"/> replaces the rows' regression targets (augmented batches).</summary>
