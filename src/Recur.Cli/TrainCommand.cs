@@ -62,6 +62,7 @@ internal static class TrainCommand
     private static readonly Option<string?> Decoder = new("--decoder") { Description = "forecast, one target: attention for an encoder–decoder with attention (scored as --attention, dot by default), or none" };
     private static readonly Option<double?> TeacherForcing = new("--teacher-forcing") { Description = "encoder–decoder: teacher-forcing probability of the first epoch (default 1), falling linearly to 0 at the last (scheduled sampling)" };
     private static readonly Option<string?> Attention = new("--attention") { Description = "classify, forecast: none, additive (Bahdanau) or dot (Luong): attention pooling over the real steps instead of the last step" };
+    private static readonly Option<int?> CheckpointTime = new("--checkpoint-time") { Description = "gradient checkpointing of the time loop: keep only the states every K steps and recompute each segment in the backward pass (less memory, about one extra forward pass); without a value K = ceil(sqrt(T)); not with --bidirectional, --residual or --layer-dropout", Arity = ArgumentArity.ZeroOrOne };
     private static readonly Option<int?> BatchSize = new("--batch-size") { Description = "sequences per mini-batch" };
     private static readonly Option<double?> Lr = new("--lr") { Description = "learning rate" };
     private static readonly Option<string?> Optimizer = new("--optimizer") { Description = "sgd, adam, adamw, rmsprop or nadam" };
@@ -91,7 +92,7 @@ internal static class TrainCommand
             TextColumn, LabelColumn, MaxLength, MaxTokens, Bptt, Stateful, NoHeader, Cell, Layers, Hidden, EmbeddingSize, ClassWeights, Tokenizer, MinFrequency, BpeMerges, Dropout, Bidirectional, LayerDropout, Residual, BatchSize, Lr, Optimizer, Clip,
             RecurrentDropout, InputDropout, Zoneout, LayerNorm, WeightDecay, Decay, MaxNorm,
             TimeLimit, Patience, LrSchedule, Curriculum, CurriculumEpochs, Augment, Resume, CheckpointEvery, Device, Quiet, Json,
-            Attention, Decoder, TeacherForcing,
+            Attention, Decoder, TeacherForcing, CheckpointTime,
             InitFrom, Freeze, UnfreezeEvery, PretrainedLrFactor,
         };
         command.SetAction(parsed => RecurCommand.Guard(stderr, () => Run(parsed, stdout, stderr)));
@@ -121,6 +122,7 @@ internal static class TrainCommand
             LayerNorm = parsed.GetValue(LayerNorm) ? true : null, WeightDecay = parsed.GetValue(WeightDecay), Decay = parsed.GetValue(Decay), MaxNorm = parsed.GetValue(MaxNorm),
             TimeLimit = parsed.GetValue(TimeLimit), Patience = parsed.GetValue(Patience), LrSchedule = parsed.GetValue(LrSchedule), CheckpointEvery = parsed.GetValue(CheckpointEvery), Curriculum = parsed.GetValue(Curriculum), CurriculumEpochs = parsed.GetValue(CurriculumEpochs), Device = parsed.GetValue(Device), Quiet = parsed.GetValue(Quiet) ? true : null,
             Augment = parsed.GetValue(Augment) is string augment ? Training.Augmentations.AugmentConfig.Parse(augment) : null,
+            CheckpointTime = parsed.GetResult(CheckpointTime) is null ? null : parsed.GetValue(CheckpointTime) ?? 0,
             Attention = parsed.GetValue(Attention), Decoder = parsed.GetValue(Decoder), TeacherForcing = parsed.GetValue(TeacherForcing),
             InitFrom = parsed.GetValue(InitFrom), Freeze = parsed.GetValue(Freeze), UnfreezeEvery = parsed.GetValue(UnfreezeEvery), PretrainedLrFactor = parsed.GetValue(PretrainedLrFactor),
         };

@@ -62,6 +62,13 @@ public sealed record SequenceModelSpec
     /// </summary>
     public AttentionKind DecoderAttention { get; init; } = AttentionKind.None;
 
+    /// <summary>
+    /// Gradient checkpointing of the encoder's time loop (<c>--checkpoint-time</c>): segment length K, 0 for ⌈√T⌉,
+    /// null for none; see <see cref="IRecurrentLayer.CheckpointTime"/>. A memory/compute trade-off that leaves the
+    /// results unchanged, so not stored in the model file.
+    /// </summary>
+    public int? CheckpointTime { get; init; }
+
     /// <summary>How the recurrent weights are drawn (not stored: a loaded model takes its weights from the file).</summary>
     public RecurrentInitialization? Initialization { get; init; }
 }
@@ -132,6 +139,7 @@ public sealed class SequenceModel
             new RecurrentStackOptions { Bidirectional = spec.Bidirectional, Dropout = spec.LayerDropout, Residual = spec.Residual },
             spec.LayerNorm);
         _encoder.Regularization = new RecurrentRegularization(spec.InputDropout, spec.RecurrentDropout, spec.Zoneout);
+        _encoder.CheckpointTime = spec.CheckpointTime;
         if (spec.Attention != AttentionKind.None)
         {
             if (spec.PerStep) throw new ArgumentException("Attention pooling gives one output per sequence; a per-step model cannot use it.", nameof(spec));

@@ -84,6 +84,12 @@ public sealed record TrainConfig
     /// <summary>Residual connections between recurrent layers (layer l ≥ 1 adds its input to its output).</summary>
     public bool? Residual { get; init; }
 
+    /// <summary>
+    /// Gradient checkpointing of the recurrent time loop: segment length K in steps (0: ⌈√T⌉); only segment
+    /// boundary states are kept and each segment is recomputed in the backward pass. Plain unidirectional stacks only.
+    /// </summary>
+    public int? CheckpointTime { get; init; }
+
     /// <summary>classify, forecast: attention pooling over time instead of the last step: none, additive or dot.</summary>
     public string? Attention { get; init; }
 
