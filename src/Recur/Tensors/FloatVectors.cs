@@ -34,6 +34,23 @@ internal interface IFloatVector<TSelf> where TSelf : struct, IFloatVector<TSelf>
 
     static abstract TSelf Add(TSelf a, TSelf b);
 
+    static abstract TSelf Subtract(TSelf a, TSelf b);
+
+    static abstract TSelf Multiply(TSelf a, TSelf b);
+
+    static abstract TSelf Divide(TSelf a, TSelf b);
+
+    /// <summary>e^x per lane (the runtime's vectorised exponential, ≤ 1 ulp class accuracy).</summary>
+    static abstract TSelf Exp(TSelf x);
+
+    static abstract TSelf Abs(TSelf x);
+
+    /// <summary>|magnitude| with the sign of <paramref name="sign"/>, per lane.</summary>
+    static abstract TSelf CopySign(TSelf magnitude, TSelf sign);
+
+    /// <summary>Per lane: <paramref name="ifLess"/> where x &lt; limit, else <paramref name="otherwise"/>.</summary>
+    static abstract TSelf SelectLess(TSelf x, TSelf limit, TSelf ifLess, TSelf otherwise);
+
     /// <summary>Sum of the lanes (in a fixed order, so repeatable).</summary>
     static abstract float Sum(TSelf value);
 }
@@ -66,6 +83,28 @@ internal readonly struct Float512 : IFloatVector<Float512>
     public static Float512 Add(Float512 a, Float512 b) => new(a._value + b._value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float512 Subtract(Float512 a, Float512 b) => new(a._value - b._value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float512 Multiply(Float512 a, Float512 b) => new(a._value * b._value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float512 Divide(Float512 a, Float512 b) => new(a._value / b._value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float512 Exp(Float512 x) => new(Vector512.Exp(x._value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float512 Abs(Float512 x) => new(Vector512.Abs(x._value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float512 CopySign(Float512 magnitude, Float512 sign) => new(Vector512.CopySign(magnitude._value, sign._value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float512 SelectLess(Float512 x, Float512 limit, Float512 ifLess, Float512 otherwise)
+        => new(Vector512.ConditionalSelect(Vector512.LessThan(x._value, limit._value), ifLess._value, otherwise._value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Float512 value) => Vector512.Sum(value._value);
 }
 
@@ -95,6 +134,28 @@ internal readonly struct Float256 : IFloatVector<Float256>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Float256 Add(Float256 a, Float256 b) => new(a._value + b._value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float256 Subtract(Float256 a, Float256 b) => new(a._value - b._value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float256 Multiply(Float256 a, Float256 b) => new(a._value * b._value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float256 Divide(Float256 a, Float256 b) => new(a._value / b._value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float256 Exp(Float256 x) => new(Vector256.Exp(x._value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float256 Abs(Float256 x) => new(Vector256.Abs(x._value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float256 CopySign(Float256 magnitude, Float256 sign) => new(Vector256.CopySign(magnitude._value, sign._value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float256 SelectLess(Float256 x, Float256 limit, Float256 ifLess, Float256 otherwise)
+        => new(Vector256.ConditionalSelect(Vector256.LessThan(x._value, limit._value), ifLess._value, otherwise._value));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Float256 value) => Vector256.Sum(value._value);
@@ -129,6 +190,28 @@ internal readonly struct FloatPortable : IFloatVector<FloatPortable>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static FloatPortable Add(FloatPortable a, FloatPortable b) => new(a._value + b._value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static FloatPortable Subtract(FloatPortable a, FloatPortable b) => new(a._value - b._value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static FloatPortable Multiply(FloatPortable a, FloatPortable b) => new(a._value * b._value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static FloatPortable Divide(FloatPortable a, FloatPortable b) => new(a._value / b._value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static FloatPortable Exp(FloatPortable x) => new(Vector.Exp(x._value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static FloatPortable Abs(FloatPortable x) => new(Vector.Abs(x._value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static FloatPortable CopySign(FloatPortable magnitude, FloatPortable sign) => new(Vector.CopySign(magnitude._value, sign._value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static FloatPortable SelectLess(FloatPortable x, FloatPortable limit, FloatPortable ifLess, FloatPortable otherwise)
+        => new(Vector.ConditionalSelect(Vector.LessThan(x._value, limit._value), ifLess._value, otherwise._value));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(FloatPortable value) => Vector.Sum(value._value);

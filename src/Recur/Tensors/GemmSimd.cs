@@ -59,6 +59,66 @@ public static class GemmSimd
         Span<float> c, int ldc, bool accumulate)
         => Multiply(GemmIsa.Auto, transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
 
+    /// <summary>
+    /// Packs op(B) [K, N] once (B stored [K, N], or [N, K] when <paramref name="transposeB"/>) into the
+    /// micro-kernel's column-panel format for every K block, so a product repeated with the same B (the recurrent
+    /// weights at every time step) reads it packed and resident instead of packing it per call. Allocates the
+    /// packed copy (pinned); <see cref="MultiplyPacked"/> computes the same bits as <see cref="Multiply(bool, bool, int, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, Span{float}, int, bool)"/>.
+    /// </summary>
+    public static PackedMatrix PackB(bool transposeB, int k, int n, ReadOnlySpan<float> b, int ldb)
+        => PackB(GemmIsa.Auto, transposeB, k, n, b, ldb);
+
+    internal static unsafe PackedMatrix PackB(GemmIsa isa, bool transposeB, int k, int n, ReadOnlySpan<float> b, int ldb)
+    {
+        Gemm.CheckArguments(false, transposeB, 1, n, k, k, k, b.Length, ldb, n, n);
+        if (!IsSupported(isa))
+            throw new PlatformNotSupportedException($"GEMM instruction set {isa} is not supported by this CPU; use {GemmIsa.Auto}.");
+        if (isa == GemmIsa.Auto)
+            isa = Float512.IsSupported ? GemmIsa.Avx512 : Float256.IsSupported ? GemmIsa.Avx2 : GemmIsa.Portable;
+        int nr = 2 * (isa switch { GemmIsa.Avx512 => Float512.Count, GemmIsa.Avx2 => Float256.Count, _ => FloatPortable.Count });
+        var packed = new PackedMatrix(isa, k, n, nr);
+        if (k == 0 || n == 0) return packed;
+        fixed (float* pb = b)
+        {
+            var operands = new GemmOperands(false, transposeB, 1, n, k, null, k, pb, ldb, null, n, false);
+            switch (isa)
+            {
+                case GemmIsa.Avx512: GemmDriver<Float512>.PackAll(operands, packed.Pointer); break;
+                case GemmIsa.Avx2: GemmDriver<Float256>.PackAll(operands, packed.Pointer); break;
+                default: GemmDriver<FloatPortable>.PackAll(operands, packed.Pointer); break;
+            }
+        }
+        return packed;
+    }
+
+    /// <summary>
+    /// C = A·B̃ (+ C when <paramref name="accumulate"/>) with B̃ packed by <see cref="PackB(bool, int, int, ReadOnlySpan{float}, int)"/>:
+    /// A [M, K] row-major (lda ≥ K), C [M, N] (ldc ≥ N). Work items are fixed column ranges of whole panels, one
+    /// per thread (the partition does not change any element's summation order, so C is bit-identical to
+    /// <see cref="Multiply(bool, bool, int, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, Span{float}, int, bool)"/>
+    /// at any thread count). Allocates nothing in steady state.
+    /// </summary>
+    public static unsafe void MultiplyPacked(int m, ReadOnlySpan<float> a, int lda, PackedMatrix b, Span<float> c, int ldc, bool accumulate)
+    {
+        Gemm.CheckArguments(false, false, m, b.N, b.K, a.Length, lda, b.K * b.N, b.N, c.Length, ldc);
+        if (m == 0 || b.N == 0) return;
+        if (b.K == 0)
+        {
+            if (!accumulate) for (int i = 0; i < m; i++) c.Slice(i * ldc, b.N).Clear();
+            return;
+        }
+        fixed (float* pa = a, pc = c)
+        {
+            var operands = new GemmOperands(false, false, m, b.N, b.K, pa, lda, null, b.N, pc, ldc, accumulate);
+            switch (b.Isa)
+            {
+                case GemmIsa.Avx512: GemmDriver<Float512>.RunPacked(operands, b.Pointer); break;
+                case GemmIsa.Avx2: GemmDriver<Float256>.RunPacked(operands, b.Pointer); break;
+                default: GemmDriver<FloatPortable>.RunPacked(operands, b.Pointer); break;
+            }
+        }
+    }
+
     /// <summary>Whether this CPU can run <paramref name="isa"/>.</summary>
     internal static bool IsSupported(GemmIsa isa) => isa switch
     {
@@ -100,6 +160,35 @@ public static class GemmSimd
             }
         }
     }
+}
+
+/// <summary>
+/// op(B) [K, N] in <see cref="GemmSimd"/>'s packed panel format: K blocks of <see cref="GemmSimd.KC"/> rows, each
+/// ⌈N/NR⌉ panels [kc, NR] (zero past column N), block p at offset p·KC·Npad. Made by <see cref="GemmSimd.PackB(bool, int, int, ReadOnlySpan{float}, int)"/>.
+/// </summary>
+public sealed unsafe class PackedMatrix
+{
+    private readonly float[] _array;
+
+    internal PackedMatrix(GemmIsa isa, int k, int n, int nr)
+    {
+        (Isa, K, N, Nr) = (isa, k, n, nr);
+        Panels = (n + nr - 1) / nr;
+        Length = Math.Max(1, k * Panels * nr);
+        _array = GC.AllocateUninitializedArray<float>(Length + 16, pinned: true);
+        nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_array));
+        Pointer = (float*)((address + 63) & ~(nint)63);
+    }
+
+    internal GemmIsa Isa { get; }
+    public int K { get; }
+    public int N { get; }
+    internal int Nr { get; }
+    internal int Panels { get; }
+
+    /// <summary>Packed floats held (for workspace accounting).</summary>
+    public int Length { get; }
+    internal float* Pointer { get; }
 }
 
 /// <summary>One product's arguments, as raw pointers so worker threads can share them.</summary>
@@ -152,7 +241,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     [ThreadStatic] private static PackingBuffer? t_packedB;
 
     private readonly PackingBuffer _packedB = new();
-    private readonly Action<int> _packBody, _shareBody, _compute, _computeFewRows, _computeRow;
+    private readonly Action<int> _packBody, _shareBody, _compute, _computeFewRows, _computeRow, _computePacked;
     private Action<int> _itemWork;
 
     // The current call and block; written by the calling thread before each parallel phase.
@@ -171,6 +260,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         _compute = Compute;
         _computeFewRows = ComputeFewRows;
         _computeRow = ComputeRow;
+        _computePacked = ComputePacked;
         _itemWork = _compute;
     }
 
@@ -216,6 +306,48 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
                 if (_threads == 1) PackB(_packedBBlock, _jc, _bPanels, _pc, _kc);
                 else Parallel.For(0, _threads, _packBody);
                 RunItems(items, _compute);
+            }
+        }
+    }
+
+    /// <summary>Packs all of op(B) into <paramref name="dst"/> (layout of <see cref="PackedMatrix"/>).</summary>
+    public static void PackAll(in GemmOperands operands, float* dst)
+    {
+        var driver = t_driver ??= new GemmDriver<TV>();
+        driver._o = operands;
+        int panels = (operands.N + NR - 1) / NR;
+        for (int pc = 0; pc < operands.K; pc += KC)
+            driver.PackB(dst + (nint)pc * panels * NR, 0, panels, pc, Math.Min(KC, operands.K - pc));
+    }
+
+    /// <summary>C (+)= A·B̃ with B̃ packed by <see cref="PackAll"/>: items are fixed column ranges, one per thread.</summary>
+    public static void RunPacked(in GemmOperands operands, float* packed)
+    {
+        var driver = t_driver ??= new GemmDriver<TV>();
+        driver._o = operands;
+        driver._packedBBlock = packed;
+        double flops = 2.0 * operands.M * operands.N * operands.K;
+        int panels = (operands.N + NR - 1) / NR;
+        driver._threads = flops >= GemmSimd.ParallelFlops ? Math.Min(Engine.Threads, panels) : 1;
+        driver._bPanels = panels;
+        driver._chunkPanels = (panels + driver._threads - 1) / driver._threads;
+        driver.RunItems((panels + driver._chunkPanels - 1) / driver._chunkPanels, driver._computePacked);
+    }
+
+    private void ComputePacked(int item)
+    {
+        int firstPanel = item * _chunkPanels, bPanels = Math.Min(_chunkPanels, _bPanels - firstPanel);
+        int rowsPadded = RoundUp(_o.M, MR);
+        float* packedA = (t_packedA ??= new PackingBuffer()).Get(Math.Min(rowsPadded, MC) * KC);
+        for (int pc = 0; pc < _o.K; pc += KC)
+        {
+            int kc = Math.Min(KC, _o.K - pc);
+            float* block = _packedBBlock + (nint)pc * _bPanels * NR + (nint)firstPanel * kc * NR;
+            for (int i0 = 0; i0 < _o.M; i0 += MC)
+            {
+                int rows = Math.Min(MC, _o.M - i0);
+                PackA(packedA, i0, rows, pc, kc);
+                ComputeBlock(packedA, i0, rows, block, firstPanel * NR, bPanels, kc, _o.Accumulate || pc > 0);
             }
         }
     }

@@ -182,3 +182,67 @@ public sealed class GemmDeterminismTests
         }
     }
 }
+
+/// <summary>
+/// Weights packed once (<see cref="GemmSimd.PackB(bool, int, int, ReadOnlySpan{float}, int)"/>) and multiplied at
+/// every step: the same bits as the unpacked product, at every thread count, with no allocation per call.
+/// </summary>
+[Collection(EngineThreadsCollection.Name)]
+public sealed class PackedGemmTests
+{
+    public static TheoryData<int, int, int, bool> Shapes => new()
+    {
+        { 2, 1, 1, false }, { 32, 256, 64, true }, { 7, 33, 17, false }, { 64, 1024, 256, true }, { 64, 256, 1024, false },
+        { 97, 70, 300, true }, { 130, 515, 513, false }, { 6, 32, 256, true },
+    };
+
+    [Theory, MemberData(nameof(Shapes))]
+    public void PackedMatchesUnpackedBitForBit(int m, int n, int k, bool transposeB)
+    {
+        var rng = new Random(m * 31 + n * 7 + k);
+        float[] a = Enumerable.Range(0, m * k).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        float[] b = Enumerable.Range(0, n * k).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        float[] c0 = Enumerable.Range(0, m * n).Select(_ => (float)rng.NextDouble()).ToArray();
+        int ldb = transposeB ? k : n;
+        int saved = Engine.Threads;
+        try
+        {
+            foreach (var isa in new[] { GemmIsa.Avx512, GemmIsa.Avx2, GemmIsa.Portable }.Where(GemmSimd.IsSupported))
+            {
+                var packed = GemmSimd.PackB(isa, transposeB, k, n, b, ldb);
+                foreach (bool accumulate in new[] { false, true })
+                {
+                    var expected = (float[])c0.Clone();
+                    Engine.Threads = 1;
+                    GemmSimd.Multiply(isa, false, transposeB, m, n, k, a, k, b, ldb, expected, n, accumulate);
+                    foreach (int threads in new[] { 1, 2, 3 })
+                    {
+                        Engine.Threads = threads;
+                        var actual = (float[])c0.Clone();
+                        GemmSimd.MultiplyPacked(m, a, k, packed, actual, n, accumulate);
+                        Assert.Equal(expected, actual);
+                    }
+                }
+            }
+        }
+        finally { Engine.Threads = saved; }
+    }
+
+    [Fact]
+    public void PackedProductAllocatesNothingPerCall()
+    {
+        int saved = Engine.Threads;
+        try
+        {
+            Engine.Threads = 1;
+            const int m = 32, n = 256, k = 64;
+            float[] a = new float[m * k], b = new float[k * n], c = new float[m * n];
+            var packed = GemmSimd.PackB(false, k, n, b, n);
+            GemmSimd.MultiplyPacked(m, a, k, packed, c, n, accumulate: false); // warm-up: thread buffers
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 100; i++) GemmSimd.MultiplyPacked(m, a, k, packed, c, n, accumulate: true);
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        finally { Engine.Threads = saved; }
+    }
+}

@@ -60,14 +60,17 @@ public class StatefulTrainingTests(ITestOutputHelper output)
         using (Workspace.Measure(meter)) cache = RecurrentLayerKernel<float, LstmCell>.Forward(weights, x, T, B, [], []);
         long cacheBytes = 4L * (cache.Hs.Length + cache.Cs.Length + cache.Saved.Length);
         Assert.Equal(4L * (2 * (T + 1) * B * H + T * B * 5 * H), cacheBytes);
-        Assert.Equal(cacheBytes, meter.Current); // input projection, gate buffer and W_hhᵀ released
-        Assert.Equal(cacheBytes + 4L * (T * B * G * H + B * G * H + H * G * H), meter.Peak);
+        Assert.Equal(cacheBytes, meter.Current); // input projection, gate buffer and packed W_hhᵀ released
+        // W_hhᵀ [H, G·H] and (backward) W_hh [G·H, H] are held packed: columns padded to whole GEMM panels.
+        long packedForward = 4L * Recur.Tensors.GemmSimd.PackB(true, H, G * H, new float[G * H * H], H).Length;
+        long packedBackward = 4L * Recur.Tensors.GemmSimd.PackB(false, G * H, H, new float[G * H * H], H).Length;
+        Assert.Equal(cacheBytes + 4L * (T * B * G * H + B * G * H) + packedForward, meter.Peak);
 
         meter.Reset();
         using (Workspace.Measure(meter))
             RecurrentLayerKernel<float, LstmCell>.Backward(weights, cache, Rand(T * B * H), [], [], grads, new float[T * B * I], [], []);
         Assert.Equal(0, meter.Current);
-        Assert.Equal(4L * (T * B * G * H + 5 * B * H), meter.Peak); // gate gradients (shared by LSTM) and five [B, H] carries
+        Assert.Equal(4L * (T * B * G * H + 5 * B * H) + packedBackward, meter.Peak); // gate gradients (shared by LSTM), five [B, H] carries, packed W_hh
 
         // Outside a measurement nothing is counted.
         var untouched = new WorkspaceMeter();

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using Recur.Tensors;
 
 namespace Recur.Layers.Recurrent;
@@ -143,11 +144,13 @@ public static class RecurrentLayerKernel<T, TCell>
         }
 
         var hGates = Workspace.Allocate<T>(batch * GH); // [B, G·H], reused every step
-        // W_hhᵀ: [H, G·H], transposed once so every step's product reads it row-major (no per-step repacking of a
-        // transposed operand).
-        var recurrentTransposed = Workspace.Allocate<T>(H * GH);
-        for (int g = 0; g < GH; g++)
-            for (int k = 0; k < H; k++) recurrentTransposed[k * GH + g] = w.RecurrentWeights[g * H + k];
+        // W_hhᵀ: [H, G·H] packed once into the GEMM's panel format (float32), so every step's product reads the
+        // resident packed weights; the reference (other types) transposes it once so each step reads it row-major.
+        var packedRecurrent = PackRecurrent(w, transpose: true);
+        var recurrentTransposed = packedRecurrent is null ? Workspace.Allocate<T>(H * GH) : [];
+        if (packedRecurrent is null)
+            for (int g = 0; g < GH; g++)
+                for (int k = 0; k < H; k++) recurrentTransposed[k * GH + g] = w.RecurrentWeights[g * H + k];
         var recurrentMask = options?.RecurrentMask;
         if (recurrentMask is not null) cache.MaskedStates = Workspace.Allocate<T>(steps * BH);
         bool zoneout = options is { HasZoneout: true };
@@ -166,11 +169,11 @@ public static class RecurrentLayerKernel<T, TCell>
             if (ln is null)
             {
                 for (int b = 0; b < batch; b++) w.RecurrentBias.CopyTo(hGates.AsSpan(b * GH, GH));
-                Gemm.Multiply<T>(false, false, batch, GH, H, hIn, recurrentTransposed, hGates, accumulate: true);
+                RecurrentProduct(packedRecurrent, batch, GH, H, hIn, recurrentTransposed, hGates, accumulate: true);
             }
             else
             {
-                Gemm.Multiply<T>(false, false, batch, GH, H, hIn, recurrentTransposed, hGates, accumulate: false);
+                RecurrentProduct(packedRecurrent, batch, GH, H, hIn, recurrentTransposed, hGates, accumulate: false);
                 RowLayerNorm<T>.Forward(batch, GH, hGates, ln.RecurrentGain, ln.RecurrentBias, w.RecurrentBias, hGates,
                     cache.HNorm.AsSpan(t * batch * GH, batch * GH), cache.HRstd.AsSpan(t * batch, batch));
             }
@@ -211,6 +214,7 @@ public static class RecurrentLayerKernel<T, TCell>
         Workspace.Release(xGates);
         Workspace.Release(hGates);
         Workspace.Release(recurrentTransposed);
+        if (packedRecurrent is not null) Workspace.Count<float>(-packedRecurrent.Length);
         return cache;
     }
 
@@ -266,6 +270,8 @@ public static class RecurrentLayerKernel<T, TCell>
         if (recurrentMask is not null) temporaries.Add(dhMasked);
         if (!dhT.IsEmpty) dhT.CopyTo(dhNext);
         if (!dcT.IsEmpty) dcT.CopyTo(dcNext);
+        // W_hh [G·H, H] packed once for every step's dh_{t−1} += dHGates_t·W_hh (float32).
+        var packedRecurrent = PackRecurrent(w, transpose: false);
 
         int savedStep = batch * TCell.SavedWidth * H;
         for (int t = steps - 1; t >= 0; t--)
@@ -315,16 +321,17 @@ public static class RecurrentLayerKernel<T, TCell>
                     dHRaw.AsSpan(t * batch * GH, batch * GH), dln!.RecurrentGain, dln.RecurrentBias);
             // hGates = h_{t−1}·W_hhᵀ  ⇒  dh_{t−1} += dHGates_t·W_hh  (recurrent dropout: ⊙ m)
             if (recurrentMask is null)
-                Gemm.Multiply<T>(false, false, batch, H, GH, dHRaw.AsSpan(t * batch * GH, batch * GH), w.RecurrentWeights, dhPrev, accumulate: true);
+                RecurrentProduct(packedRecurrent, batch, H, GH, dHRaw.AsSpan(t * batch * GH, batch * GH), w.RecurrentWeights, dhPrev, accumulate: true);
             else
             {
-                Gemm.Multiply<T>(false, false, batch, H, GH, dHRaw.AsSpan(t * batch * GH, batch * GH), w.RecurrentWeights, dhMasked, accumulate: false);
+                RecurrentProduct(packedRecurrent, batch, H, GH, dHRaw.AsSpan(t * batch * GH, batch * GH), w.RecurrentWeights, dhMasked, accumulate: false);
                 TensorPrimitives.FusedMultiplyAdd(dhMasked, recurrentMask, dhPrev, dhPrev);
             }
             (dhNext, dhPrev) = (dhPrev, dhNext);
             (dcNext, dcPrev) = (dcPrev, dcNext);
             if (!zoneout) (dhCell, dcCell) = (dhTotal, dcNext);
         }
+        if (packedRecurrent is not null) Workspace.Count<float>(-packedRecurrent.Length);
         if (!dh0.IsEmpty) dhNext.CopyTo(dh0);
         if (!dc0.IsEmpty && TCell.HasCellState) dcNext.CopyTo(dc0);
 
@@ -358,6 +365,28 @@ public static class RecurrentLayerKernel<T, TCell>
             }
         }
         foreach (var buffer in temporaries) Workspace.Release(buffer);
+    }
+
+    /// <summary>
+    /// float32: W_hh packed for the per-step product (op(B) = W_hhᵀ [H, G·H] when <paramref name="transpose"/>, else
+    /// W_hh [G·H, H]), counted as workspace; other number types: null (the reference product runs unpacked).
+    /// </summary>
+    private static PackedMatrix? PackRecurrent(RecurrentLayerWeights<T> w, bool transpose)
+    {
+        if (typeof(T) != typeof(float)) return null;
+        int H = w.HiddenSize, GH = TCell.GateCount * H;
+        var weights = MemoryMarshal.Cast<T, float>(w.RecurrentWeights.AsSpan());
+        var packed = transpose ? GemmSimd.PackB(true, H, GH, weights, H) : GemmSimd.PackB(false, GH, H, weights, H);
+        Workspace.Count<float>(packed.Length);
+        return packed;
+    }
+
+    /// <summary>C [M, N] (+)= A [M, K]·B̃: the packed weights when given, else Gemm over B [K, N] row-major.</summary>
+    private static void RecurrentProduct(PackedMatrix? packed, int m, int n, int k, ReadOnlySpan<T> a, ReadOnlySpan<T> b,
+        Span<T> c, bool accumulate)
+    {
+        if (packed is null) Gemm.Multiply<T>(false, false, m, n, k, a, b, c, accumulate);
+        else GemmSimd.MultiplyPacked(m, MemoryMarshal.Cast<T, float>(a), k, packed, MemoryMarshal.Cast<T, float>(c), n, accumulate);
     }
 
     private static ReadOnlySpan<T> StepSlice(T[]? perStep, int step, int bh) => perStep is null ? [] : perStep.AsSpan(step * bh, bh);

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using Recur.Tensors;
 
 namespace Recur.Layers.Recurrent;
@@ -18,7 +19,18 @@ public readonly struct RnnCell : IRecurrentCell
     public static bool[] TanhGates { get; } = [true];
     public static string DisplayName => "RNN";
 
+    /// <summary>One step forward; float32 runs the fused SIMD kernel (<see cref="FusedCells"/>), other types the reference.</summary>
     public static void Forward<T>(int batch, int hidden,
+        ReadOnlySpan<T> xGates, ReadOnlySpan<T> hGates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
+        Span<T> saved, Span<T> h, Span<T> c)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) FusedCells.RnnForward(GemmIsa.Auto, 0, batch, hidden, F(xGates), F(hGates), F(saved), F(h));
+        else ForwardReference(batch, hidden, xGates, hGates, hPrev, cPrev, saved, h, c);
+    }
+
+    /// <summary>The plain (generic) step forward the fused float32 kernel is held to.</summary>
+    public static void ForwardReference<T>(int batch, int hidden,
         ReadOnlySpan<T> xGates, ReadOnlySpan<T> hGates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
         Span<T> saved, Span<T> h, Span<T> c)
         where T : struct, IFloatingPointIeee754<T>
@@ -30,7 +42,18 @@ public readonly struct RnnCell : IRecurrentCell
         hOut.CopyTo(saved);
     }
 
+    /// <summary>One step backward; float32 runs the fused SIMD kernel (<see cref="FusedCells"/>), other types the reference.</summary>
     public static void Backward<T>(int batch, int hidden,
+        ReadOnlySpan<T> saved, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> dh, ReadOnlySpan<T> dc,
+        Span<T> dXGates, Span<T> dHGates, Span<T> dhPrev, Span<T> dcPrev)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) FusedCells.RnnBackward(GemmIsa.Auto, 0, batch, hidden, F(saved), F(dh), F(dXGates), F(dhPrev));
+        else BackwardReference(batch, hidden, saved, hPrev, cPrev, dh, dc, dXGates, dHGates, dhPrev, dcPrev);
+    }
+
+    /// <summary>The plain (generic) step backward the fused float32 kernel is held to.</summary>
+    public static void BackwardReference<T>(int batch, int hidden,
         ReadOnlySpan<T> saved, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> dh, ReadOnlySpan<T> dc,
         Span<T> dXGates, Span<T> dHGates, Span<T> dhPrev, Span<T> dcPrev)
         where T : struct, IFloatingPointIeee754<T>
@@ -40,4 +63,7 @@ public readonly struct RnnCell : IRecurrentCell
         // h = tanh(a)  ⇒  da = dh ⊙ (1 − h²)
         for (int k = 0; k < n; k++) dXGates[k] = dh[k] * (T.One - saved[k] * saved[k]);
     }
+
+    private static Span<float> F<T>(Span<T> s) where T : struct => MemoryMarshal.Cast<T, float>(s);
+    private static ReadOnlySpan<float> F<T>(ReadOnlySpan<T> s) where T : struct => MemoryMarshal.Cast<T, float>(s);
 }

@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using Recur.Autograd;
+using Recur.Layers;
+using Recur.Losses;
+using Recur.Optimizers;
+using Recur.Randomness;
+using Recur.Tensors;
+
+// Training step (forward, linear head on the last state, MSE, backward, Adam) and forward-only timing of the
+// issue's configurations, median of `reps` after warm-up. Usage: [threads=2] [configs=abcd] [reps=10]
+int threads = args.Length > 0 ? int.Parse(args[0]) : 2;
+string configs = args.Length > 1 ? args[1] : "abcd";
+int reps = args.Length > 2 ? int.Parse(args[2]) : 10;
+Engine.Threads = threads;
+var all = new Dictionary<char, (string Cell, int I, int H, int L, int T, int B)>
+{
+    ['a'] = ("LSTM", 8, 64, 1, 50, 32),
+    ['b'] = ("LSTM", 32, 256, 2, 100, 64),
+    ['c'] = ("GRU", 32, 256, 2, 100, 64),
+    ['d'] = ("LSTM", 1024, 1024, 1, 25, 128),
+};
+Console.WriteLine($"threads {threads}, reps {reps}");
+foreach (char key in configs)
+{
+    var (cell, I, H, L, T, B) = all[key];
+    var random = new RecurRandom(1);
+    RecurrentModule<Recur.Layers.Recurrent.LstmCell>? lstm = cell == "LSTM" ? new Lstm("rnn", I, H, L, random: random) : null;
+    RecurrentModule<Recur.Layers.Recurrent.GruCell>? gru = cell == "GRU" ? new Gru("rnn", I, H, L, random: random) : null;
+    var head = new Dense("head", H, 1, random: random);
+    var parameters = (lstm?.Parameters ?? gru!.Parameters).Concat(head.Parameters).ToList();
+    var adam = new Adam(parameters, 1e-3);
+    var x = new Tensor(B, T, I);
+    var y = new Tensor(B, 1);
+    var rng = new Random(5);
+    for (int i = 0; i < x.Length; i++) x.Data[i] = (float)(rng.NextDouble() * 2 - 1);
+    for (int i = 0; i < y.Length; i++) y.Data[i] = (float)(rng.NextDouble() * 2 - 1);
+
+    double Step(bool train)
+    {
+        var sw = Stopwatch.StartNew();
+        var tape = new Tape(isRecording: train);
+        var input = new Variable(x);
+        var output = lstm is not null ? lstm.Forward(tape, input).Output : gru!.Forward(tape, input).Output;
+        var last = TimeSteps.Last(tape, output);
+        var pred = head.Forward(tape, last);
+        if (train)
+        {
+            adam.ZeroGrad();
+            var loss = Loss.MeanSquaredError(tape, pred, y);
+            tape.Backward(loss);
+            adam.Step();
+        }
+        return sw.Elapsed.TotalMilliseconds;
+    }
+    double gflop = 2.0 * (cell == "LSTM" ? 4 : 3) * H * T * B * ((I + H) + (L - 1) * (2.0 * H)) / 1e9;
+    foreach (bool train in key is 'b' or 'd' ? new[] { true, false } : new[] { true })
+    {
+        int warm = key == 'd' ? 3 : 5;
+        for (int i = 0; i < warm; i++) Step(train);
+        var times = Enumerable.Range(0, reps).Select(_ => Step(train)).OrderBy(v => v).ToArray();
+        double median = times[times.Length / 2];
+        double flops = (train ? 3 : 1) * gflop;
+        Console.WriteLine($"{key} {(train ? "train" : "infer"),-5} {cell} I{I} H{H} x{L} T{T} B{B}: median {median,8:F2} ms  min {times[0],8:F2}  max {times[^1],8:F2}  {flops / (median / 1e3),6:F1} GFLOP/s");
+    }
+}

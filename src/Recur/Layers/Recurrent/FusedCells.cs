@@ -1,0 +1,399 @@
+using System.Runtime.CompilerServices;
+using Recur.Tensors;
+
+namespace Recur.Layers.Recurrent;
+
+/// <summary>
+/// float32 production kernels of the cells' per-step arithmetic: one SIMD pass per batch row that adds the two
+/// pre-activations, applies σ/tanh and updates the state (forward), or runs the whole gate chain rule (backward),
+/// with no intermediate passes over memory. The generic cell code (<c>ForwardReference</c>/<c>BackwardReference</c>
+/// of each cell) is the reference they are held to; double always runs the reference.
+/// </summary>
+/// <remarks>
+/// σ(x) = 1/(1 + e^−x) and tanh(x) = sign(x)·(1 − e^−2|x|)/(1 + e^−2|x|) for |x| ≥ 1/4, an odd Taylor polynomial to
+/// x¹¹ below (where the exponential form would cancel), with the runtime's vectorised e^x. Measured against the
+/// double formulas on a dense grid over [−20, 20] (<c>FusedCellTests</c>): max relative error below 1e-6 for σ
+/// and for tanh. The row tail past the last full vector uses the same formulas in scalar float (MathF.Exp), so
+/// results depend only on H and the instruction set, never on the thread count.
+/// </remarks>
+internal static unsafe class FusedCells
+{
+    /// <summary>The instruction set the kernels run on here (Auto resolved).</summary>
+    internal static GemmIsa Resolve(GemmIsa isa) => isa != GemmIsa.Auto ? isa
+        : Float512.IsSupported ? GemmIsa.Avx512 : Float256.IsSupported ? GemmIsa.Avx2 : GemmIsa.Portable;
+
+    private static void Need(int length, long needed, string name)
+    {
+        if (length < needed) throw new ArgumentException($"Fused cell kernel: {name} holds {length} values; needs {needed}.");
+    }
+
+    // ---- activations ----
+
+    private const float TanhSmall = 0.25f;
+    private const float C3 = -1f / 3, C5 = 2f / 15, C7 = -17f / 315, C9 = 62f / 2835, C11 = -1382f / 155925;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Sigmoid<TV>(TV x) where TV : struct, IFloatVector<TV>
+    {
+        TV one = TV.Broadcast(1f);
+        return TV.Divide(one, TV.Add(one, TV.Exp(TV.Subtract(TV.Zero, x))));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Tanh<TV>(TV x) where TV : struct, IFloatVector<TV>
+    {
+        TV one = TV.Broadcast(1f);
+        TV ax = TV.Abs(x);
+        TV e = TV.Exp(TV.Multiply(ax, TV.Broadcast(-2f)));
+        TV large = TV.CopySign(TV.Divide(TV.Subtract(one, e), TV.Add(one, e)), x);
+        TV x2 = TV.Multiply(x, x);
+        TV p = TV.FusedMultiplyAdd(x2, TV.Broadcast(C11), TV.Broadcast(C9));
+        p = TV.FusedMultiplyAdd(x2, p, TV.Broadcast(C7));
+        p = TV.FusedMultiplyAdd(x2, p, TV.Broadcast(C5));
+        p = TV.FusedMultiplyAdd(x2, p, TV.Broadcast(C3));
+        TV small = TV.FusedMultiplyAdd(TV.Multiply(x, x2), p, x);
+        return TV.SelectLess(ax, TV.Broadcast(TanhSmall), small, large);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float Tanh(float x)
+    {
+        float ax = MathF.Abs(x);
+        if (ax < TanhSmall)
+        {
+            float x2 = x * x;
+            float p = MathF.FusedMultiplyAdd(x2, C11, C9);
+            p = MathF.FusedMultiplyAdd(x2, p, C7);
+            p = MathF.FusedMultiplyAdd(x2, p, C5);
+            p = MathF.FusedMultiplyAdd(x2, p, C3);
+            return MathF.FusedMultiplyAdd(x * x2, p, x);
+        }
+        float e = MathF.Exp(-2f * ax);
+        return MathF.CopySign((1f - e) / (1f + e), x);
+    }
+
+    /// <summary>y = σ(x) or tanh(x) over a span with the fused kernels' formulas (tests measure their accuracy).</summary>
+    internal static void Activate(GemmIsa isa, bool tanh, ReadOnlySpan<float> x, Span<float> y)
+    {
+        Need(y.Length, x.Length, "y");
+        fixed (float* px = x, py = y)
+        {
+            switch (Resolve(isa))
+            {
+                case GemmIsa.Avx512: Activate<Float512>(tanh, x.Length, px, py); break;
+                case GemmIsa.Avx2: Activate<Float256>(tanh, x.Length, px, py); break;
+                default: Activate<FloatPortable>(tanh, x.Length, px, py); break;
+            }
+        }
+    }
+
+    private static void Activate<TV>(bool tanh, int n, float* x, float* y) where TV : struct, IFloatVector<TV>
+    {
+        int j = 0, w = TV.Count;
+        for (; j + w <= n; j += w) TV.Store(tanh ? Tanh(TV.Load(x + j)) : Sigmoid(TV.Load(x + j)), y + j);
+        for (; j < n; j++) y[j] = tanh ? Tanh(x[j]) : Sigmoid(x[j]);
+    }
+
+    // ---- LSTM ----
+
+    /// <summary>As <see cref="LstmCell.ForwardReference{T}"/>, float32, rows [b0, b0 + rows).</summary>
+    internal static void LstmForward(GemmIsa isa, int b0, int rows, int hidden,
+        ReadOnlySpan<float> xGates, ReadOnlySpan<float> hGates, ReadOnlySpan<float> cPrev,
+        Span<float> saved, Span<float> h, Span<float> c)
+    {
+        long end = b0 + rows, H = hidden;
+        Need(xGates.Length, end * 4 * H, "xGates"); Need(hGates.Length, end * 4 * H, "hGates");
+        Need(cPrev.Length, end * H, "cPrev"); Need(saved.Length, end * 5 * H, "saved");
+        Need(h.Length, end * H, "h"); Need(c.Length, end * H, "c");
+        fixed (float* xg = xGates, hg = hGates, cp = cPrev, s = saved, ph = h, pc = c)
+        {
+            switch (Resolve(isa))
+            {
+                case GemmIsa.Avx512: LstmForward<Float512>(b0, rows, hidden, xg, hg, cp, s, ph, pc); break;
+                case GemmIsa.Avx2: LstmForward<Float256>(b0, rows, hidden, xg, hg, cp, s, ph, pc); break;
+                default: LstmForward<FloatPortable>(b0, rows, hidden, xg, hg, cp, s, ph, pc); break;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void LstmForward<TV>(int b0, int rows, int H, float* xGates, float* hGates, float* cPrev,
+        float* saved, float* h, float* c) where TV : struct, IFloatVector<TV>
+    {
+        int w = TV.Count;
+        for (int b = b0; b < b0 + rows; b++)
+        {
+            float* xg = xGates + (nint)b * 4 * H, hg = hGates + (nint)b * 4 * H, act = saved + (nint)b * 5 * H;
+            float* cp = cPrev + (nint)b * H, cr = c + (nint)b * H, hr = h + (nint)b * H;
+            int j = 0;
+            for (; j + w <= H; j += w)
+            {
+                TV i = Sigmoid(TV.Add(TV.Load(xg + j), TV.Load(hg + j)));
+                TV f = Sigmoid(TV.Add(TV.Load(xg + H + j), TV.Load(hg + H + j)));
+                TV g = Tanh(TV.Add(TV.Load(xg + 2 * H + j), TV.Load(hg + 2 * H + j)));
+                TV o = Sigmoid(TV.Add(TV.Load(xg + 3 * H + j), TV.Load(hg + 3 * H + j)));
+                TV cn = TV.FusedMultiplyAdd(f, TV.Load(cp + j), TV.Multiply(i, g));
+                TV tc = Tanh(cn);
+                TV.Store(i, act + j);
+                TV.Store(f, act + H + j);
+                TV.Store(g, act + 2 * H + j);
+                TV.Store(o, act + 3 * H + j);
+                TV.Store(tc, act + 4 * H + j);
+                TV.Store(cn, cr + j);
+                TV.Store(TV.Multiply(o, tc), hr + j);
+            }
+            for (; j < H; j++)
+            {
+                float i = Sigmoid(xg[j] + hg[j]);
+                float f = Sigmoid(xg[H + j] + hg[H + j]);
+                float g = Tanh(xg[2 * H + j] + hg[2 * H + j]);
+                float o = Sigmoid(xg[3 * H + j] + hg[3 * H + j]);
+                float cn = MathF.FusedMultiplyAdd(f, cp[j], i * g);
+                float tc = Tanh(cn);
+                (act[j], act[H + j], act[2 * H + j], act[3 * H + j], act[4 * H + j]) = (i, f, g, o, tc);
+                cr[j] = cn;
+                hr[j] = o * tc;
+            }
+        }
+    }
+
+    /// <summary>As <see cref="LstmCell.BackwardReference{T}"/>, float32, rows [b0, b0 + rows).</summary>
+    internal static void LstmBackward(GemmIsa isa, int b0, int rows, int hidden,
+        ReadOnlySpan<float> saved, ReadOnlySpan<float> cPrev, ReadOnlySpan<float> dh, ReadOnlySpan<float> dc,
+        Span<float> dGates, Span<float> dhPrev, Span<float> dcPrev)
+    {
+        long end = b0 + rows, H = hidden;
+        Need(saved.Length, end * 5 * H, "saved"); Need(cPrev.Length, end * H, "cPrev");
+        Need(dh.Length, end * H, "dh"); Need(dc.Length, end * H, "dc"); Need(dGates.Length, end * 4 * H, "dGates");
+        Need(dhPrev.Length, end * H, "dhPrev"); Need(dcPrev.Length, end * H, "dcPrev");
+        dhPrev.Slice(b0 * hidden, rows * hidden).Clear(); // h_prev reaches the loss only through W_hh
+        fixed (float* s = saved, cp = cPrev, pdh = dh, pdc = dc, da = dGates, dcp = dcPrev)
+        {
+            switch (Resolve(isa))
+            {
+                case GemmIsa.Avx512: LstmBackward<Float512>(b0, rows, hidden, s, cp, pdh, pdc, da, dcp); break;
+                case GemmIsa.Avx2: LstmBackward<Float256>(b0, rows, hidden, s, cp, pdh, pdc, da, dcp); break;
+                default: LstmBackward<FloatPortable>(b0, rows, hidden, s, cp, pdh, pdc, da, dcp); break;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void LstmBackward<TV>(int b0, int rows, int H, float* saved, float* cPrev, float* dh, float* dc,
+        float* dGates, float* dcPrev) where TV : struct, IFloatVector<TV>
+    {
+        int w = TV.Count;
+        TV one = TV.Broadcast(1f);
+        for (int b = b0; b < b0 + rows; b++)
+        {
+            float* act = saved + (nint)b * 5 * H, da = dGates + (nint)b * 4 * H;
+            float* cp = cPrev + (nint)b * H, dhr = dh + (nint)b * H, dcr = dc + (nint)b * H, dcp = dcPrev + (nint)b * H;
+            int j = 0;
+            for (; j + w <= H; j += w)
+            {
+                TV i = TV.Load(act + j), f = TV.Load(act + H + j), g = TV.Load(act + 2 * H + j);
+                TV o = TV.Load(act + 3 * H + j), tc = TV.Load(act + 4 * H + j), dhj = TV.Load(dhr + j);
+                TV dcj = TV.Add(TV.Load(dcr + j), TV.Multiply(TV.Multiply(dhj, o), TV.Subtract(one, TV.Multiply(tc, tc))));
+                TV dO = TV.Multiply(dhj, tc);
+                TV.Store(TV.Multiply(dcj, f), dcp + j);
+                TV.Store(TV.Multiply(TV.Multiply(TV.Multiply(dcj, g), i), TV.Subtract(one, i)), da + j);
+                TV.Store(TV.Multiply(TV.Multiply(TV.Multiply(dcj, TV.Load(cp + j)), f), TV.Subtract(one, f)), da + H + j);
+                TV.Store(TV.Multiply(TV.Multiply(dcj, i), TV.Subtract(one, TV.Multiply(g, g))), da + 2 * H + j);
+                TV.Store(TV.Multiply(TV.Multiply(dO, o), TV.Subtract(one, o)), da + 3 * H + j);
+            }
+            for (; j < H; j++)
+            {
+                float i = act[j], f = act[H + j], g = act[2 * H + j], o = act[3 * H + j], tc = act[4 * H + j], dhj = dhr[j];
+                float dcj = dcr[j] + dhj * o * (1f - tc * tc);
+                float dO = dhj * tc;
+                dcp[j] = dcj * f;
+                da[j] = dcj * g * i * (1f - i);
+                da[H + j] = dcj * cp[j] * f * (1f - f);
+                da[2 * H + j] = dcj * i * (1f - g * g);
+                da[3 * H + j] = dO * o * (1f - o);
+            }
+        }
+    }
+
+    // ---- GRU ----
+
+    /// <summary>As <see cref="GruCell.ForwardReference{T}"/>, float32, rows [b0, b0 + rows).</summary>
+    internal static void GruForward(GemmIsa isa, int b0, int rows, int hidden,
+        ReadOnlySpan<float> xGates, ReadOnlySpan<float> hGates, ReadOnlySpan<float> hPrev, Span<float> saved, Span<float> h)
+    {
+        long end = b0 + rows, H = hidden;
+        Need(xGates.Length, end * 3 * H, "xGates"); Need(hGates.Length, end * 3 * H, "hGates");
+        Need(hPrev.Length, end * H, "hPrev"); Need(saved.Length, end * 4 * H, "saved"); Need(h.Length, end * H, "h");
+        fixed (float* xg = xGates, hg = hGates, hp = hPrev, s = saved, ph = h)
+        {
+            switch (Resolve(isa))
+            {
+                case GemmIsa.Avx512: GruForward<Float512>(b0, rows, hidden, xg, hg, hp, s, ph); break;
+                case GemmIsa.Avx2: GruForward<Float256>(b0, rows, hidden, xg, hg, hp, s, ph); break;
+                default: GruForward<FloatPortable>(b0, rows, hidden, xg, hg, hp, s, ph); break;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GruForward<TV>(int b0, int rows, int H, float* xGates, float* hGates, float* hPrev,
+        float* saved, float* h) where TV : struct, IFloatVector<TV>
+    {
+        int w = TV.Count;
+        for (int b = b0; b < b0 + rows; b++)
+        {
+            float* xg = xGates + (nint)b * 3 * H, hg = hGates + (nint)b * 3 * H, act = saved + (nint)b * 4 * H;
+            float* hp = hPrev + (nint)b * H, hr = h + (nint)b * H;
+            int j = 0;
+            for (; j + w <= H; j += w)
+            {
+                TV r = Sigmoid(TV.Add(TV.Load(xg + j), TV.Load(hg + j)));
+                TV z = Sigmoid(TV.Add(TV.Load(xg + H + j), TV.Load(hg + H + j)));
+                TV hn = TV.Load(hg + 2 * H + j);
+                TV n = Tanh(TV.FusedMultiplyAdd(r, hn, TV.Load(xg + 2 * H + j)));
+                TV.Store(r, act + j);
+                TV.Store(z, act + H + j);
+                TV.Store(n, act + 2 * H + j);
+                TV.Store(hn, act + 3 * H + j);
+                TV.Store(TV.FusedMultiplyAdd(z, TV.Subtract(TV.Load(hp + j), n), n), hr + j);
+            }
+            for (; j < H; j++)
+            {
+                float r = Sigmoid(xg[j] + hg[j]);
+                float z = Sigmoid(xg[H + j] + hg[H + j]);
+                float hn = hg[2 * H + j];
+                float n = Tanh(MathF.FusedMultiplyAdd(r, hn, xg[2 * H + j]));
+                (act[j], act[H + j], act[2 * H + j], act[3 * H + j]) = (r, z, n, hn);
+                hr[j] = MathF.FusedMultiplyAdd(z, hp[j] - n, n);
+            }
+        }
+    }
+
+    /// <summary>As <see cref="GruCell.BackwardReference{T}"/>, float32, rows [b0, b0 + rows).</summary>
+    internal static void GruBackward(GemmIsa isa, int b0, int rows, int hidden,
+        ReadOnlySpan<float> saved, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> dh,
+        Span<float> dXGates, Span<float> dHGates, Span<float> dhPrev)
+    {
+        long end = b0 + rows, H = hidden;
+        Need(saved.Length, end * 4 * H, "saved"); Need(hPrev.Length, end * H, "hPrev"); Need(dh.Length, end * H, "dh");
+        Need(dXGates.Length, end * 3 * H, "dXGates"); Need(dHGates.Length, end * 3 * H, "dHGates"); Need(dhPrev.Length, end * H, "dhPrev");
+        fixed (float* s = saved, hp = hPrev, pdh = dh, dx = dXGates, dhg = dHGates, dhp = dhPrev)
+        {
+            switch (Resolve(isa))
+            {
+                case GemmIsa.Avx512: GruBackward<Float512>(b0, rows, hidden, s, hp, pdh, dx, dhg, dhp); break;
+                case GemmIsa.Avx2: GruBackward<Float256>(b0, rows, hidden, s, hp, pdh, dx, dhg, dhp); break;
+                default: GruBackward<FloatPortable>(b0, rows, hidden, s, hp, pdh, dx, dhg, dhp); break;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GruBackward<TV>(int b0, int rows, int H, float* saved, float* hPrev, float* dh,
+        float* dXGates, float* dHGates, float* dhPrev) where TV : struct, IFloatVector<TV>
+    {
+        int w = TV.Count;
+        TV one = TV.Broadcast(1f);
+        for (int b = b0; b < b0 + rows; b++)
+        {
+            float* act = saved + (nint)b * 4 * H, dx = dXGates + (nint)b * 3 * H, dhg = dHGates + (nint)b * 3 * H;
+            float* hp = hPrev + (nint)b * H, dhr = dh + (nint)b * H, dhp = dhPrev + (nint)b * H;
+            int j = 0;
+            for (; j + w <= H; j += w)
+            {
+                TV r = TV.Load(act + j), z = TV.Load(act + H + j), n = TV.Load(act + 2 * H + j), hn = TV.Load(act + 3 * H + j);
+                TV dhj = TV.Load(dhr + j);
+                TV dn = TV.Multiply(dhj, TV.Subtract(one, z));
+                TV dz = TV.Multiply(dhj, TV.Subtract(TV.Load(hp + j), n));
+                TV.Store(TV.Multiply(dhj, z), dhp + j);
+                TV dan = TV.Multiply(dn, TV.Subtract(one, TV.Multiply(n, n)));
+                TV dar = TV.Multiply(TV.Multiply(TV.Multiply(dan, hn), r), TV.Subtract(one, r));
+                TV daz = TV.Multiply(TV.Multiply(dz, z), TV.Subtract(one, z));
+                TV.Store(dar, dx + j);
+                TV.Store(daz, dx + H + j);
+                TV.Store(dan, dx + 2 * H + j);
+                TV.Store(dar, dhg + j);
+                TV.Store(daz, dhg + H + j);
+                TV.Store(TV.Multiply(dan, r), dhg + 2 * H + j);
+            }
+            for (; j < H; j++)
+            {
+                float r = act[j], z = act[H + j], n = act[2 * H + j], hn = act[3 * H + j], dhj = dhr[j];
+                float dn = dhj * (1f - z), dz = dhj * (hp[j] - n);
+                dhp[j] = dhj * z;
+                float dan = dn * (1f - n * n);
+                float dar = dan * hn * r * (1f - r), daz = dz * z * (1f - z);
+                (dx[j], dx[H + j], dx[2 * H + j]) = (dar, daz, dan);
+                (dhg[j], dhg[H + j], dhg[2 * H + j]) = (dar, daz, dan * r);
+            }
+        }
+    }
+
+    // ---- RNN (tanh) ----
+
+    /// <summary>As <see cref="RnnCell.ForwardReference{T}"/>, float32, rows [b0, b0 + rows).</summary>
+    internal static void RnnForward(GemmIsa isa, int b0, int rows, int hidden,
+        ReadOnlySpan<float> xGates, ReadOnlySpan<float> hGates, Span<float> saved, Span<float> h)
+    {
+        int start = b0 * hidden, n = rows * hidden;
+        Need(xGates.Length, (long)start + n, "xGates"); Need(hGates.Length, (long)start + n, "hGates");
+        Need(saved.Length, (long)start + n, "saved"); Need(h.Length, (long)start + n, "h");
+        fixed (float* xg = xGates, hg = hGates, s = saved, ph = h)
+        {
+            switch (Resolve(isa))
+            {
+                case GemmIsa.Avx512: RnnForward<Float512>(start, n, xg, hg, s, ph); break;
+                case GemmIsa.Avx2: RnnForward<Float256>(start, n, xg, hg, s, ph); break;
+                default: RnnForward<FloatPortable>(start, n, xg, hg, s, ph); break;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RnnForward<TV>(int start, int n, float* xg, float* hg, float* saved, float* h) where TV : struct, IFloatVector<TV>
+    {
+        int w = TV.Count, end = start + n, j = start;
+        for (; j + w <= end; j += w)
+        {
+            TV y = Tanh(TV.Add(TV.Load(xg + j), TV.Load(hg + j)));
+            TV.Store(y, h + j);
+            TV.Store(y, saved + j);
+        }
+        for (; j < end; j++) h[j] = saved[j] = Tanh(xg[j] + hg[j]);
+    }
+
+    /// <summary>As <see cref="RnnCell.BackwardReference{T}"/>, float32, rows [b0, b0 + rows).</summary>
+    internal static void RnnBackward(GemmIsa isa, int b0, int rows, int hidden,
+        ReadOnlySpan<float> saved, ReadOnlySpan<float> dh, Span<float> dGates, Span<float> dhPrev)
+    {
+        int start = b0 * hidden, n = rows * hidden;
+        Need(saved.Length, (long)start + n, "saved"); Need(dh.Length, (long)start + n, "dh");
+        Need(dGates.Length, (long)start + n, "dGates"); Need(dhPrev.Length, (long)start + n, "dhPrev");
+        dhPrev.Slice(start, n).Clear();
+        fixed (float* s = saved, pdh = dh, da = dGates)
+        {
+            switch (Resolve(isa))
+            {
+                case GemmIsa.Avx512: RnnBackward<Float512>(start, n, s, pdh, da); break;
+                case GemmIsa.Avx2: RnnBackward<Float256>(start, n, s, pdh, da); break;
+                default: RnnBackward<FloatPortable>(start, n, s, pdh, da); break;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RnnBackward<TV>(int start, int n, float* saved, float* dh, float* da) where TV : struct, IFloatVector<TV>
+    {
+        int w = TV.Count, end = start + n, j = start;
+        TV one = TV.Broadcast(1f);
+        for (; j + w <= end; j += w)
+        {
+            TV y = TV.Load(saved + j);
+            TV.Store(TV.Multiply(TV.Load(dh + j), TV.Subtract(one, TV.Multiply(y, y))), da + j);
+        }
+        for (; j < end; j++) da[j] = dh[j] * (1f - saved[j] * saved[j]);
+    }
+}
