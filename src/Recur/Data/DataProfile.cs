@@ -501,11 +501,10 @@ public sealed class DataProfile
         var index = names.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i, StringComparer.Ordinal);
         var labels = labelText.Select(l => index[l]).ToArray();
         ulong seed = o.Seed ?? DefaultSeed;
-        // The tagger cuts each id's rows into pieces and splits them by id: an id's pieces share a part.
+        // The tagger cuts each id's rows into pieces and splits the pieces.
         int piece = o.MaxLength ?? SequenceSplit.DefaultPiece;
         var pieces = SequenceSplit.Pieces(groups.Select(g => (IReadOnlyList<int>)g.Rows), piece);
-        var pieceGroups = groups.SelectMany(g => Enumerable.Repeat(g.Id, (g.Rows.Count + piece - 1) / piece)).ToList();
-        var (train, validation, test) = SequenceSplit.ByGroup(pieces.Select(p => (IReadOnlyList<string>)p.Select(r => labelText[r]).ToList()).ToList(), pieceGroups, seed);
+        var (train, validation, test) = SequenceSplit.ByRarestLabel(pieces.Select(p => (IReadOnlyList<string>)p.Select(r => labelText[r]).ToList()).ToList(), seed);
         int[] Rows(int[] part) => part.SelectMany(s => pieces[s]).ToArray();
         Fact("id_column", "sequence id column", table.ColumnNames[idColumn]);
         Fact("label_column", "label column", table.ColumnNames[labelColumn]);

@@ -20,25 +20,6 @@ public static class SequenceSplit
         return StratifiedSplit.Create(keys, Math.Max(1, names.Length), seed);
     }
 
-    /// <summary>
-    /// The same split over groups of sequences (e.g. the pieces of one id's long series): every sequence of a group
-    /// lands in the part its group drew, so no series is both trained on and tested. Parts list sequences in order.
-    /// </summary>
-    public static StratifiedSplit ByGroup(IReadOnlyList<IReadOnlyList<string>> labels, IReadOnlyList<string> groups, ulong seed)
-    {
-        var names = groups.Distinct(StringComparer.Ordinal).ToList();
-        var index = names.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => p.i, StringComparer.Ordinal);
-        var groupLabels = names.Select(_ => new List<string>()).ToArray();
-        for (int s = 0; s < labels.Count; s++) groupLabels[index[groups[s]]].AddRange(labels[s]);
-        var split = ByRarestLabel(groupLabels, seed);
-        int[] Members(int[] part)
-        {
-            var chosen = part.ToHashSet();
-            return Enumerable.Range(0, labels.Count).Where(s => chosen.Contains(index[groups[s]])).ToArray();
-        }
-        return new StratifiedSplit(Members(split.Train), Members(split.Validation), Members(split.Test));
-    }
-
     /// <summary>Cuts each sequence's rows into consecutive pieces of at most <paramref name="piece"/> rows.</summary>
     public static List<List<int>> Pieces(IEnumerable<IReadOnlyList<int>> sequences, int piece)
     {

@@ -199,12 +199,16 @@ public static class LanguageModelWorkflow
         return Enumerable.Range(2, V - 2).Last(v => p[v] > 0);
     }
 
-    /// <summary>Consecutive windows of a token stream: inputs ids[i·k … i·k+k−1], targets one token later; a short stream is one shorter window.</summary>
-    private static SequenceDataset Windows(IReadOnlyList<int> ids, int bptt, string path, string part)
+    /// <summary>
+    /// Consecutive windows of a token stream: inputs ids[i·k … i·k+k−1], targets one token later; a short stream is
+    /// one shorter window. With <paramref name="everyToken"/> (scoring) the remainder is one more, shorter window;
+    /// training drops it, keeping every window full.
+    /// </summary>
+    private static SequenceDataset Windows(IReadOnlyList<int> ids, int bptt, string path, string part, bool everyToken = false)
     {
         if (ids.Count < 2) throw new InvalidInputException($"{path}: the {part} part holds {ids.Count} token(s); a language model needs at least 2.");
-        // Windows of bptt predictions; the remainder is one shorter window (right-padded), so every token is predicted.
-        int steps = Math.Min(bptt, ids.Count - 1), predictions = ids.Count - 1, count = (predictions + steps - 1) / steps;
+        int steps = Math.Min(bptt, ids.Count - 1), predictions = ids.Count - 1;
+        int count = everyToken ? (predictions + steps - 1) / steps : predictions / steps;
         var tokens = new int[count * steps];
         var labels = new int[count * steps];
         var lengths = new int[count];
@@ -234,7 +238,7 @@ public static class LanguageModelWorkflow
     {
         var ids = tokenizer.Ids(text);
         // Stateful: one stream, so every token after the first is predicted with all the text before it.
-        var data = state.Stateful ? Streams(ids, 1, state.Bptt, path, "scored") : Windows(ids, state.Bptt, path, "scored");
+        var data = state.Stateful ? Streams(ids, 1, state.Bptt, path, "scored") : Windows(ids, state.Bptt, path, "scored", everyToken: true);
         int V = model.Spec.OutputSize, T = data.Steps;
         long total = state.UnigramCounts.Sum();
         double modelNats = 0, unigramNats = 0;

@@ -24,7 +24,7 @@ public sealed record TagState
     [JsonPropertyName("classes")] public required string[] Classes { get; init; }
     [JsonPropertyName("max_length")] public int MaxLength { get; init; }
     [JsonPropertyName("split_seed")] public ulong SplitSeed { get; init; }
-    [JsonPropertyName("split")] public string Split { get; init; } = $"seeded random split of sequences: {StratifiedSplit.TestFraction} test, {StratifiedSplit.ValidationFraction} validation";
+    [JsonPropertyName("split")] public string Split { get; init; } = $"seeded split of sequences (CSV: pieces) stratified by rarest label: {StratifiedSplit.TestFraction} test, {StratifiedSplit.ValidationFraction} validation";
 
     // tokens
     [JsonPropertyName("words")] public string[]? Words { get; init; }
@@ -54,11 +54,7 @@ public static class TagWorkflow
     public const int DefaultMaxSentence = 400;
 
     /// <summary>One sequence: its steps' words or feature rows, labels, and where it came from.</summary>
-    private sealed record Sequence(string[]? Words, double[][]? Features, string[] Labels, int[] Lines, string Name)
-    {
-        /// <summary>The series a piece of a CSV sequence belongs to (its id); a sentence is its own group.</summary>
-        public string Group { get; init; } = Name;
-    }
+    private sealed record Sequence(string[]? Words, double[][]? Features, string[] Labels, int[] Lines, string Name);
 
     public static TrainedRun Train(TrainConfig config, string path, TextWriter log, IReadOnlyList<TrainingCallback>? callbacks = null,
         CheckpointSettings? checkpoints = null)
@@ -292,7 +288,7 @@ public static class TagWorkflow
                     piece.Select(r => features.Select(column => column[r]).ToArray()).ToArray(),
                     piece.Select(r => labels?[r] ?? "").ToArray(),
                     piece.Select(table.LineNumber).ToArray(),
-                    $"{id}#{k + 1}") { Group = id });
+                    $"{id}#{k + 1}"));
         return sequences;
     }
 
@@ -313,9 +309,13 @@ public static class TagWorkflow
     private static Dictionary<string, int> Index(string[] classes) =>
         classes.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i, StringComparer.Ordinal);
 
-    /// <summary>Seeded split stratified by rarest label; the pieces of one CSV id stay together.</summary>
+    /// <summary>
+    /// Seeded split of sequences stratified by their rarest label. The pieces of one CSV id are split like any other
+    /// sequences (they share no row): splitting whole ids or splitting each id in time would leave a rare label —
+    /// an anomaly class concentrated in a few spans — out of the test part altogether.
+    /// </summary>
     private static StratifiedSplit Split(List<Sequence> sequences, ulong seed) =>
-        SequenceSplit.ByGroup(sequences.Select(s => (IReadOnlyList<string>)s.Labels).ToList(), sequences.Select(s => s.Group).ToList(), seed);
+        SequenceSplit.ByRarestLabel(sequences.Select(s => (IReadOnlyList<string>)s.Labels).ToList(), seed);
 
     /// <summary>A function from sequences (and the label index, null for unlabelled ones) to a right-padded per-step dataset.</summary>
     private static Func<List<Sequence>, Dictionary<string, int>?, SequenceDataset> Encoder(TagState state)
