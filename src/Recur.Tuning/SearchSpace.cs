@@ -301,7 +301,6 @@ public sealed class SearchSpace
     }
 }
 
-/// <summary>A tuning config: the training options of <c>recur train</c> plus the <c>"search"</c> object.</summary>
 /// <summary>A tuning config: the base training options, the search, and the optional <c>"pruner"</c> settings.</summary>
 public sealed record TuneConfig(TrainConfig Base, SearchSpace Space, string SearchJson, PrunerSettings? Pruner = null)
 {
