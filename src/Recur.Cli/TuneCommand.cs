@@ -22,7 +22,12 @@ internal static class TuneCommand
     private static readonly Option<string?> Study = new("--study") { Description = "study name (default: the config file's name)" };
     private static readonly Option<int?> Workers = new("--workers") { Description = "trials trained at once in this process; the CPU threads are divided between them (default 1)" };
     private static readonly Option<string?> Sampler = new("--sampler") { Description = "tpe (default), random or grid" };
-    private static readonly Option<string?> Pruner = new("--pruner") { Description = "none (default), median or asha" };
+    private static readonly Option<string?> Pruner = new("--pruner") { Description = "none (default), median or asha (or the config's \"pruner\")" };
+    private static readonly Option<int?> AshaMinEpochs = new("--asha-min-epochs") { Description = "asha: the first rung's epoch r; rungs at r·η^k below the last epoch (default: a quarter of the config's epochs, at least 1; 1 when the epochs are searched or not set)" };
+    private static readonly Option<int?> AshaReduction = new("--asha-reduction") { Description = "asha: reduction factor η ≥ 2; the best 1/η at a rung go on (default 3)" };
+    private static readonly Option<int?> AshaGraceTrials = new("--asha-grace-trials") { Description = "asha: no pruning at a rung until this many trials reached it (default η)" };
+    private static readonly Option<int?> PrunerWarmup = new("--pruner-warmup") { Description = "median: epochs at the start of each trial that are never pruned (default 0)" };
+    private static readonly Option<int?> PrunerStartupTrials = new("--pruner-startup-trials") { Description = "median: complete trials at an epoch before it prunes there (default 5)" };
     private static readonly Option<ulong?> Seed = new("--seed") { Description = "sampler seed (default: the config's seed, else 42)" };
     private static readonly Option<bool> Multivariate = new("--multivariate") { Description = "tpe: draw the unconditional parameters jointly" };
     private static readonly Option<int?> StartupTrials = new("--startup-trials") { Description = "tpe: random trials before the model takes over (default 10)" };
@@ -38,7 +43,7 @@ internal static class TuneCommand
     {
         var command = new Command("tune", "Search training options (TPE, random or grid) over a study kept in SQLite or PostgreSQL.")
         {
-            Config, Trials, Storage, Study, Workers, Sampler, Pruner, Seed, Multivariate, StartupTrials, Threads, Grace, Heartbeat, Models, Show, Out, Top,
+            Config, Trials, Storage, Study, Workers, Sampler, Pruner, AshaMinEpochs, AshaReduction, AshaGraceTrials, PrunerWarmup, PrunerStartupTrials, Seed, Multivariate, StartupTrials, Threads, Grace, Heartbeat, Models, Show, Out, Top,
         };
         command.SetAction(parsed => RecurCommand.Guard(stderr, () => parsed.GetValue(Show) ? RunShow(parsed, stdout) : RunStudy(parsed, stdout, stderr)));
         return command;
@@ -56,9 +61,13 @@ internal static class TuneCommand
         double heartbeat = Positive("--heartbeat", parsed.GetValue(Heartbeat) ?? 5);
         if (heartbeat >= grace) throw new InvalidInputException($"--heartbeat: expected less than --grace ({grace.ToString(CultureInfo.InvariantCulture)} s); found {heartbeat.ToString(CultureInfo.InvariantCulture)}.");
         string sampler = (parsed.GetValue(Sampler) ?? "tpe").ToLowerInvariant();
-        string pruner = (parsed.GetValue(Pruner) ?? "none").ToLowerInvariant();
+        var flags = new PrunerSettings
+        {
+            Name = parsed.GetValue(Pruner) ?? "none", AshaMinEpochs = parsed.GetValue(AshaMinEpochs), AshaReduction = parsed.GetValue(AshaReduction),
+            AshaGraceTrials = parsed.GetValue(AshaGraceTrials), MedianWarmup = parsed.GetValue(PrunerWarmup), MedianStartupTrials = parsed.GetValue(PrunerStartupTrials),
+        };
+        var pruner = (config.Pruner ?? new PrunerSettings()).Override(flags, parsed.GetValue(Pruner) is not null).Validated();
         Samplers.Create(sampler, 0);
-        Pruners.Create(pruner);
         var options = new TuneOptions
         {
             Trials = trials, Workers = workers, Sampler = sampler, Pruner = pruner, Seed = parsed.GetValue(Seed) ?? config.Base.Seed ?? 42,
@@ -71,7 +80,7 @@ internal static class TuneCommand
         var study = storage.CreateOrOpenStudy(name, config.SearchJson, config.Base.ToJson());
         var before = storage.Trials(study);
         stderr.WriteLine($"study '{name}' in {StudyStorage.Describe(url)}: {before.Count(t => t.IsFinished)} finished trials so far; " +
-                         $"running to {trials} with {workers} worker(s), sampler {sampler}, pruner {pruner}");
+                         $"running to {trials} with {workers} worker(s), sampler {sampler}, pruner {pruner.Describe(Tuner.PrunerEpochs(config))}");
         var summary = new Tuner(config, storage, study, options, stderr).Run();
         var all = storage.Trials(study);
         var best = all.Where(x => x.State == TrialState.Complete).MinBy(x => x.Value);

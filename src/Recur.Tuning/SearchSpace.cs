@@ -301,8 +301,8 @@ public sealed class SearchSpace
     }
 }
 
-/// <summary>A tuning config: the training options of <c>recur train</c> plus the <c>"search"</c> object.</summary>
-public sealed record TuneConfig(TrainConfig Base, SearchSpace Space, string SearchJson)
+/// <summary>A tuning config: the base training options, the search, and the optional <c>"pruner"</c> settings.</summary>
+public sealed record TuneConfig(TrainConfig Base, SearchSpace Space, string SearchJson, PrunerSettings? Pruner = null)
 {
     public static TuneConfig Load(string path)
     {
@@ -334,8 +334,22 @@ public sealed record TuneConfig(TrainConfig Base, SearchSpace Space, string Sear
         if (root["search"] is not JsonObject search)
             throw new InvalidInputException($"{source}: expected a \"search\" object naming the training options to tune, e.g. \"search\": {{\"lr\": {{\"type\": \"float\", \"low\": 1e-4, \"high\": 1e-2, \"log\": true}}}}.");
         root.Remove("search");
+        PrunerSettings? pruner = null;
+        if (root.ContainsKey("pruner"))
+        {
+            pruner = PrunerSettings.FromJson(root["pruner"], source);
+            root.Remove("pruner");
+            try
+            {
+                pruner = pruner.Validated();
+            }
+            catch (InvalidInputException e)
+            {
+                throw new InvalidInputException($"{source}: \"pruner\": {e.Message}");
+            }
+        }
         var baseConfig = TrainConfig.FromJson(root.ToJsonString(), source);
         var space = SearchSpace.Parse(search, baseConfig, source);
-        return new TuneConfig(baseConfig, space, search.ToJsonString());
+        return new TuneConfig(baseConfig, space, search.ToJsonString(), pruner);
     }
 }

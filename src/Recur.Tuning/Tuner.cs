@@ -15,7 +15,7 @@ public sealed record TuneOptions
     public int Trials { get; init; } = 20;
     public int Workers { get; init; } = 1;
     public string Sampler { get; init; } = "tpe";
-    public string Pruner { get; init; } = "none";
+    public PrunerSettings Pruner { get; init; } = new();
     public ulong Seed { get; init; } = 42;
     public bool Multivariate { get; init; }
     public int StartupTrials { get; init; } = 10;
@@ -64,7 +64,7 @@ public sealed class Tuner(TuneConfig config, StudyStorage storage, StudyInfo stu
     public TuneSummary Run()
     {
         var sampler = Samplers.Create(options.Sampler, options.Seed, options.Multivariate, options.StartupTrials);
-        var pruner = Pruners.Create(options.Pruner);
+        var pruner = options.Pruner.Create(PrunerEpochs(config));
         int threads = options.Threads ?? config.Base.Threads ?? Environment.ProcessorCount;
         Engine.Threads = Math.Max(1, threads / options.Workers);
         string host = Environment.MachineName, process = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
@@ -77,6 +77,10 @@ public sealed class Tuner(TuneConfig config, StudyStorage storage, StudyInfo stu
         if (_fatal is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(_fatal).Throw();
         return new TuneSummary(_ran, _complete, _pruned, _failed, _epochs);
     }
+
+    /// <summary>The epochs every trial of the study trains, when the config fixes them (not in the search, not left to the task's default).</summary>
+    public static int? PrunerEpochs(TuneConfig config) =>
+        config.Space.Parameters.Any(p => p.Name == "epochs") ? null : config.Base.Epochs;
 
     private void Work(string worker, ISampler sampler, IPruner? pruner)
     {

@@ -132,4 +132,24 @@ public sealed class SearchSpaceTests
         Assert.Equal(2, exit);
         Assert.Contains(expected, stderr);
     }
+
+    [Theory]
+    [InlineData("--asha-min-epochs: expected at least 1", "--pruner", "asha", "--asha-min-epochs", "0")]
+    [InlineData("--asha-reduction: expected at least 2", "--pruner", "asha", "--asha-reduction", "1")]
+    [InlineData("--asha-grace-trials: expected at least 1", "--pruner", "asha", "--asha-grace-trials", "0")]
+    [InlineData("--pruner-warmup: expected at least 0", "--pruner", "median", "--pruner-warmup", "-1")]
+    [InlineData("--pruner-startup-trials: expected at least 1", "--pruner", "median", "--pruner-startup-trials", "0")]
+    [InlineData("apply to --pruner asha; the pruner is none", "--asha-min-epochs", "2")]
+    [InlineData("apply to --pruner median; the pruner is asha", "--pruner", "asha", "--pruner-warmup", "2")]
+    public void BadPrunerSettingsAreExitCode2(string expected, params string[] flags)
+    {
+        using var dir = new TempDirectory();
+        string config = dir.File("ok.json");
+        File.WriteAllText(config, """{"data": "x.csv", "search": {"lr": {"type": "float", "low": 0.001, "high": 0.01}}}""");
+        var (exit, _, stderr) = CliRunner.Run(["tune", config, .. flags, "--storage", $"sqlite:///{dir.File("s.db")}"]);
+        Assert.Equal(2, exit);
+        Assert.Contains(expected, stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.False(File.Exists(dir.File("s.db")), "nothing is stored for settings that cannot run");
+    }
 }
