@@ -154,13 +154,15 @@ public static class OnnxExporter
         }
         else
         {
-            string last = layout.Directions == 2
-                ? BidirectionalLast(graph, x, lengths, spec.HiddenSize)                                  // [batch, 2H]
-                : LastRealStep(graph, x, lengths);                                                       // [batch, H]
+            string last = spec.Attention != AttentionKind.None
+                ? AttentionContext(graph, spec.Attention, parameters, x, lengths, features)             // [batch, D·H]
+                : layout.Directions == 2
+                    ? BidirectionalLast(graph, x, lengths, spec.HiddenSize)                              // [batch, 2H]
+                    : LastRealStep(graph, x, lengths);                                                   // [batch, H]
             string w = graph.Initializer("head.weight", Floats(headWeight));
             graph.Node("Gemm", [last, w, headBias], [OnnxAttribute.Int("transB", 1)], output: "output");
             output = new OnnxValueInfo("output", OnnxDataType.Float, [OnnxDim.Dynamic("batch"), OnnxDim.Fixed(O)],
-                "one output vector per sequence, read at its last real step");
+                spec.Attention == AttentionKind.None ? "one output vector per sequence, read at its last real step" : "one output vector per sequence, read from its attention context");
         }
 
         var model = new OnnxModel(IrVersion, [new OnnxOpset("", Opset)], "recur",
@@ -259,13 +261,60 @@ public static class OnnxExporter
         return graph.Node("Concat", [forward, backward], [OnnxAttribute.Int("axis", 1)]);                 // [batch, 2H]
     }
 
+    /// <summary>
+    /// Attention pooling as <see cref="AttentionPooling"/>: x [sequence, batch, F] → context [batch, F] = Σ_t α_t h_t,
+    /// α the softmax over each sequence's real steps (steps ≥ lengths masked to −1e30 before the softmax, so they get
+    /// weight 0); without lengths every step is real. Additive: score = vᵀ tanh(W h + b); dot: score = (qᵀ h)·(1/√F).
+    /// </summary>
+    private static string AttentionContext(GraphBuilder graph, AttentionKind kind, IReadOnlyDictionary<string, Tensor> p,
+        string x, string? lengths, int features)
+    {
+        string y = graph.Node("Transpose", [x], [OnnxAttribute.Ints("perm", 1, 0, 2)]);                       // [batch, sequence, F]
+        string column;                                                                                          // [batch, sequence, 1]
+        if (kind == AttentionKind.Additive)
+        {
+            var weight = p["attention.weight"];                                                                 // [A, F]
+            int A = weight.Dim(0);
+            var transposed = new float[features * A];                                                           // → [F, A]
+            for (int a = 0; a < A; a++)
+                for (int f = 0; f < features; f++) transposed[f * A + a] = weight.Data[a * features + f];
+            string w = graph.Initializer("attention.weight_t", OnnxTensor.Floats("", [features, A], transposed));
+            string bias = graph.Initializer("attention.bias", Floats(p["attention.bias"]));
+            string v = graph.Initializer("attention.v", OnnxTensor.Floats("", [A, 1], p["attention.v"].Data));
+            string hidden = graph.Node("Tanh", [graph.Node("Add", [graph.Node("MatMul", [y, w], []), bias], [])], []);
+            column = graph.Node("MatMul", [hidden, v], []);
+        }
+        else
+        {
+            string q = graph.Initializer("attention.query", OnnxTensor.Floats("", [features, 1], p["attention.query"].Data));
+            string scale = graph.Initializer("attention.scale", OnnxTensor.Floats("", [], [(float)(1 / Math.Sqrt(features))]));
+            column = graph.Node("Mul", [graph.Node("MatMul", [y, q], []), scale], []);
+        }
+        string scores = graph.Node("Squeeze", [column, graph.Int64s("axes_2", 2)], []);                        // [batch, sequence]
+        if (lengths is not null)
+        {
+            string shape = graph.Node("Shape", [y], []);
+            string steps = graph.Node("Gather", [shape, graph.Int64Scalar("one_i64", 1)], [OnnxAttribute.Int("axis", 0)]);
+            string range = graph.Node("Range", [graph.Int64Scalar("zero_i64", 0), steps, graph.Int64Scalar("one_i64", 1)], []); // [sequence]
+            string length64 = graph.Node("Cast", [lengths], [OnnxAttribute.Int("to", (long)OnnxDataType.Int64)]);
+            string column64 = graph.Node("Unsqueeze", [length64, graph.Int64s("axes_1", 1)], []);            // [batch, 1]
+            string real = graph.Node("Less", [range, column64], []);                                           // [batch, sequence]
+            string masked = graph.Initializer("attention.masked", OnnxTensor.Floats("", [], [-1e30f]));
+            scores = graph.Node("Where", [real, scores, masked], []);
+        }
+        string alpha = graph.Node("Softmax", [scores], [OnnxAttribute.Int("axis", 1)]);                        // [batch, sequence]
+        string row = graph.Node("Unsqueeze", [alpha, graph.Int64s("axes_1", 1)], []);                          // [batch, 1, sequence]
+        string context = graph.Node("MatMul", [row, y], []);                                                   // [batch, 1, F]
+        return graph.Node("Squeeze", [context, graph.Int64s("axes_1", 1)], []);                                // [batch, F]
+    }
+
     private static int GateCount(CellKind cell) => GateOrder.OnnxFromPyTorch(cell).Length;
 
     private static OnnxTensor Floats(Tensor t) => OnnxTensor.Floats("", [.. t.Shape.Select(d => (long)d)], t.Data);
 
     /// <summary>
     /// The spec properties this exporter knows. Any other property of <see cref="SequenceModelSpec"/> (an architecture
-    /// option the graph cannot express yet, such as layer normalisation or attention) must still hold its default value, or
+    /// option the graph cannot express yet, such as layer normalisation or an attention decoder) must still hold its default value, or
     /// the model is refused: a graph that ignored it would compute something else.
     /// </summary>
     private static readonly HashSet<string> KnownSpecProperties =
@@ -279,10 +328,11 @@ public static class OnnxExporter
         nameof(SequenceModelSpec.Residual),       // Add of each layer l ≥ 1's input to its output
         // Variational input and recurrent dropout act only while training: the inference graph is the plain stack's.
         // (Zoneout is not listed: at inference it mixes h_{t−1} into every step, h = z·h_{t−1} + (1−z)·h̃, which the
-        // ONNX recurrent operators cannot express; layer norm is not listed either: it changes every gate; nor are
-        // Attention and DecoderAttention, which are not written to the graph yet.)
+        // ONNX recurrent operators cannot express; layer norm is not listed either: it changes every gate; nor is
+        // DecoderAttention, which is not written to the graph yet.)
         nameof(SequenceModelSpec.InputDropout), nameof(SequenceModelSpec.RecurrentDropout),
         nameof(SequenceModelSpec.Initialization), // how weights were drawn; the file's weights are exported
+        nameof(SequenceModelSpec.Attention),      // attention pooling: scores, masked softmax, context before the head
     ];
 
     internal static void CheckArchitecture(SequenceModelSpec spec, string source)
@@ -369,6 +419,17 @@ internal sealed class ParameterLayout
                 shapes[$"encoder.bias_ih{suffix}"] = [GH];
                 shapes[$"encoder.bias_hh{suffix}"] = [GH];
             }
+        if (spec.Attention == AttentionKind.Additive)
+        {
+            int F = directions * H;
+            shapes["attention.weight"] = [F, F];
+            shapes["attention.bias"] = [F];
+            shapes["attention.v"] = [F];
+        }
+        else if (spec.Attention == AttentionKind.Dot)
+        {
+            shapes["attention.query"] = [directions * H];
+        }
         shapes["head.weight"] = [spec.OutputSize, directions * H];
         shapes["head.bias"] = [spec.OutputSize];
         return new ParameterLayout(directions, shapes);

@@ -81,6 +81,44 @@ public class OnnxExportTests(ITestOutputHelper output)
         CheckParity(kind, Spec(kind, cell, layers) with { Bidirectional = bidirectional, Residual = residual, LayerDropout = layerDropout },
             $"{kind} {cell} layers={layers} bidirectional={bidirectional} residual={residual} layer-dropout={layerDropout}");
 
+    public static TheoryData<string, CellKind, int, AttentionKind, bool> AttentionCases()
+    {
+        var data = new TheoryData<string, CellKind, int, AttentionKind, bool>();
+        foreach (string kind in new[] { "classify-text", "classify-numeric", "forecast" })
+            foreach (var attention in new[] { AttentionKind.Additive, AttentionKind.Dot })
+            {
+                foreach (var cell in new[] { CellKind.Lstm, CellKind.Gru })
+                    foreach (int layers in new[] { 1, 2 })
+                        data.Add(kind, cell, layers, attention, false);
+                data.Add(kind, attention == AttentionKind.Additive ? CellKind.Lstm : CellKind.Gru, 2, attention, true);
+            }
+        return data;
+    }
+
+    /// <summary>Attention pooling: scores, a softmax masked to each sequence's real steps, the context before the head.</summary>
+    [Theory]
+    [MemberData(nameof(AttentionCases))]
+    public void AttentionPoolingOnnxRuntimeMatchesRecur(string kind, CellKind cell, int layers, AttentionKind attention, bool bidirectional) =>
+        CheckParity(kind, Spec(kind, cell, layers) with { Attention = attention, Bidirectional = bidirectional },
+            $"attention={attention} {kind} {cell} layers={layers} bidirectional={bidirectional}");
+
+    [Theory]
+    [InlineData("classify-text", CellKind.Lstm, AttentionKind.Additive, false)]
+    [InlineData("forecast", CellKind.Gru, AttentionKind.Dot, true)]
+    public void AttentionWithoutLengthsUsesAllSteps(string kind, CellKind cell, AttentionKind attention, bool bidirectional)
+    {
+        using var dir = new TempDirectory();
+        var spec = Spec(kind, cell, 2) with { Attention = attention, Bidirectional = bidirectional };
+        var file = OnnxHarness.SaveAndLoad(OnnxHarness.RandomModel(spec, 5), Task(kind), dir.Path);
+        using var session = new InferenceSession(OnnxExporter.Export(file, new OnnxExportOptions { Lengths = false }));
+        Assert.Equal(["input"], session.InputMetadata.Keys.ToArray());
+        var batch = OnnxHarness.RandomBatch(spec, 3, 10, null, new RecurRandom(3));
+        double error = OnnxHarness.RelativeError(spec, batch, OnnxHarness.OnnxForward(session, spec, batch, withLengths: false),
+            OnnxHarness.RecurForward(file.Model, batch));
+        output.WriteLine($"onnx-max-relative-error no-lengths attention={attention} {kind} {cell}: {error:E3}");
+        Assert.True(error <= Tolerance, $"relative error {error:E2}");
+    }
+
     private void CheckParity(string kind, SequenceModelSpec spec, string label)
     {
         using var dir = new TempDirectory();
