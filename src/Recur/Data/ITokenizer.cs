@@ -31,6 +31,23 @@ public interface ITokenizer
     IReadOnlyList<string> Tokenize(string text);
 }
 
+/// <summary>Rebuilds a tokenizer from the state a model file stores (<c>recur.data</c>).</summary>
+public static class Tokenizers
+{
+    /// <summary>
+    /// kind: "char", "word" or "bpe"; characters, words or bpeSymbols: the known tokens in id order (id = index + 2);
+    /// merges: BPE merges as [left, right] pairs in rank order.
+    /// </summary>
+    public static ITokenizer FromState(string kind, string? characters, string[]? words, string[]? bpeSymbols, string[][]? merges,
+        int maxLength, bool lowerCase) => kind switch
+    {
+        "char" => new CharacterVocabulary(characters ?? "", maxLength),
+        "word" => new WordTokenizer(words ?? [], maxLength, lowerCase),
+        "bpe" => new BpeTokenizer(bpeSymbols ?? [], (merges ?? []).Select(m => (m[0], m[1])).ToArray(), maxLength, lowerCase),
+        _ => throw new InvalidInputException($"unknown tokenizer '{kind}' in the model file."),
+    };
+}
+
 /// <summary>Shared pieces of the word-level tokenizers.</summary>
 internal static class TokenizerText
 {

@@ -31,13 +31,7 @@ public sealed record ClassifyState
     [JsonPropertyName("vocabulary_size")] public int VocabularySize { get; init; }
 
     /// <summary>The tokenizer this state describes (text models only).</summary>
-    public ITokenizer CreateTokenizer() => Tokenizer switch
-    {
-        "char" => new CharacterVocabulary(Characters ?? "", MaxLength),
-        "word" => new WordTokenizer(Words ?? [], MaxLength, LowerCase),
-        "bpe" => new BpeTokenizer(BpeSymbols ?? [], (BpeMerges ?? []).Select(m => (m[0], m[1])).ToArray(), MaxLength, LowerCase),
-        _ => throw new InvalidInputException($"unknown tokenizer '{Tokenizer}' in the model file."),
-    };
+    public ITokenizer CreateTokenizer() => Tokenizers.FromState(Tokenizer, Characters, Words, BpeSymbols, BpeMerges, MaxLength, LowerCase);
     [JsonPropertyName("max_length")] public int MaxLength { get; init; }
     /// <summary>Numeric sequences grouped by this column: each id's rows (in file order) are one sequence.</summary>
     [JsonPropertyName("id_column")] public string? IdColumn { get; init; }
@@ -173,13 +167,7 @@ public static class ClassifyWorkflow
         var model = new SequenceModel(spec, new RecurRandom(seed));
         var transfer = pretrained?.Apply(model, "classify", textTokenizer, classes, log);
         var options = FineTuning.Configure(WorkflowOptions.Create(resolved, callbacks, checkpoints), FineTuning.From(resolved, model, transfer), log);
-        string weighting = (config.ClassWeights ?? "none").ToLowerInvariant();
-        float[]? weights = weighting switch
-        {
-            "none" => null,
-            "balanced" => SequenceDataset.BalancedWeights(split.Train.Select(r => labels[r]).ToArray(), classes.Length),
-            _ => throw new InvalidInputException($"--class-weights: expected none or balanced; found '{config.ClassWeights}'."),
-        };
+        var weights = SequenceDataset.ClassWeightsFor(config.ClassWeights, split.Train.Select(r => labels[r]).ToArray(), classes.Length);
         var history = Trainer.Fit(model, inputs(split.Train, labels).WithClassWeights(weights), inputs(split.Validation, labels).WithClassWeights(weights), options, log);
         var report = Score(model, state, inputs(split.Test, labels), labels, split.Train);
         var testData = inputs(split.Test, labels);

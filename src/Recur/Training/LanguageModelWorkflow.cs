@@ -31,13 +31,7 @@ public sealed record LanguageModelState
     [JsonPropertyName("unigram_counts")] public long[] UnigramCounts { get; init; } = [];
     [JsonPropertyName("split")] public string Split { get; init; } = $"characters in order: first {TextSplit.TrainFraction} train, next {TextSplit.ValidationFraction} validation, last {TextSplit.TestFraction} test";
 
-    public ITokenizer CreateTokenizer() => Tokenizer switch
-    {
-        "char" => new CharacterVocabulary(Characters ?? "", Math.Max(1, Bptt)),
-        "word" => new WordTokenizer(Words ?? [], Math.Max(1, Bptt), LowerCase),
-        "bpe" => new BpeTokenizer(BpeSymbols ?? [], (BpeMerges ?? []).Select(m => (m[0], m[1])).ToArray(), Math.Max(1, Bptt), LowerCase),
-        _ => throw new InvalidInputException($"unknown tokenizer '{Tokenizer}' in the model file."),
-    };
+    public ITokenizer CreateTokenizer() => Tokenizers.FromState(Tokenizer, Characters, Words, BpeSymbols, BpeMerges, Math.Max(1, Bptt), LowerCase);
 }
 
 /// <summary>

@@ -144,6 +144,18 @@ public sealed class SequenceDataset
     }
 
     /// <summary>
+    /// The per-class loss weights <c>--class-weights</c> asks for: none (null) or balanced (<see cref="BalancedWeights"/>
+    /// over the training labels).
+    /// </summary>
+    public static float[]? ClassWeightsFor(string? option, ReadOnlySpan<int> trainingLabels, int classes) =>
+        (option ?? "none").ToLowerInvariant() switch
+        {
+            "none" => null,
+            "balanced" => BalancedWeights(trainingLabels, classes),
+            _ => throw new InvalidInputException($"--class-weights: expected none or balanced; found '{option}'."),
+        };
+
+    /// <summary>
     /// sklearn's "balanced" weights from these labels: w_c = N / (C · n_c), so every class carries the same total
     /// weight; a class absent here gets weight 1.
     /// </summary>

@@ -144,13 +144,7 @@ public static class TagWorkflow
             FineTuning.From(resolved, model, transfer), log);
         var encode = Encoder(state);
         var trainData = encode(train, classIndex);
-        string weighting = (config.ClassWeights ?? "none").ToLowerInvariant();
-        float[]? weights = weighting switch
-        {
-            "none" => null,
-            "balanced" => SequenceDataset.BalancedWeights(train.SelectMany(s => s.Labels).Select(l => classIndex[l]).ToArray(), state.Classes.Length),
-            _ => throw new InvalidInputException($"--class-weights: expected none or balanced; found '{config.ClassWeights}'."),
-        };
+        var weights = SequenceDataset.ClassWeightsFor(config.ClassWeights, train.SelectMany(s => s.Labels).Select(l => classIndex[l]).ToArray(), state.Classes.Length);
         var validationData = encode(split.Validation.Select(i => sequences[i]).ToList(), classIndex);
         var history = Trainer.Fit(model, trainData.WithClassWeights(weights), validationData.WithClassWeights(weights), options, log);
 
