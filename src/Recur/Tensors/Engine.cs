@@ -18,4 +18,33 @@ public static class Engine
             _threads = value;
         }
     }
+
+    [ThreadStatic] private static bool t_insideParts;
+
+    /// <summary>
+    /// Threads a kernel may start from the calling thread: <see cref="Threads"/>, or 1 inside a part run by
+    /// <see cref="RunParts"/>, which already occupies every thread (nesting would oversubscribe the cores).
+    /// </summary>
+    internal static int AvailableThreads => t_insideParts ? 1 : _threads;
+
+    /// <summary>
+    /// Runs parts 0 … parts−1 of a kernel, one per thread when there are several; a part may not start threads of
+    /// its own (<see cref="AvailableThreads"/> is 1 inside it). Parts write disjoint data, so who runs which does not
+    /// change any result.
+    /// </summary>
+    internal static void RunParts(int parts, Action<int> part)
+    {
+        if (parts == 1)
+        {
+            part(0);
+            return;
+        }
+        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, p =>
+        {
+            bool outer = t_insideParts;
+            t_insideParts = true;
+            try { part(p); }
+            finally { t_insideParts = outer; }
+        });
+    }
 }

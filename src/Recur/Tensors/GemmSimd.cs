@@ -270,7 +270,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     {
         _o = o;
         double flops = 2.0 * o.M * o.N * o.K;
-        _threads = flops >= GemmSimd.ParallelFlops ? Engine.Threads : 1;
+        _threads = flops >= GemmSimd.ParallelFlops ? Engine.AvailableThreads : 1;
         if (o.M == 1)
         {
             ExecuteRow();
@@ -328,7 +328,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         driver._packedBBlock = packed;
         double flops = 2.0 * operands.M * operands.N * operands.K;
         int panels = (operands.N + NR - 1) / NR;
-        driver._threads = flops >= GemmSimd.ParallelFlops ? Math.Min(Engine.Threads, panels) : 1;
+        driver._threads = flops >= GemmSimd.ParallelFlops ? Math.Min(Engine.AvailableThreads, panels) : 1;
         driver._bPanels = panels;
         driver._chunkPanels = (panels + driver._threads - 1) / driver._threads;
         driver.RunItems((panels + driver._chunkPanels - 1) / driver._chunkPanels, driver._computePacked);

@@ -345,24 +345,32 @@ internal static unsafe class FusedCells
         {
             switch (Resolve(isa))
             {
-                case GemmIsa.Avx512: RnnForward<Float512>(start, n, xg, hg, s, ph); break;
-                case GemmIsa.Avx2: RnnForward<Float256>(start, n, xg, hg, s, ph); break;
-                default: RnnForward<FloatPortable>(start, n, xg, hg, s, ph); break;
+                case GemmIsa.Avx512: RnnForward<Float512>(b0, rows, hidden, xg, hg, s, ph); break;
+                case GemmIsa.Avx2: RnnForward<Float256>(b0, rows, hidden, xg, hg, s, ph); break;
+                default: RnnForward<FloatPortable>(b0, rows, hidden, xg, hg, s, ph); break;
             }
         }
     }
 
+    /// <summary>
+    /// Row by row, so which units take the vector tanh and which the scalar one depends only on the unit, not on
+    /// which rows a call covers (a batch split across threads computes the same bits).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RnnForward<TV>(int start, int n, float* xg, float* hg, float* saved, float* h) where TV : struct, IFloatVector<TV>
+    private static void RnnForward<TV>(int b0, int rows, int H, float* xg, float* hg, float* saved, float* h) where TV : struct, IFloatVector<TV>
     {
-        int w = TV.Count, end = start + n, j = start;
-        for (; j + w <= end; j += w)
+        int w = TV.Count;
+        for (int b = b0; b < b0 + rows; b++)
         {
-            TV y = Tanh(TV.Add(TV.Load(xg + j), TV.Load(hg + j)));
-            TV.Store(y, h + j);
-            TV.Store(y, saved + j);
+            int j = b * H, end = j + H;
+            for (; j + w <= end; j += w)
+            {
+                TV y = Tanh(TV.Add(TV.Load(xg + j), TV.Load(hg + j)));
+                TV.Store(y, h + j);
+                TV.Store(y, saved + j);
+            }
+            for (; j < end; j++) h[j] = saved[j] = Tanh(xg[j] + hg[j]);
         }
-        for (; j < end; j++) h[j] = saved[j] = Tanh(xg[j] + hg[j]);
     }
 
     /// <summary>As <see cref="RnnCell.BackwardReference{T}"/>, float32, rows [b0, b0 + rows).</summary>

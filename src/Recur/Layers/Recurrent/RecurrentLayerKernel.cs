@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Recur.Tensors;
 
@@ -155,55 +156,66 @@ public static class RecurrentLayerKernel<T, TCell>
         if (recurrentMask is not null) cache.MaskedStates = Workspace.Allocate<T>(steps * BH);
         bool zoneout = options is { HasZoneout: true };
         T zoneScalar = T.CreateChecked(options?.Zoneout ?? 0);
-        int savedStep = batch * TCell.SavedWidth * H;
-        for (int t = 0; t < steps; t++)
+        int S = TCell.SavedWidth, savedStep = batch * S * H;
+
+        // The time loop over rows [r0, r0 + n) of the batch: sequences are independent, so each part runs every
+        // step on its own rows with no barrier between steps (see BatchParts).
+        void ForwardRows(int r0, int n)
         {
-            // hGates = h_{t−1}·W_hhᵀ + b_hh, with recurrent dropout (h_{t−1} ⊙ m)·W_hhᵀ + b_hh
-            ReadOnlySpan<T> hIn = cache.Hs.AsSpan(t * BH, BH);
-            if (cache.MaskedStates is { } maskedStates)
+            int rowH = r0 * H, nH = n * H, nGH = n * GH;
+            var hGatesRows = hGates.AsSpan(r0 * GH, nGH);
+            for (int t = 0; t < steps; t++)
             {
-                var into = maskedStates.AsSpan(t * BH, BH);
-                TensorPrimitives.Multiply(hIn, recurrentMask, into);
-                hIn = into;
-            }
-            if (ln is null)
-            {
-                for (int b = 0; b < batch; b++) w.RecurrentBias.CopyTo(hGates.AsSpan(b * GH, GH));
-                RecurrentProduct(packedRecurrent, batch, GH, H, hIn, recurrentTransposed, hGates, accumulate: true);
-            }
-            else
-            {
-                RecurrentProduct(packedRecurrent, batch, GH, H, hIn, recurrentTransposed, hGates, accumulate: false);
-                RowLayerNorm<T>.Forward(batch, GH, hGates, ln.RecurrentGain, ln.RecurrentBias, w.RecurrentBias, hGates,
-                    cache.HNorm.AsSpan(t * batch * GH, batch * GH), cache.HRstd.AsSpan(t * batch, batch));
-            }
-            if (lnCell)
-                LstmCell.ForwardLayerNorm<T>(batch, H,
-                    xGates.AsSpan(t * batch * GH, batch * GH), hGates, CellSlice(cache.Cs, t, BH),
-                    cache.Saved.AsSpan(t * savedStep, savedStep),
-                    cache.Hs.AsSpan((t + 1) * BH, BH), CellSlice(cache.Cs, t + 1, BH),
-                    ln!.CellGain, ln.CellBias, cache.CNorm.AsSpan(t * BH, BH), cache.CRstd.AsSpan(t * batch, batch));
-            else
-                TCell.Forward<T>(batch, H,
-                    xGates.AsSpan(t * batch * GH, batch * GH), hGates,
-                    cache.Hs.AsSpan(t * BH, BH), CellSlice(cache.Cs, t, BH),
-                    cache.Saved.AsSpan(t * savedStep, savedStep),
-                    cache.Hs.AsSpan((t + 1) * BH, BH), CellSlice(cache.Cs, t + 1, BH));
-            if (zoneout)
-            {
-                // h_t = ζ ⊙ h_{t−1} + (1 − ζ) ⊙ h̃_t, likewise c
-                Zone(cache.Hs.AsSpan((t + 1) * BH, BH), cache.Hs.AsSpan(t * BH, BH), StepSlice(options!.ZoneoutHidden, t, BH), zoneScalar);
-                if (TCell.HasCellState)
-                    Zone(cache.Cs.AsSpan((t + 1) * BH, BH), cache.Cs.AsSpan(t * BH, BH), StepSlice(options.ZoneoutCell, t, BH), zoneScalar);
-            }
-            // Padded rows carry the previous state over what the cell computed.
-            for (int b = 0; b < mask.Length; b++)
-            {
-                if (t < mask[b]) continue;
-                cache.Hs.AsSpan(t * BH + b * H, H).CopyTo(cache.Hs.AsSpan((t + 1) * BH + b * H, H));
-                if (TCell.HasCellState) cache.Cs.AsSpan(t * BH + b * H, H).CopyTo(cache.Cs.AsSpan((t + 1) * BH + b * H, H));
+                // hGates = h_{t−1}·W_hhᵀ + b_hh, with recurrent dropout (h_{t−1} ⊙ m)·W_hhᵀ + b_hh
+                ReadOnlySpan<T> hIn = cache.Hs.AsSpan(t * BH + rowH, nH);
+                if (cache.MaskedStates is { } maskedStates)
+                {
+                    var into = maskedStates.AsSpan(t * BH + rowH, nH);
+                    TensorPrimitives.Multiply(hIn, recurrentMask!.AsSpan(rowH, nH), into);
+                    hIn = into;
+                }
+                if (ln is null)
+                {
+                    for (int b = 0; b < n; b++) w.RecurrentBias.CopyTo(hGatesRows.Slice(b * GH, GH));
+                    RecurrentProduct(packedRecurrent, n, GH, H, hIn, recurrentTransposed, hGatesRows, accumulate: true);
+                }
+                else
+                {
+                    RecurrentProduct(packedRecurrent, n, GH, H, hIn, recurrentTransposed, hGatesRows, accumulate: false);
+                    RowLayerNorm<T>.Forward(n, GH, hGatesRows, ln.RecurrentGain, ln.RecurrentBias, w.RecurrentBias, hGatesRows,
+                        cache.HNorm.AsSpan((t * batch + r0) * GH, nGH), cache.HRstd.AsSpan(t * batch + r0, n));
+                }
+                var xGatesRows = xGates.AsSpan((t * batch + r0) * GH, nGH);
+                var saved = cache.Saved.AsSpan(t * savedStep + r0 * S * H, n * S * H);
+                var hNext = cache.Hs.AsSpan((t + 1) * BH + rowH, nH);
+                if (lnCell)
+                    LstmCell.ForwardLayerNorm<T>(n, H, xGatesRows, hGatesRows, CellRows(cache.Cs, t * BH + rowH, nH), saved,
+                        hNext, CellRows(cache.Cs, (t + 1) * BH + rowH, nH),
+                        ln!.CellGain, ln.CellBias, cache.CNorm.AsSpan(t * BH + rowH, nH), cache.CRstd.AsSpan(t * batch + r0, n));
+                else
+                    TCell.Forward<T>(n, H, xGatesRows, hGatesRows,
+                        cache.Hs.AsSpan(t * BH + rowH, nH), CellRows(cache.Cs, t * BH + rowH, nH),
+                        saved, hNext, CellRows(cache.Cs, (t + 1) * BH + rowH, nH));
+                if (zoneout)
+                {
+                    // h_t = ζ ⊙ h_{t−1} + (1 − ζ) ⊙ h̃_t, likewise c
+                    Zone(hNext, cache.Hs.AsSpan(t * BH + rowH, nH), MaskRows(options!.ZoneoutHidden, t * BH + rowH, nH), zoneScalar);
+                    if (TCell.HasCellState)
+                        Zone(cache.Cs.AsSpan((t + 1) * BH + rowH, nH), cache.Cs.AsSpan(t * BH + rowH, nH),
+                            MaskRows(options.ZoneoutCell, t * BH + rowH, nH), zoneScalar);
+                }
+                // Padded rows carry the previous state over what the cell computed.
+                for (int b = r0; b < Math.Min(r0 + n, mask.Length); b++)
+                {
+                    if (t < mask[b]) continue;
+                    cache.Hs.AsSpan(t * BH + b * H, H).CopyTo(cache.Hs.AsSpan((t + 1) * BH + b * H, H));
+                    if (TCell.HasCellState) cache.Cs.AsSpan(t * BH + b * H, H).CopyTo(cache.Cs.AsSpan((t + 1) * BH + b * H, H));
+                }
             }
         }
+
+        int parts = BatchParts(batch, H);
+        Engine.RunParts(parts, p => ForwardRows(PartStart(p, parts, batch), PartStart(p + 1, parts, batch) - PartStart(p, parts, batch)));
         if (cache.MaskedOutput is { } output)
         {
             // Output = h_1 … h_T with the padded rows zero.
@@ -273,63 +285,119 @@ public static class RecurrentLayerKernel<T, TCell>
         // W_hh [G·H, H] packed once for every step's dh_{t−1} += dHGates_t·W_hh (float32).
         var packedRecurrent = PackRecurrent(w, transpose: false);
 
-        int savedStep = batch * TCell.SavedWidth * H;
-        for (int t = steps - 1; t >= 0; t--)
+        int S = TCell.SavedWidth, savedStep = batch * S * H;
+        int parts = BatchParts(batch, H);
+        // Per part: Σ‖dL/dh_t‖² over its rows [parts, T], and its own layer-norm gain/bias gradients (summed in part
+        // order after the loop, so the result does not depend on scheduling).
+        var squaredNorms = stepGradientNorms.IsEmpty ? [] : new double[parts * steps];
+        var partNorms = parts == 1 || dln is null ? null
+            : Enumerable.Range(0, parts).Select(_ => new RecurrentLayerNorm<T>(GH, dln.CellGain.Length)).ToArray();
+
+        // The backward time loop over rows [r0, r0 + n): as the forward pass, each part runs every step on its own rows.
+        void BackwardRows(int part, int r0, int n, ReadOnlySpan<T> dOutput)
         {
-            // h_t feeds the output sequence and step t+1
-            if (dOutput.IsEmpty) dhNext.CopyTo(dhTotal.AsSpan());
-            else TensorPrimitives.Add(dOutput.Slice(t * BH, BH), dhNext, dhTotal);
-            for (int b = 0; b < mask.Length; b++)
-                if (t >= mask[b]) dhNext.AsSpan(b * H, H).CopyTo(dhTotal.AsSpan(b * H, H)); // padded output was a constant 0
-            if (!stepGradientNorms.IsEmpty) stepGradientNorms[t] = double.CreateTruncating(TensorPrimitives.Norm<T>(dhTotal));
-            if (zoneout)
+            int rowH = r0 * H, nH = n * H, nGH = n * GH;
+            var dlnPart = partNorms?[part] ?? dln;
+            var rowLengths = cache.Lengths.Length == 0 ? [] : cache.Lengths.Span.Slice(r0, n);
+            // Each part swaps its own views of the shared [B, H] buffers; all parts swap equally often.
+            T[] dhNextP = dhNext, dhPrevP = dhPrev, dcNextP = dcNext, dcPrevP = dcPrev, dhCellP = dhCell, dcCellP = dcCell;
+            for (int t = steps - 1; t >= 0; t--)
             {
-                // h_t = ζ ⊙ h_{t−1} + (1 − ζ) ⊙ h̃_t: the cell's update gets (1 − ζ) of the gradient
-                Unzone(dhTotal, StepSlice(options!.ZoneoutHidden, t, BH), zoneScalar, dhCell);
-                if (TCell.HasCellState) Unzone(dcNext, StepSlice(options.ZoneoutCell, t, BH), zoneScalar, dcCell);
+                var dhTotalR = dhTotal.AsSpan(rowH, nH);
+                var dhNextR = dhNextP.AsSpan(rowH, nH);
+                var dcNextR = dcNextP.AsSpan(rowH, nH);
+                var dhPrevR = dhPrevP.AsSpan(rowH, nH);
+                var dcPrevR = dcPrevP.AsSpan(rowH, nH);
+                var dhCellR = dhCellP.AsSpan(rowH, nH);
+                var dcCellR = dcCellP.AsSpan(rowH, nH);
+                // h_t feeds the output sequence and step t+1
+                if (dOutput.IsEmpty) dhNextR.CopyTo(dhTotalR);
+                else TensorPrimitives.Add(dOutput.Slice(t * BH + rowH, nH), dhNextR, dhTotalR);
+                for (int b = 0; b < rowLengths.Length; b++)
+                    if (t >= rowLengths[b]) dhNextR.Slice(b * H, H).CopyTo(dhTotalR.Slice(b * H, H)); // padded output was a constant 0
+                if (squaredNorms.Length > 0) squaredNorms[part * steps + t] = double.CreateTruncating(TensorPrimitives.SumOfSquares<T>(dhTotalR));
+                if (zoneout)
+                {
+                    // h_t = ζ ⊙ h_{t−1} + (1 − ζ) ⊙ h̃_t: the cell's update gets (1 − ζ) of the gradient
+                    Unzone(dhTotalR, MaskRows(options!.ZoneoutHidden, t * BH + rowH, nH), zoneScalar, dhCellR);
+                    if (TCell.HasCellState) Unzone(dcNextR, MaskRows(options.ZoneoutCell, t * BH + rowH, nH), zoneScalar, dcCellR);
+                }
+                var saved = cache.Saved.AsSpan(t * savedStep + r0 * S * H, n * S * H);
+                var dXGatesR = dXGates.AsSpan((t * batch + r0) * GH, nGH);
+                var dHGatesR = dHGates.AsSpan((t * batch + r0) * GH, nGH);
+                if (lnCell)
+                    LstmCell.BackwardLayerNorm<T>(n, H, saved, CellRows(cache.Cs, t * BH + rowH, nH), dhCellR, dcCellR,
+                        cache.CNorm.AsSpan(t * BH + rowH, nH), cache.CRstd.AsSpan(t * batch + r0, n), ln!.CellGain,
+                        dXGatesR, dhPrevR, dcPrevR, dlnPart!.CellGain, dlnPart.CellBias, rowLengths, t);
+                else
+                    TCell.Backward<T>(n, H, saved, cache.Hs.AsSpan(t * BH + rowH, nH), CellRows(cache.Cs, t * BH + rowH, nH),
+                        dhCellR, dcCellR, dXGatesR, dHGatesR, dhPrevR, dcPrevR);
+                if (zoneout)
+                {
+                    // … and ζ of it reaches the previous state directly.
+                    AddZoned(dhTotalR, MaskRows(options!.ZoneoutHidden, t * BH + rowH, nH), zoneScalar, dhPrevR);
+                    if (TCell.HasCellState) AddZoned(dcNextR, MaskRows(options.ZoneoutCell, t * BH + rowH, nH), zoneScalar, dcPrevR);
+                }
+                // Padded rows: no gate gradients; dL/dh and dL/dc reach the previous state unchanged (identity carry).
+                for (int b = 0; b < rowLengths.Length; b++)
+                {
+                    if (t < rowLengths[b]) continue;
+                    dXGatesR.Slice(b * GH, GH).Clear();
+                    if (!TCell.SharesGateGradient) dHGatesR.Slice(b * GH, GH).Clear();
+                    dhTotalR.Slice(b * H, H).CopyTo(dhPrevR.Slice(b * H, H));
+                    if (TCell.HasCellState) dcNextR.Slice(b * H, H).CopyTo(dcPrevR.Slice(b * H, H));
+                }
+                var dHRawR = dHRaw.AsSpan((t * batch + r0) * GH, nGH);
+                if (ln is not null)
+                    RowLayerNorm<T>.Backward(n, GH, dHGatesR, cache.HNorm.AsSpan((t * batch + r0) * GH, nGH),
+                        cache.HRstd.AsSpan(t * batch + r0, n), ln.RecurrentGain, dHRawR, dlnPart!.RecurrentGain, dlnPart.RecurrentBias);
+                // hGates = h_{t−1}·W_hhᵀ  ⇒  dh_{t−1} += dHGates_t·W_hh  (recurrent dropout: ⊙ m)
+                if (recurrentMask is null)
+                    RecurrentProduct(packedRecurrent, n, H, GH, dHRawR, w.RecurrentWeights, dhPrevR, accumulate: true);
+                else
+                {
+                    var dhMaskedR = dhMasked.AsSpan(rowH, nH);
+                    RecurrentProduct(packedRecurrent, n, H, GH, dHRawR, w.RecurrentWeights, dhMaskedR, accumulate: false);
+                    TensorPrimitives.FusedMultiplyAdd(dhMaskedR, recurrentMask.AsSpan(rowH, nH), dhPrevR, dhPrevR);
+                }
+                (dhNextP, dhPrevP) = (dhPrevP, dhNextP);
+                (dcNextP, dcPrevP) = (dcPrevP, dcNextP);
+                if (!zoneout) (dhCellP, dcCellP) = (dhTotal, dcNextP);
             }
-            if (lnCell)
-                LstmCell.BackwardLayerNorm<T>(batch, H,
-                    cache.Saved.AsSpan(t * savedStep, savedStep), CellSlice(cache.Cs, t, BH), dhCell, dcCell,
-                    cache.CNorm.AsSpan(t * BH, BH), cache.CRstd.AsSpan(t * batch, batch), ln!.CellGain,
-                    dXGates.AsSpan(t * batch * GH, batch * GH), dhPrev, dcPrev, dln!.CellGain, dln.CellBias, mask, t);
-            else
-                TCell.Backward<T>(batch, H,
-                    cache.Saved.AsSpan(t * savedStep, savedStep),
-                    cache.Hs.AsSpan(t * BH, BH), CellSlice(cache.Cs, t, BH),
-                    dhCell, dcCell,
-                    dXGates.AsSpan(t * batch * GH, batch * GH), dHGates.AsSpan(t * batch * GH, batch * GH),
-                    dhPrev, dcPrev);
-            if (zoneout)
+        }
+
+        if (parts == 1) BackwardRows(0, 0, batch, dOutput);
+        else
+            unsafe
             {
-                // … and ζ of it reaches the previous state directly.
-                AddZoned(dhTotal, StepSlice(options!.ZoneoutHidden, t, BH), zoneScalar, dhPrev);
-                if (TCell.HasCellState) AddZoned(dcNext, StepSlice(options.ZoneoutCell, t, BH), zoneScalar, dcPrev);
+                // The parts read dOutput from other threads: pinned, so the view each builds stays valid.
+                fixed (byte* pinned = MemoryMarshal.AsBytes(dOutput))
+                {
+                    nint address = (nint)pinned;
+                    int length = dOutput.Length;
+                    Engine.RunParts(parts, p => BackwardRows(p, PartStart(p, parts, batch), PartStart(p + 1, parts, batch) - PartStart(p, parts, batch),
+                        length == 0 ? [] : new ReadOnlySpan<T>((void*)address, length)));
+                }
             }
-            // Padded rows: no gate gradients; dL/dh and dL/dc reach the previous state unchanged (identity carry).
-            for (int b = 0; b < mask.Length; b++)
-            {
-                if (t < mask[b]) continue;
-                dXGates.AsSpan((t * batch + b) * GH, GH).Clear();
-                if (!TCell.SharesGateGradient) dHGates.AsSpan((t * batch + b) * GH, GH).Clear();
-                dhTotal.AsSpan(b * H, H).CopyTo(dhPrev.AsSpan(b * H, H));
-                if (TCell.HasCellState) dcNext.AsSpan(b * H, H).CopyTo(dcPrev.AsSpan(b * H, H));
-            }
-            if (ln is not null)
-                RowLayerNorm<T>.Backward(batch, GH, dHGates.AsSpan(t * batch * GH, batch * GH),
-                    cache.HNorm.AsSpan(t * batch * GH, batch * GH), cache.HRstd.AsSpan(t * batch, batch), ln.RecurrentGain,
-                    dHRaw.AsSpan(t * batch * GH, batch * GH), dln!.RecurrentGain, dln.RecurrentBias);
-            // hGates = h_{t−1}·W_hhᵀ  ⇒  dh_{t−1} += dHGates_t·W_hh  (recurrent dropout: ⊙ m)
-            if (recurrentMask is null)
-                RecurrentProduct(packedRecurrent, batch, H, GH, dHRaw.AsSpan(t * batch * GH, batch * GH), w.RecurrentWeights, dhPrev, accumulate: true);
-            else
-            {
-                RecurrentProduct(packedRecurrent, batch, H, GH, dHRaw.AsSpan(t * batch * GH, batch * GH), w.RecurrentWeights, dhMasked, accumulate: false);
-                TensorPrimitives.FusedMultiplyAdd(dhMasked, recurrentMask, dhPrev, dhPrev);
-            }
+        if (steps % 2 == 1)
+        {
+            // Every part swapped an odd number of times: the latest gradients are in the other buffers.
             (dhNext, dhPrev) = (dhPrev, dhNext);
             (dcNext, dcPrev) = (dcPrev, dcNext);
-            if (!zoneout) (dhCell, dcCell) = (dhTotal, dcNext);
+        }
+        if (partNorms is not null)
+            foreach (var part in partNorms)
+            {
+                TensorPrimitives.Add(dln!.RecurrentGain, part.RecurrentGain, dln.RecurrentGain);
+                TensorPrimitives.Add(dln.RecurrentBias, part.RecurrentBias, dln.RecurrentBias);
+                TensorPrimitives.Add(dln.CellGain, part.CellGain, dln.CellGain);
+                TensorPrimitives.Add(dln.CellBias, part.CellBias, dln.CellBias);
+            }
+        for (int t = 0; t < squaredNorms.Length / Math.Max(1, parts); t++)
+        {
+            double sum = 0;
+            for (int p = 0; p < parts; p++) sum += squaredNorms[p * steps + t];
+            stepGradientNorms[t] = Math.Sqrt(sum);
         }
         if (packedRecurrent is not null) Workspace.Count<float>(-packedRecurrent.Length);
         if (!dh0.IsEmpty) dhNext.CopyTo(dh0);
@@ -389,7 +457,34 @@ public static class RecurrentLayerKernel<T, TCell>
         else GemmSimd.MultiplyPacked(m, MemoryMarshal.Cast<T, float>(a), k, packed, MemoryMarshal.Cast<T, float>(c), n, accumulate);
     }
 
-    private static ReadOnlySpan<T> StepSlice(T[]? perStep, int step, int bh) => perStep is null ? [] : perStep.AsSpan(step * bh, bh);
+    /// <summary>Elements [offset, offset + count) of a per-step mask, or empty without one.</summary>
+    private static ReadOnlySpan<T> MaskRows(T[]? perStep, int offset, int count) => perStep is null ? [] : perStep.AsSpan(offset, count);
+
+    private static Span<T> CellRows(T[] cs, int offset, int count) => cs.Length == 0 ? [] : cs.AsSpan(offset, count);
+
+    /// <summary>Fewest sequences a part of the batch gets: fewer would leave the per-step product too small to pay for a thread.</summary>
+    internal const int MinRowsPerPart = 8;
+
+    /// <summary>Largest W_hh [G·H, H] (bytes) split by batch; a larger one is read once per step by all threads together (column split inside the GEMM).</summary>
+    internal const long BatchSplitWeightBytes = 4L << 20;
+
+    /// <summary>
+    /// Parts the batch is split into, one per thread: each part runs the whole time loop on its own sequences, so
+    /// there is no barrier per step. Only when every thread gets at least <see cref="MinRowsPerPart"/> sequences
+    /// and W_hh is small enough that each thread reading all of it every step is cheaper than a per-step barrier.
+    /// The split depends only on the batch, H and <see cref="Engine.Threads"/>, so results are bit-identical at a
+    /// fixed thread count.
+    /// </summary>
+    internal static int BatchParts(int batch, int hidden)
+    {
+        long weightBytes = (long)TCell.GateCount * hidden * hidden * Unsafe.SizeOf<T>();
+        if (weightBytes > BatchSplitWeightBytes) return 1;
+        return Math.Max(1, Math.Min(Engine.AvailableThreads, batch / MinRowsPerPart));
+    }
+
+    /// <summary>First row of part <paramref name="part"/> of <paramref name="parts"/> (the end of the last is the batch).</summary>
+    private static int PartStart(int part, int parts, int batch) => (int)((long)part * batch / parts);
+
 
     /// <summary>next = ζ ⊙ prev + (1 − ζ) ⊙ next, ζ the mask or (when empty) the scalar.</summary>
     private static void Zone(Span<T> next, ReadOnlySpan<T> prev, ReadOnlySpan<T> mask, T scalar)
@@ -479,7 +574,6 @@ public static class RecurrentLayerKernel<T, TCell>
         return anyPadded ? lengths.ToArray() : [];
     }
 
-    private static Span<T> CellSlice(T[] cs, int step, int bh) => cs.Length == 0 ? [] : cs.AsSpan(step * bh, bh);
 
     private static void CheckState(ReadOnlySpan<T> state, int expected, string name)
     {

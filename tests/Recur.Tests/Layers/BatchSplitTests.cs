@@ -1,0 +1,131 @@
+using System.Numerics;
+using Recur.Layers.Recurrent;
+using Recur.Tensors;
+
+namespace Recur.Tests.Layers;
+
+/// <summary>
+/// The time loop split by batch across threads (<see cref="RecurrentLayerKernel{T, TCell}.BatchParts"/>): every part
+/// runs all steps on its own sequences. Against the same kernel on one thread the outputs, states and all gradients
+/// but the layer-norm gains' are bit-identical (each row's arithmetic is the same; the weight gradients are GEMMs
+/// after the loop); layer-norm gain gradients and step norms are summed per part, so only their rounding moves. In
+/// double the split kernel also matches finite differences, with masks, padding and uneven parts.
+/// </summary>
+[Collection(EngineThreadsCollection.Name)]
+public class BatchSplitTests
+{
+    // B = 26 at 3 threads: parts of 8, 9 and 9 sequences; H = 13 is not a multiple of any vector width.
+    private const int Steps = 7, Batch = 26, Input = 5, Hidden = 13, Threads = 3;
+
+    private static int[] MixedLengths() => Enumerable.Range(0, Batch).Select(b => b % 5 == 0 ? Steps : (b * 3) % (Steps + 1)).ToArray();
+
+    [Fact] public void LstmSplitMatchesOneThreadBitForBit() => CheckAgainstOneThread<LstmCell>(layerNorm: false);
+    [Fact] public void GruSplitMatchesOneThreadBitForBit() => CheckAgainstOneThread<GruCell>(layerNorm: false);
+    [Fact] public void RnnSplitMatchesOneThreadBitForBit() => CheckAgainstOneThread<RnnCell>(layerNorm: false);
+    [Fact] public void LayerNormLstmSplitMatchesOneThread() => CheckAgainstOneThread<LstmCell>(layerNorm: true);
+    [Fact] public void LayerNormGruSplitMatchesOneThread() => CheckAgainstOneThread<GruCell>(layerNorm: true);
+
+    [Fact]
+    public void TheSplitNeedsEnoughSequencesPerThreadAndSmallRecurrentWeights()
+    {
+        int saved = Engine.Threads;
+        try
+        {
+            Engine.Threads = 3;
+            Assert.Equal(3, RecurrentLayerKernel<float, LstmCell>.BatchParts(26, 64));
+            Assert.Equal(2, RecurrentLayerKernel<float, LstmCell>.BatchParts(16, 64));
+            Assert.Equal(1, RecurrentLayerKernel<float, LstmCell>.BatchParts(15, 64));
+            // W_hh of H = 1024 is 16 MiB: every thread reading all of it each step would cost more than a barrier.
+            Assert.Equal(1, RecurrentLayerKernel<float, LstmCell>.BatchParts(128, 1024));
+            Engine.Threads = 1;
+            Assert.Equal(1, RecurrentLayerKernel<float, LstmCell>.BatchParts(128, 64));
+        }
+        finally
+        {
+            Engine.Threads = saved;
+        }
+    }
+
+    [Fact] public void SplitLayerNormLstmWithMasksMatchesFiniteDifferences() => CheckFiniteDifferences<LstmCell>();
+    [Fact] public void SplitLayerNormGruWithMasksMatchesFiniteDifferences() => CheckFiniteDifferences<GruCell>();
+
+    private static RecurrentHarness<T, TCell> Harness<T, TCell>(bool layerNorm, int hidden) where T : struct, IFloatingPointIeee754<T> where TCell : IRecurrentCell
+    {
+        var reference = RecurrentHarness<double, TCell>.Random(Steps, Batch, Input, hidden, layers: 2, seed: 61, layerNorm: layerNorm);
+        reference.Lengths = MixedLengths();
+        reference.Options = RecurrentRegularizationTests.Masks(reference, 0.2, 0.3, 0.15);
+        return reference.Convert<T>();
+    }
+
+    private static (RecurrentStackResult<float> Forward, List<(string Name, float[] Value, float[] Grad)> Gradients) Run<TCell>(
+        RecurrentHarness<float, TCell> h, int threads) where TCell : IRecurrentCell
+    {
+        int saved = Engine.Threads;
+        try
+        {
+            Engine.Threads = threads;
+            return (h.Forward(), h.Named(h.Backward()).ToList());
+        }
+        finally
+        {
+            Engine.Threads = saved;
+        }
+    }
+
+    private static void CheckAgainstOneThread<TCell>(bool layerNorm) where TCell : IRecurrentCell
+    {
+        var h = Harness<float, TCell>(layerNorm, Hidden);
+        Assert.Equal(3, Split(() => RecurrentLayerKernel<float, TCell>.BatchParts(Batch, Hidden)));
+        var (oneForward, oneGradients) = Run(h, 1);
+        var (splitForward, splitGradients) = Run(h, Threads);
+        Assert.Equal(oneForward.Output.ToArray(), splitForward.Output.ToArray());
+        Assert.Equal(oneForward.FinalHidden, splitForward.FinalHidden);
+        Assert.Equal(oneForward.FinalCell, splitForward.FinalCell);
+        for (int i = 0; i < oneGradients.Count; i++)
+        {
+            var (name, _, expected) = oneGradients[i];
+            var actual = splitGradients[i].Grad;
+            if (name.StartsWith("ln_hh_", StringComparison.Ordinal) || name.StartsWith("ln_c_", StringComparison.Ordinal))
+                // Summed per part, then the parts in order: the same terms, another rounding.
+                RecurrentGradientTests.AssertClose(name, actual, expected.Select(v => (double)v).ToArray(), 1e-6);
+            else
+                Assert.True(expected.AsSpan().SequenceEqual(actual), $"{TCell.DisplayName} d/d{name} differs between 1 and {Threads} threads");
+        }
+    }
+
+    private static int Split(Func<int> parts)
+    {
+        int saved = Engine.Threads;
+        try
+        {
+            Engine.Threads = Threads;
+            return parts();
+        }
+        finally
+        {
+            Engine.Threads = saved;
+        }
+    }
+
+    private static void CheckFiniteDifferences<TCell>() where TCell : IRecurrentCell
+    {
+        var h = Harness<double, TCell>(layerNorm: true, hidden: Hidden);
+        int saved = Engine.Threads;
+        try
+        {
+            Engine.Threads = Threads;
+            Assert.Equal(3, RecurrentLayerKernel<double, TCell>.BatchParts(Batch, Hidden));
+            var analytic = h.Backward();
+            foreach (var (name, value, grad) in h.Named(analytic))
+            {
+                var numeric = GradientCheck.Numeric(h.Loss, value);
+                double error = GradientCheck.RelativeError(grad, numeric);
+                Assert.True(error < 1e-7, $"{TCell.DisplayName} d/d{name}: relative error {error:E2} against finite differences");
+            }
+        }
+        finally
+        {
+            Engine.Threads = saved;
+        }
+    }
+}
