@@ -20,7 +20,26 @@ var all = new Dictionary<char, (string Cell, int I, int H, int L, int T, int B)>
     ['d'] = ("LSTM", 1024, 1024, 1, 25, 128),
 };
 Console.WriteLine($"threads {threads}, reps {reps}");
-foreach (char key in configs)
+if (configs.Contains('s'))
+{
+    // Batch-1 streaming (LSTM I8 H128): one step per call through SequenceModel.Continue, carrying the state.
+    var model = new Recur.Models.SequenceModel(new Recur.Models.SequenceModelSpec { Cell = Recur.Layers.CellKind.Lstm, InputSize = 8, HiddenSize = 128, OutputSize = 1 }, new RecurRandom(1));
+    var batch = new Recur.Models.SequenceBatch(1, 1, new Tensor(Enumerable.Range(0, 8).Select(i => (float)Math.Sin(i)).ToArray(), 1, 1, 8), null);
+    Recur.Models.RecurrentState? state = null;
+    for (int i = 0; i < 2000; i++) state = model.Continue(batch, state).State;
+    var stepTimes = new double[20000];
+    long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+    for (int i = 0; i < stepTimes.Length; i++)
+    {
+        long start = Stopwatch.GetTimestamp();
+        state = model.Continue(batch, state).State;
+        stepTimes[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+    }
+    long allocatedPerStep = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / stepTimes.Length;
+    Array.Sort(stepTimes);
+    Console.WriteLine($"s stream LSTM I8 H128 B1: median {stepTimes[stepTimes.Length / 2],8:F2} µs  min {stepTimes[0],8:F2}  p90 {stepTimes[stepTimes.Length * 9 / 10],8:F2}  allocated {allocatedPerStep} B/step");
+}
+foreach (char key in configs.Where(all.ContainsKey))
 {
     var (cell, I, H, L, T, B) = all[key];
     var random = new RecurRandom(1);

@@ -147,11 +147,20 @@ public static class RecurrentLayerKernel<T, TCell>
         var hGates = Workspace.Allocate<T>(batch * GH); // [B, G·H], reused every step
         // W_hhᵀ: [H, G·H] packed once into the GEMM's panel format (float32), so every step's product reads the
         // resident packed weights; the reference (other types) transposes it once so each step reads it row-major.
-        var packedRecurrent = PackRecurrent(w, transpose: true);
-        var recurrentTransposed = packedRecurrent is null ? Workspace.Allocate<T>(H * GH) : [];
-        if (packedRecurrent is null)
+        // A single step (streaming) reads W_hh as it is: packing would cost more than the one product it serves.
+        var packedRecurrent = steps > 1 ? PackRecurrent(w, transpose: true) : null;
+        bool transposeOnce = typeof(T) != typeof(float);
+        var recurrentTransposed = transposeOnce ? Workspace.Allocate<T>(H * GH) : [];
+        if (transposeOnce)
             for (int g = 0; g < GH; g++)
                 for (int k = 0; k < H; k++) recurrentTransposed[k * GH + g] = w.RecurrentWeights[g * H + k];
+        // hGates [n, G·H] (+)= h [n, H]·W_hhᵀ
+        void StepProduct(int n, ReadOnlySpan<T> h, Span<T> gates, bool accumulate)
+        {
+            if (packedRecurrent is not null) RecurrentProduct(packedRecurrent, n, GH, H, h, [], gates, accumulate);
+            else if (transposeOnce) Gemm.Multiply<T>(false, false, n, GH, H, h, recurrentTransposed, gates, accumulate);
+            else Gemm.Multiply<T>(false, true, n, GH, H, h, w.RecurrentWeights, gates, accumulate);
+        }
         var recurrentMask = options?.RecurrentMask;
         if (recurrentMask is not null) cache.MaskedStates = Workspace.Allocate<T>(steps * BH);
         bool zoneout = options is { HasZoneout: true };
@@ -177,11 +186,11 @@ public static class RecurrentLayerKernel<T, TCell>
                 if (ln is null)
                 {
                     for (int b = 0; b < n; b++) w.RecurrentBias.CopyTo(hGatesRows.Slice(b * GH, GH));
-                    RecurrentProduct(packedRecurrent, n, GH, H, hIn, recurrentTransposed, hGatesRows, accumulate: true);
+                    StepProduct(n, hIn, hGatesRows, accumulate: true);
                 }
                 else
                 {
-                    RecurrentProduct(packedRecurrent, n, GH, H, hIn, recurrentTransposed, hGatesRows, accumulate: false);
+                    StepProduct(n, hIn, hGatesRows, accumulate: false);
                     RowLayerNorm<T>.Forward(n, GH, hGatesRows, ln.RecurrentGain, ln.RecurrentBias, w.RecurrentBias, hGatesRows,
                         cache.HNorm.AsSpan((t * batch + r0) * GH, nGH), cache.HRstd.AsSpan(t * batch + r0, n));
                 }
@@ -283,7 +292,7 @@ public static class RecurrentLayerKernel<T, TCell>
         if (!dhT.IsEmpty) dhT.CopyTo(dhNext);
         if (!dcT.IsEmpty) dcT.CopyTo(dcNext);
         // W_hh [G·H, H] packed once for every step's dh_{t−1} += dHGates_t·W_hh (float32).
-        var packedRecurrent = PackRecurrent(w, transpose: false);
+        var packedRecurrent = steps > 1 ? PackRecurrent(w, transpose: false) : null;
 
         int S = TCell.SavedWidth, savedStep = batch * S * H;
         int parts = BatchParts(batch, H);
