@@ -248,14 +248,13 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         }
         var options = OptionsFor(training, T, B);
         LastOptions = options;
-        var x = Layout.SwapLeadingAxes<float>(input.Value.Data, B, T, InputSize); // [T, B, I]
         bool deep = Options.Bidirectional || masks is not null || Options.Residual && L > 1;
-        if (CheckpointTime is int segment)
-        {
-            int K = segment == 0 ? (int)Math.Ceiling(Math.Sqrt(T)) : segment;
-            return deep ? CheckpointedDeepForward(tape, input, h0, c0, lengths, x, masks, options, B, T, K)
-                : CheckpointedForward(tape, input, h0, c0, lengths, x, options, B, T, K);
-        }
+        int? K = CheckpointTime is int segment ? segment == 0 ? (int)Math.Ceiling(Math.Sqrt(T)) : segment : null;
+        if (K is int plainSegment && !deep)
+            return CheckpointedForward(tape, input, h0, c0, lengths, options, B, T, plainSegment);
+        var x = Layout.SwapLeadingAxes<float>(input.Value.Data, B, T, InputSize); // [T, B, I]
+        if (K is int deepSegment)
+            return CheckpointedDeepForward(tape, input, h0, c0, lengths, x, masks, options, B, T, deepSegment);
         if (deep)
             return DeepForward(tape, input, h0, c0, lengths, x, masks, options, B, T);
         var result = RecurrentStackKernel<float, TCell>.Forward(_weights, x, T, B,
@@ -312,9 +311,10 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         };
     }).ToArray();
 
+    /// <summary>Adds dx [T, B, I] (when not empty), dh0 and dc0 into the gradients of input, h0 and c0.</summary>
     private void AddInputGradients(Variable input, Variable? h0, Variable? c0, float[] dx, float[] dh0, float[] dc0, int B, int T)
     {
-        if (input.RequiresGrad)
+        if (input.RequiresGrad && dx.Length > 0)
         {
             var dInput = Layout.SwapLeadingAxes<float>(dx, T, B, InputSize);
             TensorPrimitives.Add(input.Grad.Data, dInput, input.Grad.Data);
@@ -352,35 +352,34 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
 
     // ---- Gradient checkpointing of the time loop (CheckpointTime) ----
 
-    /// <summary>The plain stack through <see cref="CheckpointedStackKernel{T, TCell}"/>: segments of K steps over every layer.</summary>
-    private RecurrentOutput CheckpointedForward(Tape tape, Variable input, Variable? h0, Variable? c0, int[]? lengths, float[] x,
+    /// <summary>
+    /// The plain stack through <see cref="CheckpointedStackKernel{T, TCell}"/>: segments of K steps over every layer,
+    /// on the batch-major input, output and gradients themselves (no whole-sequence layout copies).
+    /// </summary>
+    private RecurrentOutput CheckpointedForward(Tape tape, Variable input, Variable? h0, Variable? c0, int[]? lengths,
         RecurrentLayerOptions<float>?[]? options, int B, int T, int K)
     {
         int H = HiddenSize, L = NumLayers;
         bool needsGrad = tape.IsRecording;
-        var result = CheckpointedStackKernel<float, TCell>.Forward(_weights, x, T, B, K,
+        var result = CheckpointedStackKernel<float, TCell>.Forward(_weights, input.Value.Data, T, B, K,
             h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data, lengths, options,
-            keepBoundaries: needsGrad, measureSaturation: Probe is not null);
+            keepBoundaries: needsGrad, measureSaturation: Probe is not null, batchMajor: true);
         if (Probe is not null) Probe.SaturatedFraction = result.SaturatedFraction!;
-        var output = new Variable(new Tensor(Layout.SwapLeadingAxes<float>(result.Output, T, B, H), B, T, H), needsGrad);
-        Workspace.Release(result.Output); // copied into the output; the backward pass does not read it
+        var output = new Variable(new Tensor(result.Output, B, T, H), needsGrad);
         var hidden = new Variable(new Tensor(result.FinalHidden, L, B, H), needsGrad);
         var cell = TCell.HasCellState ? new Variable(new Tensor(result.FinalCell, L, B, H), needsGrad) : null;
         if (needsGrad)
             tape.Record(() =>
             {
-                float[] dOutput = output.HasGrad ? Layout.SwapLeadingAxes<float>(output.Grad.Data, B, T, H) : [];
-                float[] dx = input.RequiresGrad ? Workspace.Allocate<float>(T * B * InputSize) : [];
                 float[] dh0 = h0 is { RequiresGrad: true } ? new float[h0.Value.Length] : [];
                 float[] dc0 = c0 is { RequiresGrad: true } ? new float[c0.Value.Length] : [];
                 var stepNorms = Probe is null ? null : Enumerable.Range(0, L).Select(_ => new double[T]).ToArray();
-                CheckpointedStackKernel<float, TCell>.Backward(_weights, result, dOutput,
+                // The kernel adds into the input's gradient directly (batch-major, as the input).
+                CheckpointedStackKernel<float, TCell>.Backward(_weights, result, output.HasGrad ? output.Grad.Data : [],
                     hidden.HasGrad ? hidden.Grad.Data : [], cell is { HasGrad: true } ? cell.Grad.Data : [],
-                    Gradients(), dx, dh0, dc0, stepNorms);
+                    Gradients(), input.RequiresGrad ? input.Grad.Data : [], dh0, dc0, stepNorms);
                 if (Probe is not null) Probe.StepGradientNorms = stepNorms!;
-                Workspace.Release(dOutput);
-                AddInputGradients(input, h0, c0, dx, dh0, dc0, B, T);
-                Workspace.Release(dx);
+                AddInputGradients(input, h0, c0, [], dh0, dc0, B, T);
             });
         return new RecurrentOutput(output, hidden, cell);
     }

@@ -111,6 +111,32 @@ public class CheckpointedKernelGradientTests
         AssertSameGradients(expected, actual);
     }
 
+    /// <summary>
+    /// Batch-major sequences (the module's layout) give the same numbers as time-major ones: the segments are the
+    /// same rows, gathered from another place.
+    /// </summary>
+    [Fact]
+    public void BatchMajorSequencesGiveTheSameNumbers()
+    {
+        var h = Stack<LstmCell>(layerNorm: true);
+        int B = h.Batch, I = h.Input, H = h.Hidden;
+        var timeMajor = StackForward(h, Segment);
+        var batchMajor = CheckpointedStackKernel<double, LstmCell>.Forward(h.Weights, Layout.SwapLeadingAxes<double>(h.X, Steps, B, I), Steps, B, Segment,
+            h.H0, h.C0, h.Lengths, h.Options, batchMajor: true);
+        Assert.Equal(timeMajor.Output, Layout.SwapLeadingAxes<double>(batchMajor.Output, B, Steps, H));
+        Assert.Equal(timeMajor.FinalHidden, batchMajor.FinalHidden);
+        var expected = StackBackward(h, Segment);
+        var dWeights = h.Weights.Select(w => w.ZerosLike()).ToList();
+        var (dx, dh0, dc0) = (new double[h.X.Length], new double[h.H0.Length], new double[h.C0.Length]);
+        CheckpointedStackKernel<double, LstmCell>.Backward(h.Weights, batchMajor, Layout.SwapLeadingAxes<double>(h.DOutput, Steps, B, H),
+            h.DhN, h.DcN, dWeights, dx, dh0, dc0);
+        Assert.Equal(expected.dx, Layout.SwapLeadingAxes<double>(dx, B, Steps, I));
+        Assert.Equal(expected.dh0, dh0);
+        Assert.Equal(expected.dc0, dc0);
+        var actual = h.Named((expected.dx, dh0, dc0, dWeights)).ToList();
+        foreach (var ((name, _, e), (_, _, a)) in h.Named(expected).Zip(actual)) Assert.True(e.SequenceEqual(a), $"d/d{name}");
+    }
+
     // ---- the deep path ----
 
     private static DeepRecurrentHarness<double, TCell> Deep<TCell>(int directions, bool layerNorm = false) where TCell : IRecurrentCell

@@ -10,11 +10,11 @@ namespace Recur.Layers.Recurrent;
 /// </summary>
 public sealed class CheckpointedStackResult<T> where T : struct
 {
-    internal CheckpointedStackResult(int steps, int batch, int hidden, int segment, ReadOnlyMemory<T> input, int[] lengths,
+    internal CheckpointedStackResult(int steps, int batch, int hidden, int segment, bool batchMajor, ReadOnlyMemory<T> input, int[] lengths,
         IReadOnlyList<RecurrentLayerOptions<T>?>? options, T[] boundaryHidden, T[] boundaryCell, T[] output, T[] finalHidden,
         T[] finalCell, double[]? saturatedFraction)
     {
-        (Steps, Batch, Hidden, Segment) = (steps, batch, hidden, segment);
+        (Steps, Batch, Hidden, Segment, BatchMajor) = (steps, batch, hidden, segment, batchMajor);
         (Input, Lengths, Options) = (input, lengths, options);
         (BoundaryHidden, BoundaryCell) = (boundaryHidden, boundaryCell);
         (Output, FinalHidden, FinalCell, SaturatedFraction) = (output, finalHidden, finalCell, saturatedFraction);
@@ -27,7 +27,10 @@ public sealed class CheckpointedStackResult<T> where T : struct
     /// <summary>K: steps per segment (the last segment has T − (S−1)·K).</summary>
     public int Segment { get; }
 
-    /// <summary>x: [T, B, I] (a reference).</summary>
+    /// <summary>Whether x, the output and their gradients are batch-major [B, T, ·] rather than time-major [T, B, ·].</summary>
+    public bool BatchMajor { get; }
+
+    /// <summary>x: [T, B, I] or [B, T, I] (a reference).</summary>
     internal ReadOnlyMemory<T> Input { get; }
 
     /// <summary>[B] real steps, or empty when every sequence has T.</summary>
@@ -42,8 +45,7 @@ public sealed class CheckpointedStackResult<T> where T : struct
     internal T[] BoundaryCell { get; }
 
     /// <summary>
-    /// The last layer's outputs [T, B, H] (zero at padded steps). The backward pass does not read it, so a caller
-    /// that copies it elsewhere may release it.
+    /// The last layer's outputs [T, B, H] or [B, T, H] (zero at padded steps). The backward pass does not read it.
     /// </summary>
     public T[] Output { get; }
 
@@ -63,8 +65,11 @@ public sealed class CheckpointedStackResult<T> where T : struct
 /// <summary>
 /// Gradient checkpointing of the time loop of a plain stack (unidirectional; no residual connections or dropout
 /// between layers): the stack of <see cref="RecurrentStackKernel{T, TCell}"/>, run in segments of K steps, with
-/// the single-layer <see cref="RecurrentLayerKernel{T, TCell}"/> called as is. Time-major; letters as
-/// <see cref="IRecurrentCell"/>, S = ⌈T/K⌉ segments.
+/// the single-layer <see cref="RecurrentLayerKernel{T, TCell}"/> called as is. Letters as
+/// <see cref="IRecurrentCell"/>, S = ⌈T/K⌉ segments. The sequences (x, output and their gradients) are time-major
+/// [T, B, ·], or batch-major [B, T, ·] with <c>batchMajor</c>: the segments are gathered into time-major buffers one at a
+/// time anyway, so a module can hand over its own layout and spare the whole-sequence layout copies, which would cost
+/// a good part of what checkpointing saves.
 /// </summary>
 /// <remarks>
 /// <para>Forward: segment s runs every layer over steps sK … sK+k−1 from the previous segment's final states, with
@@ -83,14 +88,15 @@ public static class CheckpointedStackKernel<T, TCell>
     where TCell : IRecurrentCell
 {
     /// <summary>
-    /// x: [T, B, I]; segment: K ≥ 1; h0, c0: [L, B, H] or empty for zeros; lengths: [B] real steps (each in
-    /// 0 … T) or empty for all T; options: null or one entry per layer (null entries for none), the whole
-    /// sequence's masks. keepBoundaries: keep the segment-start states for <see cref="Backward"/> (inference needs
-    /// none); measureSaturation: fill <see cref="CheckpointedStackResult{T}.SaturatedFraction"/>.
+    /// x: [T, B, I] ([B, T, I] with batchMajor); segment: K ≥ 1; h0, c0: [L, B, H] or empty for zeros; lengths: [B]
+    /// real steps (each in 0 … T) or empty for all T; options: null or one entry per layer (null entries for none),
+    /// the whole sequence's masks (zoneout's time-major). keepBoundaries: keep the segment-start states for
+    /// <see cref="Backward"/> (inference needs none); measureSaturation: fill
+    /// <see cref="CheckpointedStackResult{T}.SaturatedFraction"/>.
     /// </summary>
     public static CheckpointedStackResult<T> Forward(IReadOnlyList<RecurrentLayerWeights<T>> layers, ReadOnlyMemory<T> x, int steps, int batch,
         int segment, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, ReadOnlySpan<int> lengths = default,
-        IReadOnlyList<RecurrentLayerOptions<T>?>? options = null, bool keepBoundaries = true, bool measureSaturation = false)
+        IReadOnlyList<RecurrentLayerOptions<T>?>? options = null, bool keepBoundaries = true, bool measureSaturation = false, bool batchMajor = false)
     {
         TimeSegments.CheckSegment(segment);
         int L = layers.Count, H = layers[0].HiddenSize, I = layers[0].InputSize, BH = batch * H, S = TimeSegments.Count(steps, segment);
@@ -123,8 +129,8 @@ public static class CheckpointedStackKernel<T, TCell>
                 if (cell) cState.CopyTo(boundaryCell, s * L * BH);
             }
             long held = 0;
-            var caches = RunSegment(layers, x, batch, start, k, hState, cState, real, options, made, ref held);
-            caches[^1].Output.Span.CopyTo(output.AsSpan(start * BH, k * BH));
+            var caches = RunSegment(layers, x, steps, batch, batchMajor, start, k, hState, cState, real, options, made, ref held);
+            TimeSegments.Scatter(caches[^1].Output.Span, steps, batch, H, batchMajor, start, k, output, add: false);
             if (saturated is not null)
             {
                 long rows = TimeSegments.RealRows(real, batch, start, k);
@@ -140,13 +146,14 @@ public static class CheckpointedStackKernel<T, TCell>
         }
         if (saturated is not null)
             for (int l = 0; l < L; l++) saturated[l] = realRows == 0 ? 0 : saturated[l] / realRows;
-        return new CheckpointedStackResult<T>(steps, batch, H, segment, x, real, options?.ToArray(), boundaryHidden, boundaryCell,
+        return new CheckpointedStackResult<T>(steps, batch, H, segment, batchMajor, x, real, options?.ToArray(), boundaryHidden, boundaryCell,
             output, hState, cState, saturated);
     }
 
     /// <summary>
     /// dOutput: [T, B, H] (empty = none); dhN, dcN: [L, B, H] (empty = none). Recomputes each segment from its
-    /// stored states, last segment first; adds into each layer's gradients and into dx: [T, B, I] when not empty;
+    /// stored states, last segment first; adds into each layer's gradients and into dx: [T, B, I] when not empty
+    /// (dOutput and dx batch-major [B, T, ·] when the forward pass was);
     /// writes dh0, dc0: [L, B, H] when not empty and each layer's ‖dL/dh_t‖ into stepGradientNorms[l]: [T] when given.
     /// </summary>
     public static void Backward(IReadOnlyList<RecurrentLayerWeights<T>> layers, CheckpointedStackResult<T> forward,
@@ -174,24 +181,38 @@ public static class CheckpointedStackKernel<T, TCell>
         {
             int start = s * K, k = Math.Min(K, steps - start);
             long held = 0;
-            var caches = RunSegment(layers, forward.Input, batch, start, k,
+            bool batchMajor = forward.BatchMajor;
+            var caches = RunSegment(layers, forward.Input, steps, batch, batchMajor, start, k,
                 forward.BoundaryHidden.AsSpan(s * L * BH, L * BH), cell ? forward.BoundaryCell.AsSpan(s * L * BH, L * BH) : [],
                 forward.Lengths, forward.Options, made, ref held);
             // The last layer's output gradient, then each layer's input gradient is the layer below's output gradient.
-            ReadOnlySpan<T> dLayerOutput = dOutput.IsEmpty ? [] : dOutput.Slice(start * BH, k * BH);
             T[] owned = [];
+            ReadOnlySpan<T> dLayerOutput = dOutput.IsEmpty ? [] : dOutput.Slice(start * BH, k * BH);
+            if (batchMajor && !dOutput.IsEmpty)
+            {
+                owned = Workspace.Allocate<T>(k * BH);
+                TimeSegments.Gather(dOutput, steps, batch, H, batchMajor: true, start, k, owned);
+                dLayerOutput = owned;
+            }
+            // Batch-major dx: layer 0's input gradient goes through a segment buffer.
+            T[] dSegmentInput = batchMajor && !dx.IsEmpty ? Workspace.Allocate<T>(k * batch * I) : [];
             for (int l = L - 1; l >= 0; l--)
             {
                 T[] dInput = l > 0 ? Workspace.Allocate<T>(k * BH) : [];
                 RecurrentLayerKernel<T, TCell>.Backward(layers[l], caches[l], dLayerOutput,
                     dh.AsSpan(l * BH, BH), cell ? dc.AsSpan(l * BH, BH) : [], grads[l],
-                    l > 0 ? dInput : dx.IsEmpty ? [] : dx.Slice(start * batch * I, k * batch * I),
+                    l > 0 ? dInput : dx.IsEmpty ? [] : batchMajor ? dSegmentInput : dx.Slice(start * batch * I, k * batch * I),
                     dhStart, dcStart, stepGradientNorms is null ? [] : stepGradientNorms[l].AsSpan(start, k));
                 dhStart.CopyTo(dh, l * BH);
                 if (cell) dcStart.CopyTo(dc, l * BH);
                 Workspace.Release(owned);
                 owned = dInput;
                 dLayerOutput = dInput;
+            }
+            if (dSegmentInput.Length > 0)
+            {
+                TimeSegments.Scatter<T>(dSegmentInput, steps, batch, I, batchMajor: true, start, k, dx, add: true);
+                Workspace.Release(dSegmentInput);
             }
             TimeSegments.Drop(held, made);
         }
@@ -201,18 +222,26 @@ public static class CheckpointedStackKernel<T, TCell>
     }
 
     /// <summary>
-    /// Runs every layer over steps start … start+k−1 of x [T, B, I] from the states hStart, cStart [L, B, H] and
-    /// returns the layers' caches; their held bytes are added to heldBytes and the zoneout slices made for them to
-    /// <paramref name="made"/>, all to be dropped together.
+    /// Runs every layer over steps start … start+k−1 of x [T, B, I] (or [B, T, I]) from the states hStart, cStart
+    /// [L, B, H] and returns the layers' caches; their held bytes are added to heldBytes and the buffers made for them
+    /// (a batch-major input's segment, zoneout slices) to <paramref name="made"/>, all to be dropped together.
     /// </summary>
-    private static RecurrentLayerCache<T>[] RunSegment(IReadOnlyList<RecurrentLayerWeights<T>> layers, ReadOnlyMemory<T> x, int batch,
-        int start, int k, ReadOnlySpan<T> hStart, ReadOnlySpan<T> cStart, int[] lengths, IReadOnlyList<RecurrentLayerOptions<T>?>? options,
+    private static RecurrentLayerCache<T>[] RunSegment(IReadOnlyList<RecurrentLayerWeights<T>> layers, ReadOnlyMemory<T> x, int steps, int batch,
+        bool batchMajor, int start, int k, ReadOnlySpan<T> hStart, ReadOnlySpan<T> cStart, int[] lengths, IReadOnlyList<RecurrentLayerOptions<T>?>? options,
         List<T[]> made, ref long heldBytes)
     {
         int L = layers.Count, I = layers[0].InputSize, BH = batch * layers[0].HiddenSize;
         int[] segmentLengths = TimeSegments.Lengths(lengths, start, k);
         var caches = new RecurrentLayerCache<T>[L];
-        ReadOnlyMemory<T> input = x.Slice(start * batch * I, k * batch * I); // time-major: the segment's steps are contiguous
+        ReadOnlyMemory<T> input;
+        if (!batchMajor) input = x.Slice(start * batch * I, k * batch * I); // time-major: the segment's steps are contiguous
+        else
+        {
+            var gathered = Workspace.Allocate<T>(k * batch * I);
+            TimeSegments.Gather(x.Span, steps, batch, I, batchMajor: true, start, k, gathered);
+            made.Add(gathered);
+            input = gathered;
+        }
         for (int l = 0; l < L; l++)
         {
             var segmentOptions = TimeSegments.Options(options?[l], start, k, BH, made);

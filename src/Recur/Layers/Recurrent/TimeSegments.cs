@@ -77,6 +77,31 @@ internal static class TimeSegments
         made.Clear();
     }
 
+    /// <summary>Index of row (t, b) in a sequence stored time-major [T, B, F] or batch-major [B, T, F].</summary>
+    public static int Row(int t, int b, int steps, int batch, bool batchMajor) => batchMajor ? b * steps + t : t * batch + b;
+
+    /// <summary>Rows start … start+k−1 of a sequence ([T, B, F] or batch-major [B, T, F]) into a time-major segment [k, B, F].</summary>
+    public static void Gather<T>(ReadOnlySpan<T> sequence, int steps, int batch, int features, bool batchMajor, int start, int k, Span<T> segment)
+    {
+        for (int t = 0; t < k; t++)
+            for (int b = 0; b < batch; b++)
+                sequence.Slice(Row(start + t, b, steps, batch, batchMajor) * features, features).CopyTo(segment.Slice((t * batch + b) * features, features));
+    }
+
+    /// <summary>A time-major segment [k, B, F] back into rows start … start+k−1 of a sequence, copied or (add) added.</summary>
+    public static void Scatter<T>(ReadOnlySpan<T> segment, int steps, int batch, int features, bool batchMajor, int start, int k, Span<T> sequence, bool add)
+        where T : struct, INumberBase<T>
+    {
+        for (int t = 0; t < k; t++)
+            for (int b = 0; b < batch; b++)
+            {
+                var from = segment.Slice((t * batch + b) * features, features);
+                var into = sequence.Slice(Row(start + t, b, steps, batch, batchMajor) * features, features);
+                if (add) System.Numerics.Tensors.TensorPrimitives.Add(into, from, into);
+                else from.CopyTo(into);
+            }
+    }
+
     public static void CheckSegment(int segment)
     {
         if (segment < 1) throw new ArgumentOutOfRangeException(nameof(segment), segment, "The checkpoint segment length K must be at least 1.");
