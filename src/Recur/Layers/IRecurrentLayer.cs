@@ -46,11 +46,12 @@ public interface IRecurrentLayer
 
     /// <summary>
     /// Gradient checkpointing of the time loop: null (default) stores every step's cache for the backward pass;
-    /// K ≥ 1 runs the stack in segments of K steps, keeps only each segment's starting states per layer and the
-    /// outputs, and recomputes one segment's caches at a time in the backward pass (about one extra forward pass,
-    /// activation memory O(T/K + K) steps instead of O(T)); 0 chooses K = ⌈√T⌉ for each batch. Results equal the
-    /// stored path's. Plain unidirectional stacks only: a bidirectional, residual or between-layer-dropout stack
-    /// refuses it (<see cref="NotSupportedException"/>).
+    /// K ≥ 1 runs the time loop in segments of K steps, keeps only the states at each segment's start and the
+    /// outputs, and recomputes one segment's caches at a time in the backward pass (about one extra forward pass);
+    /// 0 chooses K = ⌈√T⌉ for each batch. Results equal the stored path's. A plain stack is cut into segments
+    /// across all its layers (<see cref="Recurrent.CheckpointedStackKernel{T, TCell}"/>: activation memory
+    /// O(T/K + K) steps instead of O(T)); a bidirectional, residual or between-layer-dropout stack layer by layer,
+    /// keeping each layer's output sequence (<see cref="Recurrent.CheckpointedDeepKernel{T, TCell}"/>).
     /// </summary>
     int? CheckpointTime { get; set; }
 }
@@ -81,10 +82,6 @@ public sealed record RecurrentRegularization(double InputDropout = 0, double Rec
 
 public static class RecurrentLayers
 {
-    /// <summary>Why <see cref="IRecurrentLayer.CheckpointTime"/> cannot be set on a bidirectional, residual or between-layer-dropout stack.</summary>
-    public const string CheckpointRefused =
-        "gradient checkpointing of the time loop (--checkpoint-time) is implemented for plain unidirectional stacks only, not with --bidirectional, --residual or --layer-dropout.";
-
     public static IRecurrentLayer Create(CellKind cell, string name, int inputSize, int hiddenSize, int numLayers,
         RecurrentInitialization? initialization = null, RecurRandom? random = null, RecurrentStackOptions? options = null,
         bool layerNorm = false) => cell switch

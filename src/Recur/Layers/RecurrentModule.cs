@@ -43,7 +43,9 @@ public sealed record RecurrentStackOptions
 /// a <c>_reverse</c> suffix (PyTorch's order). <see cref="Regularization"/> sets input dropout, recurrent dropout
 /// and zoneout for training, per layer and direction. Bidirectional, residual and between-layer dropout stacks run
 /// through <see cref="DeepRecurrentKernel{T, TCell}"/>; a plain unidirectional stack through
-/// <see cref="RecurrentStackKernel{T, TCell}"/>; both with layer norm and the regularisation masks.
+/// <see cref="RecurrentStackKernel{T, TCell}"/>; both with layer norm and the regularisation masks. With
+/// <see cref="CheckpointTime"/> set they run through their checkpointed twins,
+/// <see cref="CheckpointedDeepKernel{T, TCell}"/> and <see cref="CheckpointedStackKernel{T, TCell}"/>.
 /// </summary>
 public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCell : IRecurrentCell
 {
@@ -160,8 +162,6 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         set
         {
             if (value is < 0) throw new ArgumentOutOfRangeException(nameof(value), value, "The checkpoint segment length must be at least 1 (0: ⌈√T⌉).");
-            if (value is not null && (Options.Bidirectional || Options.Dropout > 0 && NumLayers > 1 || Options.Residual && NumLayers > 1))
-                throw new NotSupportedException(RecurrentLayers.CheckpointRefused);
             _checkpointTime = value;
         }
     }
@@ -248,10 +248,14 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         }
         var options = OptionsFor(training, T, B);
         LastOptions = options;
-        if (CheckpointTime is int segment)
-            return CheckpointedForward(tape, input, h0, c0, lengths, options, B, T, segment == 0 ? (int)Math.Ceiling(Math.Sqrt(T)) : segment);
+        bool deep = Options.Bidirectional || masks is not null || Options.Residual && L > 1;
+        int? K = CheckpointTime is int segment ? segment == 0 ? (int)Math.Ceiling(Math.Sqrt(T)) : segment : null;
+        if (K is int plainSegment && !deep)
+            return CheckpointedForward(tape, input, h0, c0, lengths, options, B, T, plainSegment);
         var x = Layout.SwapLeadingAxes<float>(input.Value.Data, B, T, InputSize); // [T, B, I]
-        if (Options.Bidirectional || masks is not null || Options.Residual && L > 1)
+        if (K is int deepSegment)
+            return CheckpointedDeepForward(tape, input, h0, c0, lengths, x, masks, options, B, T, deepSegment);
+        if (deep)
             return DeepForward(tape, input, h0, c0, lengths, x, masks, options, B, T);
         var result = RecurrentStackKernel<float, TCell>.Forward(_weights, x, T, B,
             h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data, lengths, options);
@@ -307,9 +311,10 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         };
     }).ToArray();
 
+    /// <summary>Adds dx [T, B, I] (when not empty), dh0 and dc0 into the gradients of input, h0 and c0.</summary>
     private void AddInputGradients(Variable input, Variable? h0, Variable? c0, float[] dx, float[] dh0, float[] dc0, int B, int T)
     {
-        if (input.RequiresGrad)
+        if (input.RequiresGrad && dx.Length > 0)
         {
             var dInput = Layout.SwapLeadingAxes<float>(dx, T, B, InputSize);
             TensorPrimitives.Add(input.Grad.Data, dInput, input.Grad.Data);
@@ -348,181 +353,72 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
     // ---- Gradient checkpointing of the time loop (CheckpointTime) ----
 
     /// <summary>
-    /// The plain stack run segment by segment (K steps each): each segment's layers start from the previous segment's
-    /// final states, with the segment's lengths clamp(len − start, 0, K) and its slice of the zoneout masks (the
-    /// per-sequence dropout masks are shared). Only the states at each segment's start are kept (plus the outputs the
-    /// caller gets); the segment caches are dropped, and the backward pass recomputes them one segment at a time.
+    /// The plain stack through <see cref="CheckpointedStackKernel{T, TCell}"/>: segments of K steps over every layer,
+    /// on the batch-major input, output and gradients themselves (no whole-sequence layout copies).
     /// </summary>
     private RecurrentOutput CheckpointedForward(Tape tape, Variable input, Variable? h0, Variable? c0, int[]? lengths,
         RecurrentLayerOptions<float>?[]? options, int B, int T, int K)
     {
-        int H = HiddenSize, L = NumLayers, BH = B * H, S = (T + K - 1) / K;
-        bool cell = TCell.HasCellState;
-        var hState = Workspace.Allocate<float>(L * BH);
-        var cState = cell ? Workspace.Allocate<float>(L * BH) : [];
-        if (h0 is not null) h0.Value.Data.CopyTo(hState, 0);
-        if (c0 is not null) c0.Value.Data.CopyTo(cState, 0);
+        int H = HiddenSize, L = NumLayers;
         bool needsGrad = tape.IsRecording;
-        var boundaries = new (float[] H, float[] C)[S];
-        var outputData = Workspace.Allocate<float>(B * T * H); // [B, T, H]
-        long[]? saturated = Probe is null ? null : new long[L];
-        double[]? saturatedSum = Probe is null ? null : new double[L];
-        long realRows = 0;
-        for (int s = 0; s < S; s++)
-        {
-            int start = s * K, k = Math.Min(K, T - start);
-            if (needsGrad)
-                boundaries[s] = (Copy(hState), cell ? Copy(cState) : []);
-            var segment = RunSegment(input.Value.Data, B, T, start, k, hState, cState, lengths, options, out long cacheBytes, out var released);
-            var last = segment[^1].Output.Span;
-            for (int t = 0; t < k; t++)
-                for (int b = 0; b < B; b++)
-                    last.Slice((t * B + b) * H, H).CopyTo(outputData.AsSpan((b * T + start + t) * H, H));
-            if (Probe is not null)
-            {
-                long rows = RealRows(lengths, B, start, k);
-                realRows += rows;
-                for (int l = 0; l < L; l++) saturatedSum![l] += RecurrentLayerKernel<float, TCell>.SaturatedFraction(segment[l]) * rows;
-            }
-            for (int l = 0; l < L; l++)
-            {
-                segment[l].FinalHidden.CopyTo(hState.AsSpan(l * BH, BH));
-                if (cell) segment[l].FinalCell.CopyTo(cState.AsSpan(l * BH, BH));
-            }
-            Workspace.Count<byte>(-cacheBytes); // the segment's caches are dropped here
-            foreach (var buffer in released) Workspace.Release(buffer);
-        }
-        if (Probe is not null)
-            Probe.SaturatedFraction = saturatedSum!.Select(v => realRows == 0 ? 0 : v / realRows).ToArray();
-        var output = new Variable(new Tensor(outputData, B, T, H), needsGrad);
-        var hidden = new Variable(new Tensor(hState, L, B, H), needsGrad);
-        var cellState = cell ? new Variable(new Tensor(cState, L, B, H), needsGrad) : null;
+        var result = CheckpointedStackKernel<float, TCell>.Forward(_weights, input.Value.Data, T, B, K,
+            h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data, lengths, options,
+            keepBoundaries: needsGrad, measureSaturation: Probe is not null, batchMajor: true);
+        if (Probe is not null) Probe.SaturatedFraction = result.SaturatedFraction!;
+        var output = new Variable(new Tensor(result.Output, B, T, H), needsGrad);
+        var hidden = new Variable(new Tensor(result.FinalHidden, L, B, H), needsGrad);
+        var cell = TCell.HasCellState ? new Variable(new Tensor(result.FinalCell, L, B, H), needsGrad) : null;
         if (needsGrad)
-            tape.Record(() => CheckpointedBackward(input, h0, c0, lengths, options, output, hidden, cellState, boundaries, B, T, K));
-        return new RecurrentOutput(output, hidden, cellState);
-    }
-
-    private void CheckpointedBackward(Variable input, Variable? h0, Variable? c0, int[]? lengths, RecurrentLayerOptions<float>?[]? options,
-        Variable output, Variable hidden, Variable? cellState, (float[] H, float[] C)[] boundaries, int B, int T, int K)
-    {
-        int H = HiddenSize, I = InputSize, L = NumLayers, BH = B * H, S = boundaries.Length;
-        bool cell = TCell.HasCellState;
-        var grads = Gradients();
-        // dL/dh, dL/dc at the end of the current segment, per layer [L, B, H]: from the final states' gradients first.
-        var dh = Workspace.Allocate<float>(L * BH);
-        var dc = cell ? Workspace.Allocate<float>(L * BH) : [];
-        if (hidden.HasGrad) hidden.Grad.Data.CopyTo(dh, 0);
-        if (cellState is { HasGrad: true }) cellState.Grad.Data.CopyTo(dc, 0);
-        var stepNorms = Probe is null ? null : Enumerable.Range(0, L).Select(_ => new double[T]).ToArray();
-        var dhPrev = Workspace.Allocate<float>(BH);
-        var dcPrev = cell ? Workspace.Allocate<float>(BH) : [];
-        for (int s = S - 1; s >= 0; s--)
-        {
-            int start = s * K, k = Math.Min(K, T - start);
-            var hState = Copy(boundaries[s].H);
-            var cState = cell ? Copy(boundaries[s].C) : [];
-            var segment = RunSegment(input.Value.Data, B, T, start, k, hState, cState, lengths, options, out long cacheBytes, out var released);
-            float[] dLayerOutput = [];
-            if (output.HasGrad)
+            tape.Record(() =>
             {
-                dLayerOutput = Workspace.Allocate<float>(k * BH);
-                var g = output.Grad.Data;
-                for (int t = 0; t < k; t++)
-                    for (int b = 0; b < B; b++)
-                        g.AsSpan((b * T + start + t) * H, H).CopyTo(dLayerOutput.AsSpan((t * B + b) * H, H));
-            }
-            for (int l = L - 1; l >= 0; l--)
-            {
-                float[] dInput = l > 0 ? Workspace.Allocate<float>(k * BH) : input.RequiresGrad ? Workspace.Allocate<float>(k * B * I) : [];
-                RecurrentLayerKernel<float, TCell>.Backward(_weights[l], segment[l], dLayerOutput,
-                    dh.AsSpan(l * BH, BH), cell ? dc.AsSpan(l * BH, BH) : [], grads[l], dInput, dhPrev, dcPrev,
-                    stepNorms is null ? [] : stepNorms[l].AsSpan(start, k));
-                dhPrev.CopyTo(dh, l * BH);
-                if (cell) dcPrev.CopyTo(dc, l * BH);
-                if (dLayerOutput.Length > 0) Workspace.Release(dLayerOutput);
-                dLayerOutput = dInput;
-            }
-            if (input.RequiresGrad)
-            {
-                var dx = input.Grad.Data;
-                for (int t = 0; t < k; t++)
-                    for (int b = 0; b < B; b++)
-                    {
-                        var into = dx.AsSpan((b * T + start + t) * I, I);
-                        TensorPrimitives.Add(into, dLayerOutput.AsSpan((t * B + b) * I, I), into);
-                    }
-                Workspace.Release(dLayerOutput);
-            }
-            Workspace.Count<byte>(-cacheBytes);
-            foreach (var buffer in released) Workspace.Release(buffer);
-            Workspace.Release(hState);
-            if (cell) Workspace.Release(cState);
-        }
-        if (Probe is not null) Probe.StepGradientNorms = stepNorms!;
-        if (h0 is { RequiresGrad: true }) TensorPrimitives.Add(h0.Grad.Data, dh, h0.Grad.Data);
-        if (c0 is { RequiresGrad: true }) TensorPrimitives.Add(c0.Grad.Data, dc, c0.Grad.Data);
-        foreach (var buffer in new[] { dh, dc, dhPrev, dcPrev }) Workspace.Release(buffer);
+                float[] dh0 = h0 is { RequiresGrad: true } ? new float[h0.Value.Length] : [];
+                float[] dc0 = c0 is { RequiresGrad: true } ? new float[c0.Value.Length] : [];
+                var stepNorms = Probe is null ? null : Enumerable.Range(0, L).Select(_ => new double[T]).ToArray();
+                // The kernel adds into the input's gradient directly (batch-major, as the input).
+                CheckpointedStackKernel<float, TCell>.Backward(_weights, result, output.HasGrad ? output.Grad.Data : [],
+                    hidden.HasGrad ? hidden.Grad.Data : [], cell is { HasGrad: true } ? cell.Grad.Data : [],
+                    Gradients(), input.RequiresGrad ? input.Grad.Data : [], dh0, dc0, stepNorms);
+                if (Probe is not null) Probe.StepGradientNorms = stepNorms!;
+                AddInputGradients(input, h0, c0, [], dh0, dc0, B, T);
+            });
+        return new RecurrentOutput(output, hidden, cell);
     }
 
     /// <summary>
-    /// Runs every layer over steps start … start+k−1 of the batch-major input [B, T, I] from the states in hState,
-    /// cState [L, B, H] (read, not changed); returns the layers' caches, whose held bytes (as the meter counts them)
-    /// come back in cacheBytes, and the other buffers this made for the segment (input slice, mask slices), to release
-    /// together with the caches.
+    /// The deep path (bidirectional, residual, dropout between layers) through
+    /// <see cref="CheckpointedDeepKernel{T, TCell}"/>: each layer's output kept, each layer-direction's steps in
+    /// segments of K.
     /// </summary>
-    private RecurrentLayerCache<float>[] RunSegment(float[] input, int B, int T, int start, int k, float[] hState, float[] cState,
-        int[]? lengths, RecurrentLayerOptions<float>?[]? options, out long cacheBytes, out List<float[]> released)
+    private RecurrentOutput CheckpointedDeepForward(Tape tape, Variable input, Variable? h0, Variable? c0, int[]? lengths, float[] x,
+        float[][]? masks, RecurrentLayerOptions<float>?[]? options, int B, int T, int K)
     {
-        int H = HiddenSize, I = InputSize, L = NumLayers, BH = B * H;
-        var made = new List<float[]>();
-        released = made;
-        var x = Workspace.Allocate<float>(k * B * I); // [k, B, I]
-        made.Add(x);
-        for (int t = 0; t < k; t++)
-            for (int b = 0; b < B; b++)
-                input.AsSpan((b * T + start + t) * I, I).CopyTo(x.AsSpan((t * B + b) * I, I));
-        int[] segmentLengths = lengths is { Length: > 0 } ? lengths.Select(n => Math.Clamp(n - start, 0, k)).ToArray() : [];
-        var caches = new RecurrentLayerCache<float>[L];
-        cacheBytes = 0;
-        ReadOnlyMemory<float> layerInput = x;
-        for (int l = 0; l < L; l++)
-        {
-            var o = options?[l];
-            RecurrentLayerOptions<float>? segmentOptions = null;
-            if (o is not null)
+        int H = HiddenSize, L = NumLayers, D = Directions;
+        bool needsGrad = tape.IsRecording;
+        var result = CheckpointedDeepKernel<float, TCell>.Forward(_weights, D, Options.Residual, masks, x, T, B, K,
+            h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data, lengths, options,
+            keepBoundaries: needsGrad, measureSaturation: Probe is not null);
+        if (Probe is not null) Probe.SaturatedFraction = result.SaturatedFraction!;
+        var output = new Variable(new Tensor(Layout.SwapLeadingAxes<float>(result.Output, T, B, D * H), B, T, D * H), needsGrad);
+        Workspace.Release(result.Output); // copied into the output; the backward pass does not read it
+        var hidden = new Variable(new Tensor(result.FinalHidden, L * D, B, H), needsGrad);
+        var cell = TCell.HasCellState ? new Variable(new Tensor(result.FinalCell, L * D, B, H), needsGrad) : null;
+        if (needsGrad)
+            tape.Record(() =>
             {
-                float[]? Slice(float[]? perStep)
-                {
-                    if (perStep is null) return null;
-                    var slice = Workspace.Allocate<float>(k * BH);
-                    perStep.AsSpan(start * BH, k * BH).CopyTo(slice);
-                    made.Add(slice);
-                    return slice;
-                }
-                segmentOptions = new RecurrentLayerOptions<float>
-                {
-                    InputMask = o.InputMask, RecurrentMask = o.RecurrentMask,
-                    ZoneoutHidden = Slice(o.ZoneoutHidden), ZoneoutCell = Slice(o.ZoneoutCell), Zoneout = o.Zoneout,
-                };
-            }
-            long before = Workspace.Meter?.Current ?? 0;
-            caches[l] = RecurrentLayerKernel<float, TCell>.Forward(_weights[l], layerInput, k, B,
-                hState.AsSpan(l * BH, BH), TCell.HasCellState ? cState.AsSpan(l * BH, BH) : [], segmentLengths, segmentOptions);
-            cacheBytes += (Workspace.Meter?.Current ?? 0) - before;
-            layerInput = caches[l].Output;
-        }
-        return caches;
-    }
-
-    /// <summary>Real (unpadded) sequence-steps among steps start … start+k−1.</summary>
-    private static long RealRows(int[]? lengths, int B, int start, int k) =>
-        lengths is { Length: > 0 } ? lengths.Sum(n => (long)Math.Clamp(n - start, 0, k)) : (long)B * k;
-
-    private static float[] Copy(float[] source)
-    {
-        var copy = Workspace.Allocate<float>(source.Length);
-        source.CopyTo(copy, 0);
-        return copy;
+                float[] dOutput = output.HasGrad ? Layout.SwapLeadingAxes<float>(output.Grad.Data, B, T, D * H) : [];
+                float[] dx = input.RequiresGrad ? Workspace.Allocate<float>(T * B * InputSize) : [];
+                float[] dh0 = h0 is { RequiresGrad: true } ? new float[h0.Value.Length] : [];
+                float[] dc0 = c0 is { RequiresGrad: true } ? new float[c0.Value.Length] : [];
+                var stepNorms = Probe is null ? null : new double[L][];
+                CheckpointedDeepKernel<float, TCell>.Backward(_weights, result, dOutput,
+                    hidden.HasGrad ? hidden.Grad.Data : [], cell is { HasGrad: true } ? cell.Grad.Data : [],
+                    Gradients(), dx, dh0, dc0, stepNorms);
+                if (Probe is not null) Probe.StepGradientNorms = stepNorms!;
+                Workspace.Release(dOutput);
+                AddInputGradients(input, h0, c0, dx, dh0, dc0, B, T);
+                Workspace.Release(dx);
+            });
+        return new RecurrentOutput(output, hidden, cell);
     }
 
     private void CheckState(Variable? state, string name, int batch)

@@ -86,7 +86,7 @@ public sealed record TrainConfig
 
     /// <summary>
     /// Gradient checkpointing of the recurrent time loop: segment length K in steps (0: ⌈√T⌉); only segment
-    /// boundary states are kept and each segment is recomputed in the backward pass. Plain unidirectional stacks only.
+    /// boundary states are kept and each segment is recomputed in the backward pass (bidirectional, residual and layer-dropout stacks layer by layer).
     /// </summary>
     public int? CheckpointTime { get; init; }
 

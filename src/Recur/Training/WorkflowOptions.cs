@@ -47,12 +47,8 @@ internal static class WorkflowOptions
         var attention = c.Attention is string a ? Layers.AttentionKinds.Parse(a) : Layers.AttentionKind.None;
         if (attention != Layers.AttentionKind.None && (spec.PerStep || perStepCausal))
             throw new InvalidInputException(Layers.AttentionKinds.Refused);
-        if (c.CheckpointTime is int k)
-        {
-            if (k < 0) throw new InvalidInputException($"--checkpoint-time: expected a segment length of at least 1 step (0 or no value: ⌈√T⌉); found {k}.");
-            if (c.Bidirectional == true || c.Residual == true || c.LayerDropout is > 0)
-                throw new InvalidInputException(Layers.RecurrentLayers.CheckpointRefused);
-        }
+        if (c.CheckpointTime is int k && k < 0)
+            throw new InvalidInputException($"--checkpoint-time: expected a segment length of at least 1 step (0 or no value: ⌈√T⌉); found {k}.");
         return WithRecurrentOptions(spec with { CheckpointTime = c.CheckpointTime, Bidirectional = c.Bidirectional ?? false, LayerDropout = c.LayerDropout ?? 0, Residual = c.Residual ?? false, Attention = attention }, c);
     }
 
