@@ -75,7 +75,9 @@ internal sealed record ColumnPlan(string[] Targets, string[] Features, string Mi
 /// <summary>
 /// <c>--task forecast</c>: one or more target columns, in one series or several (<c>--id-column</c>) → sliding
 /// windows that never cross series → one global recurrent forecaster of the next H values of every target, with the
-/// window normalisation chosen on validation and naive / seasonal-naive baselines beside every score.
+/// window normalisation chosen on validation and naive / seasonal-naive baselines beside every score. With
+/// <c>--stateful</c> the forecaster is instead trained over whole series in carried-state windows
+/// (<see cref="StatefulForecast"/>) and scored at the same windows' origins.
 /// </summary>
 public static class ForecastWorkflow
 {
