@@ -37,8 +37,8 @@ internal static class TrainCommand
     private static readonly Option<string?> LabelColumn = new("--label-column") { Description = "classify: label column (default: the last column)" };
     private static readonly Option<int?> MaxLength = new("--max-length") { Description = "classify: tokens kept per text; tag: longest sentence allowed, or rows per piece of a CSV sequence" };
     private static readonly Option<int?> MaxTokens = new("--max-tokens") { Description = "variable-length tasks: at most this many padded steps per mini-batch" };
-    private static readonly Option<int?> Bptt = new("--bptt") { Description = "lm: steps per training window, the truncated back-propagation length (default 100)" };
-    private static readonly Option<bool?> Stateful = new("--stateful") { Description = "lm: true (default): batch-size contiguous streams, windows in order, state carried between them (detached); false: independent shuffled windows" };
+    private static readonly Option<int?> Bptt = new("--bptt") { Description = "lm, forecast --stateful: steps per training window, the truncated back-propagation length (default lm 100, forecast 50)" };
+    private static readonly Option<bool?> Stateful = new("--stateful") { Description = "lm (default true), forecast (default false): each series or text as contiguous streams (up to batch-size), --bptt windows in order, state carried between them (detached) and reset every epoch; false: independent windows" };
     private static readonly Option<bool> NoHeader = new("--no-header") { Description = "the file has no header: columns are 0-based indices" };
     private static readonly Option<string?> Cell = new("--cell") { Description = "lstm, gru or rnn" };
     private static readonly Option<int?> Layers = new("--layers") { Description = "stacked recurrent layers" };
@@ -236,6 +236,9 @@ internal static class TrainCommand
         AtMost("bptt", c.Bptt, 100_000);
         if (c.Task is string task && task.ToLowerInvariant() is not ("forecast" or "classify" or "tag" or "lm"))
             throw new InvalidInputException($"--task: expected forecast, classify, tag or lm; found '{task}'.");
+        if (c.Stateful == true && c.Task?.ToLowerInvariant() is "classify" or "tag")
+            throw new InvalidInputException($"--stateful: stateful training applies to --task lm and forecast; {c.Task} sequences are independent.");
+        if (c.Stateful == true && (c.Task ?? "forecast").ToLowerInvariant() == "forecast") StatefulForecast.Check(c);
         Schedules.LearningRateSchedule.Parse(c.LrSchedule);
         c.Augment?.Validate();
         if (c.Lr is double lr && !(lr > 0 && double.IsFinite(lr))) throw new InvalidInputException($"--lr: expected a positive learning rate; found {lr.ToString(CultureInfo.InvariantCulture)}.");

@@ -339,6 +339,10 @@ public static class OnnxExporter
     {
         if (spec.Cell is not (CellKind.Lstm or CellKind.Gru or CellKind.Rnn))
             throw new InvalidInputException($"{source}: cell '{spec.Cell}' cannot be exported to ONNX yet (supported: lstm, gru, rnn).");
+        if (spec.Stateful)
+            throw new InvalidInputException($"{source}: a stateful forecaster carries its recurrent state across the whole series, and the exported graph " +
+                                            "has no state inputs or outputs, so it would forecast from a zero state; nothing was written. Use recur predict or recur serve, " +
+                                            "or train without --stateful to export.");
         var defaults = new SequenceModelSpec();
         var unsupported = new List<string>();
         foreach (var property in typeof(SequenceModelSpec).GetProperties(BindingFlags.Public | BindingFlags.Instance))

@@ -25,9 +25,15 @@ public sealed record InputSchema
     public string? IdColumn { get; init; }
     public string? TimeColumn { get; init; }
     public string? TextColumn { get; init; }
-    /// <summary>Forecast: rows each series needs at least (the lookback), and values forecast per target.</summary>
+    /// <summary>
+    /// Forecast: rows each series needs at least (the lookback; 1 for a stateful forecaster, which reads any history
+    /// and forecasts once after its end), and values forecast per target.
+    /// </summary>
     public int? Lookback { get; init; }
     public int? Horizon { get; init; }
+
+    /// <summary>Forecast: a stateful forecaster (one forecast per series, after the whole history the request sends).</summary>
+    public bool Stateful { get; init; }
     public IReadOnlyList<string>? Targets { get; init; }
     /// <summary>Longest sequence or text (in tokens) the model takes, where it has a limit.</summary>
     public int? MaxLength { get; init; }
@@ -51,7 +57,8 @@ public sealed record InputSchema
         if (TimeColumn is not null) o["time_column"] = TimeColumn;
         if (TextColumn is not null) o["text_column"] = TextColumn;
         if (Targets is not null) o["targets"] = new JsonArray(Targets.Select(t => (JsonNode?)t).ToArray());
-        if (Lookback is int l) { o["lookback"] = l; o["min_rows_per_series"] = l; }
+        if (Lookback is int l) { o["lookback"] = l; o["min_rows_per_series"] = Stateful ? 1 : l; }
+        if (Stateful) o["stateful"] = true;
         if (Horizon is int h) o["horizon"] = h;
         if (MaxLength is int m) o["max_length"] = m;
         if (Classes is not null) o["classes"] = new JsonArray(Classes.Select(c => (JsonNode?)c).ToArray());
@@ -442,7 +449,7 @@ public sealed class Predictor
         var schema = new InputSchema
         {
             Task = "forecast", Input = "rows", Columns = columns, IdColumn = s.IdColumn, TimeColumn = s.TimeColumn,
-            Lookback = s.Lookback, Horizon = s.Horizon, Targets = s.AllTargets, AllowsMissing = s.Missing != "error",
+            Lookback = s.Lookback, Horizon = s.Horizon, Targets = s.AllTargets, AllowsMissing = s.Missing != "error", Stateful = s.Stateful,
         };
         return (schema, s.HasHeader, Delimiter(s.Delimiter));
     }

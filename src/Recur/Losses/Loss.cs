@@ -27,6 +27,20 @@ public static class Loss
             MseKernel.Backward<float>(prediction.Value.Data, target.Data, dLoss, prediction.Grad.Data));
     }
 
+    /// <summary>
+    /// Mean squared error over the rows with mask 1 (per-step regression: padded steps and steps without a complete
+    /// target are left out). prediction, target: [N, C] or [..., C]; rowMask: the leading dimensions, [N].
+    /// </summary>
+    public static Variable MaskedMeanSquaredError(Tape tape, Variable prediction, Tensor target, Tensor rowMask)
+    {
+        RequireSameShape(prediction, target);
+        if (prediction.Value.Rank < 2 || rowMask.Length * prediction.Value.Dim(-1) != prediction.Value.Length)
+            throw new ArgumentException($"rowMask must hold one weight per row of prediction {prediction.Value.ShapeText}; found {rowMask.ShapeText}.", nameof(rowMask));
+        float loss = MseKernel.Forward<float>(prediction.Value.Data, target.Data, rowMask.Data);
+        return Scalar(tape, prediction, loss, dLoss =>
+            MseKernel.Backward<float>(prediction.Value.Data, target.Data, rowMask.Data, dLoss, prediction.Grad.Data));
+    }
+
     /// <summary>Mean absolute error (L1). prediction and target: same shape, any rank.</summary>
     public static Variable MeanAbsoluteError(Tape tape, Variable prediction, Tensor target)
     {

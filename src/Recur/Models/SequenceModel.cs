@@ -69,6 +69,14 @@ public sealed record SequenceModelSpec
     /// </summary>
     public int? CheckpointTime { get; init; }
 
+    /// <summary>
+    /// A stateful forecaster (<c>--task forecast --stateful</c>): a per-step model whose output at step t is the
+    /// forecast from everything up to t, so it runs over a series' whole history with its state carried (trained by
+    /// truncated back-propagation in windows). The layers are those of any per-step model; the flag says how the
+    /// model must be run, so tools that cannot carry state (ONNX export) refuse it. Stored as <c>stateful</c>.
+    /// </summary>
+    public bool Stateful { get; init; }
+
     /// <summary>How the recurrent weights are drawn (not stored: a loaded model takes its weights from the file).</summary>
     public RecurrentInitialization? Initialization { get; init; }
 }

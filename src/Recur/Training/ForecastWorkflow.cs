@@ -51,6 +51,15 @@ public sealed record ForecastState
 
     /// <summary>Every target's window normalisation, in <see cref="AllTargets"/> order (null: the one <see cref="Scaling"/>).</summary>
     [JsonPropertyName("scalings"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public ForecastScaling[]? Scalings { get; init; }
+    /// <summary>
+    /// A stateful forecaster (<see cref="StatefulForecast"/>): it reads each series from its first row with its state
+    /// carried, so it forecasts from any history length; <see cref="Lookback"/> then only places the evaluation
+    /// origins (the windowed forecaster's). Absent in older files: false.
+    /// </summary>
+    [JsonPropertyName("stateful"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool Stateful { get; init; }
+
+    /// <summary>The truncated back-propagation window a stateful forecaster was trained with (0: not stateful).</summary>
+    [JsonPropertyName("bptt"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public int Bptt { get; init; }
     [JsonPropertyName("split")] public string Split { get; init; } = $"chronological windows: last {ForecastWindows.TestFraction} test, {ForecastWindows.ValidationFraction} before it validation";
 
     [JsonIgnore] public string[] AllTargets => Targets ?? [Target];
@@ -66,7 +75,9 @@ internal sealed record ColumnPlan(string[] Targets, string[] Features, string Mi
 /// <summary>
 /// <c>--task forecast</c>: one or more target columns, in one series or several (<c>--id-column</c>) → sliding
 /// windows that never cross series → one global recurrent forecaster of the next H values of every target, with the
-/// window normalisation chosen on validation and naive / seasonal-naive baselines beside every score.
+/// window normalisation chosen on validation and naive / seasonal-naive baselines beside every score. With
+/// <c>--stateful</c> the forecaster is instead trained over whole series in carried-state windows
+/// (<see cref="StatefulForecast"/>) and scored at the same windows' origins.
 /// </summary>
 public static class ForecastWorkflow
 {
@@ -85,6 +96,10 @@ public static class ForecastWorkflow
     {
         var pretrained = PretrainedModel.Open(config);
         if (pretrained is not null) config = pretrained.Inherit(config);
+        bool stateful = config.Stateful ?? false;
+        if (stateful) StatefulForecast.Check(config);
+        else if (config.Bptt is int k)
+            throw new InvalidInputException($"--bptt {k}: the truncated back-propagation window applies to stateful training; add --stateful, or drop --bptt (the windowed forecaster reads --lookback steps).");
         // Rows are used in file order (within each series); times only give calendar inputs and are checked for order.
         string? timeColumn = config.TimeColumn is string tc ? string.Join(",", TimeColumns.Resolve(table, tc)) : null;
         string? idColumn = config.IdColumn is string ic ? table.ColumnNames[table.ColumnIndex(ic)] : null;
@@ -120,7 +135,9 @@ public static class ForecastWorkflow
                 : series.SelectMany((s, i) => s.Features[k].Take(unscaled.Series[i].TrainingRowCount)).ToArray(), scaler)).ToArray();
         var panel = Panel(table, plan, series, lookback, horizon, stride, featureScaling);
         string requested = (config.Normalize ?? "auto").ToLowerInvariant();
-        string[] candidates = requested == "auto" ? ForecastScaling.Modes : [requested];
+        // A stateful model reads whole series: only global scaling applies (StatefulForecast.Check refused the rest).
+        string[] candidates = stateful ? ["global"] : requested == "auto" ? ForecastScaling.Modes : [requested];
+        int bptt = config.Bptt ?? StatefulForecast.DefaultBptt;
         int T = targets.Length;
 
         var resolved = config with
@@ -129,8 +146,12 @@ public static class ForecastWorkflow
             Cell = config.Cell ?? "lstm", Layers = config.Layers ?? 1, Hidden = config.Hidden ?? 32,
             Dropout = config.Dropout ?? 0.0, Epochs = config.Epochs ?? 40, BatchSize = config.BatchSize ?? 32,
             Lr = config.Lr ?? 3e-3, Optimizer = config.Optimizer ?? "adam", Clip = config.Clip ?? 1.0, Seed = config.Seed ?? 42,
-            Normalize = requested, Missing = missing, Scaler = scaler, Stride = stride, TimeColumn = timeColumn, IdColumn = idColumn,
+            Normalize = stateful ? "global" : requested, Missing = missing, Scaler = scaler, Stride = stride, TimeColumn = timeColumn, IdColumn = idColumn,
+            Stateful = stateful ? true : null, Bptt = stateful ? bptt : null,
         };
+        if (stateful)
+            log.WriteLine($"stateful forecaster: each series read from its first row in windows of {bptt} steps, state carried (detached); " +
+                          $"global scaling; scored at the windowed forecaster's origins (lookback {lookback}) with the state warmed over all earlier rows");
         var validationActual = panel.Actual(ForecastPart.Validation);
         int validationWindows = panel.Count(ForecastPart.Validation);
         var naiveRmse = PerTargetRmse(panel.Naive(ForecastPart.Validation), validationActual, validationWindows, T, horizon);
@@ -150,10 +171,16 @@ public static class ForecastWorkflow
             // --time-limit bounds the whole run: the candidates share what is left of it.
             if (resolved.TimeLimit is double limit)
                 options = options with { TimeLimitSeconds = Math.Max(1e-3, (limit - clock.Elapsed.TotalSeconds) / (candidates.Length - i)) };
-            var model = new SequenceModel(AttentionDecoder.Apply(Spec(resolved, T * horizon), resolved, T) with { InputSize = panel.Features }, new RecurRandom(options.Seed));
+            var spec = stateful ? StatefulForecast.Spec(resolved, T * horizon, panel.Features)
+                : AttentionDecoder.Apply(Spec(resolved, T * horizon), resolved, T) with { InputSize = panel.Features };
+            var model = new SequenceModel(spec, new RecurRandom(options.Seed));
             var transfer = pretrained?.Apply(model, "forecast", null, null, log);
-            options = FineTuning.Configure(options, FineTuning.From(resolved, model, transfer), log);
-            var history = Trainer.Fit(model, panel.Dataset(scalings, ForecastPart.Training), panel.Dataset(scalings, ForecastPart.Validation), options, log);
+            options = FineTuning.Configure(options with { Stateful = stateful }, FineTuning.From(resolved, model, transfer), log);
+            // Stateful: the training streams, and validation scored at its origins after the whole history before them.
+            var train = stateful ? ForecastStreams.Training(panel, scalings, bptt, resolved.BatchSize!.Value) : panel.Dataset(scalings, ForecastPart.Training);
+            var validation = stateful ? ForecastStreams.Scoring(panel.Series, scalings, ForecastStreams.Origins(panel, ForecastPart.Validation), StatefulForecast.ScoringWindow)
+                : panel.Dataset(scalings, ForecastPart.Validation);
+            var history = Trainer.Fit(model, train, validation, options, log);
             var rmse = PerTargetRmse(Forecast(model, panel, scalings, ForecastPart.Validation), validationActual, validationWindows, T, horizon);
             double score = ValidationScore(rmse);
             if (T == 1) candidateScores[mode] = double.IsFinite(score) ? score : null;
@@ -175,6 +202,7 @@ public static class ForecastWorkflow
             Target = targets[0], Targets = T > 1 ? targets : null, HasHeader = !(config.NoHeader ?? false), Delimiter = table.Delimiter.ToString(), Missing = missing,
             Lookback = lookback, Horizon = horizon, Season = season, Scaling = chosen.scalings[0], Scalings = T > 1 ? chosen.scalings : null,
             Features = featureScaling, Stride = stride, TimeColumn = timeColumn, IdColumn = idColumn,
+            Stateful = stateful, Bptt = stateful ? bptt : 0,
         };
         var report = Score(chosen.model, panel, state, ForecastPart.Test, candidateScores);
         return new TrainedRun(chosen.model, resolved, JsonSerializer.Serialize(state), report, chosen.history)
@@ -208,6 +236,11 @@ public static class ForecastWorkflow
         {
             var one = series[s];
             string where = Where(table, plan, one.Id);
+            if (state.Stateful)
+            {
+                result.Add(PredictStateful(file.Model, state, one, featureScaling, plan.IdColumn is not null, where));
+                continue;
+            }
             if (one.Rows.Length < state.Lookback)
                 throw new InvalidInputException($"{where}: {one.Rows.Length} rows are fewer than the model's lookback of {state.Lookback}.");
             // Windows that only need inputs: pad the series with the horizon so the last window ends at the last row.
@@ -233,6 +266,32 @@ public static class ForecastWorkflow
             }
         }
         return result;
+    }
+
+    /// <summary>
+    /// A stateful forecaster's one forecast for a series: after its last row, from its whole history (one pass from
+    /// the first row), as <c>{["id": ...,] "end_row": r, "forecast": ...}</c> like the windowed entries.
+    /// </summary>
+    private static JsonObject PredictStateful(SequenceModel model, ForecastState state, SeriesColumns one, FeatureScaling[] featureScaling, bool ids, string where)
+    {
+        var targets = state.AllTargets;
+        int n = one.Rows.Length, H = state.Horizon;
+        if (n == 0) throw new InvalidInputException($"{where}: no rows to forecast from.");
+        // The H rows after the history are only placeholders for targets the model never reads.
+        double[] Pad(double[] values)
+        {
+            var padded = new double[n + H];
+            values.CopyTo(padded, 0);
+            return padded;
+        }
+        var history = new ForecastWindows(one.Targets.Select(Pad).ToArray(), 1, H, where, minimumWindows: 1, Scale(one.Features, featureScaling).Select(Pad).ToArray());
+        var forecast = StatefulForecast.Forecast(model, [history], state.AllScalings, [[n - 1]]);
+        JsonArray Values(int k) => new(forecast.AsSpan(k * H, H).ToArray().Select(v => (JsonNode?)JsonValue.Create(v)).ToArray());
+        var entry = new JsonObject();
+        if (ids) entry["id"] = one.Id;
+        entry["end_row"] = one.Rows[n - 1] + 1;
+        entry["forecast"] = targets.Length == 1 ? Values(0) : new JsonObject(targets.Select((t, k) => KeyValuePair.Create<string, JsonNode?>(t, Values(k))));
+        return entry;
     }
 
     /// <summary>
@@ -280,9 +339,13 @@ public static class ForecastWorkflow
     public static double[] Forecast(SequenceModel model, ForecastWindows windows, IReadOnlyList<ForecastScaling> scalings, int start, int count) =>
         windows.Restore(scalings, start, Trainer.Predict(model, windows.Dataset(scalings, start, count)));
 
-    /// <summary>Forecasts [N, T·H] in original units for a part of every series, series after series.</summary>
+    /// <summary>
+    /// Forecasts [N, T·H] in original units for a part of every series, series after series; a stateful model
+    /// forecasts at the same windows' origins with its state warmed over each series' history.
+    /// </summary>
     public static double[] Forecast(SequenceModel model, ForecastPanel panel, IReadOnlyList<ForecastScaling> scalings, ForecastPart part) =>
-        panel.Restore(scalings, part, Trainer.Predict(model, panel.Dataset(scalings, part)));
+        model.Spec.Stateful ? StatefulForecast.Forecast(model, panel.Series, scalings, ForecastStreams.Origins(panel, part))
+            : panel.Restore(scalings, part, Trainer.Predict(model, panel.Dataset(scalings, part)));
 
     private static TaskReport Score(SequenceModel model, ForecastPanel panel, ForecastState state, ForecastPart part, JsonObject? candidates)
     {
@@ -298,6 +361,7 @@ public static class ForecastWorkflow
         var all = Enumerable.Range(0, panel.Series.Count).ToArray();
         var scored = forecasts.ToDictionary(f => f.Key, f => Metrics(panel, part, f.Value, actual, all, state.Season));
         var details = new JsonObject { ["normalize"] = state.Scaling.Mode, ["season"] = state.Season, ["lookback"] = state.Lookback, ["horizon"] = state.Horizon };
+        if (state.Stateful) details["stateful"] = new JsonObject { ["bptt"] = state.Bptt, ["origins"] = "the windowed forecaster's test windows; state warmed over every earlier row" };
         if (candidates is not null) details[T == 1 ? "validation_rmse_by_normalize" : "validation_rmse_by_normalize_and_target"] = candidates;
         if (T > 1 || state.IdColumn is not null) details["pooling"] = Pooling;
         if (T > 1)
@@ -415,6 +479,8 @@ public static class ForecastWorkflow
                 || scalings.Length != targets.Length || targets[0] != state.Target
                 || scalings.Any(s => s is null || !ForecastScaling.Modes.Contains(s.Mode) || !double.IsFinite(s.Scale) || !(s.StepScale > 0)))
                 throw new ModelFileException(file.Path, "has a forecasting state that does not fit its model (lookback, horizon, targets, season or scaling).");
+            if (state.Stateful != file.Model.Spec.Stateful || (state.Stateful && (state.Bptt < 1 || scalings.Any(s => s.Mode != "global"))) || (!state.Stateful && file.Model.Spec.PerStep))
+                throw new ModelFileException(file.Path, "has a forecasting state that does not fit its model (stateful flag, window or scaling).");
             return state;
         }
         catch (JsonException e)

@@ -6,8 +6,9 @@ namespace Recur.Training;
 /// <summary>
 /// N sequences with their targets, ready for batching. Inputs are numeric values [N, T, F] or token ids [N, T],
 /// right-padded to T steps when <see cref="Lengths"/> [N] says how many steps each really has. Targets are
-/// regression values [N, O], class indices [N], or one class index per step [N, T] (tagging, language modelling;
-/// padded steps are masked out of every loss and metric).
+/// regression values [N, O], class indices [N], one class index per step [N, T] (tagging, language modelling;
+/// padded steps are masked out of every loss and metric), or O regression values per step [N, T, O] with a step
+/// mask [N, T] (stateful forecasting: steps without a complete target count nothing).
 /// </summary>
 public sealed class SequenceDataset
 {
@@ -61,6 +62,18 @@ public sealed class SequenceDataset
         return new(count, steps, tokens is null ? features : 0, values, tokens, null, 0, null, stepLabels, lengths);
     }
 
+    /// <summary>
+    /// O regression targets per step: values [N, T, F], stepTargets [N, T, O], stepMask [N, T] (1: the step's
+    /// targets count in the loss; 0: padding, or a step whose targets are not all known).
+    /// </summary>
+    public static SequenceDataset PerStepRegression(float[] values, int count, int steps, int features, float[] stepTargets, int outputs, float[] stepMask)
+    {
+        Check(values.Length, count * steps * features, "values [N, T, F]");
+        Check(stepTargets.Length, count * steps * outputs, "step targets [N, T, O]");
+        Check(stepMask.Length, count * steps, "step mask [N, T]");
+        return new(count, steps, features, values, null, null, outputs, null, null, null) { StepTargets = stepTargets, StepMask = stepMask };
+    }
+
     public int Count { get; }
 
     /// <summary>T: steps per stored sequence (the padded length when <see cref="Lengths"/> is set).</summary>
@@ -78,6 +91,14 @@ public sealed class SequenceDataset
     /// <summary>[N] real steps per sequence; null when every sequence has <see cref="Steps"/> steps.</summary>
     public int[]? Lengths { get; }
 
+    /// <summary>[N, T, O] regression targets per step (<see cref="PerStepRegression"/>); null otherwise.</summary>
+    public float[]? StepTargets { get; private init; }
+
+    /// <summary>[N, T] weight of each step's targets (1 or 0), beside <see cref="StepTargets"/>.</summary>
+    public float[]? StepMask { get; private init; }
+
+    public bool IsPerStepRegression => StepTargets is not null;
+
     public bool IsClassification => Labels is not null || StepLabels is not null;
     public bool IsPerStep => StepLabels is not null;
 
@@ -89,7 +110,8 @@ public sealed class SequenceDataset
 
     /// <summary>The same sequences and labels with per-class loss weights [C].</summary>
     public SequenceDataset WithClassWeights(float[]? weights) =>
-        new(Count, Steps, Features, Values, Tokens, Targets, Outputs, Labels, StepLabels, Lengths) { ClassWeights = weights, Streams = Streams };
+        new(Count, Steps, Features, Values, Tokens, Targets, Outputs, Labels, StepLabels, Lengths)
+            { ClassWeights = weights, Streams = Streams, StepTargets = StepTargets, StepMask = StepMask };
 
     /// <summary>
     /// S &gt; 0 when the rows are consecutive windows of S parallel streams, window-major: row i·S + s is window i
@@ -107,8 +129,9 @@ public sealed class SequenceDataset
     {
         if (streams < 1 || Count % streams != 0)
             throw new ArgumentException($"Dataset of {Count} windows cannot be {streams} streams: the window count must be a multiple of the stream count.", nameof(streams));
-        if (!IsPerStep) throw new ArgumentException("Streams need one target per step (a per-step dataset).", nameof(streams));
-        return new(Count, Steps, Features, Values, Tokens, Targets, Outputs, Labels, StepLabels, Lengths) { ClassWeights = ClassWeights, Streams = streams };
+        if (!IsPerStep && !IsPerStepRegression) throw new ArgumentException("Streams need targets at every step (a per-step dataset).", nameof(streams));
+        return new(Count, Steps, Features, Values, Tokens, Targets, Outputs, Labels, StepLabels, Lengths)
+            { ClassWeights = ClassWeights, Streams = streams, StepTargets = StepTargets, StepMask = StepMask };
     }
 
     /// <summary>
@@ -226,9 +249,37 @@ public sealed class SequenceDataset
         return (labels, mask);
     }
 
-    /// <summary>What a batch weighs in a mean loss: its real steps for per-step tasks, else its sequences.</summary>
-    public int Weight(SequenceBatch batch) =>
-        !IsPerStep ? batch.Batch : batch.Lengths is { } lengths ? lengths.Sum() : batch.Batch * batch.Steps;
+    /// <summary>
+    /// Per-step regression targets [B, L, O] and step mask [B, L] of the given rows (whole windows: these datasets
+    /// are never right-padded, their mask marks the steps that count).
+    /// </summary>
+    public (Tensor Targets, Tensor Mask) StepTargetBatch(ReadOnlySpan<int> rows)
+    {
+        int B = rows.Length, L = Steps, O = Outputs;
+        var targets = new Tensor(B, L, O);
+        var mask = new Tensor(B, L);
+        for (int b = 0; b < B; b++)
+        {
+            StepTargets.AsSpan(rows[b] * L * O, L * O).CopyTo(targets.Data.AsSpan(b * L * O));
+            StepMask.AsSpan(rows[b] * L, L).CopyTo(mask.Data.AsSpan(b * L));
+        }
+        return (targets, mask);
+    }
+
+    /// <summary>
+    /// What a batch of the given rows weighs in a mean loss: its real steps for per-step classification, the steps
+    /// whose targets count for per-step regression, else its sequences.
+    /// </summary>
+    public int Weight(ReadOnlySpan<int> rows, SequenceBatch batch)
+    {
+        if (IsPerStepRegression)
+        {
+            double counted = 0;
+            foreach (int row in rows) counted += System.Numerics.Tensors.TensorPrimitives.Sum(StepMask.AsSpan(row * Steps, Steps));
+            return (int)counted;
+        }
+        return !IsPerStep ? batch.Batch : batch.Lengths is { } lengths ? lengths.Sum() : batch.Batch * batch.Steps;
+    }
 
     private static void Check(int found, int expected, string what)
     {

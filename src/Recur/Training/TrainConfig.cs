@@ -47,13 +47,14 @@ public sealed record TrainConfig
     /// <summary>Cap on padded steps per mini-batch (sequences × longest length); variable-length tasks.</summary>
     public int? MaxTokens { get; init; }
 
-    /// <summary>Language modelling: steps per training window (truncated back-propagation length).</summary>
+    /// <summary>Language modelling and stateful forecasting: steps per training window (truncated back-propagation length).</summary>
     public int? Bptt { get; init; }
 
     /// <summary>
     /// Language modelling: stateful truncated back-propagation (default true): the training text as batch-size
     /// contiguous streams, windows in order, state carried between windows; scoring runs the text as one stream.
-    /// False: independent shuffled windows, each from a zero state.
+    /// False: independent shuffled windows, each from a zero state. Forecasting (default false): true trains a
+    /// per-step forecaster over each series' whole training part in carried-state windows (<see cref="StatefulForecast"/>).
     /// </summary>
     public bool? Stateful { get; init; }
 

@@ -270,7 +270,7 @@ public static class Trainer
                 _weightRegularization?.BeforeStep(_optimizer);
                 _optimizer.Step();
                 _weightRegularization?.AfterStep(_optimizer);
-                int weight = _train.Weight(inputs);
+                int weight = _train.Weight(rows, inputs);
                 _lossSum += loss * weight;
                 _applied += weight;
                 _consecutiveBad = 0;
@@ -444,7 +444,7 @@ public static class Trainer
             var batch = rows.AsSpan(start, count);
             var tape = Tape.Inference;
             var inputs = data.Inputs(batch);
-            int weight = data.Weight(inputs);
+            int weight = data.Weight(batch, inputs);
             sum += LossOf(tape, next(inputs), data, batch, inputs).Value.Data[0] * weight;
             weights += weight;
         }
@@ -478,7 +478,7 @@ public static class Trainer
 
     /// <summary>
     /// Each sequence's own loss [N] (squared error, cross-entropy, or for per-step tasks the mean cross-entropy
-    /// over its real steps), without dropout.
+    /// or masked squared error over its real steps), without dropout.
     /// </summary>
     public static double[] PerSequenceLoss(SequenceModel model, SequenceDataset data)
     {
@@ -488,7 +488,13 @@ public static class Trainer
         for (int n = 0; n < data.Count; n++)
         {
             var row = outputs.AsSpan(n * O, O);
-            if (data.IsPerStep)
+            if (data.IsPerStepRegression)
+            {
+                int at = n * data.Steps;
+                losses[n] = Losses.MeanSquaredError.Forward<float>(outputs.AsSpan(at * O, data.Steps * O), data.StepTargets.AsSpan(at * O, data.Steps * O),
+                    data.StepMask.AsSpan(at, data.Steps));
+            }
+            else if (data.IsPerStep)
             {
                 int length = data.Length(n);
                 for (int t = 0; t < length; t++)
@@ -554,6 +560,11 @@ public static class Trainer
     private static Variable LossOf(Tape tape, Variable output, SequenceDataset data, ReadOnlySpan<int> rows, SequenceBatch inputs, Tensors.Tensor? targets = null)
     {
         var classWeights = data.ClassWeights is { } w ? new Tensors.Tensor(w, w.Length) : null;
+        if (data.IsPerStepRegression)
+        {
+            var (stepTargets, stepMask) = data.StepTargetBatch(rows);
+            return Losses.Loss.MaskedMeanSquaredError(tape, output, stepTargets, stepMask);
+        }
         if (data.IsPerStep)
         {
             var (labels, mask) = data.StepLabelBatch(rows, inputs);

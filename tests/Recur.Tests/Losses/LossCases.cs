@@ -19,7 +19,7 @@ internal static class LossCases
 {
     public static readonly string[] Names =
     [
-        "mse", "mae", "huber-quadratic", "huber-linear", "huber-both-delta-0.7",
+        "mse", "mse-row-mask", "mae", "huber-quadratic", "huber-linear", "huber-both-delta-0.7",
         "cross-entropy", "cross-entropy-mask", "cross-entropy-class-weights", "cross-entropy-mask-class-weights",
         "bce-logits", "bce-logits-pos-weight", "bce-probabilities",
     ];
@@ -38,6 +38,15 @@ internal static class LossCases
                 T[] p = Uniform<T>(rng, 12, -2, 2), t = Uniform<T>(rng, 12, -2, 2);
                 return new(name, p, () => MeanSquaredError.Forward<T>(p, t),
                     (d, g) => MeanSquaredError.Backward<T>(p, t, d, g));
+            }
+            case "mse-row-mask":
+            {
+                // [4, 3] with rows 1 and 3 masked out.
+                var rng = new RecurRandom(112);
+                T[] p = Uniform<T>(rng, 12, -2, 2), t = Uniform<T>(rng, 12, -2, 2);
+                T[] m = [T.One, T.Zero, T.One, T.Zero];
+                return new(name, p, () => MeanSquaredError.Forward<T>(p, t, m),
+                    (d, g) => MeanSquaredError.Backward<T>(p, t, m, d, g));
             }
             case "mae":
             {

@@ -20,6 +20,22 @@ public class RegressionLossTests
     }
 
     [Fact]
+    public void Row_masked_mean_squared_error_is_the_mean_over_the_kept_rows_only()
+    {
+        double[] prediction = [1, 2, 9, 9, 3, 4], target = [0, 0, 0, 0, 1, 1]; // [3, 2]; row 1 masked
+        double[] mask = [1, 0, 1];
+        var gradient = new double[6];
+        MeanSquaredError.Backward<double>(prediction, target, mask, 1.0, gradient);
+
+        // Kept diffs 1, 2, 2, 3: (1 + 4 + 4 + 9) / 4.
+        Assert.Equal(18.0 / 4, MeanSquaredError.Forward<double>(prediction, target, mask), 1e-15);
+        Assert.Equal([0.5, 1, 0, 0, 1, 1.5], gradient); // 2·diff / 4 on kept rows, nothing on the masked one
+        Assert.Equal(MeanSquaredError.Forward<double>([1, 2, 3, 4], [0, 0, 1, 1]), MeanSquaredError.Forward<double>(prediction, target, mask), 1e-15);
+        Assert.Equal(0.0, MeanSquaredError.Forward<double>(prediction, target, [0.0, 0, 0])); // no row counts
+        Assert.Throws<ArgumentException>(() => MeanSquaredError.Forward<double>(prediction, target, [1.0, 1, 1, 1]));
+    }
+
+    [Fact]
     public void Mean_absolute_error_takes_sign_of_zero_as_zero()
     {
         var gradient = new double[3];
