@@ -86,6 +86,13 @@ public sealed record SequenceBatch(int Batch, int Steps, Tensor? Values, int[]? 
 
     /// <summary>Scheduled sampling: the probability of feeding the decoder its own previous prediction instead of the true value.</summary>
     public double SamplingProbability { get; init; }
+
+    /// <summary>
+    /// Fixes which decoder steps are fed the true previous target [B·steps] (row-major; false: the model's own
+    /// prediction) instead of drawing them with <see cref="SamplingProbability"/>, so that a test can hold one
+    /// scheduled-sampling pattern while it perturbs the weights. Null: drawn.
+    /// </summary>
+    public bool[]? DecoderTeacherChoices { get; init; }
 }
 
 /// <summary>The recurrent state [L·D, B, H] after a batch, to continue it one chunk later (generation, streaming).</summary>
@@ -245,7 +252,7 @@ public sealed class SequenceModel
             var first = new float[batch.Batch];
             for (int b = 0; b < batch.Batch; b++) first[b] = values.Data[(b * T + (batch.Lengths?[b] ?? T) - 1) * F];
             var forecast = _decoder.Forward(tape, encoded.Output, batch.Lengths, encoded.HiddenState, encoded.CellState, first,
-                training ? batch.DecoderTargets : null, batch.SamplingProbability, training ? random : null);
+                training ? batch.DecoderTargets : null, batch.SamplingProbability, training ? random : null, batch.DecoderTeacherChoices);
             return (forecast, new RecurrentState(encoded.HiddenState, encoded.CellState));
         }
         Variable features;
