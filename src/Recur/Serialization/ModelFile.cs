@@ -63,7 +63,7 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
     /// <summary>
     /// The architecture as string pairs. <c>bidirectional</c>, <c>layer_dropout</c> and <c>residual</c> are always
     /// written; the regularisation keys (<c>input_dropout</c>, <c>recurrent_dropout</c>, <c>zoneout</c>,
-    /// <c>layer_norm</c>) only when set, so a model without them has the file older builds wrote. Absent keys read
+    /// <c>layer_norm</c>) and a token decoder's <c>target_vocabulary_size</c> only when set, so a model without them has the file older builds wrote. Absent keys read
     /// as 0 / false.
     /// </summary>
     private static string SpecToJson(SequenceModelSpec spec)
@@ -89,6 +89,7 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
         if (spec.RecurrentDropout != 0) d["recurrent_dropout"] = spec.RecurrentDropout.ToString("R", CultureInfo.InvariantCulture);
         if (spec.Zoneout != 0) d["zoneout"] = spec.Zoneout.ToString("R", CultureInfo.InvariantCulture);
         if (spec.LayerNorm) d["layer_norm"] = "true";
+        if (spec.TargetVocabularySize != 0) d["target_vocabulary_size"] = spec.TargetVocabularySize.ToString(CultureInfo.InvariantCulture);
         return System.Text.Json.JsonSerializer.Serialize(d);
     }
 
@@ -97,7 +98,7 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
     [
         "cell", "input_size", "hidden_size", "layers", "dropout", "output_size", "vocabulary_size", "embedding_size", "per_step",
         "bidirectional", "layer_dropout", "residual", "attention", "decoder_attention",
-        "input_dropout", "recurrent_dropout", "zoneout", "layer_norm",
+        "input_dropout", "recurrent_dropout", "zoneout", "layer_norm", "target_vocabulary_size",
     ];
 
     private static SequenceModelSpec SpecFromJson(string json, string path)
@@ -135,6 +136,7 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
                 LayerNorm = Bool("layer_norm"),
                 Attention = Layers.AttentionKinds.Parse(d.GetValueOrDefault("attention", "none")), // older files: none
                 DecoderAttention = Layers.AttentionKinds.Parse(d.GetValueOrDefault("decoder_attention", "none")),
+                TargetVocabularySize = d.ContainsKey("target_vocabulary_size") ? Int("target_vocabulary_size", 1 << 24) : 0,
             };
             if (spec.Attention != Layers.AttentionKind.None && spec.PerStep) throw new FormatException("attention pools a sequence; a per-step model cannot have it");
             if (spec.InputSize < 1 || spec.HiddenSize < 1 || spec.Layers < 1 || spec.OutputSize < 1 || spec.EmbeddingSize < 1 || !(spec.Dropout is >= 0 and < 1) || !(spec.LayerDropout is >= 0 and < 1))

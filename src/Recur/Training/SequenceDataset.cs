@@ -61,6 +61,24 @@ public sealed class SequenceDataset
         return new(count, steps, tokens is null ? features : 0, values, tokens, null, 0, null, stepLabels, lengths);
     }
 
+    /// <summary>
+    /// Source token ids [N, T] with lengths [N], and target ids [N, U] with lengths [N] (each row its target ids then
+    /// the end token, right-padded): an encoder–decoder's training pairs.
+    /// </summary>
+    public static SequenceDataset SequenceToSequence(int[] sourceTokens, int count, int steps, int[] sourceLengths,
+        int[] targetTokens, int targetSteps, int[] targetLengths)
+    {
+        Check(sourceTokens.Length, count * steps, "source tokens [N, T]");
+        Check(targetTokens.Length, count * targetSteps, "target tokens [N, U]");
+        Check(targetLengths.Length, count, "target lengths [N]");
+        foreach (int length in targetLengths)
+            if (length < 1 || length > targetSteps) throw new ArgumentException($"Dataset target lengths must lie in [1, {targetSteps}]; found {length}.");
+        return new(count, steps, 0, null, sourceTokens, null, 0, null, null, sourceLengths)
+        {
+            TargetTokens = targetTokens, TargetSteps = targetSteps, TargetLengths = targetLengths,
+        };
+    }
+
     public int Count { get; }
 
     /// <summary>T: steps per stored sequence (the padded length when <see cref="Lengths"/> is set).</summary>
@@ -77,6 +95,17 @@ public sealed class SequenceDataset
 
     /// <summary>[N] real steps per sequence; null when every sequence has <see cref="Steps"/> steps.</summary>
     public int[]? Lengths { get; }
+
+    /// <summary>[N, U] target ids of an encoder–decoder's pairs (see <see cref="SequenceToSequence"/>).</summary>
+    public int[]? TargetTokens { get; private init; }
+
+    /// <summary>U: steps per stored target row.</summary>
+    public int TargetSteps { get; private init; }
+
+    /// <summary>[N] real target steps per pair (the end token included).</summary>
+    public int[]? TargetLengths { get; private init; }
+
+    public bool IsSequenceToSequence => TargetTokens is not null;
 
     public bool IsClassification => Labels is not null || StepLabels is not null;
     public bool IsPerStep => StepLabels is not null;
@@ -190,7 +219,19 @@ public sealed class SequenceDataset
             if (tokens is not null) Tokens.AsSpan(source, lengths[b]).CopyTo(tokens.AsSpan(b * L));
             else Values.AsSpan(source * F, lengths[b] * F).CopyTo(values!.Data.AsSpan(b * L * F));
         }
-        return new SequenceBatch(B, L, values, tokens) { Lengths = padded ? lengths : null };
+        var batch = new SequenceBatch(B, L, values, tokens) { Lengths = padded ? lengths : null };
+        return IsSequenceToSequence ? WithTargets(batch, rows) : batch;
+    }
+
+    /// <summary>The batch with its rows' target ids [B, U'] padded to the longest of them, and their lengths.</summary>
+    private SequenceBatch WithTargets(SequenceBatch batch, ReadOnlySpan<int> rows)
+    {
+        int B = rows.Length, U = 0;
+        var lengths = new int[B];
+        for (int b = 0; b < B; b++) U = Math.Max(U, lengths[b] = TargetLengths![rows[b]]);
+        var targets = new int[B * U];
+        for (int b = 0; b < B; b++) TargetTokens.AsSpan(rows[b] * TargetSteps, lengths[b]).CopyTo(targets.AsSpan(b * U));
+        return batch with { DecoderTokens = targets, DecoderSteps = U, DecoderLengths = lengths };
     }
 
     /// <summary>Regression targets [B, O] of the given rows.</summary>
@@ -226,9 +267,10 @@ public sealed class SequenceDataset
         return (labels, mask);
     }
 
-    /// <summary>What a batch weighs in a mean loss: its real steps for per-step tasks, else its sequences.</summary>
+    /// <summary>What a batch weighs in a mean loss: its real steps for per-step tasks, its real target steps for pairs, else its sequences.</summary>
     public int Weight(SequenceBatch batch) =>
-        !IsPerStep ? batch.Batch : batch.Lengths is { } lengths ? lengths.Sum() : batch.Batch * batch.Steps;
+        batch.DecoderLengths is { } targets ? targets.Sum()
+        : !IsPerStep ? batch.Batch : batch.Lengths is { } lengths ? lengths.Sum() : batch.Batch * batch.Steps;
 
     private static void Check(int found, int expected, string what)
     {

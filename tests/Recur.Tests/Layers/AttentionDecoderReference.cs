@@ -115,6 +115,35 @@ internal sealed class AttentionDecoderReference
         return (outputs, used);
     }
 
+    /// <summary>
+    /// The token decoder's logits [B][U][V]: source ids [B][T] with lengths, targets [B][U] (ids then the end token),
+    /// teacher [B·U] (true: step s + 1 is fed targets[b][s]; false: the argmax of step s — or, when
+    /// <paramref name="fed"/> is given, the constant fed[b·U + s]). Returns the logits and what each step fed next.
+    /// </summary>
+    public (double[][][] Logits, int[] Fed) Translate(int[][] source, int[] lengths, int[][] targets, bool[] teacher, int steps, int[]? fed = null)
+    {
+        int B = source.Length, V = Parameters["decoder_head.bias"].Length, E = Parameters["decoder_embedding.weight"].Length / V;
+        double[] Row(string name, int id) => Parameters[name].AsSpan(id * E, E).ToArray();
+        var logits = new double[B][][];
+        var used = new int[B * steps];
+        for (int b = 0; b < B; b++)
+        {
+            var (encoded, h, c) = Encode(source[b].Select(id => Row("embedding.weight", id)).ToList(), lengths[b]);
+            int previous = V - 2; // the start token
+            var context = new double[encoded[0].Length];
+            logits[b] = new double[steps][];
+            for (int s = 0; s < steps; s++)
+            {
+                (h, c, context, _, var y) = DecoderStep([.. Row("decoder_embedding.weight", previous), .. context], h, c, encoded);
+                logits[b][s] = y;
+                int i = b * steps + s, argmax = Array.IndexOf(y, y.Max());
+                used[i] = teacher[i] ? targets[b][s] : fed?[i] ?? argmax;
+                previous = used[i];
+            }
+        }
+        return (logits, used);
+    }
+
     private (double[] H, double[] C) CellStep(string module, double[] x, double[] h, double[] c)
     {
         int H = _hidden;
