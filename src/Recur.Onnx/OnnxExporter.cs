@@ -339,6 +339,8 @@ public static class OnnxExporter
     {
         if (spec.Cell is not (CellKind.Lstm or CellKind.Gru or CellKind.Rnn))
             throw new InvalidInputException($"{source}: cell '{spec.Cell}' cannot be exported to ONNX yet (supported: lstm, gru, rnn).");
+        if (spec.TargetVocabularySize > 0)
+            throw new InvalidInputException($"{source}: a seq2seq model decodes token by token in a loop (greedy or beam search, stopping at its end token), which ONNX export does not write; nothing was written. Use 'recur predict' instead.");
         var defaults = new SequenceModelSpec();
         var unsupported = new List<string>();
         foreach (var property in typeof(SequenceModelSpec).GetProperties(BindingFlags.Public | BindingFlags.Instance))
