@@ -15,7 +15,7 @@ internal static class DataCommand
     private static readonly Option<string> Data = new("--data") { Description = "the file to inspect: CSV/TSV table, word/TAG sentences, or plain text", Required = true };
     private static readonly Option<string?> Task = new("--task")
     {
-        Description = "forecast, classify, tag or lm. Default: word/TAG file → tag; plain text → lm; table → forecast when a column is numeric and " +
+        Description = "forecast, classify, tag, lm or seq2seq. Default: word/TAG file → tag; plain text → lm; table → forecast when a column is numeric and " +
                       "none is obvious text (most cells several words, or mostly distinct values), else classify (--target implies forecast; --text-column or --label-column classify; --label-column with --id-column tag)",
     };
     private static readonly Option<string?> Kind = new("--kind")
@@ -30,6 +30,8 @@ internal static class DataCommand
     private static readonly Option<int?> Horizon = new("--horizon") { Description = "forecast: steps predicted (default 1)" };
     private static readonly Option<int?> Season = new("--season") { Description = "forecast: seasonal period (default: detected on the training part)" };
     private static readonly Option<string?> TextColumn = new("--text-column") { Description = "classify: text column (default: the obvious text column, if any)" };
+    private static readonly Option<string?> SourceColumn = new("--source-column") { Description = "seq2seq: the column of source texts" };
+    private static readonly Option<string?> TargetColumn = new("--target-column") { Description = "seq2seq: the column of target texts" };
     private static readonly Option<string?> LabelColumn = new("--label-column") { Description = "classify: label column (default: the last column); tag (tables): the per-row label" };
     private static readonly Option<string?> Tokenizer = new("--tokenizer") { Description = "classify text: char (default), word or bpe" };
     private static readonly Option<int?> MaxLength = new("--max-length") { Description = "tag from a table: rows per piece of a sequence (default 100), as recur train cuts them" };
@@ -41,7 +43,7 @@ internal static class DataCommand
     {
         var command = new Command("data", "Inspect a data file before training: columns and types, missing values, label balance, length histogram, vocabulary and split sizes.")
         {
-            Data, Task, Kind, NoHeader, Delimiter, Target, IdColumn, Lookback, Horizon, Season, TextColumn, LabelColumn, Tokenizer, MinFrequency, MaxLength, Seed, Json,
+            Data, Task, Kind, NoHeader, Delimiter, Target, IdColumn, Lookback, Horizon, Season, TextColumn, LabelColumn, SourceColumn, TargetColumn, Tokenizer, MinFrequency, MaxLength, Seed, Json,
         };
         command.SetAction(parsed => RecurCommand.Guard(stderr, () =>
         {
@@ -50,6 +52,7 @@ internal static class DataCommand
                 Task = parsed.GetValue(Task), Kind = parsed.GetValue(Kind), NoHeader = parsed.GetValue(NoHeader), Delimiter = ParseDelimiter(parsed.GetValue(Delimiter)),
                 Target = parsed.GetValue(Target), IdColumn = parsed.GetValue(IdColumn), Lookback = parsed.GetValue(Lookback), Horizon = parsed.GetValue(Horizon),
                 Season = parsed.GetValue(Season), TextColumn = parsed.GetValue(TextColumn), LabelColumn = parsed.GetValue(LabelColumn),
+                SourceColumn = parsed.GetValue(SourceColumn), TargetColumn = parsed.GetValue(TargetColumn),
                 Tokenizer = parsed.GetValue(Tokenizer), MinFrequency = parsed.GetValue(MinFrequency), MaxLength = parsed.GetValue(MaxLength), Seed = parsed.GetValue(Seed),
             };
             var profile = DataProfile.Analyze(parsed.GetValue(Data)!, options);

@@ -26,6 +26,7 @@ internal static class EvaluateCommand
                 "forecast" => ForecastWorkflow.Evaluate(file, table!, all),
                 "classify" => ClassifyWorkflow.Evaluate(file, table!, all),
                 "tag" => TagWorkflow.Evaluate(file, dataPath, all),
+                "seq2seq" => SequenceToSequenceWorkflow.Evaluate(file, table!, all),
                 _ => LanguageModelWorkflow.Evaluate(file, dataPath, all),
             };
             if (parsed.GetValue(Json)) stdout.WriteLine(report.ToJson().ToJsonString(ReportPrinter.JsonOptions));
@@ -36,14 +37,14 @@ internal static class EvaluateCommand
     }
 
     /// <summary>
-    /// Loads the model and, for the CSV tasks (forecast, classify), reads the data file the way the model's training
+    /// Loads the model and, for the CSV tasks (forecast, classify, seq2seq), reads the data file the way the model's training
     /// file was read; tag and lm read their files themselves (table null).
     /// </summary>
     internal static (ModelFile file, CsvTable? table, string task) Load(string modelPath, string dataPath)
     {
         var file = ModelFile.Load(modelPath);
         string task = file.Config.Task ?? "";
-        if (task is not ("forecast" or "classify" or "tag" or "lm"))
+        if (task is not ("forecast" or "classify" or "tag" or "lm" or "seq2seq"))
             throw new ModelFileException(modelPath, $"names task '{task}', which this build cannot run.");
         if (task is "tag" or "lm") return (file, null, task);
         // Read the file the way the training file was read: same header rule and delimiter.

@@ -13,11 +13,19 @@ internal static class PredictCommand
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var command = new Command("predict", "Predict with a saved model: a forecast per window, a label per row, or tags per sentence.") { Model, Data, Json };
+        var command = new Command("predict", "Predict with a saved model: a forecast per window, a label per row, tags per sentence, or a decoded target text per row.") { Model, Data, Json };
         command.SetAction(parsed => RecurCommand.Guard(stderr, () =>
         {
             string dataPath = parsed.GetValue(Data)!;
             var (file, table, task) = EvaluateCommand.Load(parsed.GetValue(Model)!, dataPath);
+            if (task == "seq2seq")
+            {
+                // One decoding gives both the texts and where each output step looked.
+                var (texts, attention) = SequenceToSequenceWorkflow.Predict(file, table!);
+                if (parsed.GetValue(Json)) stdout.WriteLine(new JsonObject { ["predictions"] = texts, ["attention"] = attention }.ToJsonString(ReportPrinter.JsonOptions));
+                else foreach (var text in texts) stdout.WriteLine(text!.ToString());
+                return RecurCommand.Success;
+            }
             var predictions = task switch
             {
                 "forecast" => ForecastWorkflow.Predict(file, table!),

@@ -14,7 +14,7 @@ namespace Recur.Cli;
 /// <summary><c>recur train [CONFIG.json] [flags]</c>: trains, evaluates on the test part and writes a run directory.</summary>
 internal static class TrainCommand
 {
-    private static readonly Option<string?> Task = new("--task") { Description = "forecast, classify, tag or lm" };
+    private static readonly Option<string?> Task = new("--task") { Description = "forecast, classify, tag, lm or seq2seq" };
     private static readonly Option<string?> Data = new("--data") { Description = "CSV or TSV file (forecast, classify, tag), word/TAG file (tag) or text file (lm) to train on" };
     private static readonly Option<string?> Out = new("--out") { Description = "run directory (default runs/<data>-<task>)" };
     private static readonly Option<int?> Epochs = new("--epochs") { Description = "passes over the training part" };
@@ -36,6 +36,11 @@ internal static class TrainCommand
     private static readonly Option<string?> TextColumn = new("--text-column") { Description = "classify: text column (character-level)" };
     private static readonly Option<string?> LabelColumn = new("--label-column") { Description = "classify: label column (default: the last column)" };
     private static readonly Option<int?> MaxLength = new("--max-length") { Description = "classify: tokens kept per text; tag: longest sentence allowed, or rows per piece of a CSV sequence" };
+    private static readonly Option<string?> SourceColumn = new("--source-column") { Description = "seq2seq: the column of source texts" };
+    private static readonly Option<string?> TargetColumn = new("--target-column") { Description = "seq2seq: the column of target texts" };
+    private static readonly Option<string?> DecoderAttention = new("--decoder-attention") { Description = "seq2seq: how the decoder attends to the source: dot (default) or additive" };
+    private static readonly Option<int?> Beam = new("--beam") { Description = "seq2seq: beam width when decoding (default 1: greedy)" };
+    private static readonly Option<int?> MaxTargetLength = new("--max-target-length") { Description = "seq2seq: most tokens a target may have (default: the longest in the file); a longer one is an error" };
     private static readonly Option<int?> MaxTokens = new("--max-tokens") { Description = "variable-length tasks: at most this many padded steps per mini-batch" };
     private static readonly Option<int?> Bptt = new("--bptt") { Description = "lm, forecast --stateful: steps per training window, the truncated back-propagation length (default lm 100, forecast 50)" };
     private static readonly Option<bool?> Stateful = new("--stateful") { Description = "lm (default true), forecast (default false): each series or text as contiguous streams (up to batch-size), --bptt windows in order, state carried between them (detached) and reset every epoch; false: independent windows" };
@@ -92,7 +97,7 @@ internal static class TrainCommand
             TextColumn, LabelColumn, MaxLength, MaxTokens, Bptt, Stateful, NoHeader, Cell, Layers, Hidden, EmbeddingSize, ClassWeights, Tokenizer, MinFrequency, BpeMerges, Dropout, Bidirectional, LayerDropout, Residual, BatchSize, Lr, Optimizer, Clip,
             RecurrentDropout, InputDropout, Zoneout, LayerNorm, WeightDecay, Decay, MaxNorm,
             TimeLimit, Patience, LrSchedule, Curriculum, CurriculumEpochs, Augment, Resume, CheckpointEvery, Device, Quiet, Json,
-            Attention, Decoder, TeacherForcing, CheckpointTime,
+            Attention, Decoder, TeacherForcing, CheckpointTime, SourceColumn, TargetColumn, DecoderAttention, Beam, MaxTargetLength,
             InitFrom, Freeze, UnfreezeEvery, PretrainedLrFactor,
         };
         command.SetAction(parsed => RecurCommand.Guard(stderr, () => Run(parsed, stdout, stderr)));
@@ -124,6 +129,8 @@ internal static class TrainCommand
             Augment = parsed.GetValue(Augment) is string augment ? Training.Augmentations.AugmentConfig.Parse(augment) : null,
             CheckpointTime = parsed.GetResult(CheckpointTime) is null ? null : parsed.GetValue(CheckpointTime) ?? 0,
             Attention = parsed.GetValue(Attention), Decoder = parsed.GetValue(Decoder), TeacherForcing = parsed.GetValue(TeacherForcing),
+            SourceColumn = parsed.GetValue(SourceColumn), TargetColumn = parsed.GetValue(TargetColumn), DecoderAttention = parsed.GetValue(DecoderAttention),
+            Beam = parsed.GetValue(Beam), MaxTargetLength = parsed.GetValue(MaxTargetLength),
             InitFrom = parsed.GetValue(InitFrom), Freeze = parsed.GetValue(Freeze), UnfreezeEvery = parsed.GetValue(UnfreezeEvery), PretrainedLrFactor = parsed.GetValue(PretrainedLrFactor),
         };
         bool json = parsed.GetValue(Json);
@@ -149,7 +156,7 @@ internal static class TrainCommand
         var checkpoints = new CheckpointSettings(checkpointDirectory,
             new Dictionary<string, string> { [ConfigNote] = (config with { Quiet = null }).ToJson() });
 
-        var table = task is "forecast" or "classify" ? CsvTable.Read(dataPath, hasHeader: !(config.NoHeader ?? false)) : null;
+        var table = task is "forecast" or "classify" or "seq2seq" ? CsvTable.Read(dataPath, hasHeader: !(config.NoHeader ?? false)) : null;
         // --quiet silences progress only: warnings and alarms still reach standard error.
         var log = stderr;
         TrainedRun Train(TextWriter log, TrainingCallback[] progress) => task switch
@@ -158,7 +165,8 @@ internal static class TrainCommand
             "classify" => ClassifyWorkflow.Train(config, table!, log, progress, checkpoints),
             "tag" => TagWorkflow.Train(config, dataPath, log, progress, checkpoints),
             "lm" => LanguageModelWorkflow.Train(config, dataPath, log, progress, checkpoints),
-            _ => throw new InvalidInputException($"--task: expected forecast, classify, tag or lm; found '{config.Task}'."),
+            "seq2seq" => SequenceToSequenceWorkflow.Train(config, table!, log, progress, checkpoints),
+            _ => throw new InvalidInputException($"--task: expected forecast, classify, tag, lm or seq2seq; found '{config.Task}'."),
         };
         TrainedRun run = config.Quiet == true ? Train(log, []) : TrainingProgress.Show(log, progress => Train(progress.Log, [progress]));
         // The run directory's location is not part of the model: the same training gives the same file anywhere.
@@ -234,8 +242,18 @@ internal static class TrainCommand
         AtLeast("max-tokens", c.MaxTokens, 1);
         AtLeast("bptt", c.Bptt, 1);
         AtMost("bptt", c.Bptt, 100_000);
-        if (c.Task is string task && task.ToLowerInvariant() is not ("forecast" or "classify" or "tag" or "lm"))
-            throw new InvalidInputException($"--task: expected forecast, classify, tag or lm; found '{task}'.");
+        if (c.Task is string task && task.ToLowerInvariant() is not ("forecast" or "classify" or "tag" or "lm" or "seq2seq"))
+            throw new InvalidInputException($"--task: expected forecast, classify, tag, lm or seq2seq; found '{task}'.");
+        AtLeast("beam", c.Beam, 1);
+        AtMost("beam", c.Beam, 1_000);
+        AtLeast("max-target-length", c.MaxTargetLength, 1);
+        AtMost("max-target-length", c.MaxTargetLength, 1_000_000);
+        if (c.DecoderAttention is string decoderAttention && Recur.Layers.AttentionKinds.Parse(decoderAttention) == Recur.Layers.AttentionKind.None)
+            throw new InvalidInputException("--decoder-attention: expected dot or additive; found 'none' (the decoder always attends).");
+        if ((c.Task ?? "forecast").ToLowerInvariant() != "seq2seq"
+            && new (string Flag, object? Value)[] { ("source-column", c.SourceColumn), ("target-column", c.TargetColumn), ("decoder-attention", c.DecoderAttention), ("beam", c.Beam), ("max-target-length", c.MaxTargetLength) }
+                .FirstOrDefault(o => o.Value is not null) is { Flag: string flag })
+            throw new InvalidInputException($"--{flag} applies to --task seq2seq only; found --task {c.Task ?? "forecast"}.");
         if (c.Stateful == true && c.Task?.ToLowerInvariant() is "classify" or "tag")
             throw new InvalidInputException($"--stateful: stateful training applies to --task lm and forecast; {c.Task} sequences are independent.");
         if (c.Stateful == true && (c.Task ?? "forecast").ToLowerInvariant() == "forecast") StatefulForecast.Check(c);

@@ -343,6 +343,8 @@ public static class OnnxExporter
             throw new InvalidInputException($"{source}: a stateful forecaster carries its recurrent state across the whole series, and the exported graph " +
                                             "has no state inputs or outputs, so it would forecast from a zero state; nothing was written. Use recur predict or recur serve, " +
                                             "or train without --stateful to export.");
+        if (spec.TargetVocabularySize > 0)
+            throw new InvalidInputException($"{source}: a seq2seq model decodes token by token in a loop (greedy or beam search, stopping at its end token), which ONNX export does not write; nothing was written. Use 'recur predict' instead.");
         var defaults = new SequenceModelSpec();
         var unsupported = new List<string>();
         foreach (var property in typeof(SequenceModelSpec).GetProperties(BindingFlags.Public | BindingFlags.Instance))

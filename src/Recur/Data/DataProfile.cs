@@ -41,6 +41,9 @@ public sealed record DataProfileOptions
     public string? IdColumn { get; init; }
     public string? TextColumn { get; init; }
     public string? LabelColumn { get; init; }
+    /// <summary>seq2seq: the columns of source and target texts.</summary>
+    public string? SourceColumn { get; init; }
+    public string? TargetColumn { get; init; }
     public string? Tokenizer { get; init; }
     public int? MinFrequency { get; init; }
     /// <summary>Tag from a table: rows per piece of a sequence, as the tagger cuts them.</summary>
@@ -68,7 +71,7 @@ public sealed record DataProfileOptions
 /// </summary>
 public sealed class DataProfile
 {
-    public static readonly string[] Tasks = ["forecast", "classify", "tag", "lm"];
+    public static readonly string[] Tasks = ["forecast", "classify", "tag", "lm", "seq2seq"];
     public static readonly string[] Kinds = ["csv", "tagged", "text"];
     public const ulong DefaultSeed = 42;
     private const int HistogramBins = 10, MaxExamples = 3, MaxExampleLength = 40;
@@ -118,6 +121,7 @@ public sealed class DataProfile
             {
                 case "forecast": profile.Forecast(table, options); break;
                 case "classify": profile.Classify(table, options, columns); break;
+                case "seq2seq": profile.Pairs(table, options); break;
                 default: profile.TagTable(table, options); break;
             }
             return profile;
@@ -201,7 +205,7 @@ public sealed class DataProfile
     private static string DetectKind(string text, string source, DataProfileOptions o, string? task)
     {
         string ext = Path.GetExtension(source).ToLowerInvariant();
-        if (ext is ".csv" or ".tsv" or ".tab" || o.NoHeader || o.Delimiter is not null || task is "forecast" or "classify"
+        if (ext is ".csv" or ".tsv" or ".tab" || o.NoHeader || o.Delimiter is not null || task is "forecast" or "classify" or "seq2seq"
             || o.Target is not null || o.IdColumn is not null || o.TextColumn is not null || o.LabelColumn is not null)
             return "csv";
         return TaggedText.LooksTagged(text) ? "tagged" : "text";
@@ -458,6 +462,42 @@ public sealed class DataProfile
                 Notes.Add("bpe: the merges (and so the vocabulary and token lengths) are learned at train time; lengths are shown in words, the fewest BPE tokens a text can take.");
                 break;
         }
+    }
+
+    /// <summary>
+    /// seq2seq: the source and target columns, empty cells (refused by train), each side's vocabulary on the training
+    /// pairs and the targets' lengths in tokens, with the seeded random split of pairs.
+    /// </summary>
+    private void Pairs(CsvTable table, DataProfileOptions o)
+    {
+        if (o.SourceColumn is null || o.TargetColumn is null)
+            throw new InvalidInputException($"--task seq2seq needs --source-column and --target-column; {(o.SourceColumn is null ? "--source-column" : "--target-column")} is missing.");
+        int sourceColumn = table.ColumnIndex(o.SourceColumn), targetColumn = table.ColumnIndex(o.TargetColumn);
+        string tokenizer = Check(o.Tokenizer, ["char", "word", "bpe"], "--tokenizer") ?? "char";
+        Fact("source_column", "source column", table.ColumnNames[sourceColumn]);
+        Fact("target_column", "target column", table.ColumnNames[targetColumn]);
+        Fact("tokenizer", "tokenizer", tokenizer);
+        var sources = table.Text(sourceColumn);
+        var targets = table.Text(targetColumn);
+        foreach (var (name, texts) in new[] { ("source", sources), ("target", targets) })
+        {
+            int empty = texts.Count(string.IsNullOrWhiteSpace);
+            if (empty > 0)
+                Warnings.Add($"{empty} empty {name}{(empty == 1 ? "" : "s")} (first at {table.Source}:{table.LineNumber(Array.FindIndex(texts, string.IsNullOrWhiteSpace))}): train refuses empty texts.");
+        }
+        var split = StratifiedSplit.Create(new int[table.RowCount], 1, o.Seed ?? 42);
+        Splits = new SplitSizes(split.Train.Length, split.Validation.Length, split.Test.Length, "pairs",
+            $"seeded random split (seed {o.Seed ?? 42}): {StratifiedSplit.TestFraction:P0} test, {StratifiedSplit.ValidationFraction:P0} validation");
+        IReadOnlyList<string> Tokens(string text) => tokenizer == "char" ? text.Select(c => c.ToString()).ToArray() : WordTokenizer.Split(text, true);
+        string unit = tokenizer == "char" ? "characters" : "words";
+        foreach (var (name, texts) in new[] { ("source", sources), ("target", targets) })
+        {
+            var known = split.Train.SelectMany(r => Tokens(texts[r])).ToHashSet(StringComparer.Ordinal);
+            Fact($"{name}_vocabulary_size", $"{name} vocabulary: distinct training {unit} (+2 ids: padding, unknown{(name == "target" ? "; +2: start, end" : "")})", known.Count);
+            Fact($"{name}_longest", $"longest {name} in {unit}", texts.Max(t => Tokens(t).Count));
+        }
+        if (tokenizer == "bpe") Notes.Add("bpe: the merges are learned at train time; vocabularies and lengths are shown in words.");
+        Lengths = Summarise("targets", unit, targets.Select(t => Tokens(t).Count).ToArray());
     }
 
     private static Dictionary<string, int> WordCounts(IEnumerable<string> texts)

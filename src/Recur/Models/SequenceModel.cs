@@ -63,6 +63,13 @@ public sealed record SequenceModelSpec
     public AttentionKind DecoderAttention { get; init; } = AttentionKind.None;
 
     /// <summary>
+    /// With <see cref="DecoderAttention"/> and token input: a token decoder over this many target ids (the target
+    /// tokenizer's ids, then the start and end tokens), for sequence-to-sequence text (<c>--task seq2seq</c>); the
+    /// decoder embeds target tokens in <see cref="EmbeddingSize"/> like the source. 0: a value decoder (forecasting).
+    /// </summary>
+    public int TargetVocabularySize { get; init; }
+
+    /// <summary>
     /// Gradient checkpointing of the encoder's time loop (<c>--checkpoint-time</c>): segment length K, 0 for ⌈√T⌉,
     /// null for none; see <see cref="IRecurrentLayer.CheckpointTime"/>. A memory/compute trade-off that leaves the
     /// results unchanged, so not stored in the model file.
@@ -94,6 +101,25 @@ public sealed record SequenceBatch(int Batch, int Steps, Tensor? Values, int[]? 
 
     /// <summary>Scheduled sampling: the probability of feeding the decoder its own previous prediction instead of the true value.</summary>
     public double SamplingProbability { get; init; }
+
+    /// <summary>
+    /// Fixes which decoder steps are fed the true previous target [B·steps] (row-major; false: the model's own
+    /// prediction) instead of drawing them with <see cref="SamplingProbability"/>, so that a test can hold one
+    /// scheduled-sampling pattern while it perturbs the weights. Null: drawn.
+    /// </summary>
+    public bool[]? DecoderTeacherChoices { get; init; }
+
+    /// <summary>
+    /// A token decoder's targets [B, <see cref="DecoderSteps"/>]: each row its target ids, then the end token, then
+    /// padding. Fed while training (teacher forcing) and when scoring (the validation loss is teacher-forced).
+    /// </summary>
+    public int[]? DecoderTokens { get; init; }
+
+    /// <summary>U: steps of <see cref="DecoderTokens"/>.</summary>
+    public int DecoderSteps { get; init; }
+
+    /// <summary>[B] real steps of each row of <see cref="DecoderTokens"/> (its targets and the end token).</summary>
+    public int[]? DecoderLengths { get; init; }
 }
 
 /// <summary>The recurrent state [L·D, B, H] after a batch, to continue it one chunk later (generation, streaming).</summary>
@@ -155,13 +181,17 @@ public sealed class SequenceModel
         }
         if (spec.DecoderAttention != AttentionKind.None)
         {
-            if (spec.PerStep || spec.Bidirectional || spec.VocabularySize > 0 || spec.Attention != AttentionKind.None)
-                throw new ArgumentException("An attention decoder needs numeric input, one output per sequence, a one-directional encoder and no attention pooling.", nameof(spec));
-            _decoder = new AttentionDecoder(spec.Cell, spec.DecoderAttention, _encoder.OutputSize, spec.HiddenSize, spec.Layers, spec.OutputSize, random);
+            // Tokens in and a target vocabulary out (seq2seq), or numbers in and values out (forecasting).
+            if (spec.PerStep || spec.Bidirectional || spec.Attention != AttentionKind.None || (spec.VocabularySize > 0) != (spec.TargetVocabularySize > 0))
+                throw new ArgumentException("An attention decoder needs one output per sequence, a one-directional encoder, no attention pooling, and either numeric input (values out) or token input with a target vocabulary.", nameof(spec));
+            _decoder = new AttentionDecoder(spec.Cell, spec.DecoderAttention, _encoder.OutputSize, spec.HiddenSize, spec.Layers, spec.OutputSize, random,
+                spec.TargetVocabularySize, spec.EmbeddingSize);
         }
+        else if (spec.TargetVocabularySize > 0)
+            throw new ArgumentException("A target vocabulary needs an attention decoder (DecoderAttention).", nameof(spec));
         _dropout = new Dropout(spec.Dropout);
         _head = new Dense("head", _encoder.OutputSize, spec.OutputSize, random: random);
-        Parameters = _decoder is not null ? [.. _encoder.Parameters, .. _decoder.Parameters]
+        Parameters = _decoder is not null ? [.. _embedding?.Parameters ?? [], .. _encoder.Parameters, .. _decoder.Parameters]
             : [.. _embedding?.Parameters ?? [], .. _encoder.Parameters, .. _attention?.Parameters ?? [], .. _head.Parameters];
     }
 
@@ -246,6 +276,13 @@ public sealed class SequenceModel
             input = new Variable(batch.Values ?? throw new ArgumentException("This model reads numeric values, but the batch holds token ids.", nameof(batch)));
         }
         var encoded = _encoder.Forward(tape, input, state?.Hidden, state?.Cell, batch.Lengths, training ? random : null);
+        if (_decoder is { TargetVocabulary: > 0 })
+        {
+            var targets = batch.DecoderTokens ?? throw new ArgumentException("A token decoder's forward pass is teacher-forced: the batch needs DecoderTokens (decode new text with TokenDecoding).", nameof(batch));
+            var logits = _decoder.ForwardTokens(tape, encoded.Output, batch.Lengths, encoded.HiddenState, encoded.CellState, targets, batch.DecoderSteps,
+                training ? batch.SamplingProbability : 0, training ? random : null, batch.DecoderTeacherChoices);
+            return (logits, new RecurrentState(encoded.HiddenState, encoded.CellState));
+        }
         if (_decoder is not null)
         {
             var values = batch.Values!;
@@ -253,7 +290,7 @@ public sealed class SequenceModel
             var first = new float[batch.Batch];
             for (int b = 0; b < batch.Batch; b++) first[b] = values.Data[(b * T + (batch.Lengths?[b] ?? T) - 1) * F];
             var forecast = _decoder.Forward(tape, encoded.Output, batch.Lengths, encoded.HiddenState, encoded.CellState, first,
-                training ? batch.DecoderTargets : null, batch.SamplingProbability, training ? random : null);
+                training ? batch.DecoderTargets : null, batch.SamplingProbability, training ? random : null, batch.DecoderTeacherChoices);
             return (forecast, new RecurrentState(encoded.HiddenState, encoded.CellState));
         }
         Variable features;
@@ -267,6 +304,21 @@ public sealed class SequenceModel
             : TimeSteps.Last(tape, encoded.Output, batch.Lengths);
         if (training && random is not null) features = _dropout.Forward(tape, features, training: true, random);
         return (_head.Forward(tape, features), new RecurrentState(encoded.HiddenState, encoded.CellState));
+    }
+
+    /// <summary>
+    /// Runs the encoder over the batch without recording gradients and returns the decoder with what it starts from:
+    /// the encoder side it attends to and its state before step 1 (for <see cref="TokenDecoding"/>).
+    /// </summary>
+    public (AttentionDecoder Decoder, DecoderMemory Memory, DecoderState State) StartDecoding(SequenceBatch batch)
+    {
+        var decoder = _decoder ?? throw new InvalidOperationException("This model has no attention decoder.");
+        var tape = Tape.Inference;
+        var input = _embedding is not null
+            ? _embedding.Forward(tape, batch.Tokens ?? throw new ArgumentException("This model reads token ids, but the batch holds numeric values.", nameof(batch)), batch.Batch, batch.Steps)
+            : new Variable(batch.Values ?? throw new ArgumentException("This model reads numeric values, but the batch holds token ids.", nameof(batch)));
+        var encoded = _encoder.Forward(tape, input, null, null, batch.Lengths);
+        return (decoder, decoder.Memory(tape, encoded.Output, batch.Lengths), decoder.Start(encoded.HiddenState, encoded.CellState));
     }
 
     /// <summary>Parameter values by name (live tensors).</summary>

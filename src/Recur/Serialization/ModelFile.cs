@@ -63,8 +63,8 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
     /// <summary>
     /// The architecture as string pairs. <c>bidirectional</c>, <c>layer_dropout</c> and <c>residual</c> are always
     /// written; the regularisation keys (<c>input_dropout</c>, <c>recurrent_dropout</c>, <c>zoneout</c>,
-    /// <c>layer_norm</c>) and <c>stateful</c> only when set, so a model without them has the file older builds wrote.
-    /// Absent keys read as 0 / false.
+    /// <c>layer_norm</c>), <c>stateful</c> and a token decoder's <c>target_vocabulary_size</c> only when set, so a model without them has
+    /// the file older builds wrote. Absent keys read as 0 / false.
     /// </summary>
     private static string SpecToJson(SequenceModelSpec spec)
     {
@@ -90,6 +90,7 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
         if (spec.Zoneout != 0) d["zoneout"] = spec.Zoneout.ToString("R", CultureInfo.InvariantCulture);
         if (spec.LayerNorm) d["layer_norm"] = "true";
         if (spec.Stateful) d["stateful"] = "true";
+        if (spec.TargetVocabularySize != 0) d["target_vocabulary_size"] = spec.TargetVocabularySize.ToString(CultureInfo.InvariantCulture);
         return System.Text.Json.JsonSerializer.Serialize(d);
     }
 
@@ -98,7 +99,7 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
     [
         "cell", "input_size", "hidden_size", "layers", "dropout", "output_size", "vocabulary_size", "embedding_size", "per_step",
         "bidirectional", "layer_dropout", "residual", "attention", "decoder_attention",
-        "input_dropout", "recurrent_dropout", "zoneout", "layer_norm", "stateful",
+        "input_dropout", "recurrent_dropout", "zoneout", "layer_norm", "stateful", "target_vocabulary_size",
     ];
 
     private static SequenceModelSpec SpecFromJson(string json, string path)
@@ -137,6 +138,7 @@ public sealed record ModelFile(SequenceModel Model, TrainConfig Config, string D
                 Stateful = Bool("stateful"),
                 Attention = Layers.AttentionKinds.Parse(d.GetValueOrDefault("attention", "none")), // older files: none
                 DecoderAttention = Layers.AttentionKinds.Parse(d.GetValueOrDefault("decoder_attention", "none")),
+                TargetVocabularySize = d.ContainsKey("target_vocabulary_size") ? Int("target_vocabulary_size", 1 << 24) : 0,
             };
             if (spec.Stateful && (!spec.PerStep || spec.Bidirectional || spec.VocabularySize > 0))
                 throw new FormatException("a stateful model is a one-directional per-step model of numeric input");

@@ -74,6 +74,24 @@ public sealed class SequenceDataset
         return new(count, steps, features, values, null, null, outputs, null, null, null) { StepTargets = stepTargets, StepMask = stepMask };
     }
 
+    /// <summary>
+    /// Source token ids [N, T] with lengths [N], and target ids [N, U] with lengths [N] (each row its target ids then
+    /// the end token, right-padded): an encoder–decoder's training pairs.
+    /// </summary>
+    public static SequenceDataset SequenceToSequence(int[] sourceTokens, int count, int steps, int[] sourceLengths,
+        int[] targetTokens, int targetSteps, int[] targetLengths)
+    {
+        Check(sourceTokens.Length, count * steps, "source tokens [N, T]");
+        Check(targetTokens.Length, count * targetSteps, "target tokens [N, U]");
+        Check(targetLengths.Length, count, "target lengths [N]");
+        foreach (int length in targetLengths)
+            if (length < 1 || length > targetSteps) throw new ArgumentException($"Dataset target lengths must lie in [1, {targetSteps}]; found {length}.");
+        return new(count, steps, 0, null, sourceTokens, null, 0, null, null, sourceLengths)
+        {
+            TargetTokens = targetTokens, TargetSteps = targetSteps, TargetLengths = targetLengths,
+        };
+    }
+
     public int Count { get; }
 
     /// <summary>T: steps per stored sequence (the padded length when <see cref="Lengths"/> is set).</summary>
@@ -98,6 +116,17 @@ public sealed class SequenceDataset
     public float[]? StepMask { get; private init; }
 
     public bool IsPerStepRegression => StepTargets is not null;
+
+    /// <summary>[N, U] target ids of an encoder–decoder's pairs (see <see cref="SequenceToSequence"/>).</summary>
+    public int[]? TargetTokens { get; private init; }
+
+    /// <summary>U: steps per stored target row.</summary>
+    public int TargetSteps { get; private init; }
+
+    /// <summary>[N] real target steps per pair (the end token included).</summary>
+    public int[]? TargetLengths { get; private init; }
+
+    public bool IsSequenceToSequence => TargetTokens is not null;
 
     public bool IsClassification => Labels is not null || StepLabels is not null;
     public bool IsPerStep => StepLabels is not null;
@@ -213,7 +242,19 @@ public sealed class SequenceDataset
             if (tokens is not null) Tokens.AsSpan(source, lengths[b]).CopyTo(tokens.AsSpan(b * L));
             else Values.AsSpan(source * F, lengths[b] * F).CopyTo(values!.Data.AsSpan(b * L * F));
         }
-        return new SequenceBatch(B, L, values, tokens) { Lengths = padded ? lengths : null };
+        var batch = new SequenceBatch(B, L, values, tokens) { Lengths = padded ? lengths : null };
+        return IsSequenceToSequence ? WithTargets(batch, rows) : batch;
+    }
+
+    /// <summary>The batch with its rows' target ids [B, U'] padded to the longest of them, and their lengths.</summary>
+    private SequenceBatch WithTargets(SequenceBatch batch, ReadOnlySpan<int> rows)
+    {
+        int B = rows.Length, U = 0;
+        var lengths = new int[B];
+        for (int b = 0; b < B; b++) U = Math.Max(U, lengths[b] = TargetLengths![rows[b]]);
+        var targets = new int[B * U];
+        for (int b = 0; b < B; b++) TargetTokens.AsSpan(rows[b] * TargetSteps, lengths[b]).CopyTo(targets.AsSpan(b * U));
+        return batch with { DecoderTokens = targets, DecoderSteps = U, DecoderLengths = lengths };
     }
 
     /// <summary>Regression targets [B, O] of the given rows.</summary>
@@ -268,7 +309,7 @@ public sealed class SequenceDataset
 
     /// <summary>
     /// What a batch of the given rows weighs in a mean loss: its real steps for per-step classification, the steps
-    /// whose targets count for per-step regression, else its sequences.
+    /// whose targets count for per-step regression, its real target steps for pairs, else its sequences.
     /// </summary>
     public int Weight(ReadOnlySpan<int> rows, SequenceBatch batch)
     {
@@ -278,7 +319,8 @@ public sealed class SequenceDataset
             foreach (int row in rows) counted += System.Numerics.Tensors.TensorPrimitives.Sum(StepMask.AsSpan(row * Steps, Steps));
             return (int)counted;
         }
-        return !IsPerStep ? batch.Batch : batch.Lengths is { } lengths ? lengths.Sum() : batch.Batch * batch.Steps;
+        return batch.DecoderLengths is { } targets ? targets.Sum()
+            : !IsPerStep ? batch.Batch : batch.Lengths is { } lengths ? lengths.Sum() : batch.Batch * batch.Steps;
     }
 
     private static void Check(int found, int expected, string what)

@@ -100,6 +100,21 @@ public sealed record TrainConfig
     /// <summary>Encoder–decoder: the teacher-forcing probability of the first epoch (default 1), falling linearly to 0 at the last.</summary>
     public double? TeacherForcing { get; init; }
     public int? EmbeddingSize { get; init; }
+
+    /// <summary>seq2seq: the column of source texts.</summary>
+    public string? SourceColumn { get; init; }
+
+    /// <summary>seq2seq: the column of target texts.</summary>
+    public string? TargetColumn { get; init; }
+
+    /// <summary>seq2seq: how the decoder scores the encoder's steps: dot (Luong, default) or additive (Bahdanau).</summary>
+    public string? DecoderAttention { get; init; }
+
+    /// <summary>seq2seq: beam width when decoding (1, the default: greedy).</summary>
+    public int? Beam { get; init; }
+
+    /// <summary>seq2seq: the most target tokens a pair may have (default: the longest in the file); decoding stops one step after it.</summary>
+    public int? MaxTargetLength { get; init; }
     public string? ClassWeights { get; init; }
     public string? Tokenizer { get; init; }
     public int? MinFrequency { get; init; }

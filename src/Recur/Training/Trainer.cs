@@ -248,7 +248,8 @@ public static class Trainer
                     (inputs, targets) = augmentation.Apply(new(inputs, _train.Targets is null ? null : _train.TargetBatch(rows)), _random);
                 // An encoder–decoder is fed the true previous values (teacher forcing), or by the schedule its own.
                 if (_model.Spec.DecoderAttention != Layers.AttentionKind.None)
-                    inputs = inputs with { DecoderTargets = targets ?? _train.TargetBatch(rows), SamplingProbability = _options.SamplingProbability(_epoch) };
+                    inputs = _train.IsSequenceToSequence ? inputs with { SamplingProbability = _options.SamplingProbability(_epoch) }
+                        : inputs with { DecoderTargets = targets ?? _train.TargetBatch(rows), SamplingProbability = _options.SamplingProbability(_epoch) };
                 Variable output;
                 if (_options.Stateful) (output, final) = _model.ForwardWithState(tape, inputs, training: true, _random, _carried);
                 else output = _model.Forward(tape, inputs, training: true, _random);
@@ -564,6 +565,14 @@ public static class Trainer
         {
             var (stepTargets, stepMask) = data.StepTargetBatch(rows);
             return Losses.Loss.MaskedMeanSquaredError(tape, output, stepTargets, stepMask);
+        }
+        if (data.IsSequenceToSequence)
+        {
+            // Cross-entropy of each real target step (the end token included), averaged over them.
+            int B = inputs.Batch, U = inputs.DecoderSteps;
+            var mask = new Tensors.Tensor(B, U);
+            for (int b = 0; b < B; b++) mask.Data.AsSpan(b * U, inputs.DecoderLengths![b]).Fill(1f);
+            return Losses.Loss.SoftmaxCrossEntropy(tape, output, inputs.DecoderTokens!, mask);
         }
         if (data.IsPerStep)
         {

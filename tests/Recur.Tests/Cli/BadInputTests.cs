@@ -74,7 +74,7 @@ public class BadInputTests
     [Theory]
     [InlineData("--cell", "lstmx", "lstm, gru, rnn")]
     [InlineData("--dropout", "1.5", "[0, 1)")]
-    [InlineData("--task", "dance", "forecast, classify, tag or lm")]
+    [InlineData("--task", "dance", "forecast, classify, tag, lm or seq2seq")]
     [InlineData("--device", "cuda", "no CUDA backend")]
     public void BadFlagValue(string flag, string value, string expected)
     {

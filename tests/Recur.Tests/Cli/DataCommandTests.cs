@@ -229,7 +229,7 @@ public class DataCommandTests
     }
 
     [Theory]
-    [InlineData("--task", "dance", "--task", "forecast, classify, tag or lm")]
+    [InlineData("--task", "dance", "--task", "forecast, classify, tag, lm or seq2seq")]
     [InlineData("--tokenizer", "chars", "--tokenizer", "char, word or bpe")]
     [InlineData("--bogus", null, "--bogus", "recur data --help")]
     [InlineData("--seed", "x", "x", "recur data --help")]

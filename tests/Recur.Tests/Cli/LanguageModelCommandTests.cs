@@ -91,7 +91,7 @@ public class LanguageModelCommandTests(Xunit.Abstractions.ITestOutputHelper outp
 
         (exit, _, stderr) = CliRunner.Run("train", "--task", "poetry", "--data", dir.File("empty.txt"), "--out", dir.File("run"), "--quiet");
         Assert.Equal(2, exit);
-        Assert.Contains("--task: expected forecast, classify, tag or lm; found 'poetry'", stderr);
+        Assert.Contains("--task: expected forecast, classify, tag, lm or seq2seq; found 'poetry'", stderr);
     }
 
     [Fact]
