@@ -6,11 +6,14 @@ namespace Recur.Autograd;
 /// <summary>
 /// A define-by-run tape of coarse operations. Each operation computes its forward result eagerly and records an
 /// explicit backward step; <see cref="Backward(Variable)"/> runs them newest first. Backward steps add into gradients and
-/// never zero them: the caller zeroes parameter gradients once per training step.
+/// never zero them: the caller zeroes parameter gradients once per training step. What only the backward pass reads
+/// (a recurrent layer's caches, the gradients of intermediate values) goes back to the <see cref="Workspace"/> pool
+/// once every step has run (<see cref="AfterBackward"/>).
 /// </summary>
 public sealed class Tape
 {
     private readonly List<Action> _backwardSteps = [];
+    private readonly List<Action> _afterBackward = [];
 
     /// <summary>Whether operations record backward steps. Inference sets this false to skip saving activations.</summary>
     public bool IsRecording { get; }
@@ -31,6 +34,17 @@ public sealed class Tape
         if (IsRecording) _backwardSteps.Add(backward);
     }
 
+    /// <summary>
+    /// Registers <paramref name="release"/> (typically returning buffers to the <see cref="Workspace"/>) to run once
+    /// <see cref="Backward(Variable)"/> has run every recorded step, in registration order. On a tape that records
+    /// nothing there will be no backward pass, so it runs at once.
+    /// </summary>
+    public void AfterBackward(Action release)
+    {
+        if (IsRecording) _afterBackward.Add(release);
+        else release();
+    }
+
     /// <summary>Whether an operation with these inputs needs a backward step at all.</summary>
     public bool NeedsGrad(params ReadOnlySpan<Variable?> inputs)
     {
@@ -42,7 +56,7 @@ public sealed class Tape
 
     /// <summary>
     /// Seeds dLoss/dLoss = 1 on a scalar <paramref name="loss"/> and runs every recorded backward step in reverse.
-    /// The tape is cleared afterwards.
+    /// The tape is cleared afterwards, and what only the backward pass read is released (<see cref="AfterBackward"/>).
     /// </summary>
     public void Backward(Variable loss)
     {
@@ -68,5 +82,7 @@ public sealed class Tape
         }
         for (int i = _backwardSteps.Count - 1; i >= 0; i--) _backwardSteps[i]();
         _backwardSteps.Clear();
+        foreach (var release in _afterBackward) release();
+        _afterBackward.Clear();
     }
 }

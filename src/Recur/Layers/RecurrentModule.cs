@@ -264,8 +264,17 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         var cell = TCell.HasCellState ? new Variable(new Tensor(result.FinalCell, L, B, H), needsGrad) : null;
         if (needsGrad)
             tape.Record(() => Backward(result, input, h0, c0, output, hidden, cell, B, T));
+        tape.AfterBackward(() =>
+        {
+            // The caches and the time-major input only feed the backward pass; the final states stay with the caller.
+            result.Release();
+            Workspace.Release(x);
+            output.ReleaseGrad(); // the final states' gradients stay readable: callers check what crossed a window
+        });
         return new RecurrentOutput(output, hidden, cell);
     }
+
+
 
     private RecurrentOutput DeepForward(Tape tape, Variable input, Variable? h0, Variable? c0, int[]? lengths, float[] x,
         float[][]? masks, RecurrentLayerOptions<float>?[]? options, int B, int T)
@@ -294,6 +303,12 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
                 Workspace.Release(dOutput);
                 Workspace.Release(dx);
             });
+        tape.AfterBackward(() =>
+        {
+            result.Release();
+            Workspace.Release(x);
+            output.ReleaseGrad(); // the final states' gradients stay readable: callers check what crossed a window
+        });
         return new RecurrentOutput(output, hidden, cell);
     }
 
@@ -373,7 +388,7 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
             int start = s * K, k = Math.Min(K, T - start);
             if (needsGrad)
                 boundaries[s] = (Copy(hState), cell ? Copy(cState) : []);
-            var segment = RunSegment(input.Value.Data, B, T, start, k, hState, cState, lengths, options, out long cacheBytes, out var released);
+            var segment = RunSegment(input.Value.Data, B, T, start, k, hState, cState, lengths, options, out var released);
             var last = segment[^1].Output.Span;
             for (int t = 0; t < k; t++)
                 for (int b = 0; b < B; b++)
@@ -389,7 +404,7 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
                 segment[l].FinalHidden.CopyTo(hState.AsSpan(l * BH, BH));
                 if (cell) segment[l].FinalCell.CopyTo(cState.AsSpan(l * BH, BH));
             }
-            Workspace.Count<byte>(-cacheBytes); // the segment's caches are dropped here
+            foreach (var layer in segment) layer.Release(); // the segment's caches are dropped here
             foreach (var buffer in released) Workspace.Release(buffer);
         }
         if (Probe is not null)
@@ -399,6 +414,16 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         var cellState = cell ? new Variable(new Tensor(cState, L, B, H), needsGrad) : null;
         if (needsGrad)
             tape.Record(() => CheckpointedBackward(input, h0, c0, lengths, options, output, hidden, cellState, boundaries, B, T, K));
+        tape.AfterBackward(() =>
+        {
+            foreach (var (h, c) in boundaries)
+                if (h is not null)
+                {
+                    Workspace.Release(h);
+                    Workspace.Release(c);
+                }
+            output.ReleaseGrad();
+        });
         return new RecurrentOutput(output, hidden, cellState);
     }
 
@@ -421,7 +446,7 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
             int start = s * K, k = Math.Min(K, T - start);
             var hState = Copy(boundaries[s].H);
             var cState = cell ? Copy(boundaries[s].C) : [];
-            var segment = RunSegment(input.Value.Data, B, T, start, k, hState, cState, lengths, options, out long cacheBytes, out var released);
+            var segment = RunSegment(input.Value.Data, B, T, start, k, hState, cState, lengths, options, out var released);
             float[] dLayerOutput = [];
             if (output.HasGrad)
             {
@@ -453,7 +478,7 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
                     }
                 Workspace.Release(dLayerOutput);
             }
-            Workspace.Count<byte>(-cacheBytes);
+            foreach (var layer in segment) layer.Release();
             foreach (var buffer in released) Workspace.Release(buffer);
             Workspace.Release(hState);
             if (cell) Workspace.Release(cState);
@@ -466,12 +491,11 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
 
     /// <summary>
     /// Runs every layer over steps start … start+k−1 of the batch-major input [B, T, I] from the states in hState,
-    /// cState [L, B, H] (read, not changed); returns the layers' caches, whose held bytes (as the meter counts them)
-    /// come back in cacheBytes, and the other buffers this made for the segment (input slice, mask slices), to release
-    /// together with the caches.
+    /// cState [L, B, H] (read, not changed); returns the layers' caches and, in released, the other buffers this made
+    /// for the segment (input slice, mask slices), to release together with the caches.
     /// </summary>
     private RecurrentLayerCache<float>[] RunSegment(float[] input, int B, int T, int start, int k, float[] hState, float[] cState,
-        int[]? lengths, RecurrentLayerOptions<float>?[]? options, out long cacheBytes, out List<float[]> released)
+        int[]? lengths, RecurrentLayerOptions<float>?[]? options, out List<float[]> released)
     {
         int H = HiddenSize, I = InputSize, L = NumLayers, BH = B * H;
         var made = new List<float[]>();
@@ -483,7 +507,6 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
                 input.AsSpan((b * T + start + t) * I, I).CopyTo(x.AsSpan((t * B + b) * I, I));
         int[] segmentLengths = lengths is { Length: > 0 } ? lengths.Select(n => Math.Clamp(n - start, 0, k)).ToArray() : [];
         var caches = new RecurrentLayerCache<float>[L];
-        cacheBytes = 0;
         ReadOnlyMemory<float> layerInput = x;
         for (int l = 0; l < L; l++)
         {
@@ -505,10 +528,8 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
                     ZoneoutHidden = Slice(o.ZoneoutHidden), ZoneoutCell = Slice(o.ZoneoutCell), Zoneout = o.Zoneout,
                 };
             }
-            long before = Workspace.Meter?.Current ?? 0;
             caches[l] = RecurrentLayerKernel<float, TCell>.Forward(_weights[l], layerInput, k, B,
                 hState.AsSpan(l * BH, BH), TCell.HasCellState ? cState.AsSpan(l * BH, BH) : [], segmentLengths, segmentOptions);
-            cacheBytes += (Workspace.Meter?.Current ?? 0) - before;
             layerInput = caches[l].Output;
         }
         return caches;
@@ -520,7 +541,7 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
 
     private static float[] Copy(float[] source)
     {
-        var copy = Workspace.Allocate<float>(source.Length);
+        var copy = Workspace.AllocateUninitialized<float>(source.Length);
         source.CopyTo(copy, 0);
         return copy;
     }
