@@ -43,7 +43,7 @@ foreach (char key in configs)
         meter.Reset();
         using var measuring = Workspace.Measure(meter);
         var sw = Stopwatch.StartNew();
-        var tape = new Tape(isRecording: train);
+        using var tape = new Tape(isRecording: train);
         var input = new Variable(x);
         var output = lstm is not null ? lstm.Forward(tape, input).Output : gru!.Forward(tape, input).Output;
         var last = TimeSteps.Last(tape, output);

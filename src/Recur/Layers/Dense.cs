@@ -41,6 +41,7 @@ public sealed class Dense : Module
         tape.Record(() => DenseKernel<float>.Backward(n, InputSize, OutputSize, x.Value.Data, _weight.Value.Data, y.Grad.Data,
             x.RequiresGrad ? x.Grad.Data : [], _weight.Grad.Data, _bias is null ? [] : _bias.Grad.Data));
         tape.AfterBackward(y.ReleaseGrad); // only this backward step read it
+        tape.ReleaseOnDispose(y.Value);
         return y;
     }
 

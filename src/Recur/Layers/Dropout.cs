@@ -28,6 +28,7 @@ public sealed class Dropout
         DropoutKernel<float>.Forward(x.Value.Data, mask, y.Value.Data);
         if (x.RequiresGrad) tape.Record(() => DropoutKernel<float>.Backward(y.Grad.Data, mask, x.Grad.Data));
         tape.AfterBackward(y.ReleaseGrad); // only this backward step read it
+        tape.ReleaseOnDispose(y.Value);
         return y;
     }
 

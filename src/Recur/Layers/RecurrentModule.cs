@@ -262,6 +262,7 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         var output = new Variable(new Tensor(Layout.SwapLeadingAxes<float>(result.Output.Span, T, B, H), B, T, H), needsGrad);
         var hidden = new Variable(new Tensor(result.FinalHidden, L, B, H), needsGrad);
         var cell = TCell.HasCellState ? new Variable(new Tensor(result.FinalCell, L, B, H), needsGrad) : null;
+        ReleaseOnDispose(tape, output, hidden, cell);
         if (needsGrad)
             tape.Record(() => Backward(result, input, h0, c0, output, hidden, cell, B, T));
         tape.AfterBackward(() =>
@@ -287,6 +288,7 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         var output = new Variable(new Tensor(Layout.SwapLeadingAxes<float>(result.Output, T, B, D * H), B, T, D * H), needsGrad);
         var hidden = new Variable(new Tensor(result.FinalHidden, L * D, B, H), needsGrad);
         var cell = TCell.HasCellState ? new Variable(new Tensor(result.FinalCell, L * D, B, H), needsGrad) : null;
+        ReleaseOnDispose(tape, output, hidden, cell);
         if (needsGrad)
             tape.Record(() =>
             {
@@ -310,6 +312,14 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
             output.ReleaseGrad(); // the final states' gradients stay readable: callers check what crossed a window
         });
         return new RecurrentOutput(output, hidden, cell);
+    }
+
+    /// <summary>The module's results stay the caller's until it disposes the tape (see <see cref="Tape.Dispose"/>).</summary>
+    private static void ReleaseOnDispose(Tape tape, Variable output, Variable hidden, Variable? cell)
+    {
+        tape.ReleaseOnDispose(output.Value);
+        tape.ReleaseOnDispose(hidden.Value);
+        if (cell is not null) tape.ReleaseOnDispose(cell.Value);
     }
 
     /// <summary>The parameters' gradient tensors as weight sets (layer norm included), in the order of the weights.</summary>
@@ -412,6 +422,7 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         var output = new Variable(new Tensor(outputData, B, T, H), needsGrad);
         var hidden = new Variable(new Tensor(hState, L, B, H), needsGrad);
         var cellState = cell ? new Variable(new Tensor(cState, L, B, H), needsGrad) : null;
+        ReleaseOnDispose(tape, output, hidden, cellState);
         if (needsGrad)
             tape.Record(() => CheckpointedBackward(input, h0, c0, lengths, options, output, hidden, cellState, boundaries, B, T, K));
         tape.AfterBackward(() =>

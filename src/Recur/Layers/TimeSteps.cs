@@ -41,6 +41,7 @@ public static class TimeSteps
                 }
             });
         tape.AfterBackward(y.ReleaseGrad); // only this backward step read it
+        tape.ReleaseOnDispose(y.Value);
         return y;
     }
 
@@ -86,6 +87,7 @@ public static class TimeSteps
                     }
             });
         tape.AfterBackward(y.ReleaseGrad); // only this backward step read it
+        tape.ReleaseOnDispose(y.Value);
         return y;
     }
 
@@ -108,6 +110,7 @@ public static class TimeSteps
                     for (int f = 0; f < F; f++) dx[(b * T + t) * F + f] += dy[b * F + f];
             });
         tape.AfterBackward(y.ReleaseGrad); // only this backward step read it
+        tape.ReleaseOnDispose(y.Value);
         return y;
     }
 }

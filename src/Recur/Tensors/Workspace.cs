@@ -60,8 +60,8 @@ public static class Workspace
 {
     private static readonly AsyncLocal<WorkspaceMeter?> Active = new();
     private static readonly Lock Gate = new();
-    // Pooled arrays by (element type, length), each list newest last; guarded by Gate.
-    private static readonly Dictionary<(Type Type, int Length), Bucket> Buckets = [];
+    // Pooled arrays by (element type, length, pinned), each list newest last; guarded by Gate.
+    private static readonly Dictionary<(Type Type, int Length, bool Pinned), Bucket> Buckets = [];
     private static long _pooledBytes, _clock;
     private static long _capacityBytes = 1L << 30;
 
@@ -110,7 +110,7 @@ public static class Workspace
     /// <summary>A zeroed array (from the pool when one of this type and length is there), counted as workspace.</summary>
     public static T[] Allocate<T>(int length) where T : struct
     {
-        var buffer = Take<T>(length) is { } pooled ? Cleared(pooled) : new T[length];
+        var buffer = Take<T>(length, pinned: false) is { } pooled ? Cleared(pooled) : new T[length];
         Count<T>(length);
         return buffer;
     }
@@ -121,7 +121,7 @@ public static class Workspace
     /// </summary>
     public static T[] AllocateUninitialized<T>(int length) where T : struct
     {
-        var buffer = Take<T>(length) ?? GC.AllocateUninitializedArray<T>(length);
+        var buffer = Take<T>(length, pinned: false) ?? GC.AllocateUninitializedArray<T>(length);
         if (PoisonReleased) Poison(buffer);
         Count<T>(length);
         return buffer;
@@ -135,12 +135,27 @@ public static class Workspace
     {
         ArgumentNullException.ThrowIfNull(buffer);
         Count<T>(-(long)buffer.Length);
+        Return(buffer, pinned: false);
+    }
+
+    /// <summary>
+    /// A pinned array (its address never moves, so a kernel may keep a pointer into it) with arbitrary contents,
+    /// from the pool's pinned arrays; not counted by the meter (the caller counts the part it uses).
+    /// </summary>
+    internal static T[] AllocatePinnedUninitialized<T>(int length) where T : struct =>
+        Take<T>(length, pinned: true) ?? GC.AllocateUninitializedArray<T>(length, pinned: true);
+
+    /// <summary>Gives back an array from <see cref="AllocatePinnedUninitialized{T}"/>.</summary>
+    internal static void ReleasePinned<T>(T[] buffer) where T : struct => Return(buffer, pinned: true);
+
+    private static void Return<T>(T[] buffer, bool pinned) where T : struct
+    {
         if (buffer.Length == 0) return;
         if (PoisonReleased) Poison(buffer);
         long bytes = (long)buffer.Length * Unsafe.SizeOf<T>();
         lock (Gate)
         {
-            var key = (typeof(T), buffer.Length);
+            var key = (typeof(T), buffer.Length, pinned);
             if (!Buckets.TryGetValue(key, out var bucket)) Buckets[key] = bucket = new Bucket(bytes);
             foreach (var pooled in bucket.Arrays)
                 if (ReferenceEquals(pooled, buffer))
@@ -167,12 +182,12 @@ public static class Workspace
         if (Active.Value is { } meter && elements != 0) meter.Add(elements * Unsafe.SizeOf<T>());
     }
 
-    private static T[]? Take<T>(int length) where T : struct
+    private static T[]? Take<T>(int length, bool pinned) where T : struct
     {
         if (length == 0) return [];
         lock (Gate)
         {
-            if (!Buckets.TryGetValue((typeof(T), length), out var bucket) || bucket.Arrays.Count == 0) return null;
+            if (!Buckets.TryGetValue((typeof(T), length, pinned), out var bucket) || bucket.Arrays.Count == 0) return null;
             var arrays = bucket.Arrays;
             var buffer = (T[])arrays[^1];
             arrays.RemoveAt(arrays.Count - 1);

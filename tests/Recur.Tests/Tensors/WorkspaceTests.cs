@@ -132,4 +132,38 @@ public class WorkspaceTests
         Assert.True(allocated < meter.Peak / 2, $"a repeated step allocated {allocated} B against a workspace peak of {meter.Peak} B");
         for (int i = 0; i < first.Length; i++) Assert.Equal(first[i], second[i]);
     }
+
+    /// <summary>Disposing the tape gives back the results' values too: a disposed step holds nothing afterwards.</summary>
+    [Fact]
+    public void DisposingTheTapeReleasesTheResultsValues()
+    {
+        var lstm = new Lstm("rnn", 3, 16, 1, random: new RecurRandom(2), options: new RecurrentStackOptions { Bidirectional = true });
+        var head = new Dense("head", 32, 1, random: new RecurRandom(3));
+        var random = new RecurRandom(4);
+        var x = new Variable(new Tensor(Enumerable.Range(0, 8 * 20 * 3).Select(_ => (float)random.Uniform(-1, 1)).ToArray(), 8, 20, 3));
+        var y = new Tensor(Enumerable.Range(0, 8).Select(_ => (float)random.Uniform(-1, 1)).ToArray(), 8, 1);
+        float loss = 0;
+        void Step(bool train)
+        {
+            using var tape = new Tape(isRecording: train);
+            var result = lstm.Forward(tape, x);
+            var prediction = head.Forward(tape, TimeSteps.BidirectionalLast(tape, result.Output, null));
+            var lossVariable = Recur.Losses.Loss.MeanSquaredError(tape, prediction, y);
+            if (train) tape.Backward(lossVariable);
+            loss = lossVariable.Value.Data[0];
+        }
+
+        foreach (bool train in new[] { true, false })
+        {
+            Step(train);
+            var meter = new WorkspaceMeter();
+            using (Workspace.Measure(meter)) Step(train);
+            Assert.Equal(0, meter.Current);
+            Assert.True(meter.Peak > 0);
+            Assert.True(float.IsFinite(loss));
+        }
+        var disposed = new Tape();
+        disposed.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => disposed.ReleaseOnDispose(new Tensor(1)));
+    }
 }

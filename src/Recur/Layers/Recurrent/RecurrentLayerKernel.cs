@@ -233,7 +233,7 @@ public static class RecurrentLayerKernel<T, TCell>
         Workspace.Release(xGates);
         Workspace.Release(hGates);
         Workspace.Release(recurrentTransposed);
-        if (packedRecurrent is not null) Workspace.Count<float>(-packedRecurrent.Length);
+        ReleasePacked(packedRecurrent);
         return cache;
     }
 
@@ -350,7 +350,7 @@ public static class RecurrentLayerKernel<T, TCell>
             (dcNext, dcPrev) = (dcPrev, dcNext);
             if (!zoneout) (dhCell, dcCell) = (dhTotal, dcNext);
         }
-        if (packedRecurrent is not null) Workspace.Count<float>(-packedRecurrent.Length);
+        ReleasePacked(packedRecurrent);
         if (!dh0.IsEmpty) dhNext.CopyTo(dh0);
         if (!dc0.IsEmpty && TCell.HasCellState) dcNext.CopyTo(dc0);
 
@@ -398,6 +398,14 @@ public static class RecurrentLayerKernel<T, TCell>
         var packed = transpose ? GemmSimd.PackB(true, H, GH, weights, H) : GemmSimd.PackB(false, GH, H, weights, H);
         Workspace.Count<float>(packed.Length);
         return packed;
+    }
+
+    /// <summary>Gives back what <see cref="PackRecurrent"/> packed (uncounting it); nothing for null.</summary>
+    private static void ReleasePacked(PackedMatrix? packed)
+    {
+        if (packed is null) return;
+        Workspace.Count<float>(-packed.Length);
+        packed.Release();
     }
 
     /// <summary>C [M, N] (+)= A [M, K]·B̃: the packed weights when given, else Gemm over B [K, N] row-major.</summary>
