@@ -7,7 +7,9 @@ using Recur.Randomness;
 using Recur.Tensors;
 
 // Training step (forward, linear head on the last state, MSE, backward, Adam) and forward-only timing of the
-// issue's configurations, median of `reps` after warm-up. Usage: [threads=2] [configs=abcd] [reps=10]
+// issue's configurations, median of `reps` after warm-up, with the managed bytes allocated per step (a GC counter
+// delta), the collections per step by generation and the engine's workspace peak (its own count of the activation
+// bytes it holds). Usage: [threads=2] [configs=abcd] [reps=10]
 int threads = args.Length > 0 ? int.Parse(args[0]) : 2;
 string configs = args.Length > 1 ? args[1] : "abcd";
 int reps = args.Length > 2 ? int.Parse(args[2]) : 10;
@@ -54,10 +56,13 @@ foreach (char key in configs.Where(all.ContainsKey))
     for (int i = 0; i < x.Length; i++) x.Data[i] = (float)(rng.NextDouble() * 2 - 1);
     for (int i = 0; i < y.Length; i++) y.Data[i] = (float)(rng.NextDouble() * 2 - 1);
 
+    var meter = new WorkspaceMeter();
     double Step(bool train)
     {
+        meter.Reset();
+        using var measuring = Workspace.Measure(meter);
         var sw = Stopwatch.StartNew();
-        var tape = new Tape(isRecording: train);
+        using var tape = new Tape(isRecording: train);
         var input = new Variable(x);
         var output = lstm is not null ? lstm.Forward(tape, input).Output : gru!.Forward(tape, input).Output;
         var last = TimeSteps.Last(tape, output);
@@ -76,9 +81,15 @@ foreach (char key in configs.Where(all.ContainsKey))
     {
         int warm = key == 'd' ? 3 : 5;
         for (int i = 0; i < warm; i++) Step(train);
+        long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        int[] collectionsBefore = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
         var times = Enumerable.Range(0, reps).Select(_ => Step(train)).OrderBy(v => v).ToArray();
+        double allocatedMiB = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / (1024.0 * 1024.0) / reps;
+        // Counts are cumulative over generations (a gen-2 collection also collects 0 and 1): per step, as counted.
+        string collections = string.Join("/", Enumerable.Range(0, 3).Select(g => ((GC.CollectionCount(g) - collectionsBefore[g]) / (double)reps).ToString("F2")));
         double median = times[times.Length / 2];
         double flops = (train ? 3 : 1) * gflop;
-        Console.WriteLine($"{key} {(train ? "train" : "infer"),-5} {cell} I{I} H{H} x{L} T{T} B{B}: median {median,8:F2} ms  min {times[0],8:F2}  max {times[^1],8:F2}  {flops / (median / 1e3),6:F1} GFLOP/s");
+        Console.WriteLine($"{key} {(train ? "train" : "infer"),-5} {cell} I{I} H{H} x{L} T{T} B{B}: median {median,8:F2} ms  min {times[0],8:F2}  max {times[^1],8:F2}  {flops / (median / 1e3),6:F1} GFLOP/s" +
+            $"  alloc {allocatedMiB,8:F2} MiB/step  GC0/1/2 {collections} per step  workspace peak {meter.Peak / (1024.0 * 1024.0):F1} MiB");
     }
 }

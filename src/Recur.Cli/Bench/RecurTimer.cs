@@ -39,7 +39,7 @@ internal static class RecurTimer
         return Time(() =>
         {
             adam.ZeroGrad();
-            var tape = new Tape();
+            using var tape = new Tape(); // disposed as the trainer does: the next step reuses its buffers
             var prediction = model.Forward(tape, batch, training: true, random: null);
             var loss = Loss.MeanSquaredError(tape, prediction, y);
             tape.Backward(loss);
@@ -51,7 +51,11 @@ internal static class RecurTimer
     public static Timing Infer(BenchConfig c, int threads, int repeats, int warmup)
     {
         var (model, batch) = Build(c);
-        return Time(() => model.Forward(Tape.Inference, batch, training: false, random: null), threads, repeats, warmup);
+        return Time(() =>
+        {
+            using var tape = Tape.Inference;
+            model.Forward(tape, batch, training: false, random: null);
+        }, threads, repeats, warmup);
     }
 
     /// <summary>Batch-1 streaming: one time step per call, carrying (h, c) from call to call.</summary>

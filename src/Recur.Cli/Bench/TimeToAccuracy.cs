@@ -157,7 +157,7 @@ internal static partial class TimeToAccuracy
                     Array.Copy(train, start + 1, targets, b * Steps, Steps);
                 }
                 adam.ZeroGrad();
-                var tape = new Tape();
+                using var tape = new Tape();
                 var logits = model.Forward(tape, new SequenceBatch(Batch, Steps, null, tokens), training: true, random: null);
                 var loss = Loss.SoftmaxCrossEntropy(tape, logits, targets);
                 tape.Backward(loss);

@@ -27,4 +27,16 @@ public class Variable
     public bool HasGrad => _grad is not null;
 
     public void ZeroGrad() => _grad?.Clear();
+
+    /// <summary>
+    /// Returns the gradient buffer to the <see cref="Workspace"/> pool; a later <see cref="Grad"/> starts a new zeroed
+    /// one. For the result of an operation, once the backward pass has consumed its gradient
+    /// (<see cref="Tape.AfterBackward"/>).
+    /// </summary>
+    internal void ReleaseGrad()
+    {
+        if (_grad is null) return;
+        Workspace.Release(_grad.Data);
+        _grad = null;
+    }
 }

@@ -40,6 +40,8 @@ public sealed class Dense : Module
         DenseKernel<float>.Forward(n, InputSize, OutputSize, x.Value.Data, _weight.Value.Data, _bias is null ? [] : _bias.Value.Data, y.Value.Data);
         tape.Record(() => DenseKernel<float>.Backward(n, InputSize, OutputSize, x.Value.Data, _weight.Value.Data, y.Grad.Data,
             x.RequiresGrad ? x.Grad.Data : [], _weight.Grad.Data, _bias is null ? [] : _bias.Grad.Data));
+        tape.AfterBackward(y.ReleaseGrad); // only this backward step read it
+        tape.ReleaseOnDispose(y.Value);
         return y;
     }
 

@@ -27,6 +27,8 @@ public sealed class Dropout
         var y = new Variable(new Tensor(x.Value.Shape), tape.IsRecording);
         DropoutKernel<float>.Forward(x.Value.Data, mask, y.Value.Data);
         if (x.RequiresGrad) tape.Record(() => DropoutKernel<float>.Backward(y.Grad.Data, mask, x.Grad.Data));
+        tape.AfterBackward(y.ReleaseGrad); // only this backward step read it
+        tape.ReleaseOnDispose(y.Value);
         return y;
     }
 

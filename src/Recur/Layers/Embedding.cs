@@ -35,6 +35,8 @@ public sealed class Embedding : Module
         var y = new Variable(new Tensor([.. shape, EmbeddingSize]), tape.IsRecording);
         EmbeddingKernel<float>.Forward(indices, VocabularySize, EmbeddingSize, _weight.Value.Data, y.Value.Data);
         tape.Record(() => EmbeddingKernel<float>.Backward(indices, EmbeddingSize, y.Grad.Data, _weight.Grad.Data));
+        tape.AfterBackward(y.ReleaseGrad); // only this backward step read it
+        tape.ReleaseOnDispose(y.Value);
         return y;
     }
 

@@ -266,10 +266,20 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         var output = new Variable(new Tensor(Layout.SwapLeadingAxes<float>(result.Output.Span, T, B, H), B, T, H), needsGrad);
         var hidden = new Variable(new Tensor(result.FinalHidden, L, B, H), needsGrad);
         var cell = TCell.HasCellState ? new Variable(new Tensor(result.FinalCell, L, B, H), needsGrad) : null;
+        ReleaseOnDispose(tape, output, hidden, cell);
         if (needsGrad)
             tape.Record(() => Backward(result, input, h0, c0, output, hidden, cell, B, T));
+        tape.AfterBackward(() =>
+        {
+            // The caches and the time-major input only feed the backward pass; the final states stay with the caller.
+            result.Release();
+            Workspace.Release(x);
+            output.ReleaseGrad(); // the final states' gradients stay readable: callers check what crossed a window
+        });
         return new RecurrentOutput(output, hidden, cell);
     }
+
+
 
     private RecurrentOutput DeepForward(Tape tape, Variable input, Variable? h0, Variable? c0, int[]? lengths, float[] x,
         float[][]? masks, RecurrentLayerOptions<float>?[]? options, int B, int T)
@@ -282,6 +292,7 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         var output = new Variable(new Tensor(Layout.SwapLeadingAxes<float>(result.Output, T, B, D * H), B, T, D * H), needsGrad);
         var hidden = new Variable(new Tensor(result.FinalHidden, L * D, B, H), needsGrad);
         var cell = TCell.HasCellState ? new Variable(new Tensor(result.FinalCell, L * D, B, H), needsGrad) : null;
+        ReleaseOnDispose(tape, output, hidden, cell);
         if (needsGrad)
             tape.Record(() =>
             {
@@ -298,7 +309,21 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
                 Workspace.Release(dOutput);
                 Workspace.Release(dx);
             });
+        tape.AfterBackward(() =>
+        {
+            result.Release();
+            Workspace.Release(x);
+            output.ReleaseGrad(); // the final states' gradients stay readable: callers check what crossed a window
+        });
         return new RecurrentOutput(output, hidden, cell);
+    }
+
+    /// <summary>The module's results stay the caller's until it disposes the tape (see <see cref="Tape.Dispose"/>).</summary>
+    private static void ReleaseOnDispose(Tape tape, Variable output, Variable hidden, Variable? cell)
+    {
+        tape.ReleaseOnDispose(output.Value);
+        tape.ReleaseOnDispose(hidden.Value);
+        if (cell is not null) tape.ReleaseOnDispose(cell.Value);
     }
 
     /// <summary>The parameters' gradient tensors as weight sets (layer norm included), in the order of the weights.</summary>
@@ -368,6 +393,7 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         var output = new Variable(new Tensor(result.Output, B, T, H), needsGrad);
         var hidden = new Variable(new Tensor(result.FinalHidden, L, B, H), needsGrad);
         var cell = TCell.HasCellState ? new Variable(new Tensor(result.FinalCell, L, B, H), needsGrad) : null;
+        ReleaseOnDispose(tape, output, hidden, cell);
         if (needsGrad)
             tape.Record(() =>
             {
@@ -381,6 +407,11 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
                 if (Probe is not null) Probe.StepGradientNorms = stepNorms!;
                 AddInputGradients(input, h0, c0, [], dh0, dc0, B, T);
             });
+        tape.AfterBackward(() =>
+        {
+            result.Release();
+            output.ReleaseGrad();
+        });
         return new RecurrentOutput(output, hidden, cell);
     }
 
@@ -402,6 +433,7 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
         Workspace.Release(result.Output); // copied into the output; the backward pass does not read it
         var hidden = new Variable(new Tensor(result.FinalHidden, L * D, B, H), needsGrad);
         var cell = TCell.HasCellState ? new Variable(new Tensor(result.FinalCell, L * D, B, H), needsGrad) : null;
+        ReleaseOnDispose(tape, output, hidden, cell);
         if (needsGrad)
             tape.Record(() =>
             {
@@ -418,6 +450,12 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
                 AddInputGradients(input, h0, c0, dx, dh0, dc0, B, T);
                 Workspace.Release(dx);
             });
+        tape.AfterBackward(() =>
+        {
+            result.Release();
+            Workspace.Release(x);
+            output.ReleaseGrad();
+        });
         return new RecurrentOutput(output, hidden, cell);
     }
 

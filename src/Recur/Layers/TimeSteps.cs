@@ -40,6 +40,8 @@ public static class TimeSteps
                     for (int f = 0; f < F; f++) dx[row + f] += dy[b * F + f];
                 }
             });
+        tape.AfterBackward(y.ReleaseGrad); // only this backward step read it
+        tape.ReleaseOnDispose(y.Value);
         return y;
     }
 
@@ -84,6 +86,8 @@ public static class TimeSteps
                         dx[b * T * F + H + j] += dy[b * F + H + j];
                     }
             });
+        tape.AfterBackward(y.ReleaseGrad); // only this backward step read it
+        tape.ReleaseOnDispose(y.Value);
         return y;
     }
 
@@ -105,6 +109,8 @@ public static class TimeSteps
                 for (int b = 0; b < B; b++)
                     for (int f = 0; f < F; f++) dx[(b * T + t) * F + f] += dy[b * F + f];
             });
+        tape.AfterBackward(y.ReleaseGrad); // only this backward step read it
+        tape.ReleaseOnDispose(y.Value);
         return y;
     }
 }

@@ -134,7 +134,10 @@ public static class Loss
     {
         var result = new Variable(new Tensor([loss], 1), prediction.RequiresGrad);
         if (tape.NeedsGrad(prediction))
+        {
             tape.Record(() => backward(result.Grad.Data[0]));
+            tape.AfterBackward(result.ReleaseGrad);
+        }
         return result;
     }
 

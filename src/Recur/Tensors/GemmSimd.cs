@@ -63,7 +63,7 @@ public static class GemmSimd
     /// Packs op(B) [K, N] once (B stored [K, N], or [N, K] when <paramref name="transposeB"/>) into the
     /// micro-kernel's column-panel format for every K block, so a product repeated with the same B (the recurrent
     /// weights at every time step) reads it packed and resident instead of packing it per call. Allocates the
-    /// packed copy (pinned); <see cref="MultiplyPacked"/> computes the same bits as <see cref="Multiply(bool, bool, int, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, Span{float}, int, bool)"/>.
+    /// packed copy (pinned, from the workspace pool; <see cref="PackedMatrix.Release"/> gives it back); <see cref="MultiplyPacked"/> computes the same bits as <see cref="Multiply(bool, bool, int, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, Span{float}, int, bool)"/>.
     /// </summary>
     public static PackedMatrix PackB(bool transposeB, int k, int n, ReadOnlySpan<float> b, int ldb)
         => PackB(GemmIsa.Auto, transposeB, k, n, b, ldb);
@@ -175,9 +175,22 @@ public sealed unsafe class PackedMatrix
         (Isa, K, N, Nr) = (isa, k, n, nr);
         Panels = (n + nr - 1) / nr;
         Length = Math.Max(1, k * Panels * nr);
-        _array = GC.AllocateUninitializedArray<float>(Length + 16, pinned: true);
+        _array = Workspace.AllocatePinnedUninitialized<float>(Length + 16);
         nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_array));
         Pointer = (float*)((address + 63) & ~(nint)63);
+    }
+
+    private bool _released;
+
+    /// <summary>
+    /// Returns the packed storage to the <see cref="Workspace"/> pool (a recurrent layer packs W_hh once per pass);
+    /// the matrix must not be used afterwards. A second call does nothing.
+    /// </summary>
+    internal void Release()
+    {
+        if (_released) return;
+        _released = true;
+        Workspace.ReleasePinned(_array);
     }
 
     internal GemmIsa Isa { get; }

@@ -17,7 +17,7 @@ public static class Layout
     /// <summary>A new array holding src: [d0, d1, F] as [d1, d0, F] (counted as <see cref="Workspace"/>).</summary>
     public static T[] SwapLeadingAxes<T>(ReadOnlySpan<T> src, int d0, int d1, int features) where T : struct
     {
-        var dst = Workspace.Allocate<T>(src.Length);
+        var dst = Workspace.AllocateUninitialized<T>(src.Length); // every element is copied
         SwapLeadingAxes(src, d0, d1, features, dst);
         return dst;
     }

@@ -16,8 +16,11 @@ public sealed class Tensor
     public int Rank => Shape.Length;
     public Span<float> Span => Data;
 
-    /// <summary>A zeroed tensor; its storage counts as engine workspace (<see cref="Workspace"/>) while a meter is active.</summary>
-    public Tensor(params int[] shape) : this(new float[Product(shape)], shape) => Workspace.Count<float>(Data.Length);
+    /// <summary>
+    /// A zeroed tensor whose storage comes from the engine workspace (<see cref="Workspace.Allocate{T}"/>: pooled,
+    /// and counted while a meter is active).
+    /// </summary>
+    public Tensor(params int[] shape) : this(Workspace.Allocate<float>(Product(shape)), shape) { }
 
     public Tensor(float[] data, params int[] shape)
     {

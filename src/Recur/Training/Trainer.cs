@@ -233,7 +233,8 @@ public static class Trainer
             _context.CarriedState = _carried;
             foreach (var c in callbacks) c.OnBatchBegin(_context);
             var rows = _order.AsSpan(_batchStarts[b], _batchStarts[b + 1] - _batchStarts[b]);
-            var tape = new Tape();
+            // Disposed at the end of the step: its values and caches go back to the workspace pool for the next one.
+            using var tape = new Tape();
             SequenceBatch inputs;
             Variable lossVariable;
             RecurrentState? final = null;

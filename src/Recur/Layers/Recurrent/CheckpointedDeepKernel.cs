@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Numerics;
 using System.Numerics.Tensors;
 using Recur.Tensors;
@@ -63,6 +64,22 @@ public sealed class CheckpointedDeepResult<T> where T : struct
 
     /// <summary>Saturated gate fraction per layer [L], pooled over the directions, when measured.</summary>
     public double[]? SaturatedFraction { get; }
+
+    private bool _released;
+
+    /// <summary>
+    /// Returns what only the backward pass reads to the <see cref="Workspace"/>: the segment-start states and the
+    /// inputs of layers above the first (layer 0's input is the caller's). The output and final states belong to
+    /// the caller. A second call does nothing.
+    /// </summary>
+    internal void Release()
+    {
+        if (_released) return;
+        _released = true;
+        foreach (var buffer in BoundaryHidden.Concat(BoundaryCell)) Workspace.Release(buffer);
+        foreach (var input in Inputs.Skip(1))
+            if (MemoryMarshal.TryGetArray(input, out var segment) && segment.Array is { } owned) Workspace.Release(owned);
+    }
 }
 
 /// <summary>
@@ -168,8 +185,8 @@ public static class CheckpointedDeepKernel<T, TCell>
                         hState.CopyTo(boundaryHidden[k], s * BH);
                         if (cell) cState.CopyTo(boundaryCell[k], s * BH);
                     }
-                    long held = 0;
-                    var cache = RunSegment(weights[k], input, d, batch, steps, start, n, hState, cState, real, options?[k], made, ref held);
+                    var held = new List<RecurrentLayerCache<T>>();
+                    var cache = RunSegment(weights[k], input, d, batch, steps, start, n, hState, cState, real, options?[k], made, held);
                     // Output rows back at their steps, in this direction's half of each D·H-wide row.
                     var half = cache.Output.Span;
                     for (int t = 0; t < n; t++)
@@ -250,10 +267,10 @@ public static class CheckpointedDeepKernel<T, TCell>
                 for (int s = S - 1; s >= 0; s--)
                 {
                     int start = s * K, n = Math.Min(K, steps - start);
-                    long held = 0;
+                    var held = new List<RecurrentLayerCache<T>>();
                     var cache = RunSegment(weights[k], input, d, batch, steps, start, n,
                         forward.BoundaryHidden[k].AsSpan(s * BH, BH), cell ? forward.BoundaryCell[k].AsSpan(s * BH, BH) : [],
-                        real, forward.Options?[k], made, ref held);
+                        real, forward.Options?[k], made, held);
                     // This direction's half of the output gradient, gathered in reading order: [n, B, H].
                     T[] dHalf = [];
                     if (!dLayerOutput.IsEmpty)
@@ -315,11 +332,11 @@ public static class CheckpointedDeepKernel<T, TCell>
     /// <summary>
     /// One direction of one layer over its reading steps start … start+n−1 of input [T, B, F], from hStart, cStart
     /// [B, H]. The forward direction reads a slice of the input; the reverse one a gathered copy, added to
-    /// <paramref name="made"/> with the zoneout slices; the cache's held bytes are added to heldBytes.
+    /// <paramref name="made"/> with the zoneout slices; the cache is added to held.
     /// </summary>
     private static RecurrentLayerCache<T> RunSegment(RecurrentLayerWeights<T> weights, ReadOnlyMemory<T> input, int direction, int batch,
         int steps, int start, int n, ReadOnlySpan<T> hStart, ReadOnlySpan<T> cStart, int[] real, RecurrentLayerOptions<T>? options,
-        List<T[]> made, ref long heldBytes)
+        List<T[]> made, List<RecurrentLayerCache<T>> held)
     {
         int F = weights.InputSize;
         ReadOnlyMemory<T> segmentInput;
@@ -336,7 +353,7 @@ public static class CheckpointedDeepKernel<T, TCell>
         }
         var segmentOptions = TimeSegments.Options(options, start, n, batch * weights.HiddenSize, made);
         return TimeSegments.Run<T, TCell>(weights, segmentInput, n, batch, hStart, cStart,
-            TimeSegments.Lengths(real, start, n), segmentOptions, ref heldBytes);
+            TimeSegments.Lengths(real, start, n), segmentOptions, held);
     }
 
     /// <summary>Validated lengths [B]; T for every sequence when none are given.</summary>

@@ -60,6 +60,20 @@ public sealed class CheckpointedStackResult<T> where T : struct
     /// <see cref="RecurrentLayerKernel{T, TCell}.SaturatedFraction"/> over the whole sequence), when measured.
     /// </summary>
     public double[]? SaturatedFraction { get; }
+
+    private bool _released;
+
+    /// <summary>
+    /// Returns the segment-start states to the <see cref="Workspace"/> once the backward pass no longer needs them
+    /// (the output and final states belong to the caller). A second call does nothing.
+    /// </summary>
+    internal void Release()
+    {
+        if (_released) return;
+        _released = true;
+        Workspace.Release(BoundaryHidden);
+        Workspace.Release(BoundaryCell);
+    }
 }
 
 /// <summary>
@@ -128,8 +142,8 @@ public static class CheckpointedStackKernel<T, TCell>
                 hState.CopyTo(boundaryHidden, s * L * BH);
                 if (cell) cState.CopyTo(boundaryCell, s * L * BH);
             }
-            long held = 0;
-            var caches = RunSegment(layers, x, steps, batch, batchMajor, start, k, hState, cState, real, options, made, ref held);
+            var held = new List<RecurrentLayerCache<T>>();
+            var caches = RunSegment(layers, x, steps, batch, batchMajor, start, k, hState, cState, real, options, made, held);
             TimeSegments.Scatter(caches[^1].Output.Span, steps, batch, H, batchMajor, start, k, output, add: false);
             if (saturated is not null)
             {
@@ -180,11 +194,11 @@ public static class CheckpointedStackKernel<T, TCell>
         for (int s = S - 1; s >= 0; s--)
         {
             int start = s * K, k = Math.Min(K, steps - start);
-            long held = 0;
+            var held = new List<RecurrentLayerCache<T>>();
             bool batchMajor = forward.BatchMajor;
             var caches = RunSegment(layers, forward.Input, steps, batch, batchMajor, start, k,
                 forward.BoundaryHidden.AsSpan(s * L * BH, L * BH), cell ? forward.BoundaryCell.AsSpan(s * L * BH, L * BH) : [],
-                forward.Lengths, forward.Options, made, ref held);
+                forward.Lengths, forward.Options, made, held);
             // The last layer's output gradient, then each layer's input gradient is the layer below's output gradient.
             T[] owned = [];
             ReadOnlySpan<T> dLayerOutput = dOutput.IsEmpty ? [] : dOutput.Slice(start * BH, k * BH);
@@ -223,12 +237,12 @@ public static class CheckpointedStackKernel<T, TCell>
 
     /// <summary>
     /// Runs every layer over steps start … start+k−1 of x [T, B, I] (or [B, T, I]) from the states hStart, cStart
-    /// [L, B, H] and returns the layers' caches; their held bytes are added to heldBytes and the buffers made for them
+    /// [L, B, H] and returns the layers' caches; each is added to held and the buffers made for them
     /// (a batch-major input's segment, zoneout slices) to <paramref name="made"/>, all to be dropped together.
     /// </summary>
     private static RecurrentLayerCache<T>[] RunSegment(IReadOnlyList<RecurrentLayerWeights<T>> layers, ReadOnlyMemory<T> x, int steps, int batch,
         bool batchMajor, int start, int k, ReadOnlySpan<T> hStart, ReadOnlySpan<T> cStart, int[] lengths, IReadOnlyList<RecurrentLayerOptions<T>?>? options,
-        List<T[]> made, ref long heldBytes)
+        List<T[]> made, List<RecurrentLayerCache<T>> held)
     {
         int L = layers.Count, I = layers[0].InputSize, BH = batch * layers[0].HiddenSize;
         int[] segmentLengths = TimeSegments.Lengths(lengths, start, k);
@@ -246,7 +260,7 @@ public static class CheckpointedStackKernel<T, TCell>
         {
             var segmentOptions = TimeSegments.Options(options?[l], start, k, BH, made);
             caches[l] = TimeSegments.Run<T, TCell>(layers[l], input, k, batch, hStart.Slice(l * BH, BH),
-                cStart.IsEmpty ? [] : cStart.Slice(l * BH, BH), segmentLengths, segmentOptions, ref heldBytes);
+                cStart.IsEmpty ? [] : cStart.Slice(l * BH, BH), segmentLengths, segmentOptions, held);
             input = caches[l].Output;
         }
         return caches;

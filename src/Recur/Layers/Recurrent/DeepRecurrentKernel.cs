@@ -10,8 +10,9 @@ namespace Recur.Layers.Recurrent;
 public sealed class DeepRecurrentResult<T> where T : struct
 {
     internal DeepRecurrentResult(int steps, int batch, int hidden, int directions, bool residual, int[] realLengths,
-        RecurrentLayerCache<T>[] caches, T[][]? masks, T[] output, T[] finalHidden, T[] finalCell)
+        RecurrentLayerCache<T>[] caches, T[][]? masks, T[] output, T[] finalHidden, T[] finalCell, List<T[]> between)
     {
+        _between = between;
         (Steps, Batch, Hidden, Directions, Residual) = (steps, batch, hidden, directions, residual);
         RealLengths = realLengths;
         Caches = caches;
@@ -47,6 +48,24 @@ public sealed class DeepRecurrentResult<T> where T : struct
 
     /// <summary>Final cell states [L·D, B, H]; empty without cell state.</summary>
     public T[] FinalCell { get; }
+
+    // Buffers made between the layers' kernels: every layer's output but the last, reversed and dropped inputs.
+    private readonly List<T[]> _between;
+    private bool _released;
+
+    /// <summary>
+    /// Returns what only the backward pass reads to the <see cref="Workspace"/> pool: every cache, the buffers
+    /// between layers and <see cref="Output"/>. <see cref="FinalHidden"/> and <see cref="FinalCell"/> stay (callers
+    /// keep them as the next state). Nothing else of this result may be read afterwards; a second call does nothing.
+    /// </summary>
+    internal void Release()
+    {
+        if (_released) return;
+        _released = true;
+        foreach (var cache in Caches) cache.Release();
+        foreach (var buffer in _between) Workspace.Release(buffer);
+        Workspace.Release(Output);
+    }
 }
 
 /// <summary>
@@ -69,7 +88,8 @@ public sealed class DeepRecurrentResult<T> where T : struct
 /// zoneout) and layer normalisation (<see cref="RecurrentLayerWeights{T}.LayerNorm"/>) apply as in the single-layer
 /// kernel; a reverse direction's zoneout masks are in its own reading order.</para>
 /// <para>Every buffer is counted by <see cref="Workspace"/>: what the result holds (layer outputs, reversed inputs,
-/// final states) stays counted; temporaries are released before returning.</para>
+/// final states) stays counted until its owner releases it after the backward pass; temporaries are released
+/// before returning.</para>
 /// </remarks>
 public static class DeepRecurrentKernel<T, TCell>
     where T : struct, IFloatingPointIeee754<T>
@@ -117,11 +137,13 @@ public static class DeepRecurrentKernel<T, TCell>
         var finalCell = TCell.HasCellState ? Workspace.Allocate<T>(L * D * BH) : [];
         ReadOnlyMemory<T> input = x;
         T[] output = [];
+        var between = new List<T[]>();
         for (int l = 0; l < L; l++)
         {
             int inWidth = weights[l * D].InputSize;
             if (input.Length != steps * batch * inWidth)
                 throw new ArgumentException($"Layer {l} expects inputs of width {inWidth}; found {input.Length} values for [T={steps}, B={batch}].", nameof(weights));
+            if (output.Length > 0) between.Add(output);
             output = Workspace.Allocate<T>(steps * batch * W);
             for (int d = 0; d < D; d++)
             {
@@ -131,6 +153,7 @@ public static class DeepRecurrentKernel<T, TCell>
                 if (d == 1)
                 {
                     var reversed = Workspace.Allocate<T>(input.Length); // the direction's cache holds it
+                    between.Add(reversed);
                     ReverseWithin(input.Span, reversed, steps, batch, inWidth, real);
                     directionInput = reversed;
                 }
@@ -156,6 +179,7 @@ public static class DeepRecurrentKernel<T, TCell>
                 if (dropoutMasks is not null)
                 {
                     var dropped = Workspace.Allocate<T>(output.Length); // the next layer's cache holds it
+                    between.Add(dropped);
                     TensorPrimitives.Multiply(output, dropoutMasks[l], dropped);
                     input = dropped;
                 }
@@ -163,7 +187,7 @@ public static class DeepRecurrentKernel<T, TCell>
             }
         }
         return new DeepRecurrentResult<T>(steps, batch, H, D, residual, real, caches,
-            dropoutMasks?.ToArray(), output, finalHidden, finalCell);
+            dropoutMasks?.ToArray(), output, finalHidden, finalCell, between);
     }
 
     /// <summary>

@@ -29,7 +29,7 @@ public sealed class RecurrentLayerCache<T> where T : struct
         Lengths = lengths;
         Hs = Workspace.Allocate<T>((steps + 1) * batch * hidden);
         Cs = hasCellState ? Workspace.Allocate<T>((steps + 1) * batch * hidden) : [];
-        Saved = Workspace.Allocate<T>(steps * batch * savedWidth * hidden);
+        Saved = Workspace.AllocateUninitialized<T>(steps * batch * savedWidth * hidden); // every step's cell writes its rows
         _maskedOutput = lengths.Length == 0 ? null : Workspace.Allocate<T>(steps * batch * hidden);
     }
 
@@ -81,6 +81,25 @@ public sealed class RecurrentLayerCache<T> where T : struct
     public ReadOnlySpan<T> FinalHidden => Hs.AsSpan(Steps * Batch * Hidden, Batch * Hidden);
     /// <summary>Each sequence's cell state at its last real step: [B, H]; empty without cell state.</summary>
     public ReadOnlySpan<T> FinalCell => Cs.Length == 0 ? [] : Cs.AsSpan(Steps * Batch * Hidden, Batch * Hidden);
+
+    private bool _released;
+
+    /// <summary>
+    /// Returns every buffer the forward pass left in this cache to the <see cref="Workspace"/> pool: the states,
+    /// saved gates, masked output and states, layer-norm statistics and, with input dropout, the masked input the
+    /// forward pass made (any other input belongs to the caller). Neither the cache nor anything read from it
+    /// (<see cref="Output"/>, <see cref="FinalHidden"/>) may be used afterwards. A second call does nothing.
+    /// </summary>
+    internal void Release()
+    {
+        if (_released) return;
+        _released = true;
+        // With an input mask, Forward replaced x by a masked copy it allocated whole (see Forward).
+        if (Options?.InputMask is not null && MemoryMarshal.TryGetArray(Input, out var input) && input.Array is { } owned)
+            Workspace.Release(owned);
+        foreach (var buffer in new[] { Hs, Cs, Saved, _maskedOutput, MaskedStates, XNorm, XRstd, HNorm, HRstd, CNorm, CRstd })
+            if (buffer is not null) Workspace.Release(buffer);
+    }
 }
 
 /// <summary>
@@ -133,7 +152,7 @@ public static class RecurrentLayerKernel<T, TCell>
         if (TCell.HasCellState && !c0.IsEmpty) c0.CopyTo(cache.Cs);
 
         // xGates = x·W_ihᵀ + b_ih for all steps at once: [T·B, G·H]  (layer norm: LN_ih(x·W_ihᵀ) + b_ih)
-        var xGates = Workspace.Allocate<T>(steps * batch * GH);
+        var xGates = Workspace.AllocateUninitialized<T>(steps * batch * GH); // the GEMM overwrites it
         Gemm.Multiply<T>(false, true, steps * batch, GH, I, x.Span, w.InputWeights, xGates, accumulate: false);
         if (ln is null) Rows.AddBias<T>(xGates, w.InputBias);
         else
@@ -235,7 +254,7 @@ public static class RecurrentLayerKernel<T, TCell>
         Workspace.Release(xGates);
         Workspace.Release(hGates);
         Workspace.Release(recurrentTransposed);
-        if (packedRecurrent is not null) Workspace.Count<float>(-packedRecurrent.Length);
+        ReleasePacked(packedRecurrent);
         return cache;
     }
 
@@ -268,8 +287,8 @@ public static class RecurrentLayerKernel<T, TCell>
         bool lnCell = ln is not null && TCell.HasCellState;
 
         // dL/d(xGates) and dL/d(hGates) for all steps: [T, B, G·H]
-        var dXGates = Workspace.Allocate<T>(rows * GH);
-        var dHGates = TCell.SharesGateGradient ? dXGates : Workspace.Allocate<T>(rows * GH);
+        var dXGates = Workspace.AllocateUninitialized<T>(rows * GH); // every step's cell backward overwrites its rows
+        var dHGates = TCell.SharesGateGradient ? dXGates : Workspace.AllocateUninitialized<T>(rows * GH);
         // Layer norm: dL/d(h·W_hhᵀ) before normalisation, which the recurrent product's gradients read.
         var dHRaw = ln is null ? dHGates : Workspace.Allocate<T>(rows * GH);
         var dhNext = Workspace.Allocate<T>(BH);
@@ -408,7 +427,7 @@ public static class RecurrentLayerKernel<T, TCell>
             for (int p = 0; p < parts; p++) sum += squaredNorms[p * steps + t];
             stepGradientNorms[t] = Math.Sqrt(sum);
         }
-        if (packedRecurrent is not null) Workspace.Count<float>(-packedRecurrent.Length);
+        ReleasePacked(packedRecurrent);
         if (!dh0.IsEmpty) dhNext.CopyTo(dh0);
         if (!dc0.IsEmpty && TCell.HasCellState) dcNext.CopyTo(dc0);
 
@@ -456,6 +475,14 @@ public static class RecurrentLayerKernel<T, TCell>
         var packed = transpose ? GemmSimd.PackB(true, H, GH, weights, H) : GemmSimd.PackB(false, GH, H, weights, H);
         Workspace.Count<float>(packed.Length);
         return packed;
+    }
+
+    /// <summary>Gives back what <see cref="PackRecurrent"/> packed (uncounting it); nothing for null.</summary>
+    private static void ReleasePacked(PackedMatrix? packed)
+    {
+        if (packed is null) return;
+        Workspace.Count<float>(-packed.Length);
+        packed.Release();
     }
 
     /// <summary>C [M, N] (+)= A [M, K]·B̃: the packed weights when given, else Gemm over B [K, N] row-major.</summary>

@@ -23,6 +23,15 @@ public sealed class RecurrentStackResult<T> where T : struct
 
     /// <summary>c_T of every layer: [L, B, H] (at each sequence's last real step); empty without cell state.</summary>
     public T[] FinalCell { get; }
+
+    /// <summary>
+    /// Returns every layer's cache to the <see cref="Workspace"/> pool (so <see cref="Output"/> too);
+    /// <see cref="FinalHidden"/> and <see cref="FinalCell"/> stay, as callers keep them as the next state.
+    /// </summary>
+    internal void Release()
+    {
+        foreach (var cache in Layers) cache.Release();
+    }
 }
 
 /// <summary>

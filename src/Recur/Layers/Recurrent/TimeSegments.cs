@@ -55,24 +55,24 @@ internal static class TimeSegments
     }
 
     /// <summary>
-    /// <see cref="RecurrentLayerKernel{T, TCell}.Forward"/> over one segment, returning also the bytes its cache
-    /// holds as the active meter counts them, so that <see cref="Drop"/> can give them back when the cache is dropped.
+    /// <see cref="RecurrentLayerKernel{T, TCell}.Forward"/> over one segment; the cache is also added to
+    /// <paramref name="held"/>, so that <see cref="Drop"/> can give its buffers back when the segment is done.
     /// </summary>
     public static RecurrentLayerCache<T> Run<T, TCell>(RecurrentLayerWeights<T> weights, ReadOnlyMemory<T> x, int k, int batch,
-        ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, ReadOnlySpan<int> lengths, RecurrentLayerOptions<T>? options, ref long heldBytes)
+        ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, ReadOnlySpan<int> lengths, RecurrentLayerOptions<T>? options, List<RecurrentLayerCache<T>> held)
         where T : struct, IFloatingPointIeee754<T>
         where TCell : IRecurrentCell
     {
-        long before = Workspace.Meter?.Current ?? 0;
         var cache = RecurrentLayerKernel<T, TCell>.Forward(weights, x, k, batch, h0, TCell.HasCellState ? c0 : [], lengths, options);
-        heldBytes += (Workspace.Meter?.Current ?? 0) - before;
+        held.Add(cache);
         return cache;
     }
 
-    /// <summary>Tells the meter that segment caches holding <paramref name="heldBytes"/> and the buffers in <paramref name="made"/> are dropped.</summary>
-    public static void Drop<T>(long heldBytes, List<T[]> made) where T : struct
+    /// <summary>Gives the segment caches in <paramref name="held"/> and the buffers in <paramref name="made"/> back to the workspace.</summary>
+    public static void Drop<T>(List<RecurrentLayerCache<T>> held, List<T[]> made) where T : struct
     {
-        Workspace.Count<byte>(-heldBytes);
+        foreach (var cache in held) cache.Release();
+        held.Clear();
         foreach (var buffer in made) Workspace.Release(buffer);
         made.Clear();
     }
