@@ -18,8 +18,8 @@ public sealed record RecurrentOutput(Variable Output, Variable HiddenState, Vari
 internal interface IStepwiseRecurrentLayer
 {
     /// <summary>
-    /// A new <see cref="RecurrentStepper"/> over this stack's live weights, with the regularisation's inference
-    /// behaviour as set now; throws <see cref="NotSupportedException"/> for a bidirectional stack.
+    /// A new <see cref="RecurrentStepper"/> over this stack's live weights and regularisation (zoneout's
+    /// expectation); throws <see cref="NotSupportedException"/> for a bidirectional stack.
     /// </summary>
     RecurrentStepper CreateStepper();
 }
@@ -436,8 +436,8 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer, IStepwis
     {
         if (Options.Bidirectional)
             throw new NotSupportedException($"{this} reads each sequence backwards too, so it cannot run one step at a time.");
-        // At inference only zoneout acts inside the layers (its expectation); dropout of every kind is off.
-        return new RecurrentStepper<TCell>(_weights, Options.Residual, _regularization.Zoneout);
+        // At inference only zoneout acts inside the layers (its expectation, read at every step); dropout is off.
+        return new RecurrentStepper<TCell>(_weights, Options.Residual, this);
     }
 
     private void CheckState(Variable? state, string name, int batch)

@@ -249,14 +249,23 @@ public sealed class SequenceModel
             ? batch.Tokens is { Length: 1 }
             : batch.Values is { Rank: 3 } values && values.Dim(0) == 1 && values.Dim(1) == 1 && values.Dim(2) == Spec.InputSize);
 
+    /// <summary>
+    /// A session Continue's one-step calls reuse, so that they allocate only what they return: a caller takes it
+    /// (leaving null), so concurrent callers each get their own; it is put back after the step.
+    /// </summary>
+    private StreamingSession? _continueSession;
+
     private (float[] Outputs, RecurrentState State) ContinueOneStep(SequenceBatch batch, RecurrentState? state)
     {
-        var session = new StreamingSession(this); // from zeros unless a state is given
+        var session = Interlocked.Exchange(ref _continueSession, null) ?? new StreamingSession(this);
         if (state is not null) session.State = state;
+        else session.Reset();
         var outputs = new float[Spec.OutputSize];
         if (_embedding is not null) session.Step(batch.Tokens![0], outputs);
         else session.Step(batch.Values!.Data.AsSpan(0, Spec.InputSize), outputs);
-        return (outputs, session.State);
+        var next = session.State;
+        _continueSession = session;
+        return (outputs, next);
     }
 
     /// <summary>

@@ -16,9 +16,8 @@ namespace Recur.Models;
 /// <remarks>
 /// <para>Thread-confined: the session owns its state and scratch, so only one thread at a time may use it (one
 /// session per stream). Sessions of one model may run on different threads at once: they only read the weights.
-/// The weights are read live, not copied, so the model must not be trained or loaded into while a session steps;
-/// the encoder's regularisation is taken as set when the session is made (zoneout acts as its expectation,
-/// dropout not at all, as at inference).</para>
+/// The weights and the encoder's regularisation are read live, not copied, so the model must not be trained or
+/// loaded into while a session steps (zoneout acts as its expectation, dropout not at all, as at inference).</para>
 /// <para>Models that cannot be run one step at a time are refused when the session is made, with
 /// <see cref="NotSupportedException"/>: a bidirectional encoder (its backward direction reads the steps still to
 /// come), attention pooling (it weighs every step of the whole sequence) and an attention decoder (it forecasts

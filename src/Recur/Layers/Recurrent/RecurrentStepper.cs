@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using Recur.Layers;
 using Recur.Tensors;
 
 namespace Recur.Layers.Recurrent;
@@ -39,7 +40,7 @@ internal sealed class RecurrentStepper<TCell> : RecurrentStepper where TCell : I
 {
     private readonly IReadOnlyList<RecurrentLayerWeights<float>> _layers;
     private readonly bool _residual;
-    private readonly float _zoneout;
+    private readonly IRecurrentLayer _module;
 
     // One step's scratch, shared by the layers in turn.
     private readonly float[] _xGates, _hGates;      // [G·H] the two pre-activation halves
@@ -52,15 +53,16 @@ internal sealed class RecurrentStepper<TCell> : RecurrentStepper where TCell : I
 
     /// <summary>
     /// layers: one weight set per layer (live arrays: later weight changes are seen); residual: layer l ≥ 1 adds its
-    /// input to its output (<see cref="DeepRecurrentKernel{T, TCell}.HasResidual"/>); zoneout: ζ, applied as its
-    /// expectation h = ζ·h_prev + (1 − ζ)·h̃ (and likewise c).
+    /// input to its output (<see cref="DeepRecurrentKernel{T, TCell}.HasResidual"/>); module: the stack, whose
+    /// <see cref="IRecurrentLayer.Regularization"/> is read at every step for zoneout ζ, applied as its expectation
+    /// h = ζ·h_prev + (1 − ζ)·h̃ (and likewise c), as the layer kernel at inference.
     /// </summary>
-    public RecurrentStepper(IReadOnlyList<RecurrentLayerWeights<float>> layers, bool residual, double zoneout)
+    public RecurrentStepper(IReadOnlyList<RecurrentLayerWeights<float>> layers, bool residual, IRecurrentLayer module)
     {
         if (layers.Count == 0) throw new ArgumentException("A recurrent stack needs at least one layer.", nameof(layers));
         _layers = layers;
         _residual = residual;
-        _zoneout = (float)zoneout;
+        _module = module;
         int H = layers[0].HiddenSize, GH = TCell.GateCount * H;
         (_xGates, _hGates, _gateNorm) = (new float[GH], new float[GH], new float[GH]);
         _cellNorm = new float[H];
@@ -76,6 +78,7 @@ internal sealed class RecurrentStepper<TCell> : RecurrentStepper where TCell : I
     public override ReadOnlySpan<float> Step(ReadOnlySpan<float> x, Span<float> hidden, Span<float> cell)
     {
         int H = HiddenSize, GH = TCell.GateCount * H;
+        float zoneout = (float)_module.Regularization.Zoneout; // as the layer kernel converts it
         ReadOnlySpan<float> input = x;
         for (int l = 0; l < _layers.Count; l++)
         {
@@ -106,11 +109,11 @@ internal sealed class RecurrentStepper<TCell> : RecurrentStepper where TCell : I
             else
                 TCell.Forward<float>(1, H, _xGates, _hGates, h, c, _saved, _hNext, TCell.HasCellState ? _cNext : []);
 
-            if (_zoneout != 0)
+            if (zoneout != 0)
             {
                 // h = ζ·h_prev + (1 − ζ)·h̃, likewise c (zoneout's expectation, as the layer kernel at inference)
-                Zone(_hNext, h, _zoneout);
-                if (TCell.HasCellState) Zone(_cNext, c, _zoneout);
+                Zone(_hNext, h, zoneout);
+                if (TCell.HasCellState) Zone(_cNext, c, zoneout);
             }
             _hNext.CopyTo(h);
             if (TCell.HasCellState) _cNext.CopyTo(c);
