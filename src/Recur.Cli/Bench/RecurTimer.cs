@@ -58,12 +58,17 @@ internal static class RecurTimer
         }, threads, repeats, warmup);
     }
 
-    /// <summary>Batch-1 streaming: one time step per call, carrying (h, c) from call to call.</summary>
+    /// <summary>
+    /// Batch-1 streaming: one time step per call, carrying (h, c) from call to call, through the library's streaming
+    /// API (<see cref="StreamingSession"/>: the session holds the state, the outputs go into the caller's buffer).
+    /// </summary>
     public static Timing Stream(BenchConfig c, int threads, int calls, int warmup)
     {
         var (model, batch) = Build(c);
-        RecurrentState? state = null;
-        return Time(() => state = model.Continue(batch, state).State, threads, calls, warmup, adaptive: false);
+        var session = model.StartStreaming();
+        var features = batch.Values!.Data.AsMemory(0, c.Input);
+        var output = new float[model.Spec.OutputSize];
+        return Time(() => session.Step(features.Span, output), threads, calls, warmup, adaptive: false);
     }
 
     /// <summary>GFLOP/s of Recur's own float32 GEMM on n×n·n×n (2n³ FLOPs), median of five after one warm-up.</summary>

@@ -29,6 +29,12 @@ public sealed class Dense : Module
     public int OutputSize { get; }
     public override IReadOnlyList<Parameter> Parameters { get; }
 
+    /// <summary>W: [O, I] (the live values).</summary>
+    internal Tensor Weight => _weight.Value;
+
+    /// <summary>b: [O] (the live values); null without bias.</summary>
+    internal Tensor? Bias => _bias?.Value;
+
     public Variable Forward(Tape tape, Variable x)
     {
         if (x.Value.Rank < 1 || x.Value.Dim(-1) != InputSize)

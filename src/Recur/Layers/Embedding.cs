@@ -27,6 +27,9 @@ public sealed class Embedding : Module
     public int EmbeddingSize { get; }
     public override IReadOnlyList<Parameter> Parameters { get; }
 
+    /// <summary>The table W: [V, E] (the live values).</summary>
+    internal Tensor Weight => _weight.Value;
+
     /// <summary>indices: any shape whose element count is indices.Length, e.g. [B, T] → [B, T, E].</summary>
     public Variable Forward(Tape tape, int[] indices, params int[] shape)
     {

@@ -14,6 +14,16 @@ namespace Recur.Layers;
 /// </summary>
 public sealed record RecurrentOutput(Variable Output, Variable HiddenState, Variable? CellState);
 
+/// <summary>A recurrent stack that can also run one step of one sequence at a time (streaming inference).</summary>
+internal interface IStepwiseRecurrentLayer
+{
+    /// <summary>
+    /// A new <see cref="RecurrentStepper"/> over this stack's live weights and regularisation (zoneout's
+    /// expectation); throws <see cref="NotSupportedException"/> for a bidirectional stack.
+    /// </summary>
+    RecurrentStepper CreateStepper();
+}
+
 /// <summary>
 /// Options of a recurrent stack beyond its sizes, as PyTorch's <c>bidirectional</c> and <c>dropout</c> arguments,
 /// plus residual connections.
@@ -47,7 +57,7 @@ public sealed record RecurrentStackOptions
 /// <see cref="CheckpointTime"/> set they run through their checkpointed twins,
 /// <see cref="CheckpointedDeepKernel{T, TCell}"/> and <see cref="CheckpointedStackKernel{T, TCell}"/>.
 /// </summary>
-public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCell : IRecurrentCell
+public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer, IStepwiseRecurrentLayer where TCell : IRecurrentCell
 {
     private readonly Parameter[] _parameters;
     private readonly Parameter[][] _layerParameters;
@@ -457,6 +467,15 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer where TCe
             output.ReleaseGrad();
         });
         return new RecurrentOutput(output, hidden, cell);
+    }
+
+    /// <inheritdoc/>
+    RecurrentStepper IStepwiseRecurrentLayer.CreateStepper()
+    {
+        if (Options.Bidirectional)
+            throw new NotSupportedException($"{this} reads each sequence backwards too, so it cannot run one step at a time.");
+        // At inference only zoneout acts inside the layers (its expectation, read at every step); dropout is off.
+        return new RecurrentStepper<TCell>(_weights, Options.Residual, this);
     }
 
     private void CheckState(Variable? state, string name, int batch)
