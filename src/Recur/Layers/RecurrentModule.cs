@@ -268,7 +268,7 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer, IStepwis
         if (deep)
             return DeepForward(tape, input, h0, c0, lengths, x, masks, options, B, T);
         var result = RecurrentStackKernel<float, TCell>.Forward(_weights, x, T, B,
-            h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data, lengths, options);
+            h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data, lengths, options, KeepForBackward(tape));
 
         if (Probe is not null)
             Probe.SaturatedFraction = result.Layers.Select(RecurrentLayerKernel<float, TCell>.SaturatedFraction).ToArray();
@@ -296,7 +296,7 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer, IStepwis
     {
         int H = HiddenSize, L = NumLayers, D = Directions;
         var result = DeepRecurrentKernel<float, TCell>.Forward(_weights, D, Options.Residual, masks, x, T, B,
-            h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data, lengths, options);
+            h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data, lengths, options, KeepForBackward(tape));
         if (Probe is not null) Probe.SaturatedFraction = DeepRecurrentKernel<float, TCell>.SaturatedFraction(result);
         bool needsGrad = tape.IsRecording;
         var output = new Variable(new Tensor(Layout.SwapLeadingAxes<float>(result.Output, T, B, D * H), B, T, D * H), needsGrad);
@@ -327,6 +327,12 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer, IStepwis
         });
         return new RecurrentOutput(output, hidden, cell);
     }
+
+    /// <summary>
+    /// Whether the kernels keep every step's gate values: for the backward pass, or for the probe's saturation
+    /// measure; an inference pass keeps one step's, which cuts its cache by about half.
+    /// </summary>
+    private bool KeepForBackward(Tape tape) => tape.IsRecording || Probe is not null;
 
     /// <summary>The module's results stay the caller's until it disposes the tape (see <see cref="Tape.Dispose"/>).</summary>
     private static void ReleaseOnDispose(Tape tape, Variable output, Variable hidden, Variable? cell)

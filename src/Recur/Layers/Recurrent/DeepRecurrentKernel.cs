@@ -102,11 +102,11 @@ public static class DeepRecurrentKernel<T, TCell>
     /// x: [T, B, I]; weights: [L·D] (index l·D + d); h0, c0: [L·D, B, H] or empty for zeros; dropoutMasks: null or
     /// L − 1 arrays [T, B, D·H]; lengths: [B] real steps (each in 0 … T) or empty for all T; options: null, or one
     /// entry per layer and direction (index l·D + d; null entries for none): that layer-direction's dropout masks and
-    /// zoneout.
+    /// zoneout. keepForBackward: false for inference, whose caches keep only one step of gate values.
     /// </summary>
     public static DeepRecurrentResult<T> Forward(IReadOnlyList<RecurrentLayerWeights<T>> weights, int directions, bool residual,
         IReadOnlyList<T[]>? dropoutMasks, ReadOnlyMemory<T> x, int steps, int batch, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0,
-        ReadOnlySpan<int> lengths = default, IReadOnlyList<RecurrentLayerOptions<T>?>? options = null)
+        ReadOnlySpan<int> lengths = default, IReadOnlyList<RecurrentLayerOptions<T>?>? options = null, bool keepForBackward = true)
     {
         if (directions is not (1 or 2)) throw new ArgumentOutOfRangeException(nameof(directions), directions, "directions must be 1 or 2.");
         if (weights.Count == 0 || weights.Count % directions != 0)
@@ -158,7 +158,7 @@ public static class DeepRecurrentKernel<T, TCell>
                     directionInput = reversed;
                 }
                 var cache = RecurrentLayerKernel<T, TCell>.Forward(weights[k], directionInput, steps, batch,
-                    StateSlice(h0, k, BH), TCell.HasCellState ? StateSlice(c0, k, BH) : [], lengths, options?[k]);
+                    StateSlice(h0, k, BH), TCell.HasCellState ? StateSlice(c0, k, BH) : [], lengths, options?[k], keepForBackward);
                 caches[k] = cache;
                 cache.FinalHidden.CopyTo(finalHidden.AsSpan(k * BH));
                 if (TCell.HasCellState) cache.FinalCell.CopyTo(finalCell.AsSpan(k * BH));

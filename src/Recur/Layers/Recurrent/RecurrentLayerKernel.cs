@@ -22,20 +22,27 @@ public sealed class RecurrentLayerCache<T> where T : struct
     private readonly T[]? _maskedOutput;
 
     internal RecurrentLayerCache(int steps, int batch, int hidden, bool hasCellState, int savedWidth, ReadOnlyMemory<T> input,
-        int[] lengths)
+        int[] lengths, bool keepForBackward)
     {
-        (Steps, Batch, Hidden) = (steps, batch, hidden);
+        (Steps, Batch, Hidden, KeptForBackward) = (steps, batch, hidden, keepForBackward);
         Input = input;
         Lengths = lengths;
         Hs = Workspace.Allocate<T>((steps + 1) * batch * hidden);
         Cs = hasCellState ? Workspace.Allocate<T>((steps + 1) * batch * hidden) : [];
-        Saved = Workspace.AllocateUninitialized<T>(steps * batch * savedWidth * hidden); // every step's cell writes its rows
+        // Every step's cell writes its rows; inference keeps one step's worth, overwritten each step.
+        Saved = Workspace.AllocateUninitialized<T>((keepForBackward ? steps : 1) * batch * savedWidth * hidden);
         _maskedOutput = lengths.Length == 0 ? null : Workspace.Allocate<T>(steps * batch * hidden);
     }
 
     public int Steps { get; }
     public int Batch { get; }
     public int Hidden { get; }
+
+    /// <summary>
+    /// Whether <see cref="Saved"/> holds every step ([T, B, S·H]), as the backward pass and the saturation measure
+    /// need; an inference pass keeps only the last step's [B, S·H].
+    /// </summary>
+    public bool KeptForBackward { get; }
 
     /// <summary>The layer's input x: [T, B, I] (a reference, not a copy).</summary>
     public ReadOnlyMemory<T> Input { get; }
@@ -122,7 +129,8 @@ public static class RecurrentLayerKernel<T, TCell>
     /// (<see cref="RecurrentLayerWeights{T}.LayerNorm"/>). The backward pass reads both from the cache.
     /// </summary>
     public static RecurrentLayerCache<T> Forward(RecurrentLayerWeights<T> w, ReadOnlyMemory<T> x, int steps, int batch,
-        ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, ReadOnlySpan<int> lengths = default, RecurrentLayerOptions<T>? options = null)
+        ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, ReadOnlySpan<int> lengths = default, RecurrentLayerOptions<T>? options = null,
+        bool keepForBackward = true)
     {
         int I = w.InputSize, H = w.HiddenSize, G = TCell.GateCount, GH = G * H, BH = batch * H;
         if (x.Length != steps * batch * I)
@@ -147,7 +155,7 @@ public static class RecurrentLayerKernel<T, TCell>
             x = masked;
         }
 
-        var cache = new RecurrentLayerCache<T>(steps, batch, H, TCell.HasCellState, TCell.SavedWidth, x, mask) { Options = options };
+        var cache = new RecurrentLayerCache<T>(steps, batch, H, TCell.HasCellState, TCell.SavedWidth, x, mask, keepForBackward) { Options = options };
         if (!h0.IsEmpty) h0.CopyTo(cache.Hs);
         if (TCell.HasCellState && !c0.IsEmpty) c0.CopyTo(cache.Cs);
 
@@ -214,7 +222,7 @@ public static class RecurrentLayerKernel<T, TCell>
                         cache.HNorm.AsSpan((t * batch + r0) * GH, nGH), cache.HRstd.AsSpan(t * batch + r0, n));
                 }
                 var xGatesRows = xGates.AsSpan((t * batch + r0) * GH, nGH);
-                var saved = cache.Saved.AsSpan(t * savedStep + r0 * S * H, n * S * H);
+                var saved = cache.Saved.AsSpan((keepForBackward ? t * savedStep : 0) + r0 * S * H, n * S * H);
                 var hNext = cache.Hs.AsSpan((t + 1) * BH + rowH, nH);
                 if (lnCell)
                     LstmCell.ForwardLayerNorm<T>(n, H, xGatesRows, hGatesRows, CellRows(cache.Cs, t * BH + rowH, nH), saved,
@@ -275,6 +283,8 @@ public static class RecurrentLayerKernel<T, TCell>
     {
         int steps = cache.Steps, batch = cache.Batch;
         int I = w.InputSize, H = w.HiddenSize, GH = TCell.GateCount * H, BH = batch * H, rows = steps * batch;
+        if (!cache.KeptForBackward)
+            throw new InvalidOperationException($"{TCell.DisplayName} backward needs a forward pass run with keepForBackward (every step's gate values); this one kept only the last step.");
         CheckState(dOutput, steps * BH, "dOutput");
         CheckState(dhT, BH, "dhT");
         CheckState(dcT, BH, "dcT");
@@ -571,6 +581,8 @@ public static class RecurrentLayerKernel<T, TCell>
     /// </summary>
     public static double SaturatedFraction(RecurrentLayerCache<T> cache)
     {
+        if (!cache.KeptForBackward)
+            throw new InvalidOperationException($"{TCell.DisplayName} saturation needs a forward pass run with keepForBackward (every step's gate values).");
         int H = cache.Hidden, S = TCell.SavedWidth, G = TCell.GateCount;
         var saved = cache.Saved;
         long saturated = 0, total = 0;

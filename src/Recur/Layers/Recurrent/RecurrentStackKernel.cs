@@ -48,9 +48,11 @@ public static class RecurrentStackKernel<T, TCell>
     /// output is zero at padded steps (so the next layer sees zeros there) and its state is carried, so the final
     /// states are each sequence's states at its last real step. options: one entry per layer (null entries, or a
     /// null list, for none): that layer's dropout masks and zoneout (<see cref="RecurrentLayerOptions{T}"/>).
+    /// keepForBackward: false for inference, whose caches keep only one step of gate values (no backward pass).
     /// </summary>
     public static RecurrentStackResult<T> Forward(IReadOnlyList<RecurrentLayerWeights<T>> layers, ReadOnlyMemory<T> x, int steps, int batch,
-        ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, ReadOnlySpan<int> lengths = default, IReadOnlyList<RecurrentLayerOptions<T>?>? options = null)
+        ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, ReadOnlySpan<int> lengths = default, IReadOnlyList<RecurrentLayerOptions<T>?>? options = null,
+        bool keepForBackward = true)
     {
         int L = layers.Count, H = layers[0].HiddenSize, BH = batch * H;
         if (options is not null && options.Count != L)
@@ -64,7 +66,7 @@ public static class RecurrentStackKernel<T, TCell>
         for (int l = 0; l < L; l++)
         {
             var cache = RecurrentLayerKernel<T, TCell>.Forward(layers[l], input, steps, batch,
-                StateSlice(h0, l, BH), TCell.HasCellState ? StateSlice(c0, l, BH) : [], lengths, options?[l]);
+                StateSlice(h0, l, BH), TCell.HasCellState ? StateSlice(c0, l, BH) : [], lengths, options?[l], keepForBackward);
             caches[l] = cache;
             cache.FinalHidden.CopyTo(finalHidden.AsSpan(l * BH));
             if (TCell.HasCellState) cache.FinalCell.CopyTo(finalCell.AsSpan(l * BH));
