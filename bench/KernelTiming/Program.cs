@@ -10,16 +10,19 @@ using Recur.Tensors;
 // issue's configurations, median of `reps` after warm-up, with the managed bytes allocated per step (a GC counter
 // delta), the collections per step by generation and the engine's workspace peak (its own count of the activation
 // bytes it holds). Usage: [threads=2] [configs=abcd] [reps=10]
+// Config n is b with layer norm, recurrent dropout 0.25 and zoneout 0.1 (masks drawn each training step), so the
+// options' overhead over b is visible.
 int threads = args.Length > 0 ? int.Parse(args[0]) : 2;
 string configs = args.Length > 1 ? args[1] : "abcd";
 int reps = args.Length > 2 ? int.Parse(args[2]) : 10;
 Engine.Threads = threads;
-var all = new Dictionary<char, (string Cell, int I, int H, int L, int T, int B)>
+var all = new Dictionary<char, (string Cell, int I, int H, int L, int T, int B, bool Regularised)>
 {
-    ['a'] = ("LSTM", 8, 64, 1, 50, 32),
-    ['b'] = ("LSTM", 32, 256, 2, 100, 64),
-    ['c'] = ("GRU", 32, 256, 2, 100, 64),
-    ['d'] = ("LSTM", 1024, 1024, 1, 25, 128),
+    ['a'] = ("LSTM", 8, 64, 1, 50, 32, false),
+    ['b'] = ("LSTM", 32, 256, 2, 100, 64, false),
+    ['c'] = ("GRU", 32, 256, 2, 100, 64, false),
+    ['d'] = ("LSTM", 1024, 1024, 1, 25, 128, false),
+    ['n'] = ("LSTM", 32, 256, 2, 100, 64, true),
 };
 Console.WriteLine($"threads {threads}, reps {reps}");
 if (configs.Contains('s'))
@@ -55,10 +58,12 @@ static void TimeStreaming(string path, Action step)
 }
 foreach (char key in configs.Where(all.ContainsKey))
 {
-    var (cell, I, H, L, T, B) = all[key];
+    var (cell, I, H, L, T, B, regularised) = all[key];
     var random = new RecurRandom(1);
-    RecurrentModule<Recur.Layers.Recurrent.LstmCell>? lstm = cell == "LSTM" ? new Lstm("rnn", I, H, L, random: random) : null;
+    RecurrentModule<Recur.Layers.Recurrent.LstmCell>? lstm = cell == "LSTM" ? new Lstm("rnn", I, H, L, random: random, layerNorm: regularised) : null;
     RecurrentModule<Recur.Layers.Recurrent.GruCell>? gru = cell == "GRU" ? new Gru("rnn", I, H, L, random: random) : null;
+    if (regularised) lstm!.Regularization = new RecurrentRegularization(RecurrentDropout: 0.25, Zoneout: 0.1);
+    var maskRandom = new RecurRandom(7); // draws the training masks (inference uses zoneout's expectation)
     var head = new Dense("head", H, 1, random: random);
     var parameters = (lstm?.Parameters ?? gru!.Parameters).Concat(head.Parameters).ToList();
     var adam = new Adam(parameters, 1e-3);
@@ -76,7 +81,8 @@ foreach (char key in configs.Where(all.ContainsKey))
         var sw = Stopwatch.StartNew();
         using var tape = new Tape(isRecording: train);
         var input = new Variable(x);
-        var output = lstm is not null ? lstm.Forward(tape, input).Output : gru!.Forward(tape, input).Output;
+        var training = train && regularised ? maskRandom : null;
+        var output = lstm is not null ? lstm.Forward(tape, input, training: training).Output : gru!.Forward(tape, input).Output;
         var last = TimeSteps.Last(tape, output);
         var pred = head.Forward(tape, last);
         if (train)
@@ -89,7 +95,7 @@ foreach (char key in configs.Where(all.ContainsKey))
         return sw.Elapsed.TotalMilliseconds;
     }
     double gflop = 2.0 * (cell == "LSTM" ? 4 : 3) * H * T * B * ((I + H) + (L - 1) * (2.0 * H)) / 1e9;
-    foreach (bool train in key is 'b' or 'd' ? new[] { true, false } : new[] { true })
+    foreach (bool train in key is 'b' or 'd' or 'n' ? new[] { true, false } : new[] { true })
     {
         int warm = key == 'd' ? 3 : 5;
         for (int i = 0; i < warm; i++) Step(train);
@@ -101,7 +107,7 @@ foreach (char key in configs.Where(all.ContainsKey))
         string collections = string.Join("/", Enumerable.Range(0, 3).Select(g => ((GC.CollectionCount(g) - collectionsBefore[g]) / (double)reps).ToString("F2")));
         double median = times[times.Length / 2];
         double flops = (train ? 3 : 1) * gflop;
-        Console.WriteLine($"{key} {(train ? "train" : "infer"),-5} {cell} I{I} H{H} x{L} T{T} B{B}: median {median,8:F2} ms  min {times[0],8:F2}  max {times[^1],8:F2}  {flops / (median / 1e3),6:F1} GFLOP/s" +
+        Console.WriteLine($"{key} {(train ? "train" : "infer"),-5} {cell}{(regularised ? " LN rd0.25 zo0.1" : "")} I{I} H{H} x{L} T{T} B{B}: median {median,8:F2} ms  min {times[0],8:F2}  max {times[^1],8:F2}  {flops / (median / 1e3),6:F1} GFLOP/s" +
             $"  alloc {allocatedMiB,8:F2} MiB/step  GC0/1/2 {collections} per step  workspace peak {meter.Peak / (1024.0 * 1024.0):F1} MiB");
     }
 }

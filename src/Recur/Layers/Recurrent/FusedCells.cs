@@ -16,7 +16,7 @@ namespace Recur.Layers.Recurrent;
 /// and for tanh. The row tail past the last full vector uses the same formulas in scalar float (MathF.Exp), so
 /// results depend only on H and the instruction set, never on the thread count.
 /// </remarks>
-internal static unsafe class FusedCells
+internal static unsafe partial class FusedCells
 {
     /// <summary>The instruction set the kernels run on here (Auto resolved).</summary>
     internal static GemmIsa Resolve(GemmIsa isa) => isa != GemmIsa.Auto ? isa

@@ -114,9 +114,22 @@ public readonly struct LstmCell : IRecurrentCell
     /// <summary>
     /// One step of the layer-normalised LSTM: as <see cref="Forward"/>, but h = o ⊙ tanh(y) with
     /// y = γ ⊙ ĉ + β, ĉ = LN(c) over the H units of each sequence (c itself is the carried state). The TanhC saved
-    /// slot holds tanh(y); ĉ: [B, H] and 1/σ: [B] are written for the backward step.
+    /// slot holds tanh(y); ĉ: [B, H] and 1/σ: [B] are written for the backward step. float32 runs the fused SIMD
+    /// kernel (<see cref="FusedCells"/>), other types the reference.
     /// </summary>
     public static void ForwardLayerNorm<T>(int batch, int hidden,
+        ReadOnlySpan<T> xGates, ReadOnlySpan<T> hGates, ReadOnlySpan<T> cPrev, Span<T> saved, Span<T> h, Span<T> c,
+        ReadOnlySpan<T> gain, ReadOnlySpan<T> bias, Span<T> normalized, Span<T> rstd)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float))
+            FusedCells.LstmLayerNormForward(GemmIsa.Auto, 0, batch, hidden, F(xGates), F(hGates), F(cPrev), F(saved), F(h), F(c),
+                F(gain), F(bias), F(normalized), F(rstd));
+        else ForwardLayerNormReference(batch, hidden, xGates, hGates, cPrev, saved, h, c, gain, bias, normalized, rstd);
+    }
+
+    /// <summary>The plain (generic) <see cref="ForwardLayerNorm"/> the fused float32 kernel is held to.</summary>
+    public static void ForwardLayerNormReference<T>(int batch, int hidden,
         ReadOnlySpan<T> xGates, ReadOnlySpan<T> hGates, ReadOnlySpan<T> cPrev, Span<T> saved, Span<T> h, Span<T> c,
         ReadOnlySpan<T> gain, ReadOnlySpan<T> bias, Span<T> normalized, Span<T> rstd)
         where T : struct, IFloatingPointIeee754<T>
@@ -134,7 +147,7 @@ public readonly struct LstmCell : IRecurrentCell
             TensorPrimitives.Multiply(act.Slice(InputGate * H, H), act.Slice(CellGate * H, H), cRow);
             TensorPrimitives.FusedMultiplyAdd(act.Slice(ForgetGate * H, H), cPrev.Slice(b * H, H), cRow, cRow);
             var y = act.Slice(TanhC * H, H);
-            RowLayerNorm<T>.Forward(1, H, cRow, gain, bias, [], y, normalized.Slice(b * H, H), rstd.Slice(b, 1));
+            RowLayerNorm<T>.ForwardReference(1, H, cRow, gain, bias, [], y, normalized.Slice(b * H, H), rstd.Slice(b, 1));
             Elementwise.Tanh<T>(y, y);
             TensorPrimitives.Multiply(act.Slice(OutputGate * H, H), y, h.Slice(b * H, H));
         }
@@ -143,9 +156,24 @@ public readonly struct LstmCell : IRecurrentCell
     /// <summary>
     /// Backward of <see cref="ForwardLayerNorm"/>: as <see cref="Backward"/> (dhPrev is zero for LSTM), and adds
     /// into dGain, dBias: [H]. Sequences with lengths[b] ≤ step (padding; empty lengths: none) are skipped: they
-    /// add nothing and their rows of dXGates, dcPrev are left for the caller's carry.
+    /// add nothing and their rows of dXGates, dcPrev are left for the caller's carry. float32 runs the fused SIMD
+    /// kernel (<see cref="FusedCells"/>), other types the reference.
     /// </summary>
     public static void BackwardLayerNorm<T>(int batch, int hidden,
+        ReadOnlySpan<T> saved, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> dh, ReadOnlySpan<T> dc,
+        ReadOnlySpan<T> normalized, ReadOnlySpan<T> rstd, ReadOnlySpan<T> gain,
+        Span<T> dXGates, Span<T> dhPrev, Span<T> dcPrev, Span<T> dGain, Span<T> dBias,
+        ReadOnlySpan<int> lengths = default, int step = 0)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float))
+            FusedCells.LstmLayerNormBackward(GemmIsa.Auto, 0, batch, hidden, F(saved), F(cPrev), F(dh), F(dc), F(normalized), F(rstd),
+                F(gain), F(dXGates), F(dhPrev), F(dcPrev), F(dGain), F(dBias), lengths, step);
+        else BackwardLayerNormReference(batch, hidden, saved, cPrev, dh, dc, normalized, rstd, gain, dXGates, dhPrev, dcPrev, dGain, dBias, lengths, step);
+    }
+
+    /// <summary>The plain (generic) <see cref="BackwardLayerNorm"/> the fused float32 kernel is held to.</summary>
+    public static void BackwardLayerNormReference<T>(int batch, int hidden,
         ReadOnlySpan<T> saved, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> dh, ReadOnlySpan<T> dc,
         ReadOnlySpan<T> normalized, ReadOnlySpan<T> rstd, ReadOnlySpan<T> gain,
         Span<T> dXGates, Span<T> dhPrev, Span<T> dcPrev, Span<T> dGain, Span<T> dBias,

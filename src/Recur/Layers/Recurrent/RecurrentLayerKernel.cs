@@ -533,28 +533,13 @@ public static class RecurrentLayerKernel<T, TCell>
 
 
     /// <summary>next = ζ ⊙ prev + (1 − ζ) ⊙ next, ζ the mask or (when empty) the scalar.</summary>
-    private static void Zone(Span<T> next, ReadOnlySpan<T> prev, ReadOnlySpan<T> mask, T scalar)
-    {
-        if (mask.IsEmpty && scalar == T.Zero) return;
-        for (int i = 0; i < next.Length; i++)
-        {
-            T z = mask.IsEmpty ? scalar : mask[i];
-            next[i] = z * prev[i] + (T.One - z) * next[i];
-        }
-    }
+    private static void Zone(Span<T> next, ReadOnlySpan<T> prev, ReadOnlySpan<T> mask, T scalar) => ZoneoutKernel<T>.Mix(next, prev, mask, scalar);
 
     /// <summary>into = (1 − ζ) ⊙ d.</summary>
-    private static void Unzone(ReadOnlySpan<T> d, ReadOnlySpan<T> mask, T scalar, Span<T> into)
-    {
-        for (int i = 0; i < d.Length; i++) into[i] = (T.One - (mask.IsEmpty ? scalar : mask[i])) * d[i];
-    }
+    private static void Unzone(ReadOnlySpan<T> d, ReadOnlySpan<T> mask, T scalar, Span<T> into) => ZoneoutKernel<T>.UpdateGradient(d, mask, scalar, into);
 
     /// <summary>into += ζ ⊙ d.</summary>
-    private static void AddZoned(ReadOnlySpan<T> d, ReadOnlySpan<T> mask, T scalar, Span<T> into)
-    {
-        if (mask.IsEmpty && scalar == T.Zero) return;
-        for (int i = 0; i < d.Length; i++) into[i] += (mask.IsEmpty ? scalar : mask[i]) * d[i];
-    }
+    private static void AddZoned(ReadOnlySpan<T> d, ReadOnlySpan<T> mask, T scalar, Span<T> into) => ZoneoutKernel<T>.AddKeptGradient(d, mask, scalar, into);
 
     private static void CheckOptions(RecurrentLayerOptions<T>? o, int steps, int batch, int input, int hidden)
     {
