@@ -304,21 +304,9 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer, IStepwis
         var cell = TCell.HasCellState ? new Variable(new Tensor(result.FinalCell, L * D, B, H), needsGrad) : null;
         ReleaseOnDispose(tape, output, hidden, cell);
         if (needsGrad)
-            tape.Record(() =>
-            {
-                float[] dOutput = output.HasGrad ? Layout.SwapLeadingAxes<float>(output.Grad.Data, B, T, D * H) : [];
-                float[] dx = input.RequiresGrad ? Workspace.Allocate<float>(T * B * InputSize) : [];
-                float[] dh0 = h0 is { RequiresGrad: true } ? new float[h0.Value.Length] : [];
-                float[] dc0 = c0 is { RequiresGrad: true } ? new float[c0.Value.Length] : [];
-                var stepNorms = Probe is null ? null : new double[L][];
-                DeepRecurrentKernel<float, TCell>.Backward(_weights, result, dOutput,
-                    hidden.HasGrad ? hidden.Grad.Data : [], cell is { HasGrad: true } ? cell.Grad.Data : [],
-                    Gradients(), dx, dh0, dc0, stepNorms);
-                if (Probe is not null) Probe.StepGradientNorms = stepNorms!;
-                AddInputGradients(input, h0, c0, dx, dh0, dc0, B, T);
-                Workspace.Release(dOutput);
-                Workspace.Release(dx);
-            });
+            RecordDeepBackward(tape, input, h0, c0, output, hidden, cell, B, T,
+                (dOutput, dhN, dcN, grads, dx, dh0, dc0, stepNorms) =>
+                    DeepRecurrentKernel<float, TCell>.Backward(_weights, result, dOutput, dhN, dcN, grads, dx, dh0, dc0, stepNorms));
         tape.AfterBackward(() =>
         {
             result.Release();
@@ -333,6 +321,32 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer, IStepwis
     /// measure; an inference pass keeps one step's, which cuts its cache by about half.
     /// </summary>
     private bool KeepForBackward(Tape tape) => tape.IsRecording || Probe is not null;
+
+    /// <summary>A deep kernel's backward pass: time-major dOutput [T, B, D·H] in, dx [T, B, I] and the rest out.</summary>
+    private delegate void DeepBackward(float[] dOutput, float[] dhN, float[] dcN, RecurrentLayerWeights<float>[] grads,
+        float[] dx, float[] dh0, float[] dc0, double[][]? stepNorms);
+
+    /// <summary>
+    /// Records the deep paths' backward step: the output gradient swapped to time-major, the kernel's backward,
+    /// the probe's step norms, and the gradients added into the input and initial states.
+    /// </summary>
+    private void RecordDeepBackward(Tape tape, Variable input, Variable? h0, Variable? c0, Variable output, Variable hidden, Variable? cell,
+        int B, int T, DeepBackward backward) =>
+        tape.Record(() =>
+        {
+            int width = Directions * HiddenSize;
+            float[] dOutput = output.HasGrad ? Layout.SwapLeadingAxes<float>(output.Grad.Data, B, T, width) : [];
+            float[] dx = input.RequiresGrad ? Workspace.Allocate<float>(T * B * InputSize) : [];
+            float[] dh0 = h0 is { RequiresGrad: true } ? new float[h0.Value.Length] : [];
+            float[] dc0 = c0 is { RequiresGrad: true } ? new float[c0.Value.Length] : [];
+            var stepNorms = Probe is null ? null : new double[NumLayers][];
+            backward(dOutput, hidden.HasGrad ? hidden.Grad.Data : [], cell is { HasGrad: true } ? cell.Grad.Data : [],
+                Gradients(), dx, dh0, dc0, stepNorms);
+            if (Probe is not null) Probe.StepGradientNorms = stepNorms!;
+            AddInputGradients(input, h0, c0, dx, dh0, dc0, B, T);
+            Workspace.Release(dOutput);
+            Workspace.Release(dx);
+        });
 
     /// <summary>The module's results stay the caller's until it disposes the tape (see <see cref="Tape.Dispose"/>).</summary>
     private static void ReleaseOnDispose(Tape tape, Variable output, Variable hidden, Variable? cell)
@@ -451,21 +465,9 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer, IStepwis
         var cell = TCell.HasCellState ? new Variable(new Tensor(result.FinalCell, L * D, B, H), needsGrad) : null;
         ReleaseOnDispose(tape, output, hidden, cell);
         if (needsGrad)
-            tape.Record(() =>
-            {
-                float[] dOutput = output.HasGrad ? Layout.SwapLeadingAxes<float>(output.Grad.Data, B, T, D * H) : [];
-                float[] dx = input.RequiresGrad ? Workspace.Allocate<float>(T * B * InputSize) : [];
-                float[] dh0 = h0 is { RequiresGrad: true } ? new float[h0.Value.Length] : [];
-                float[] dc0 = c0 is { RequiresGrad: true } ? new float[c0.Value.Length] : [];
-                var stepNorms = Probe is null ? null : new double[L][];
-                CheckpointedDeepKernel<float, TCell>.Backward(_weights, result, dOutput,
-                    hidden.HasGrad ? hidden.Grad.Data : [], cell is { HasGrad: true } ? cell.Grad.Data : [],
-                    Gradients(), dx, dh0, dc0, stepNorms);
-                if (Probe is not null) Probe.StepGradientNorms = stepNorms!;
-                Workspace.Release(dOutput);
-                AddInputGradients(input, h0, c0, dx, dh0, dc0, B, T);
-                Workspace.Release(dx);
-            });
+            RecordDeepBackward(tape, input, h0, c0, output, hidden, cell, B, T,
+                (dOutput, dhN, dcN, grads, dx, dh0, dc0, stepNorms) =>
+                    CheckpointedDeepKernel<float, TCell>.Backward(_weights, result, dOutput, dhN, dcN, grads, dx, dh0, dc0, stepNorms));
         tape.AfterBackward(() =>
         {
             result.Release();
