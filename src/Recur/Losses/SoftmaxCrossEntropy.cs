@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Numerics;
+using System.Numerics.Tensors;
 
 namespace Recur.Losses;
 
@@ -14,7 +16,7 @@ namespace Recur.Losses;
 /// N is rows (sequences or steps), C is classes. An empty mask or class-weight span means "not given".
 /// Rows with mask 0 are skipped entirely — their target is not read, so padded steps may carry any label.
 /// When Σₙ wₙ = 0 (e.g. an all-zero mask) the loss is 0 and the gradient is zero.
-/// Sums accumulate in double whatever the number type T is; the exponentials are taken in T.
+/// Sums accumulate in double whatever the number type T is; the exponentials are taken in T, a row at a time (vectorised).
 /// </summary>
 public static class SoftmaxCrossEntropy
 {
@@ -29,18 +31,20 @@ public static class SoftmaxCrossEntropy
     {
         Validate(logits, targets, classes, mask, classWeights);
         double weightedSum = 0, weightTotal = 0;
+        var exps = ArrayPool<T>.Shared.Rent(classes);
         for (int n = 0; n < targets.Length; n++)
         {
             double weight = RowWeight(targets, classes, mask, classWeights, n);
             if (weight == 0) continue;
             ReadOnlySpan<T> row = logits.Slice(n * classes, classes);
-            T max = RowMax(row);
-            double expSum = ExpSum(row, max);
+            T max = TensorPrimitives.Max(row);
+            double expSum = ShiftedExps(row, max, exps.AsSpan(0, classes));
             // ℓ = log Σ exp(row) − row[t] = (max − row[t]) + log Σ exp(row − max)
             double rowLoss = double.CreateTruncating(max - row[targets[n]]) + Math.Log(expSum);
             weightedSum += weight * rowLoss;
             weightTotal += weight;
         }
+        ArrayPool<T>.Shared.Return(exps);
         return weightTotal == 0 ? T.Zero : T.CreateTruncating(weightedSum / weightTotal);
     }
 
@@ -55,33 +59,30 @@ public static class SoftmaxCrossEntropy
         for (int n = 0; n < targets.Length; n++)
             weightTotal += RowWeight(targets, classes, mask, classWeights, n);
         if (weightTotal == 0) return;
+        var scratch = ArrayPool<T>.Shared.Rent(classes);
+        var exps = scratch.AsSpan(0, classes);
         for (int n = 0; n < targets.Length; n++)
         {
             double weight = RowWeight(targets, classes, mask, classWeights, n);
             if (weight == 0) continue;
             ReadOnlySpan<T> row = logits.Slice(n * classes, classes);
             Span<T> dRow = dLogits.Slice(n * classes, classes);
-            T max = RowMax(row);
-            T inverseExpSum = T.CreateTruncating(1.0 / ExpSum(row, max));
+            double expSum = ShiftedExps(row, TensorPrimitives.Max(row), exps);
             // ∂ℓₙ/∂logits[n, c] = softmax(row)_c − [c = tₙ], weighted by wₙ / Σ w
             T scale = dLoss * T.CreateTruncating(weight / weightTotal);
-            for (int c = 0; c < classes; c++)
-                dRow[c] += scale * (T.Exp(row[c] - max) * inverseExpSum);
+            TensorPrimitives.MultiplyAdd(exps, scale * T.CreateTruncating(1.0 / expSum), dRow, dRow);
             dRow[targets[n]] -= scale;
         }
+        ArrayPool<T>.Shared.Return(scratch);
     }
 
-    private static T RowMax<T>(ReadOnlySpan<T> row) where T : IFloatingPointIeee754<T>
+    /// <summary>exps = exp(row − max), vectorised; returns Σ exps accumulated in double.</summary>
+    private static double ShiftedExps<T>(ReadOnlySpan<T> row, T max, Span<T> exps) where T : IFloatingPointIeee754<T>
     {
-        T max = row[0];
-        for (int c = 1; c < row.Length; c++) max = T.Max(max, row[c]);
-        return max;
-    }
-
-    private static double ExpSum<T>(ReadOnlySpan<T> row, T max) where T : IFloatingPointIeee754<T>
-    {
+        TensorPrimitives.Subtract(row, max, exps);
+        TensorPrimitives.Exp<T>(exps, exps);
         double sum = 0;
-        for (int c = 0; c < row.Length; c++) sum += double.CreateTruncating(T.Exp(row[c] - max));
+        foreach (var e in exps) sum += double.CreateTruncating(e);
         return sum;
     }
 
