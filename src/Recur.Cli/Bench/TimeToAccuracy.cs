@@ -109,7 +109,7 @@ internal static partial class TimeToAccuracy
             else
             {
                 s.Log("time-to-accuracy: PyTorch (bench/peers/torch_char_lm.py) …");
-                var run = ChildProcess.Run(s.Python, [Path.Combine(dir!, "torch_char_lm.py"), data, string.Join(",", checkpoints), "1"],
+                var run = ChildProcess.Run(s.Python, [Path.Combine(dir!, "torch_char_lm.py"), Path.GetFullPath(data), string.Join(",", checkpoints), "1"],
                     TimeSpan.FromSeconds(seconds.Max() * 3 + 600), dir, onLine: line => s.Log("  pytorch: " + line));
                 var points = new List<Checkpoint>();
                 foreach (Match m in CheckpointLine().Matches(run.Stdout))
