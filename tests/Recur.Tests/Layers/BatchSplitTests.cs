@@ -28,22 +28,12 @@ public class BatchSplitTests
     [Fact]
     public void TheSplitNeedsEnoughSequencesPerThreadAndSmallRecurrentWeights()
     {
-        int saved = Engine.Threads;
-        try
-        {
-            Engine.Threads = 3;
-            Assert.Equal(3, RecurrentLayerKernel<float, LstmCell>.BatchParts(26, 64));
-            Assert.Equal(2, RecurrentLayerKernel<float, LstmCell>.BatchParts(16, 64));
-            Assert.Equal(1, RecurrentLayerKernel<float, LstmCell>.BatchParts(15, 64));
-            // W_hh of H = 1024 is 16 MiB: every thread reading all of it each step would cost more than a barrier.
-            Assert.Equal(1, RecurrentLayerKernel<float, LstmCell>.BatchParts(128, 1024));
-            Engine.Threads = 1;
-            Assert.Equal(1, RecurrentLayerKernel<float, LstmCell>.BatchParts(128, 64));
-        }
-        finally
-        {
-            Engine.Threads = saved;
-        }
+        Assert.Equal(3, AtThreads(3, () => RecurrentLayerKernel<float, LstmCell>.BatchParts(26, 64)));
+        Assert.Equal(2, AtThreads(3, () => RecurrentLayerKernel<float, LstmCell>.BatchParts(16, 64)));
+        Assert.Equal(1, AtThreads(3, () => RecurrentLayerKernel<float, LstmCell>.BatchParts(15, 64)));
+        // W_hh of H = 1024 is 16 MiB: every thread reading all of it each step would cost more than a barrier.
+        Assert.Equal(1, AtThreads(3, () => RecurrentLayerKernel<float, LstmCell>.BatchParts(128, 1024)));
+        Assert.Equal(1, AtThreads(1, () => RecurrentLayerKernel<float, LstmCell>.BatchParts(128, 64)));
     }
 
     [Fact] public void SplitLayerNormLstmWithMasksMatchesFiniteDifferences() => CheckFiniteDifferences<LstmCell>();
@@ -57,14 +47,14 @@ public class BatchSplitTests
         return reference.Convert<T>();
     }
 
-    private static (RecurrentStackResult<float> Forward, List<(string Name, float[] Value, float[] Grad)> Gradients) Run<TCell>(
-        RecurrentHarness<float, TCell> h, int threads) where TCell : IRecurrentCell
+    /// <summary>Runs <paramref name="work"/> with <see cref="Engine.Threads"/> set to <paramref name="threads"/>, then restores it.</summary>
+    private static TResult AtThreads<TResult>(int threads, Func<TResult> work)
     {
         int saved = Engine.Threads;
         try
         {
             Engine.Threads = threads;
-            return (h.Forward(), h.Named(h.Backward()).ToList());
+            return work();
         }
         finally
         {
@@ -72,10 +62,14 @@ public class BatchSplitTests
         }
     }
 
+    private static (RecurrentStackResult<float> Forward, List<(string Name, float[] Value, float[] Grad)> Gradients) Run<TCell>(
+        RecurrentHarness<float, TCell> h, int threads) where TCell : IRecurrentCell =>
+        AtThreads(threads, () => (h.Forward(), h.Named(h.Backward()).ToList()));
+
     private static void CheckAgainstOneThread<TCell>(bool layerNorm) where TCell : IRecurrentCell
     {
         var h = Harness<float, TCell>(layerNorm, Hidden);
-        Assert.Equal(3, Split(() => RecurrentLayerKernel<float, TCell>.BatchParts(Batch, Hidden)));
+        Assert.Equal(3, AtThreads(Threads, () => RecurrentLayerKernel<float, TCell>.BatchParts(Batch, Hidden)));
         var (oneForward, oneGradients) = Run(h, 1);
         var (splitForward, splitGradients) = Run(h, Threads);
         Assert.Equal(oneForward.Output.ToArray(), splitForward.Output.ToArray());
@@ -93,39 +87,20 @@ public class BatchSplitTests
         }
     }
 
-    private static int Split(Func<int> parts)
-    {
-        int saved = Engine.Threads;
-        try
-        {
-            Engine.Threads = Threads;
-            return parts();
-        }
-        finally
-        {
-            Engine.Threads = saved;
-        }
-    }
-
     private static void CheckFiniteDifferences<TCell>() where TCell : IRecurrentCell
     {
         var h = Harness<double, TCell>(layerNorm: true, hidden: Hidden);
-        int saved = Engine.Threads;
-        try
+        var analytic = AtThreads(Threads, () =>
         {
-            Engine.Threads = Threads;
             Assert.Equal(3, RecurrentLayerKernel<double, TCell>.BatchParts(Batch, Hidden));
-            var analytic = h.Backward();
-            foreach (var (name, value, grad) in h.Named(analytic))
-            {
-                var numeric = GradientCheck.Numeric(h.Loss, value);
-                double error = GradientCheck.RelativeError(grad, numeric);
-                Assert.True(error < 1e-7, $"{TCell.DisplayName} d/d{name}: relative error {error:E2} against finite differences");
-            }
-        }
-        finally
+            return h.Backward();
+        });
+        // The loss is recomputed at the same thread count, so the differences see the split kernel too.
+        foreach (var (name, value, grad) in h.Named(analytic))
         {
-            Engine.Threads = saved;
+            var numeric = AtThreads(Threads, () => GradientCheck.Numeric(h.Loss, value));
+            double error = GradientCheck.RelativeError(grad, numeric);
+            Assert.True(error < 1e-7, $"{TCell.DisplayName} d/d{name}: relative error {error:E2} against finite differences");
         }
     }
 }

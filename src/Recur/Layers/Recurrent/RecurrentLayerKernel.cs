@@ -431,7 +431,7 @@ public static class RecurrentLayerKernel<T, TCell>
                 TensorPrimitives.Add(dln.CellGain, part.CellGain, dln.CellGain);
                 TensorPrimitives.Add(dln.CellBias, part.CellBias, dln.CellBias);
             }
-        for (int t = 0; t < squaredNorms.Length / Math.Max(1, parts); t++)
+        for (int t = 0; t < stepGradientNorms.Length; t++)
         {
             double sum = 0;
             for (int p = 0; p < parts; p++) sum += squaredNorms[p * steps + t];
