@@ -40,6 +40,31 @@ if (configs.Contains('s'))
     TimeStreaming("Continue", () => state = model.Continue(batch, state).State);
 }
 
+if (configs.Contains('g'))
+{
+    // GEMM rate on square n×n products (the bench's ceiling is n = 2048) and on the inference-shaped input
+    // projection of config d ([B·T, I]·[I, 4H]).
+    foreach (var (m, n, k) in new[] { (2048, 2048, 2048), (1024, 1024, 1024), (3200, 4096, 1024), (6400, 1024, 256) })
+    {
+        var rng = new Random(3);
+        var a = Enumerable.Range(0, m * k).Select(_ => (float)rng.NextDouble()).ToArray();
+        var b = Enumerable.Range(0, k * n).Select(_ => (float)rng.NextDouble()).ToArray();
+        var c = new float[m * n];
+        foreach (bool transposeB in new[] { false, true })
+        {
+            GemmSimd.Multiply(false, transposeB, m, n, k, a, k, b, transposeB ? k : n, c, n, false);
+            var times = Enumerable.Range(0, reps).Select(_ =>
+            {
+                var sw = Stopwatch.StartNew();
+                GemmSimd.Multiply(false, transposeB, m, n, k, a, k, b, transposeB ? k : n, c, n, false);
+                return sw.Elapsed.TotalMilliseconds;
+            }).OrderBy(v => v).ToArray();
+            double median = times[times.Length / 2];
+            Console.WriteLine($"g gemm {m}x{n}x{k}{(transposeB ? " Bt" : "   ")}: median {median,8:F2} ms  {2.0 * m * n * k / median / 1e6,6:F1} GFLOP/s");
+        }
+    }
+}
+
 // 2000 warm-up steps, then 20000 timed one by one: median, min, p90 and managed bytes allocated per step.
 static void TimeStreaming(string path, Action step)
 {
@@ -95,7 +120,9 @@ foreach (char key in configs.Where(all.ContainsKey))
         return sw.Elapsed.TotalMilliseconds;
     }
     double gflop = 2.0 * (cell == "LSTM" ? 4 : 3) * H * T * B * ((I + H) + (L - 1) * (2.0 * H)) / 1e9;
-    foreach (bool train in key is 'b' or 'd' or 'n' ? new[] { true, false } : new[] { true })
+    // RECUR_TIMING_INFER_ONLY=1 skips training steps (to profile inference alone).
+    bool inferOnly = Environment.GetEnvironmentVariable("RECUR_TIMING_INFER_ONLY") == "1";
+    foreach (bool train in key is 'b' or 'd' or 'n' ? (inferOnly ? new[] { false } : new[] { true, false }) : new[] { true })
     {
         int warm = key == 'd' ? 3 : 5;
         for (int i = 0; i < warm; i++) Step(train);

@@ -40,8 +40,17 @@ internal interface IFloatVector<TSelf> where TSelf : struct, IFloatVector<TSelf>
 
     static abstract TSelf Divide(TSelf a, TSelf b);
 
-    /// <summary>e^x per lane (the runtime's vectorised exponential, ≤ 1 ulp class accuracy).</summary>
-    static abstract TSelf Exp(TSelf x);
+    /// <summary>x limited to [low, high] per lane; NaN stays NaN.</summary>
+    static abstract TSelf Clamp(TSelf x, TSelf low, TSelf high);
+
+    /// <summary>x rounded to the nearest integer per lane, ties to even (as <see cref="MathF.Round(float)"/>).</summary>
+    static abstract TSelf RoundToEven(TSelf x);
+
+    /// <summary>
+    /// x·2^n per lane for integral n in [−126, 127], by building 2^n in the exponent bits (one rounding, as a
+    /// float multiply).
+    /// </summary>
+    static abstract TSelf ScaleByPowerOfTwo(TSelf x, TSelf n);
 
     static abstract TSelf Abs(TSelf x);
 
@@ -92,7 +101,13 @@ internal readonly struct Float512 : IFloatVector<Float512>
     public static Float512 Divide(Float512 a, Float512 b) => new(a._value / b._value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Float512 Exp(Float512 x) => new(Vector512.Exp(x._value));
+    public static Float512 Clamp(Float512 x, Float512 low, Float512 high) => new(Vector512.Min(Vector512.Max(x._value, low._value), high._value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float512 RoundToEven(Float512 x) => new(Vector512.Round(x._value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float512 ScaleByPowerOfTwo(Float512 x, Float512 n) => new(x._value * Vector512.ShiftLeft(Vector512.ConvertToInt32(n._value) + Vector512.Create(127), 23).AsSingle());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Float512 Abs(Float512 x) => new(Vector512.Abs(x._value));
@@ -145,7 +160,13 @@ internal readonly struct Float256 : IFloatVector<Float256>
     public static Float256 Divide(Float256 a, Float256 b) => new(a._value / b._value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Float256 Exp(Float256 x) => new(Vector256.Exp(x._value));
+    public static Float256 Clamp(Float256 x, Float256 low, Float256 high) => new(Vector256.Min(Vector256.Max(x._value, low._value), high._value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float256 RoundToEven(Float256 x) => new(Vector256.Round(x._value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float256 ScaleByPowerOfTwo(Float256 x, Float256 n) => new(x._value * Vector256.ShiftLeft(Vector256.ConvertToInt32(n._value) + Vector256.Create(127), 23).AsSingle());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Float256 Abs(Float256 x) => new(Vector256.Abs(x._value));
@@ -201,7 +222,13 @@ internal readonly struct FloatPortable : IFloatVector<FloatPortable>
     public static FloatPortable Divide(FloatPortable a, FloatPortable b) => new(a._value / b._value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static FloatPortable Exp(FloatPortable x) => new(Vector.Exp(x._value));
+    public static FloatPortable Clamp(FloatPortable x, FloatPortable low, FloatPortable high) => new(Vector.Min(Vector.Max(x._value, low._value), high._value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static FloatPortable RoundToEven(FloatPortable x) => new(Vector.Round(x._value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static FloatPortable ScaleByPowerOfTwo(FloatPortable x, FloatPortable n) => new(x._value * Vector.AsVectorSingle(Vector.ShiftLeft(Vector.ConvertToInt32(n._value) + new Vector<int>(127), 23)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static FloatPortable Abs(FloatPortable x) => new(Vector.Abs(x._value));

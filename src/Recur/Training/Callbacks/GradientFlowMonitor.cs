@@ -31,6 +31,7 @@ public sealed class GradientFlowMonitor : TrainingCallback, ICheckpointable
     private readonly GradientFlowProbe _probe = new();
     private const int RecentSteps = 200;
     private const double ClippedNormFactor = 10;
+    private const int SpikeBaselineSteps = 3;
     private readonly List<double> _norms = []; // the last RecentSteps gradient norms, for spike detection
     private IReadOnlyList<(string Group, IReadOnlyList<Autograd.Parameter> Parameters)> _groups = [];
     private float[][][] _before = [];
@@ -90,7 +91,9 @@ public sealed class GradientFlowMonitor : TrainingCallback, ICheckpointable
         }
         _steps++;
         if (context.Options.Clip > 0 && batch.GradientNorm > context.Options.Clip) _clipped++;
-        if (_norms.Count >= 10)
+        // Three steps are enough of a baseline: a too-high rate blows up within the first few steps, and waiting
+        // for ten missed such runs (norm 2 → 500 → 9e4 by step 8, then settling).
+        if (_norms.Count >= SpikeBaselineSteps)
         {
             double median = Median(_norms);
             if (batch.GradientNorm > SpikeFactor * median)
