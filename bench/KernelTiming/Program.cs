@@ -65,6 +65,22 @@ if (configs.Contains('g'))
     }
 }
 
+if (configs.Contains('r'))
+{
+    // The single-row products of a streaming step (LSTM I8 H128): x·W_ihᵀ [1,8]·[8,512] and h·W_hhᵀ [1,128]·[128,512].
+    foreach (var (n, k) in new[] { (512, 8), (512, 128), (64, 128), (128, 128), (256, 128), (1024, 128), (2048, 128), (4096, 128) })
+    {
+        var rng = new Random(3);
+        var a = Enumerable.Range(0, k).Select(_ => (float)rng.NextDouble()).ToArray();
+        var b = Enumerable.Range(0, n * k).Select(_ => (float)rng.NextDouble()).ToArray();
+        var c = new float[n];
+        for (int i = 0; i < 20000; i++) GemmSimd.Multiply(false, true, 1, n, k, a, k, b, k, c, n, false);
+        var sw = Stopwatch.StartNew();
+        for (int i = 0; i < 200000; i++) GemmSimd.Multiply(false, true, 1, n, k, a, k, b, k, c, n, false);
+        Console.WriteLine($"r row product [1,{k}]·[{k},{n}] (B transposed): {sw.Elapsed.TotalMicroseconds / 200000:F3} µs  {2.0 * n * k / (sw.Elapsed.TotalMicroseconds / 200000) / 1e3:F1} GFLOP/s  {n * k * 4.0 / (sw.Elapsed.TotalMicroseconds / 200000) / 1e3:F1} GB/s");
+    }
+}
+
 // 2000 warm-up steps, then 20000 timed one by one: median, min, p90 and managed bytes allocated per step.
 static void TimeStreaming(string path, Action step)
 {

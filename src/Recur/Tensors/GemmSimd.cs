@@ -394,9 +394,22 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     private const int RowChunk = 1024;
 
     /// <summary>
+    /// Widest op(B) with B transposed whose single-row product takes the micro-kernel's arithmetic (a model's head:
+    /// N outputs); wider ones (the weights of a streaming step) take a faster order of their own.
+    /// </summary>
+    internal const int ExactRowColumns = 64;
+
+    /// <summary>
     /// The single-row product c[1, N] (+)= a[1, K]·op(B)[K, N] (streaming inference): no packing of op(B), which
     /// is read once, in row order. Work items are fixed chunks of <see cref="RowChunk"/> columns.
     /// </summary>
+    /// <remarks>
+    /// With B as stored, and with B transposed when N ≤ <see cref="ExactRowColumns"/>, each c[j] gets the
+    /// micro-kernel's exact operations (a fused multiply-add chain over p from zero in each K block, the block
+    /// sums added to C in order), so one sequence gives the same bits alone as in a batch: a head's outputs for
+    /// one window equal that window's outputs in a batched prediction. A wider transposed B (W_ih, W_hh read as
+    /// stored by a streaming step) takes lane-parallel dot products instead.
+    /// </remarks>
     private void ExecuteRow() => RunItems((_o.N + RowChunk - 1) / RowChunk, _computeRow);
 
     /// <summary>Columns [RowChunk·item, …) of the single-row product.</summary>
@@ -405,28 +418,51 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     {
         int k = _o.K, count = TV.Count;
         int j0 = item * RowChunk, width = Math.Min(RowChunk, _o.N - j0);
-        float* buffer = (t_packedA ??= new PackingBuffer()).Get(RowChunk + k);
-        float* sums = buffer, a = _o.A;
+        float* buffer = (t_packedA ??= new PackingBuffer()).Get(2 * RowChunk + k);
+        float* sums = buffer, block = buffer + RowChunk, a = _o.A, c = _o.C + j0;
         if (_o.TransposeA && _o.Lda != 1)
         {
             // op(A)[0, p] = A[p, 0]: gather the column into a contiguous row.
-            a = buffer + RowChunk;
+            a = buffer + 2 * RowChunk;
             for (int p = 0; p < k; p++) a[p] = _o.A[(nint)p * _o.Lda];
         }
 
         if (!_o.TransposeB)
         {
-            // sums[j] = Σ_p a[p]·B[p, j0 + j], p increasing, one row piece of B at a time.
+            // Per K block, a chain over p into `block` (or straight into sums for the first block when not
+            // accumulating), one row piece of B at a time; then sums += block, as the micro-kernel adds to C.
             int full = width - width % count;
-            new Span<float>(sums, width).Clear();
-            float* row = _o.B + j0;
-            for (int p = 0; p < k; p++, row += _o.Ldb)
+            if (_o.Accumulate) new Span<float>(c, width).CopyTo(new Span<float>(sums, width));
+            for (int pc = 0; pc < k; pc += KC)
             {
-                TV av = TV.Broadcast(a[p]);
-                int j = 0;
-                for (; j < full; j += count) TV.Store(TV.FusedMultiplyAdd(av, TV.Load(row + j), TV.Load(sums + j)), sums + j);
-                for (; j < width; j++) sums[j] += a[p] * row[j];
+                bool direct = pc == 0 && !_o.Accumulate;
+                float* chain = direct ? sums : block;
+                new Span<float>(chain, width).Clear();
+                float* row = _o.B + (nint)pc * _o.Ldb + j0;
+                for (int p = pc; p < Math.Min(k, pc + KC); p++, row += _o.Ldb)
+                {
+                    TV av = TV.Broadcast(a[p]);
+                    int j = 0;
+                    for (; j < full; j += count) TV.Store(TV.FusedMultiplyAdd(av, TV.Load(row + j), TV.Load(chain + j)), chain + j);
+                    for (; j < width; j++) chain[j] = MathF.FusedMultiplyAdd(a[p], row[j], chain[j]);
+                }
+                if (!direct)
+                {
+                    int j = 0;
+                    for (; j < full; j += count) TV.Store(TV.Add(TV.Load(sums + j), TV.Load(block + j)), sums + j);
+                    for (; j < width; j++) sums[j] += block[j];
+                }
             }
+            new Span<float>(sums, width).CopyTo(new Span<float>(c, width));
+        }
+        else if (_o.N <= ExactRowColumns)
+        {
+            for (int j = 0; j < width; j++) c[j] = ExactDot(a, _o.B + (nint)(j0 + j) * _o.Ldb, k, c[j], _o.Accumulate);
+        }
+        else if (typeof(TV) == typeof(Float512))
+        {
+            RowDotProducts512.Compute(a, k, _o.B + (nint)j0 * _o.Ldb, _o.Ldb, sums, width);
+            AddToC(c, sums, width);
         }
         else
         {
@@ -471,9 +507,13 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
                 for (; p < k; p++) sum += a[p] * row[p];
                 sums[j] = sum;
             }
+            AddToC(c, sums, width);
         }
+    }
 
-        float* c = _o.C + j0;
+    /// <summary>c (+)= sums over <paramref name="width"/> columns (as the accumulate flag says).</summary>
+    private void AddToC(float* c, float* sums, int width)
+    {
         if (_o.Accumulate)
         {
             for (int j = 0; j < width; j++) c[j] += sums[j];
@@ -482,6 +522,24 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         {
             new Span<float>(sums, width).CopyTo(new Span<float>(c, width));
         }
+    }
+
+    /// <summary>
+    /// (c +) Σ_p a[p]·row[p] with the micro-kernel's operations: per K block a fused multiply-add chain from zero,
+    /// each block's sum added in turn (to <paramref name="c"/> when <paramref name="accumulate"/>).
+    /// </summary>
+    private static float ExactDot(float* a, float* row, int k, float c, bool accumulate)
+    {
+        float total = c;
+        bool started = accumulate;
+        for (int pc = 0; pc < k; pc += KC)
+        {
+            float chain = 0f;
+            for (int p = pc; p < Math.Min(k, pc + KC); p++) chain = MathF.FusedMultiplyAdd(a[p], row[p], chain);
+            total = started ? total + chain : chain;
+            started = true;
+        }
+        return total;
     }
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;

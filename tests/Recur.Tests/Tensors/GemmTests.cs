@@ -10,7 +10,7 @@ public sealed class GemmTests
     /// <summary>(M, N, K): unit, single rows (one and several column chunks), sizes off every vector and block multiple, K = 0, N past one NC block.</summary>
     private static readonly (int M, int N, int K)[] Shapes =
     [
-        (1, 1, 1), (1, 37, 19), (1, 300, 64), (1, 2100, 1000), (2, 3, 1), (7, 13, 5), (17, 33, 19), (31, 1, 65), (6, 32, 256),
+        (1, 1, 1), (1, 37, 19), (1, 300, 64), (1, 2100, 1000), (1, 33, 8), (1, 17, 15), (1, 16, 16), (1, 40, 17), (2, 3, 1), (7, 13, 5), (17, 33, 19), (31, 1, 65), (6, 32, 256),
         (12, 64, 257), (65, 47, 300), (96, 600, 300), (97, 70, 40), (129, 257, 513), (40, 4100, 9), (5, 9, 0), (0, 4, 3), (4, 0, 3),
     ];
 
@@ -83,6 +83,58 @@ public sealed class GemmTests
                 }
                 double relative = norm == 0 ? Math.Sqrt(diff) : Math.Sqrt(diff / norm);
                 Assert.True(relative <= 1e-6, $"{label}: relative error {relative:E3} exceeds 1e-6.");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("Avx512")]
+    [InlineData("Avx2")]
+    public void OneRowGivesTheBitsOfItsRowInALargerProduct(string isaName)
+    {
+        // A sequence predicted alone must give the bits it gets in a batch: the single-row product (B as stored,
+        // or transposed with N ≤ ExactRowColumns, a model's head) takes the micro-kernel's operations, K blocks
+        // included (K = 600 spans three). The portable vector's multiply-add need not fuse, so only FMA ISAs.
+        var isa = Enum.Parse<GemmIsa>(isaName);
+        if (!GemmSimd.IsSupported(isa)) return;
+        var random = new RecurRandom(8);
+        foreach (var (n, k, transposeB) in new[] { (1, 8, true), (3, 64, true), (64, 600, true), (1, 8, false), (37, 19, false), (300, 600, false) })
+        {
+            foreach (bool accumulate in new[] { false, true })
+            {
+                const int m = 13;
+                float[] a = RandomMatrix(random, m, k), b = RandomMatrix(random, transposeB ? n : k, transposeB ? k : n);
+                float[] c = RandomMatrix(random, m, n), batched = (float[])c.Clone();
+                GemmSimd.Multiply(isa, false, transposeB, m, n, k, a, k, b, transposeB ? k : n, batched, n, accumulate);
+                for (int i = 0; i < m; i++)
+                {
+                    float[] alone = c.AsSpan(i * n, n).ToArray();
+                    GemmSimd.Multiply(isa, false, transposeB, 1, n, k, a.AsSpan(i * k, k), k, b, transposeB ? k : n, alone, n, accumulate);
+                    Assert.True(batched.AsSpan(i * n, n).SequenceEqual(alone), $"{isa} n={n} k={k} tB={transposeB} acc={accumulate}: row {i} alone differs from the batch");
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(SupportedIsas))]
+    public void SingleRowSumsDependOnlyOnTheirOwnColumn(string isaName)
+    {
+        // c[j] = a·B[j, :] must not depend on where column j falls in the kernel's groups of rows (the AVX-512 path
+        // reduces sixteen at a time, leftovers one by one): the product over columns [s, N) must give the same bits
+        // as columns [s, N) of the product over [0, N).
+        var isa = Enum.Parse<GemmIsa>(isaName);
+        var random = new RecurRandom(5);
+        foreach (int k in new[] { 3, 8, 16, 29, 128 })
+        {
+            const int n = 53;
+            float[] a = RandomMatrix(random, 1, k), b = RandomMatrix(random, n, k), whole = new float[n];
+            GemmSimd.Multiply(isa, false, true, 1, n, k, a, k, b, k, whole, n, accumulate: false);
+            for (int start = 1; start <= 17; start++)
+            {
+                var part = new float[n - start];
+                GemmSimd.Multiply(isa, false, true, 1, n - start, k, a, k, b.AsSpan(start * k), k, part, n - start, accumulate: false);
+                Assert.True(whole.AsSpan(start).SequenceEqual(part), $"{isa} k={k}: columns from {start} differ from the whole product's");
             }
         }
     }
