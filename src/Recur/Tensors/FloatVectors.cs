@@ -15,6 +15,12 @@ internal interface IFloatVector<TSelf> where TSelf : struct, IFloatVector<TSelf>
     /// <summary>Lanes (floats) per vector.</summary>
     static abstract int Count { get; }
 
+    /// <summary>
+    /// Rows of C per GEMM micro-tile: 8 with AVX-512's 32 registers (16 accumulators, and batch sizes that are
+    /// multiples of 8 fill every tile), 6 with 16 registers.
+    /// </summary>
+    static abstract int MicroRows { get; }
+
     /// <summary>Whether this CPU runs the vector in hardware with fused multiply-add.</summary>
     static abstract bool IsSupported { get; }
 
@@ -72,6 +78,7 @@ internal readonly struct Float512 : IFloatVector<Float512>
     private Float512(Vector512<float> value) => _value = value;
 
     public static int Count => Vector512<float>.Count;
+    public static int MicroRows => 8;
     public static bool IsSupported => Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
     public static Float512 Zero => default;
 
@@ -131,6 +138,7 @@ internal readonly struct Float256 : IFloatVector<Float256>
     private Float256(Vector256<float> value) => _value = value;
 
     public static int Count => Vector256<float>.Count;
+    public static int MicroRows => 6;
     public static bool IsSupported => Vector256.IsHardwareAccelerated && Avx2.IsSupported && Fma.IsSupported;
     public static Float256 Zero => default;
 
@@ -193,6 +201,7 @@ internal readonly struct FloatPortable : IFloatVector<FloatPortable>
     private FloatPortable(Vector<float> value) => _value = value;
 
     public static int Count => Vector<float>.Count;
+    public static int MicroRows => 6;
     public static bool IsSupported => true;
     public static FloatPortable Zero => default;
 

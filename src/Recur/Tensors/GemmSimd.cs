@@ -20,7 +20,7 @@ internal enum GemmIsa
 /// Dimension letters: M rows of C, N columns of C, K the summed dimension. Blocking, outermost first:
 /// N in blocks of <see cref="NC"/> columns, K in blocks of <see cref="KC"/> (op(B)[KC, NC] is packed into column
 /// panels of NR = 2 vectors, contiguous over K), M in row blocks of at most <see cref="MC"/> (op(A)[MC, KC] is
-/// packed into row panels of <see cref="MR"/> rows); then one micro-kernel computes an [MR, NR] tile of C in
+/// packed into row panels of MR rows, <see cref="IFloatVector{TSelf}.MicroRows"/>); then one micro-kernel computes an [MR, NR] tile of C in
 /// registers. Transposes are resolved entirely while packing, and edge panels are zero-padded, so the
 /// micro-kernel has a single code path. Three partitions of the work, chosen by shape only:
 /// M = 1 (streaming): no packing, op(B) read once, items are column chunks;
@@ -32,13 +32,10 @@ internal enum GemmIsa
 /// </remarks>
 public static class GemmSimd
 {
-    /// <summary>Rows of C per micro-tile.</summary>
-    internal const int MR = 6;
-
     /// <summary>Depth of one packed block (op(A) and op(B) columns/rows summed per pass over C).</summary>
     internal const int KC = 256;
 
-    /// <summary>Largest row block whose packed op(A) a thread keeps in its L2 cache; a multiple of MR.</summary>
+    /// <summary>Largest row block whose packed op(A) a thread keeps in its L2 cache; a multiple of every MR.</summary>
     internal const int MC = 96;
 
     /// <summary>Columns of op(B) packed at once ([KC, NC] floats, 4 MiB); a multiple of every NR.</summary>
@@ -245,7 +242,9 @@ internal sealed unsafe class PackingBuffer
 /// </summary>
 internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
 {
-    private const int MR = GemmSimd.MR, KC = GemmSimd.KC, MC = GemmSimd.MC, NC = GemmSimd.NC;
+    private const int KC = GemmSimd.KC, MC = GemmSimd.MC, NC = GemmSimd.NC;
+
+    private static int MR => TV.MicroRows;
 
     private static int NR => 2 * TV.Count;
 
@@ -753,11 +752,22 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     /// [kc, NR] panel and C a full tile with row stride <paramref name="ldc"/>. The MR×2 vector accumulators
     /// stay in registers; each step loads two B vectors and broadcasts MR values of A.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MicroKernel(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
     {
-        TV c00 = TV.Zero, c01 = TV.Zero, c10 = TV.Zero, c11 = TV.Zero, c20 = TV.Zero, c21 = TV.Zero;
-        TV c30 = TV.Zero, c31 = TV.Zero, c40 = TV.Zero, c41 = TV.Zero, c50 = TV.Zero, c51 = TV.Zero;
+        if (MR == 8) MicroKernel8(kc, a, b, c, ldc, addToC);
+        else MicroKernel6(kc, a, b, c, ldc, addToC);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MicroKernel6(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
+    {
+        TV c00 = TV.Zero, c01 = TV.Zero;
+        TV c10 = TV.Zero, c11 = TV.Zero;
+        TV c20 = TV.Zero, c21 = TV.Zero;
+        TV c30 = TV.Zero, c31 = TV.Zero;
+        TV c40 = TV.Zero, c41 = TV.Zero;
+        TV c50 = TV.Zero, c51 = TV.Zero;
         for (int p = 0; p < kc; p++)
         {
             TV b0 = TV.Load(b);
@@ -780,7 +790,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
             av = TV.Broadcast(a[5]);
             c50 = TV.FusedMultiplyAdd(av, b0, c50);
             c51 = TV.FusedMultiplyAdd(av, b1, c51);
-            a += MR;
+            a += 6;
             b += 2 * TV.Count;
         }
         StoreRow(c, c00, c01, addToC);
@@ -789,6 +799,58 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         StoreRow(c + 3 * ldc, c30, c31, addToC);
         StoreRow(c + 4 * ldc, c40, c41, addToC);
         StoreRow(c + 5 * ldc, c50, c51, addToC);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MicroKernel8(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
+    {
+        TV c00 = TV.Zero, c01 = TV.Zero;
+        TV c10 = TV.Zero, c11 = TV.Zero;
+        TV c20 = TV.Zero, c21 = TV.Zero;
+        TV c30 = TV.Zero, c31 = TV.Zero;
+        TV c40 = TV.Zero, c41 = TV.Zero;
+        TV c50 = TV.Zero, c51 = TV.Zero;
+        TV c60 = TV.Zero, c61 = TV.Zero;
+        TV c70 = TV.Zero, c71 = TV.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            TV b0 = TV.Load(b);
+            TV b1 = TV.Load(b + TV.Count);
+            TV av = TV.Broadcast(a[0]);
+            c00 = TV.FusedMultiplyAdd(av, b0, c00);
+            c01 = TV.FusedMultiplyAdd(av, b1, c01);
+            av = TV.Broadcast(a[1]);
+            c10 = TV.FusedMultiplyAdd(av, b0, c10);
+            c11 = TV.FusedMultiplyAdd(av, b1, c11);
+            av = TV.Broadcast(a[2]);
+            c20 = TV.FusedMultiplyAdd(av, b0, c20);
+            c21 = TV.FusedMultiplyAdd(av, b1, c21);
+            av = TV.Broadcast(a[3]);
+            c30 = TV.FusedMultiplyAdd(av, b0, c30);
+            c31 = TV.FusedMultiplyAdd(av, b1, c31);
+            av = TV.Broadcast(a[4]);
+            c40 = TV.FusedMultiplyAdd(av, b0, c40);
+            c41 = TV.FusedMultiplyAdd(av, b1, c41);
+            av = TV.Broadcast(a[5]);
+            c50 = TV.FusedMultiplyAdd(av, b0, c50);
+            c51 = TV.FusedMultiplyAdd(av, b1, c51);
+            av = TV.Broadcast(a[6]);
+            c60 = TV.FusedMultiplyAdd(av, b0, c60);
+            c61 = TV.FusedMultiplyAdd(av, b1, c61);
+            av = TV.Broadcast(a[7]);
+            c70 = TV.FusedMultiplyAdd(av, b0, c70);
+            c71 = TV.FusedMultiplyAdd(av, b1, c71);
+            a += 8;
+            b += 2 * TV.Count;
+        }
+        StoreRow(c, c00, c01, addToC);
+        StoreRow(c + ldc, c10, c11, addToC);
+        StoreRow(c + 2 * ldc, c20, c21, addToC);
+        StoreRow(c + 3 * ldc, c30, c31, addToC);
+        StoreRow(c + 4 * ldc, c40, c41, addToC);
+        StoreRow(c + 5 * ldc, c50, c51, addToC);
+        StoreRow(c + 6 * ldc, c60, c61, addToC);
+        StoreRow(c + 7 * ldc, c70, c71, addToC);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
