@@ -39,12 +39,27 @@ public static class Engine
             part(0);
             return;
         }
-        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, p =>
+        Run(parts, p =>
         {
             bool outer = t_insideParts;
             t_insideParts = true;
             try { part(p); }
             finally { t_insideParts = outer; }
         });
+    }
+
+    /// <summary>
+    /// Runs work(0) … work(parts − 1) of one parallel phase, one part per thread: on the engine's
+    /// <see cref="WorkerTeam"/>, or on the thread pool when another thread is using the team.
+    /// </summary>
+    internal static void Run(int parts, Action<int> work)
+    {
+        if (parts == 1)
+        {
+            work(0);
+            return;
+        }
+        if (!WorkerTeam.Shared.TryRun(parts, parts, work))
+            Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, work);
     }
 }

@@ -41,8 +41,13 @@ public static class GemmSimd
     /// <summary>Columns of op(B) packed at once ([KC, NC] floats, 4 MiB); a multiple of every NR.</summary>
     internal const int NC = 4096;
 
-    /// <summary>Below this many flops (2·M·N·K) one thread does the whole product.</summary>
-    internal const double ParallelFlops = 4e6;
+    /// <summary>
+    /// Below this many flops per parallel phase one thread does the whole product: 2·M·N·K for the single-phase
+    /// partitions, 2·M·N·min(K, KC) per K block for the shared-panel one, which forks once per K block. About
+    /// 80 µs of one core's work, several times a fork and join; a small model's weight gradients (M·N = 256·64
+    /// over thousands of rows, seven K blocks) ran slower on two threads than on one below that.
+    /// </summary>
+    internal const double ParallelFlops = 16e6;
 
     /// <summary>
     /// C = op(A)·op(B) (+ C when <paramref name="accumulate"/>), row-major with leading dimensions:
@@ -281,8 +286,8 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     private void Execute(in GemmOperands o)
     {
         _o = o;
-        double flops = 2.0 * o.M * o.N * o.K;
-        _threads = flops >= GemmSimd.ParallelFlops ? Engine.AvailableThreads : 1;
+        double flopsPerPhase = 2.0 * o.M * o.N * (o.M <= MC ? o.K : Math.Min(o.K, KC));
+        _threads = flopsPerPhase >= GemmSimd.ParallelFlops ? Engine.AvailableThreads : 1;
         if (o.M == 1)
         {
             ExecuteRow();
@@ -316,7 +321,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
                 _kc = Math.Min(KC, o.K - _pc);
                 _addToC = o.Accumulate || _pc > 0;
                 if (_threads == 1) PackB(_packedBBlock, _jc, _bPanels, _pc, _kc);
-                else Parallel.For(0, _threads, _packBody);
+                else Engine.Run(_threads, _packBody);
                 RunItems(items, _compute);
             }
         }
@@ -563,7 +568,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
             return;
         }
         (_items, _itemWork, _nextItem) = (items, work, -1);
-        Parallel.For(0, Math.Min(_threads, items), _shareBody);
+        Engine.Run(Math.Min(_threads, items), _shareBody);
     }
 
     /// <summary>A worker's share: the next unclaimed item until none is left.</summary>

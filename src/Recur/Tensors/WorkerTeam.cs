@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using System.Runtime.ExceptionServices;
+
+namespace Recur.Tensors;
+
+/// <summary>
+/// The engine's own worker threads, which run the parts of one parallel phase at a time. A phase starts in well
+/// under a microsecond when the workers are still spinning from the previous one (they spin for
+/// <see cref="SpinMicroseconds"/> before they sleep), where a thread-pool <c>Parallel.For</c> costs 10–20 µs per
+/// fork and join on a small virtual machine: that cost, paid some thirty times per training step of a small model
+/// (one phase per K block of each weight-gradient product), made two threads slower than one.
+/// </summary>
+/// <remarks>
+/// Part p runs on participant p mod P (the caller is participant 0), so a phase has no shared claim counter; every
+/// worker acknowledges every phase, so none can miss one or run one twice. One caller owns the team at a time;
+/// another caller meanwhile (a server thread, a concurrent tuning trial) gets <see langword="false"/> from
+/// <see cref="TryRun"/> and runs its phase some other way. Parts write disjoint data, so who runs which part never
+/// changes a result.
+/// </remarks>
+internal sealed class WorkerTeam
+{
+    /// <summary>How long an idle worker keeps spinning for the next phase before it blocks.</summary>
+    internal const double SpinMicroseconds = 200;
+
+    private static readonly long SpinTicks = (long)(SpinMicroseconds * Stopwatch.Frequency / 1e6);
+
+    internal static WorkerTeam Shared { get; } = new();
+
+    [ThreadStatic] private static bool t_inPhase;
+
+    private readonly object _owner = new(), _gate = new(), _growth = new();
+    private readonly List<Thread> _workers = [];
+    private Action<int>? _work;
+    private int _parts, _participants, _pending, _sleepers;
+    private long _phase;
+    private Exception? _failure;
+
+    /// <summary>
+    /// Runs work(0) … work(parts − 1) on the caller and up to threads − 1 workers, and returns when all are done;
+    /// false (nothing run) when another thread owns the team or the caller is itself inside a phase. The first
+    /// exception a part throws is rethrown here.
+    /// </summary>
+    public bool TryRun(int parts, int threads, Action<int> work)
+    {
+        if (t_inPhase || !Monitor.TryEnter(_owner)) return false;
+        t_inPhase = true;
+        try
+        {
+            EnsureWorkers(threads - 1);
+            int workers = _workers.Count;
+            _work = work;
+            _parts = parts;
+            _participants = Math.Min(parts, threads);
+            _failure = null;
+            Volatile.Write(ref _pending, workers);
+            Interlocked.Increment(ref _phase);
+            if (Volatile.Read(ref _sleepers) > 0)
+            {
+                lock (_gate) Monitor.PulseAll(_gate);
+            }
+            RunShare(0);
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
+            _work = null;
+            if (_failure is { } failure) ExceptionDispatchInfo.Capture(failure).Throw();
+            return true;
+        }
+        finally
+        {
+            t_inPhase = false;
+            Monitor.Exit(_owner);
+        }
+    }
+
+    private void RunShare(int participant)
+    {
+        if (participant >= _participants) return;
+        try
+        {
+            for (int part = participant; part < _parts; part += _participants) _work!(part);
+        }
+        catch (Exception e)
+        {
+            Interlocked.CompareExchange(ref _failure, e, null);
+        }
+    }
+
+    private void EnsureWorkers(int count)
+    {
+        if (_workers.Count >= count) return;
+        lock (_growth)
+        {
+            while (_workers.Count < count)
+            {
+                int participant = _workers.Count + 1;
+                long seen = Volatile.Read(ref _phase);
+                var thread = new Thread(() => WorkerLoop(participant, seen)) { IsBackground = true, Name = $"Recur worker {participant}" };
+                _workers.Add(thread);
+                thread.Start();
+            }
+        }
+    }
+
+    private void WorkerLoop(int participant, long seen)
+    {
+        t_inPhase = true;
+        while (true)
+        {
+            seen = WaitForPhase(seen);
+            RunShare(participant);
+            Interlocked.Decrement(ref _pending);
+        }
+    }
+
+    /// <summary>Spins, then blocks, until a phase after <paramref name="seen"/> starts; returns its number.</summary>
+    private long WaitForPhase(long seen)
+    {
+        long deadline = Stopwatch.GetTimestamp() + SpinTicks;
+        long phase;
+        while ((phase = Volatile.Read(ref _phase)) == seen)
+        {
+            if (Stopwatch.GetTimestamp() > deadline)
+            {
+                lock (_gate)
+                {
+                    Interlocked.Increment(ref _sleepers);
+                    while ((phase = Volatile.Read(ref _phase)) == seen) Monitor.Wait(_gate);
+                    Interlocked.Decrement(ref _sleepers);
+                }
+                return phase;
+            }
+            Thread.SpinWait(20);
+        }
+        return phase;
+    }
+}
