@@ -258,13 +258,13 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     [ThreadStatic] private static PackingBuffer? t_packedB;
 
     private readonly PackingBuffer _packedB = new();
-    private readonly Action<int> _packBody, _shareBody, _compute, _computeFewRows, _computeRow, _computePacked;
+    private readonly Action<int> _packBody, _shareBody, _compute, _computeFewRows, _computeRow, _computePacked, _ownRowBlocks;
     private Action<int> _itemWork;
 
     // The current call and block; written by the calling thread before each parallel phase.
     private GemmOperands _o;
     private int _threads;
-    private int _rowPanels, _panelsPerBlock, _colChunks, _chunkPanels, _items, _nextItem;
+    private int _rowPanels, _panelsPerBlock, _rowBlocks, _colChunks, _chunkPanels, _items, _nextItem;
     private int _jc, _nc, _bPanels, _pc, _kc;
     private bool _addToC;
     private float* _packedBBlock;
@@ -278,6 +278,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         _computeFewRows = ComputeFewRows;
         _computeRow = ComputeRow;
         _computePacked = ComputePacked;
+        _ownRowBlocks = OwnRowBlocks;
         _itemWork = _compute;
     }
 
@@ -306,6 +307,12 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         int targetBlocks = _threads == 1 ? 1 : 4 * _threads;
         _panelsPerBlock = Math.Clamp((_rowPanels + targetBlocks - 1) / targetBlocks, 1, MC / MR);
         int rowBlocks = (_rowPanels + _panelsPerBlock - 1) / _panelsPerBlock;
+        if (_threads > 1 && rowBlocks >= 2 * _threads)
+        {
+            _rowBlocks = rowBlocks;
+            Engine.Run(_threads, _ownRowBlocks);
+            return;
+        }
 
         for (_jc = 0; _jc < o.N; _jc += NC)
         {
@@ -323,6 +330,34 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
                 if (_threads == 1) PackB(_packedBBlock, _jc, _bPanels, _pc, _kc);
                 else Engine.Run(_threads, _packBody);
                 RunItems(items, _compute);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Worker <paramref name="t"/> of a product with enough row blocks for every thread: it owns row blocks t, t + P,
+    /// … and runs all (N, K) blocks over them with op(B) packed into its own buffer, so the product is one parallel
+    /// phase with no shared packed block (each thread reads only panels it wrote, from its own caches); op(B) is
+    /// packed once per thread instead of once, a few percent of the flops.
+    /// </summary>
+    private void OwnRowBlocks(int t)
+    {
+        float* packedB = (t_packedB ??= new PackingBuffer()).Get(KC * RoundUp(Math.Min(_o.N, NC), NR));
+        float* packedA = (t_packedA ??= new PackingBuffer()).Get(MC * KC);
+        for (int jc = 0; jc < _o.N; jc += NC)
+        {
+            int bPanels = (Math.Min(NC, _o.N - jc) + NR - 1) / NR;
+            for (int pc = 0; pc < _o.K; pc += KC)
+            {
+                int kc = Math.Min(KC, _o.K - pc);
+                PackB(packedB, jc, bPanels, pc, kc);
+                for (int block = t; block < _rowBlocks; block += _threads)
+                {
+                    int firstPanel = block * _panelsPerBlock;
+                    int i0 = firstPanel * MR, rows = Math.Min(Math.Min(_panelsPerBlock, _rowPanels - firstPanel) * MR, _o.M - i0);
+                    PackA(packedA, i0, rows, pc, kc);
+                    ComputeBlock(packedA, i0, rows, packedB, jc, bPanels, kc, _o.Accumulate || pc > 0);
+                }
             }
         }
     }
