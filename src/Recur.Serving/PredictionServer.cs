@@ -75,7 +75,10 @@ public sealed class PredictionServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
-            k.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            // Kestrel's own cap sits above --max-body-bytes: a body over the limit gets its 413 from ReadBodyAsync,
+            // and Kestrel then reads and discards the rest (up to this cap) so the client, still sending, receives
+            // the answer instead of a reset connection.
+            k.Limits.MaxRequestBodySize = DrainLimit(options.MaxBodyBytes);
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
@@ -192,7 +195,12 @@ public sealed class PredictionServer : IAsyncDisposable
         JsonNode? body;
         try
         {
-            body = await JsonSerializer.DeserializeAsync<JsonNode>(context.Request.Body, cancellationToken: context.RequestAborted);
+            if (await ReadBodyAsync(context.Request.Body, _options.MaxBodyBytes, context.RequestAborted) is not { } bytes)
+            {
+                await WriteError(response, StatusCodes.Status413PayloadTooLarge, TooLarge(null), default);
+                return;
+            }
+            body = await JsonSerializer.DeserializeAsync<JsonNode>(bytes, cancellationToken: context.RequestAborted);
         }
         catch (JsonException e)
         {
@@ -228,6 +236,24 @@ public sealed class PredictionServer : IAsyncDisposable
         }
         response.ContentType = "application/json";
         await response.WriteAsync(new JsonObject { ["predictions"] = predictions }.ToJsonString(Json), context.RequestAborted);
+    }
+
+    /// <summary>Kestrel's hard cap on a body: the limit plus room to discard what a client sends past it.</summary>
+    internal static long DrainLimit(long maxBodyBytes) => Math.Max(8 * maxBodyBytes, maxBodyBytes + (1 << 20));
+
+    /// <summary>The whole body, or null as soon as it passes <paramref name="limit"/> bytes (the rest left unread).</summary>
+    private static async Task<MemoryStream?> ReadBodyAsync(Stream body, long limit, CancellationToken token)
+    {
+        var bytes = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await body.ReadAsync(chunk, token)) > 0)
+        {
+            if (bytes.Length + read > limit) return null;
+            bytes.Write(chunk, 0, read);
+        }
+        bytes.Position = 0;
+        return bytes;
     }
 
     private string TooLarge(long? length) =>
