@@ -221,7 +221,7 @@ internal sealed class BenchReport
     public string Summary()
     {
         var sb = new StringBuilder();
-        sb.AppendLine($"Recur threads: {Threads}; median of {Repeats} timed calls after warm-up (fewer where marked n=…; streaming: 2000 calls); ratio = peer ms / Recur ms (> 1: Recur is faster).");
+        sb.AppendLine($"Recur threads: {Threads}; median of {Repeats} timed calls after at least a second of warm-up (fewer where marked n=…; streaming: {BenchRunner.StreamCalls} calls); ratio = peer ms / Recur ms (> 1: Recur is faster).");
         string gemm = $"GEMM n={GemmSize} at {Threads} thread(s): Recur {Gf(RecurGemmGflops)} GFLOP/s, OpenBLAS (PyTorch) {Gf(OpenBlasGemmGflops)} GFLOP/s";
         sb.AppendLine(OpenBlasNote is null ? gemm : $"{gemm} ({OpenBlasNote})");
         foreach (var s in Scaling)

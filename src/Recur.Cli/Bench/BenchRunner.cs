@@ -23,7 +23,7 @@ internal sealed record BenchSettings
 /// <summary>Runs the cases: Recur in this process first, then each peer as a child process, then the GEMM ceilings.</summary>
 internal static class BenchRunner
 {
-    public const int DefaultGemmSize = 2048, StreamCalls = 2000, StreamWarmup = 200;
+    public const int DefaultGemmSize = 2048, StreamCalls = 20000, StreamWarmup = 2000;
 
     public static BenchReport Run(BenchSettings s, IReadOnlyList<string> only)
     {

@@ -99,6 +99,13 @@ internal static class RecurTimer
         return t;
     }
 
+    /// <summary>
+    /// Least warm-up time: the runtime compiles its optimised (tier-1) code in the background about 100 ms after a
+    /// method gets hot, so a few warm-up calls of a small case (config a: 3 ms; a streaming step: 5 µs) would time
+    /// part of the run on unoptimised code.
+    /// </summary>
+    private const double MinWarmupMs = 1000;
+
     private static Timing Time(Action step, int threads, int repeats, int warmup, bool adaptive = true)
     {
         int saved = Engine.Threads;
@@ -108,8 +115,9 @@ internal static class RecurTimer
             GC.Collect();
             GC.WaitForPendingFinalizers();
             var clock = new Stopwatch();
+            var warming = Stopwatch.StartNew();
             double lastWarm = 0;
-            for (int i = 0; i < warmup; i++)
+            for (int i = 0; i < warmup || warming.Elapsed.TotalMilliseconds < MinWarmupMs; i++)
             {
                 clock.Restart();
                 step();

@@ -20,13 +20,14 @@ internal enum GemmIsa
 /// Dimension letters: M rows of C, N columns of C, K the summed dimension. Blocking, outermost first:
 /// N in blocks of <see cref="NC"/> columns, K in blocks of <see cref="KC"/> (op(B)[KC, NC] is packed into column
 /// panels of NR = 2 vectors, contiguous over K), M in row blocks of at most <see cref="MC"/> (op(A)[MC, KC] is
-/// packed into row panels of MR rows, <see cref="IFloatVector{TSelf}.MicroRows"/>); then one micro-kernel computes an [MR, NR] tile of C in
-/// registers. Transposes are resolved entirely while packing, and edge panels are zero-padded, so the
-/// micro-kernel has a single code path. Three partitions of the work, chosen by shape only:
+/// packed into row panels of MR rows, <see cref="IFloatVector{TSelf}.MicroRows"/>); then one micro-kernel computes
+/// an [MR, NR] tile of C in registers. Transposes are resolved entirely while packing, and edge panels are
+/// zero-padded, so the micro-kernel has a single code path. Four partitions of the work, chosen by shape only:
 /// M = 1 (streaming): no packing, op(B) read once, items are column chunks;
 /// M ≤ MC (per-step recurrent products): items are column chunks that pack their own panels, one parallel phase;
+/// at least two row blocks per thread: each thread owns fixed row blocks and packs op(B) itself, one phase;
 /// otherwise: one shared packed op(B) block per (N, K) block, items are row blocks of C (multiples of MR;
-/// columns are split too only when M has fewer row panels than threads).
+/// columns are split too only when M has fewer row panels than threads), two phases per K block.
 /// Tile boundaries and the K order never depend on the thread count and each element of C is computed by one
 /// thread, so C is bit-identical for any <see cref="Engine.Threads"/>.
 /// </remarks>
