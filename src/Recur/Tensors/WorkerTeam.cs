@@ -112,10 +112,14 @@ internal sealed class WorkerTeam
         }
     }
 
-    /// <summary>Spins, then blocks, until a phase after <paramref name="seen"/> starts; returns its number.</summary>
+    /// <summary>
+    /// Spins, then blocks, until a phase after <paramref name="seen"/> starts; returns its number. With more workers
+    /// than processors (Engine.Threads set above the core count) it blocks at once: spinners would take the cores
+    /// from the threads doing the work.
+    /// </summary>
     private long WaitForPhase(long seen)
     {
-        long deadline = Stopwatch.GetTimestamp() + SpinTicks;
+        long deadline = Stopwatch.GetTimestamp() + (_workers.Count < Environment.ProcessorCount ? SpinTicks : 0);
         long phase;
         while ((phase = Volatile.Read(ref _phase)) == seen)
         {
