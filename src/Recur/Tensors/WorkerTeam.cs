@@ -28,10 +28,9 @@ internal sealed class WorkerTeam
 
     [ThreadStatic] private static bool t_inPhase;
 
-    private readonly object _owner = new(), _gate = new(), _growth = new();
-    private readonly List<Thread> _workers = [];
+    private readonly object _owner = new(), _gate = new();
     private Action<int>? _work;
-    private int _parts, _participants, _pending, _sleepers;
+    private int _workers, _parts, _participants, _pending, _sleepers;
     private long _phase;
     private Exception? _failure;
 
@@ -47,12 +46,11 @@ internal sealed class WorkerTeam
         try
         {
             EnsureWorkers(threads - 1);
-            int workers = _workers.Count;
             _work = work;
             _parts = parts;
             _participants = Math.Min(parts, threads);
             _failure = null;
-            Volatile.Write(ref _pending, workers);
+            Volatile.Write(ref _pending, _workers);
             Interlocked.Increment(ref _phase);
             if (Volatile.Read(ref _sleepers) > 0)
             {
@@ -85,19 +83,15 @@ internal sealed class WorkerTeam
         }
     }
 
+    /// <summary>Starts workers until there are <paramref name="count"/> (called by the owner only).</summary>
     private void EnsureWorkers(int count)
     {
-        if (_workers.Count >= count) return;
-        lock (_growth)
+        while (_workers < count)
         {
-            while (_workers.Count < count)
-            {
-                int participant = _workers.Count + 1;
-                long seen = Volatile.Read(ref _phase);
-                var thread = new Thread(() => WorkerLoop(participant, seen)) { IsBackground = true, Name = $"Recur worker {participant}" };
-                _workers.Add(thread);
-                thread.Start();
-            }
+            int participant = _workers + 1;
+            long seen = Volatile.Read(ref _phase);
+            new Thread(() => WorkerLoop(participant, seen)) { IsBackground = true, Name = $"Recur worker {participant}" }.Start();
+            Volatile.Write(ref _workers, participant);
         }
     }
 
@@ -119,7 +113,7 @@ internal sealed class WorkerTeam
     /// </summary>
     private long WaitForPhase(long seen)
     {
-        long deadline = Stopwatch.GetTimestamp() + (_workers.Count < Environment.ProcessorCount ? SpinTicks : 0);
+        long deadline = Stopwatch.GetTimestamp() + (Volatile.Read(ref _workers) < Environment.ProcessorCount ? SpinTicks : 0);
         long phase;
         while ((phase = Volatile.Read(ref _phase)) == seen)
         {

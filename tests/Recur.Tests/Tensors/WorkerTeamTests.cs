@@ -24,7 +24,6 @@ public class WorkerTeamTests
     public void WorkersThatFellAsleepWakeForTheNextPhase()
     {
         var team = new WorkerTeam();
-        var threadsSeen = new HashSet<int>();
         for (int phase = 0; phase < 3; phase++)
         {
             Thread.Sleep(TimeSpan.FromMicroseconds(WorkerTeam.SpinMicroseconds * 20)); // long past the spin
