@@ -65,6 +65,39 @@ if (configs.Contains('g'))
     }
 }
 
+if (configs.Contains('p'))
+{
+    // Per-step recurrent product shapes on one thread: batch split [32, 256]·[256, 1024] vs hidden split [64, 256]·[256, 512].
+    foreach (var (m, n, k) in new[] { (32, 1024, 256), (64, 512, 256), (64, 1024, 256), (32, 2048, 512), (64, 1024, 512) })
+    {
+        var rng = new Random(3);
+        var a = Enumerable.Range(0, m * k).Select(_ => (float)rng.NextDouble()).ToArray();
+        var b = Enumerable.Range(0, k * n).Select(_ => (float)rng.NextDouble()).ToArray();
+        var c = new float[m * n];
+        var packed = GemmSimd.PackB(false, k, n, b, n);
+        for (int i = 0; i < 2000; i++) GemmSimd.MultiplyPacked(m, a, k, packed, c, n, true);
+        var sw = Stopwatch.StartNew();
+        int calls = 5000;
+        for (int i = 0; i < calls; i++) GemmSimd.MultiplyPacked(m, a, k, packed, c, n, true);
+        double us = sw.Elapsed.TotalMicroseconds / calls;
+        Console.WriteLine($"p packed [{m},{k}]·[{k},{n}]: {us:F2} µs  {2.0 * m * n * k / us / 1e3:F1} GFLOP/s");
+    }
+}
+
+if (configs.Contains('l'))
+{
+    // The LSTM cell of one step, B32 H256 (a part of config b's batch split).
+    const int B = 32, H = 256;
+    var rng = new Random(3);
+    float[] Rand(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
+    float[] xg = Rand(B * 4 * H), hg = Rand(B * 4 * H), bias = Rand(4 * H), hp = Rand(B * H), cp = Rand(B * H);
+    float[] saved = new float[B * 5 * H], h = new float[B * H], c = new float[B * H];
+    for (int i = 0; i < 20000; i++) Recur.Layers.Recurrent.LstmCell.Forward<float>(B, H, xg, bias, hg, hp, cp, saved, h, c);
+    var sw = Stopwatch.StartNew();
+    for (int i = 0; i < 20000; i++) Recur.Layers.Recurrent.LstmCell.Forward<float>(B, H, xg, bias, hg, hp, cp, saved, h, c);
+    Console.WriteLine($"l lstm cell B{B} H{H}: {sw.Elapsed.TotalMicroseconds / 20000:F2} µs");
+}
+
 if (configs.Contains('r'))
 {
     // The single-row products of a streaming step (LSTM I8 H128): x·W_ihᵀ [1,8]·[8,512] and h·W_hhᵀ [1,128]·[128,512].

@@ -25,6 +25,11 @@ public class BatchSplitTests
     [Fact] public void LayerNormLstmSplitMatchesOneThread() => CheckAgainstOneThread<LstmCell>(layerNorm: true);
     [Fact] public void LayerNormGruSplitMatchesOneThread() => CheckAgainstOneThread<GruCell>(layerNorm: true);
 
+    // H = 600: W_hh is over 4 MiB, so the batch stays whole and the threads split each step's product by columns
+    // and each step's cell by rows instead.
+    [Fact] public void LstmCellSplitMatchesOneThreadBitForBit() => CheckAgainstOneThread<LstmCell>(layerNorm: false, hidden: 600);
+    [Fact] public void GruCellSplitMatchesOneThreadBitForBit() => CheckAgainstOneThread<GruCell>(layerNorm: false, hidden: 600);
+
     [Fact]
     public void TheSplitNeedsEnoughSequencesPerThreadAndSmallRecurrentWeights()
     {
@@ -34,6 +39,12 @@ public class BatchSplitTests
         // W_hh of H = 1024 is 16 MiB: every thread reading all of it each step would cost more than a barrier.
         Assert.Equal(1, AtThreads(3, () => RecurrentLayerKernel<float, LstmCell>.BatchParts(128, 1024)));
         Assert.Equal(1, AtThreads(1, () => RecurrentLayerKernel<float, LstmCell>.BatchParts(128, 64)));
+        // Then each step's cell is split by rows when it has enough units, at least two rows per part.
+        Assert.Equal(3, AtThreads(3, () => RecurrentLayerKernel<float, LstmCell>.CellParts(128, 1024)));
+        Assert.Equal(2, AtThreads(3, () => RecurrentLayerKernel<float, LstmCell>.CellParts(5, 1024)));
+        Assert.Equal(1, AtThreads(3, () => RecurrentLayerKernel<float, LstmCell>.CellParts(3, 1024)));
+        Assert.Equal(1, AtThreads(3, () => RecurrentLayerKernel<float, LstmCell>.CellParts(8, 256)));
+        Assert.Equal(1, AtThreads(1, () => RecurrentLayerKernel<float, LstmCell>.CellParts(128, 1024)));
     }
 
     [Fact] public void SplitLayerNormLstmWithMasksMatchesFiniteDifferences() => CheckFiniteDifferences<LstmCell>();
@@ -66,10 +77,13 @@ public class BatchSplitTests
         RecurrentHarness<float, TCell> h, int threads) where TCell : IRecurrentCell =>
         AtThreads(threads, () => (h.Forward(), h.Named(h.Backward()).ToList()));
 
-    private static void CheckAgainstOneThread<TCell>(bool layerNorm) where TCell : IRecurrentCell
+    private static void CheckAgainstOneThread<TCell>(bool layerNorm, int hidden = Hidden) where TCell : IRecurrentCell
     {
-        var h = Harness<float, TCell>(layerNorm, Hidden);
-        Assert.Equal(3, AtThreads(Threads, () => RecurrentLayerKernel<float, TCell>.BatchParts(Batch, Hidden)));
+        var h = Harness<float, TCell>(layerNorm, hidden);
+        var (batchParts, cellParts) = AtThreads(Threads, () =>
+            (RecurrentLayerKernel<float, TCell>.BatchParts(Batch, hidden), RecurrentLayerKernel<float, TCell>.CellParts(Batch, hidden)));
+        if (hidden == Hidden) Assert.Equal(3, batchParts);
+        else Assert.Equal((1, 3), (batchParts, cellParts));
         var (oneForward, oneGradients) = Run(h, 1);
         var (splitForward, splitGradients) = Run(h, Threads);
         Assert.Equal(oneForward.Output.ToArray(), splitForward.Output.ToArray());

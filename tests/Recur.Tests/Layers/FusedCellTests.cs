@@ -66,11 +66,11 @@ public class FusedCellTests(ITestOutputHelper output)
             double[] dh = Random(rng, B * H, 1), dc = Random(rng, B * H, 1);
             // forward
             double[] sd = new double[B * 5 * H], hd = new double[B * H], cd = new double[B * H];
-            LstmCell.ForwardReference<double>(B, H, xg, hg, new double[B * H], cp, sd, hd, cd);
+            LstmCell.ForwardReference<double>(B, H, xg, [], hg, new double[B * H], cp, sd, hd, cd);
             float[] sf = new float[B * 5 * H], hf = new float[B * H], cf = new float[B * H];
-            LstmCell.ForwardReference<float>(B, H, F(xg), F(hg), new float[B * H], F(cp), sf, hf, cf);
+            LstmCell.ForwardReference<float>(B, H, F(xg), [], F(hg), new float[B * H], F(cp), sf, hf, cf);
             float[] s = new float[B * 5 * H], h = new float[B * H], c = new float[B * H];
-            FusedCells.LstmForward(isa, 0, B, H, F(xg), F(hg), F(cp), s, h, c);
+            FusedCells.LstmForward(isa, 0, B, H, F(xg), [], F(hg), F(cp), s, h, c);
             Close($"LSTM B{B} H{H} saved", s, sd, sf);
             Close($"LSTM B{B} H{H} h", h, hd, hf);
             Close($"LSTM B{B} H{H} c", c, cd, cf);
@@ -97,11 +97,11 @@ public class FusedCellTests(ITestOutputHelper output)
             double[] xg = Random(rng, B * 3 * H), hg = Random(rng, B * 3 * H), hp = Random(rng, B * H, 1);
             double[] dh = Random(rng, B * H, 1);
             double[] sd = new double[B * 4 * H], hd = new double[B * H];
-            GruCell.ForwardReference<double>(B, H, xg, hg, hp, [], sd, hd, []);
+            GruCell.ForwardReference<double>(B, H, xg, [], hg, hp, [], sd, hd, []);
             float[] sf = new float[B * 4 * H], hf = new float[B * H];
-            GruCell.ForwardReference<float>(B, H, F(xg), F(hg), F(hp), [], sf, hf, []);
+            GruCell.ForwardReference<float>(B, H, F(xg), [], F(hg), F(hp), [], sf, hf, []);
             float[] s = new float[B * 4 * H], h = new float[B * H];
-            FusedCells.GruForward(isa, 0, B, H, F(xg), F(hg), F(hp), s, h);
+            FusedCells.GruForward(isa, 0, B, H, F(xg), [], F(hg), F(hp), s, h);
             Close($"GRU B{B} H{H} saved", s, sd, sf);
             Close($"GRU B{B} H{H} h", h, hd, hf);
             double[] sw = s.Select(v => (double)v).ToArray();
@@ -125,11 +125,11 @@ public class FusedCellTests(ITestOutputHelper output)
             var rng = new RecurRandom((ulong)(B * 1000 + H + 11));
             double[] xg = Random(rng, B * H), hg = Random(rng, B * H), dh = Random(rng, B * H, 1);
             double[] sd = new double[B * H], hd = new double[B * H];
-            RnnCell.ForwardReference<double>(B, H, xg, hg, new double[B * H], [], sd, hd, []);
+            RnnCell.ForwardReference<double>(B, H, xg, [], hg, new double[B * H], [], sd, hd, []);
             float[] sf = new float[B * H], hf = new float[B * H];
-            RnnCell.ForwardReference<float>(B, H, F(xg), F(hg), new float[B * H], [], sf, hf, []);
+            RnnCell.ForwardReference<float>(B, H, F(xg), [], F(hg), new float[B * H], [], sf, hf, []);
             float[] s = new float[B * H], h = new float[B * H];
-            FusedCells.RnnForward(isa, 0, B, H, F(xg), F(hg), s, h);
+            FusedCells.RnnForward(isa, 0, B, H, F(xg), [], F(hg), s, h);
             Close($"RNN B{B} H{H} saved", s, sd, sf);
             Close($"RNN B{B} H{H} h", h, hd, hf);
             double[] sw = s.Select(v => (double)v).ToArray();
@@ -152,13 +152,67 @@ public class FusedCellTests(ITestOutputHelper output)
         var rng = new RecurRandom(3);
         float[] xg = F(Random(rng, B * 4 * H)), hg = F(Random(rng, B * 4 * H)), cp = F(Random(rng, B * H));
         float[] s1 = new float[B * 5 * H], h1 = new float[B * H], c1 = new float[B * H];
-        FusedCells.LstmForward(isa, 0, B, H, xg, hg, cp, s1, h1, c1);
+        FusedCells.LstmForward(isa, 0, B, H, xg, [], hg, cp, s1, h1, c1);
         float[] s2 = new float[B * 5 * H], h2 = new float[B * H], c2 = new float[B * H];
-        FusedCells.LstmForward(isa, 0, 3, H, xg, hg, cp, s2, h2, c2);
+        FusedCells.LstmForward(isa, 0, 3, H, xg, [], hg, cp, s2, h2, c2);
         Assert.All(h2.AsSpan(3 * H).ToArray(), v => Assert.Equal(0f, v));
-        FusedCells.LstmForward(isa, 3, 4, H, xg, hg, cp, s2, h2, c2);
+        FusedCells.LstmForward(isa, 3, 4, H, xg, [], hg, cp, s2, h2, c2);
         Assert.Equal(s1, s2);
         Assert.Equal(h1, h2);
         Assert.Equal(c1, c2);
+    }
+
+    [Theory, MemberData(nameof(Isas))]
+    internal void InputBiasGivesTheBitsOfBiasAddedBeforehand(GemmIsa isa)
+    {
+        // The layer hands b_ih to the cell instead of adding it to every step's xGates: (x·W + b) + h·W either way.
+        foreach (var (B, H) in Shapes)
+        {
+            var rng = new RecurRandom((ulong)(B * 1000 + H + 13));
+            foreach (int G in new[] { 4, 3, 1 })
+            {
+                float[] xg = F(Random(rng, B * G * H)), hg = F(Random(rng, B * G * H)), bias = F(Random(rng, G * H));
+                float[] cp = F(Random(rng, B * H, 2)), hp = F(Random(rng, B * H, 1));
+                float[] added = new float[B * G * H];
+                for (int b = 0; b < B; b++)
+                    for (int k = 0; k < G * H; k++) added[b * G * H + k] = xg[b * G * H + k] + bias[k];
+                int S = G == 4 ? 5 : G == 3 ? 4 : 1; // saved values per unit
+                float[] s1 = new float[B * S * H], h1 = new float[B * H], c1 = new float[B * H];
+                float[] s2 = new float[B * S * H], h2 = new float[B * H], c2 = new float[B * H];
+                float[] s3 = new float[B * S * H], h3 = new float[B * H], c3 = new float[B * H];
+                switch (G)
+                {
+                    case 4:
+                        FusedCells.LstmForward(isa, 0, B, H, xg, bias, hg, cp, s1, h1, c1);
+                        FusedCells.LstmForward(isa, 0, B, H, added, [], hg, cp, s2, h2, c2);
+                        LstmCell.ForwardReference<float>(B, H, xg, bias, hg, hp, cp, s3, h3, c3);
+                        break;
+                    case 3:
+                        FusedCells.GruForward(isa, 0, B, H, xg, bias, hg, hp, s1, h1);
+                        FusedCells.GruForward(isa, 0, B, H, added, [], hg, hp, s2, h2);
+                        GruCell.ForwardReference<float>(B, H, xg, bias, hg, hp, [], s3, h3, []);
+                        break;
+                    default:
+                        FusedCells.RnnForward(isa, 0, B, H, xg, bias, hg, s1, h1);
+                        FusedCells.RnnForward(isa, 0, B, H, added, [], hg, s2, h2);
+                        RnnCell.ForwardReference<float>(B, H, xg, bias, hg, hp, [], s3, h3, []);
+                        break;
+                }
+                Assert.Equal(s2, s1);
+                Assert.Equal(h2, h1);
+                Assert.Equal(c2, c1);
+                // the reference adds the bias the same way
+                float[] s4 = new float[B * S * H], h4 = new float[B * H], c4 = new float[B * H];
+                switch (G)
+                {
+                    case 4: LstmCell.ForwardReference<float>(B, H, added, [], hg, hp, cp, s4, h4, c4); break;
+                    case 3: GruCell.ForwardReference<float>(B, H, added, [], hg, hp, [], s4, h4, []); break;
+                    default: RnnCell.ForwardReference<float>(B, H, added, [], hg, hp, [], s4, h4, []); break;
+                }
+                Assert.Equal(s4, s3);
+                Assert.Equal(h4, h3);
+                Assert.True(GradientCheck.RelativeError(h1, h3.Select(v => (double)v).ToArray()) <= 1e-6, $"G{G} B{B} H{H}: fused h against the reference");
+            }
+        }
     }
 }

@@ -15,6 +15,8 @@ namespace Recur.Layers.Recurrent;
 /// double formulas on a dense grid over [−20, 20] (<c>FusedCellTests</c>): max relative error below 1e-6 for σ
 /// and for tanh. The row tail past the last full vector uses the same formulas in scalar float (FastExp's scalar form), so
 /// results depend only on H and the instruction set, never on the thread count.
+/// Every SIMD kernel is <c>NoInlining</c>: inlined into its span-taking dispatcher at tier 1, the dispatcher ran out
+/// of inlining budget and the vector operations inside the kernel became calls (b inference 1.8× slower).
 /// </remarks>
 internal static unsafe partial class FusedCells
 {
@@ -97,30 +99,47 @@ internal static unsafe partial class FusedCells
         for (; j < n; j++) y[j] = tanh ? Tanh(x[j]) : Sigmoid(x[j]);
     }
 
+    /// <summary>
+    /// xGates[k] plus, when a bias row is given, bias[k]: the input bias of the pre-activation added here, as the
+    /// first operation on xGates, rather than in a pass over all steps' xGates; (x·W + b) + h·W has the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV InputPart<TV>(float* xGates, float* bias, nint k) where TV : struct, IFloatVector<TV> =>
+        bias == null ? TV.Load(xGates + k) : TV.Add(TV.Load(xGates + k), TV.Load(bias + k));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float InputPart(float* xGates, float* bias, nint k) => bias == null ? xGates[k] : xGates[k] + bias[k];
+
+    /// <summary>Checks an optional input bias row: empty, or at least <paramref name="width"/> (G·H) values.</summary>
+    private static void NeedBias(int length, long width)
+    {
+        if (length != 0) Need(length, width, "xBias");
+    }
+
     // ---- LSTM ----
 
     /// <summary>As <see cref="LstmCell.ForwardReference{T}"/>, float32, rows [b0, b0 + rows).</summary>
     internal static void LstmForward(GemmIsa isa, int b0, int rows, int hidden,
-        ReadOnlySpan<float> xGates, ReadOnlySpan<float> hGates, ReadOnlySpan<float> cPrev,
+        ReadOnlySpan<float> xGates, ReadOnlySpan<float> xBias, ReadOnlySpan<float> hGates, ReadOnlySpan<float> cPrev,
         Span<float> saved, Span<float> h, Span<float> c)
     {
         long end = b0 + rows, H = hidden;
-        Need(xGates.Length, end * 4 * H, "xGates"); Need(hGates.Length, end * 4 * H, "hGates");
+        Need(xGates.Length, end * 4 * H, "xGates"); NeedBias(xBias.Length, 4 * H); Need(hGates.Length, end * 4 * H, "hGates");
         Need(cPrev.Length, end * H, "cPrev"); Need(saved.Length, end * 5 * H, "saved");
         Need(h.Length, end * H, "h"); Need(c.Length, end * H, "c");
-        fixed (float* xg = xGates, hg = hGates, cp = cPrev, s = saved, ph = h, pc = c)
+        fixed (float* xg = xGates, xb = xBias, hg = hGates, cp = cPrev, s = saved, ph = h, pc = c)
         {
             switch (Resolve(isa))
             {
-                case GemmIsa.Avx512: LstmForward<Float512>(b0, rows, hidden, xg, hg, cp, s, ph, pc); break;
-                case GemmIsa.Avx2: LstmForward<Float256>(b0, rows, hidden, xg, hg, cp, s, ph, pc); break;
-                default: LstmForward<FloatPortable>(b0, rows, hidden, xg, hg, cp, s, ph, pc); break;
+                case GemmIsa.Avx512: LstmForward<Float512>(b0, rows, hidden, xg, xb, hg, cp, s, ph, pc); break;
+                case GemmIsa.Avx2: LstmForward<Float256>(b0, rows, hidden, xg, xb, hg, cp, s, ph, pc); break;
+                default: LstmForward<FloatPortable>(b0, rows, hidden, xg, xb, hg, cp, s, ph, pc); break;
             }
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void LstmForward<TV>(int b0, int rows, int H, float* xGates, float* hGates, float* cPrev,
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void LstmForward<TV>(int b0, int rows, int H, float* xGates, float* xBias, float* hGates, float* cPrev,
         float* saved, float* h, float* c) where TV : struct, IFloatVector<TV>
     {
         int w = TV.Count;
@@ -131,10 +150,10 @@ internal static unsafe partial class FusedCells
             int j = 0;
             for (; j + w <= H; j += w)
             {
-                TV i = Sigmoid(TV.Add(TV.Load(xg + j), TV.Load(hg + j)));
-                TV f = Sigmoid(TV.Add(TV.Load(xg + H + j), TV.Load(hg + H + j)));
-                TV g = Tanh(TV.Add(TV.Load(xg + 2 * H + j), TV.Load(hg + 2 * H + j)));
-                TV o = Sigmoid(TV.Add(TV.Load(xg + 3 * H + j), TV.Load(hg + 3 * H + j)));
+                TV i = Sigmoid(TV.Add(InputPart<TV>(xg, xBias, j), TV.Load(hg + j)));
+                TV f = Sigmoid(TV.Add(InputPart<TV>(xg, xBias, H + j), TV.Load(hg + H + j)));
+                TV g = Tanh(TV.Add(InputPart<TV>(xg, xBias, 2 * H + j), TV.Load(hg + 2 * H + j)));
+                TV o = Sigmoid(TV.Add(InputPart<TV>(xg, xBias, 3 * H + j), TV.Load(hg + 3 * H + j)));
                 TV cn = TV.FusedMultiplyAdd(f, TV.Load(cp + j), TV.Multiply(i, g));
                 TV tc = Tanh(cn);
                 TV.Store(i, act + j);
@@ -147,10 +166,10 @@ internal static unsafe partial class FusedCells
             }
             for (; j < H; j++)
             {
-                float i = Sigmoid(xg[j] + hg[j]);
-                float f = Sigmoid(xg[H + j] + hg[H + j]);
-                float g = Tanh(xg[2 * H + j] + hg[2 * H + j]);
-                float o = Sigmoid(xg[3 * H + j] + hg[3 * H + j]);
+                float i = Sigmoid(InputPart(xg, xBias, j) + hg[j]);
+                float f = Sigmoid(InputPart(xg, xBias, H + j) + hg[H + j]);
+                float g = Tanh(InputPart(xg, xBias, 2 * H + j) + hg[2 * H + j]);
+                float o = Sigmoid(InputPart(xg, xBias, 3 * H + j) + hg[3 * H + j]);
                 float cn = MathF.FusedMultiplyAdd(f, cp[j], i * g);
                 float tc = Tanh(cn);
                 (act[j], act[H + j], act[2 * H + j], act[3 * H + j], act[4 * H + j]) = (i, f, g, o, tc);
@@ -181,7 +200,7 @@ internal static unsafe partial class FusedCells
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void LstmBackward<TV>(int b0, int rows, int H, float* saved, float* cPrev, float* dh, float* dc,
         float* dGates, float* dcPrev) where TV : struct, IFloatVector<TV>
     {
@@ -222,24 +241,24 @@ internal static unsafe partial class FusedCells
 
     /// <summary>As <see cref="GruCell.ForwardReference{T}"/>, float32, rows [b0, b0 + rows).</summary>
     internal static void GruForward(GemmIsa isa, int b0, int rows, int hidden,
-        ReadOnlySpan<float> xGates, ReadOnlySpan<float> hGates, ReadOnlySpan<float> hPrev, Span<float> saved, Span<float> h)
+        ReadOnlySpan<float> xGates, ReadOnlySpan<float> xBias, ReadOnlySpan<float> hGates, ReadOnlySpan<float> hPrev, Span<float> saved, Span<float> h)
     {
         long end = b0 + rows, H = hidden;
-        Need(xGates.Length, end * 3 * H, "xGates"); Need(hGates.Length, end * 3 * H, "hGates");
+        Need(xGates.Length, end * 3 * H, "xGates"); NeedBias(xBias.Length, 3 * H); Need(hGates.Length, end * 3 * H, "hGates");
         Need(hPrev.Length, end * H, "hPrev"); Need(saved.Length, end * 4 * H, "saved"); Need(h.Length, end * H, "h");
-        fixed (float* xg = xGates, hg = hGates, hp = hPrev, s = saved, ph = h)
+        fixed (float* xg = xGates, xb = xBias, hg = hGates, hp = hPrev, s = saved, ph = h)
         {
             switch (Resolve(isa))
             {
-                case GemmIsa.Avx512: GruForward<Float512>(b0, rows, hidden, xg, hg, hp, s, ph); break;
-                case GemmIsa.Avx2: GruForward<Float256>(b0, rows, hidden, xg, hg, hp, s, ph); break;
-                default: GruForward<FloatPortable>(b0, rows, hidden, xg, hg, hp, s, ph); break;
+                case GemmIsa.Avx512: GruForward<Float512>(b0, rows, hidden, xg, xb, hg, hp, s, ph); break;
+                case GemmIsa.Avx2: GruForward<Float256>(b0, rows, hidden, xg, xb, hg, hp, s, ph); break;
+                default: GruForward<FloatPortable>(b0, rows, hidden, xg, xb, hg, hp, s, ph); break;
             }
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GruForward<TV>(int b0, int rows, int H, float* xGates, float* hGates, float* hPrev,
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void GruForward<TV>(int b0, int rows, int H, float* xGates, float* xBias, float* hGates, float* hPrev,
         float* saved, float* h) where TV : struct, IFloatVector<TV>
     {
         int w = TV.Count;
@@ -250,10 +269,10 @@ internal static unsafe partial class FusedCells
             int j = 0;
             for (; j + w <= H; j += w)
             {
-                TV r = Sigmoid(TV.Add(TV.Load(xg + j), TV.Load(hg + j)));
-                TV z = Sigmoid(TV.Add(TV.Load(xg + H + j), TV.Load(hg + H + j)));
+                TV r = Sigmoid(TV.Add(InputPart<TV>(xg, xBias, j), TV.Load(hg + j)));
+                TV z = Sigmoid(TV.Add(InputPart<TV>(xg, xBias, H + j), TV.Load(hg + H + j)));
                 TV hn = TV.Load(hg + 2 * H + j);
-                TV n = Tanh(TV.FusedMultiplyAdd(r, hn, TV.Load(xg + 2 * H + j)));
+                TV n = Tanh(TV.FusedMultiplyAdd(r, hn, InputPart<TV>(xg, xBias, 2 * H + j)));
                 TV.Store(r, act + j);
                 TV.Store(z, act + H + j);
                 TV.Store(n, act + 2 * H + j);
@@ -262,10 +281,10 @@ internal static unsafe partial class FusedCells
             }
             for (; j < H; j++)
             {
-                float r = Sigmoid(xg[j] + hg[j]);
-                float z = Sigmoid(xg[H + j] + hg[H + j]);
+                float r = Sigmoid(InputPart(xg, xBias, j) + hg[j]);
+                float z = Sigmoid(InputPart(xg, xBias, H + j) + hg[H + j]);
                 float hn = hg[2 * H + j];
-                float n = Tanh(MathF.FusedMultiplyAdd(r, hn, xg[2 * H + j]));
+                float n = Tanh(MathF.FusedMultiplyAdd(r, hn, InputPart(xg, xBias, 2 * H + j)));
                 (act[j], act[H + j], act[2 * H + j], act[3 * H + j]) = (r, z, n, hn);
                 hr[j] = MathF.FusedMultiplyAdd(z, hp[j] - n, n);
             }
@@ -291,7 +310,7 @@ internal static unsafe partial class FusedCells
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void GruBackward<TV>(int b0, int rows, int H, float* saved, float* hPrev, float* dh,
         float* dXGates, float* dHGates, float* dhPrev) where TV : struct, IFloatVector<TV>
     {
@@ -336,18 +355,18 @@ internal static unsafe partial class FusedCells
 
     /// <summary>As <see cref="RnnCell.ForwardReference{T}"/>, float32, rows [b0, b0 + rows).</summary>
     internal static void RnnForward(GemmIsa isa, int b0, int rows, int hidden,
-        ReadOnlySpan<float> xGates, ReadOnlySpan<float> hGates, Span<float> saved, Span<float> h)
+        ReadOnlySpan<float> xGates, ReadOnlySpan<float> xBias, ReadOnlySpan<float> hGates, Span<float> saved, Span<float> h)
     {
         int start = b0 * hidden, n = rows * hidden;
-        Need(xGates.Length, (long)start + n, "xGates"); Need(hGates.Length, (long)start + n, "hGates");
+        Need(xGates.Length, (long)start + n, "xGates"); NeedBias(xBias.Length, hidden); Need(hGates.Length, (long)start + n, "hGates");
         Need(saved.Length, (long)start + n, "saved"); Need(h.Length, (long)start + n, "h");
-        fixed (float* xg = xGates, hg = hGates, s = saved, ph = h)
+        fixed (float* xg = xGates, xb = xBias, hg = hGates, s = saved, ph = h)
         {
             switch (Resolve(isa))
             {
-                case GemmIsa.Avx512: RnnForward<Float512>(b0, rows, hidden, xg, hg, s, ph); break;
-                case GemmIsa.Avx2: RnnForward<Float256>(b0, rows, hidden, xg, hg, s, ph); break;
-                default: RnnForward<FloatPortable>(b0, rows, hidden, xg, hg, s, ph); break;
+                case GemmIsa.Avx512: RnnForward<Float512>(b0, rows, hidden, xg, xb, hg, s, ph); break;
+                case GemmIsa.Avx2: RnnForward<Float256>(b0, rows, hidden, xg, xb, hg, s, ph); break;
+                default: RnnForward<FloatPortable>(b0, rows, hidden, xg, xb, hg, s, ph); break;
             }
         }
     }
@@ -356,20 +375,22 @@ internal static unsafe partial class FusedCells
     /// Row by row, so which units take the vector tanh and which the scalar one depends only on the unit, not on
     /// which rows a call covers (a batch split across threads computes the same bits).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RnnForward<TV>(int b0, int rows, int H, float* xg, float* hg, float* saved, float* h) where TV : struct, IFloatVector<TV>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void RnnForward<TV>(int b0, int rows, int H, float* xGates, float* xBias, float* hGates, float* saved, float* h) where TV : struct, IFloatVector<TV>
     {
         int w = TV.Count;
         for (int b = b0; b < b0 + rows; b++)
         {
-            int j = b * H, end = j + H;
-            for (; j + w <= end; j += w)
+            nint row = (nint)b * H;
+            float* xg = xGates + row, hg = hGates + row, s = saved + row, hr = h + row;
+            int j = 0;
+            for (; j + w <= H; j += w)
             {
-                TV y = Tanh(TV.Add(TV.Load(xg + j), TV.Load(hg + j)));
-                TV.Store(y, h + j);
-                TV.Store(y, saved + j);
+                TV y = Tanh(TV.Add(InputPart<TV>(xg, xBias, j), TV.Load(hg + j)));
+                TV.Store(y, hr + j);
+                TV.Store(y, s + j);
             }
-            for (; j < end; j++) h[j] = saved[j] = Tanh(xg[j] + hg[j]);
+            for (; j < H; j++) hr[j] = s[j] = Tanh(InputPart(xg, xBias, j) + hg[j]);
         }
     }
 
@@ -392,7 +413,7 @@ internal static unsafe partial class FusedCells
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void RnnBackward<TV>(int start, int n, float* saved, float* dh, float* da) where TV : struct, IFloatVector<TV>
     {
         int w = TV.Count, end = start + n, j = start;

@@ -42,7 +42,7 @@ internal static unsafe partial class FusedCells
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void LayerNormForward<TV>(int r0, int rows, int n, float* x, float* gain, float* bias, float* addBias,
         float* y, float* normalized, float* rstd) where TV : struct, IFloatVector<TV>
     {
@@ -95,7 +95,7 @@ internal static unsafe partial class FusedCells
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void LayerNormBackward<TV>(int r0, int rows, int n, float* dy, float* normalized, float* rstd, float* gain,
         float* dx, float* dGain, float* dBias) where TV : struct, IFloatVector<TV>
     {
@@ -199,7 +199,7 @@ internal static unsafe partial class FusedCells
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void LstmLayerNormForward<TV>(int b0, int rows, int H, float* xGates, float* hGates, float* cPrev,
         float* saved, float* h, float* c, float* gain, float* bias, float* normalized, float* rstd) where TV : struct, IFloatVector<TV>
     {
@@ -295,7 +295,7 @@ internal static unsafe partial class FusedCells
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void LstmLayerNormBackward<TV>(int b0, int rows, int H, float* saved, float* cPrev, float* dh, float* dc,
         float* normalized, float* rstd, float* gain, float* dGates, float* dcPrev, float* dGain, float* dBias,
         int* lengths, int step) where TV : struct, IFloatVector<TV>
@@ -389,7 +389,7 @@ internal static unsafe partial class FusedCells
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void ZoneoutMix<TV>(int n, float* next, float* prev, float* mask, float scalar) where TV : struct, IFloatVector<TV>
     {
         int w = TV.Count, j = 0;
@@ -431,7 +431,7 @@ internal static unsafe partial class FusedCells
     }
 
     /// <summary>kept: into += ζ ⊙ d; otherwise into = (1 − ζ) ⊙ d.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void ZoneoutScale<TV>(int n, float* d, float* mask, float scalar, float* into, bool kept) where TV : struct, IFloatVector<TV>
     {
         int w = TV.Count, j = 0;

@@ -29,26 +29,32 @@ public readonly struct GruCell : IRecurrentCell
 
     /// <summary>One step forward; float32 runs the fused SIMD kernel (<see cref="FusedCells"/>), other types the reference.</summary>
     public static void Forward<T>(int batch, int hidden,
-        ReadOnlySpan<T> xGates, ReadOnlySpan<T> hGates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
+        ReadOnlySpan<T> xGates, ReadOnlySpan<T> xBias, ReadOnlySpan<T> hGates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
         Span<T> saved, Span<T> h, Span<T> c)
         where T : struct, IFloatingPointIeee754<T>
     {
-        if (typeof(T) == typeof(float)) FusedCells.GruForward(GemmIsa.Auto, 0, batch, hidden, F(xGates), F(hGates), F(hPrev), F(saved), F(h));
-        else ForwardReference(batch, hidden, xGates, hGates, hPrev, cPrev, saved, h, c);
+        if (typeof(T) == typeof(float)) FusedCells.GruForward(GemmIsa.Auto, 0, batch, hidden, F(xGates), F(xBias), F(hGates), F(hPrev), F(saved), F(h));
+        else ForwardReference(batch, hidden, xGates, xBias, hGates, hPrev, cPrev, saved, h, c);
     }
 
     /// <summary>The plain (generic) step forward the fused float32 kernel is held to.</summary>
     public static void ForwardReference<T>(int batch, int hidden,
-        ReadOnlySpan<T> xGates, ReadOnlySpan<T> hGates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
+        ReadOnlySpan<T> xGates, ReadOnlySpan<T> xBias, ReadOnlySpan<T> hGates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
         Span<T> saved, Span<T> h, Span<T> c)
         where T : struct, IFloatingPointIeee754<T>
     {
         int H = hidden, gateWidth = 3 * H;
+        var biased = xBias.IsEmpty ? [] : new T[gateWidth]; // a row of xGates + xBias
         for (int b = 0; b < batch; b++)
         {
-            var xg = xGates.Slice(b * gateWidth, gateWidth);
+            ReadOnlySpan<T> xg = xGates.Slice(b * gateWidth, gateWidth);
             var hg = hGates.Slice(b * gateWidth, gateWidth);
             var act = saved.Slice(b * 4 * H, 4 * H);
+            if (!xBias.IsEmpty)
+            {
+                TensorPrimitives.Add(xg, xBias[..gateWidth], biased);
+                xg = biased;
+            }
             var rz = act[..(2 * H)];
             var r = act.Slice(ResetGate * H, H);
             var z = act.Slice(UpdateGate * H, H);

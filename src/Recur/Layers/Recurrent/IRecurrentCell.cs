@@ -39,11 +39,12 @@ public interface IRecurrentCell
     static abstract string DisplayName { get; }
 
     /// <summary>
-    /// One step forward. xGates, hGates: [B, G·H]; hPrev, cPrev: [B, H] (cPrev empty without cell state);
-    /// writes saved: [B, S·H], h: [B, H], c: [B, H].
+    /// One step forward. xGates, hGates: [B, G·H]; xBias: [G·H] added to every row of xGates first (b_ih, so
+    /// the layer need not add it in a pass over all steps' xGates), or empty when xGates already hold it; hPrev,
+    /// cPrev: [B, H] (cPrev empty without cell state); writes saved: [B, S·H], h: [B, H], c: [B, H].
     /// </summary>
     static abstract void Forward<T>(int batch, int hidden,
-        ReadOnlySpan<T> xGates, ReadOnlySpan<T> hGates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
+        ReadOnlySpan<T> xGates, ReadOnlySpan<T> xBias, ReadOnlySpan<T> hGates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
         Span<T> saved, Span<T> h, Span<T> c)
         where T : struct, IFloatingPointIeee754<T>;
 

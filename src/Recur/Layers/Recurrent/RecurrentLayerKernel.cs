@@ -159,11 +159,12 @@ public static class RecurrentLayerKernel<T, TCell>
         if (!h0.IsEmpty) h0.CopyTo(cache.Hs);
         if (TCell.HasCellState && !c0.IsEmpty) c0.CopyTo(cache.Cs);
 
-        // xGates = x·W_ihᵀ + b_ih for all steps at once: [T·B, G·H]  (layer norm: LN_ih(x·W_ihᵀ) + b_ih)
+        // xGates = x·W_ihᵀ for all steps at once: [T·B, G·H]; the cell adds b_ih as it reads them (layer norm:
+        // xGates = LN_ih(x·W_ihᵀ) + b_ih here, and the cell adds nothing)
         var xGates = Workspace.AllocateUninitialized<T>(steps * batch * GH); // the GEMM overwrites it
         Gemm.Multiply<T>(false, true, steps * batch, GH, I, x.Span, w.InputWeights, xGates, accumulate: false);
-        if (ln is null) Rows.AddBias<T>(xGates, w.InputBias);
-        else
+        ReadOnlySpan<T> CellInputBias() => ln is null ? w.InputBias : [];
+        if (ln is not null)
         {
             (cache.XNorm, cache.XRstd) = (Workspace.Allocate<T>(xGates.Length), Workspace.Allocate<T>(steps * batch));
             (cache.HNorm, cache.HRstd) = (Workspace.Allocate<T>(xGates.Length), Workspace.Allocate<T>(steps * batch));
@@ -193,6 +194,21 @@ public static class RecurrentLayerKernel<T, TCell>
         bool zoneout = options is { HasZoneout: true };
         T zoneScalar = T.CreateChecked(options?.Zoneout ?? 0);
         int S = TCell.SavedWidth, savedStep = batch * S * H;
+
+        // The cell of step t over rows [b0, b0 + rows).
+        void StepCell(int t, int b0, int rows)
+        {
+            int at = t * BH + b0 * H, count = rows * H;
+            TCell.Forward<T>(rows, H, xGates.AsSpan((t * batch + b0) * GH, rows * GH), CellInputBias(), hGates.AsSpan(b0 * GH, rows * GH),
+                cache.Hs.AsSpan(at, count), CellRows(cache.Cs, at, count),
+                cache.Saved.AsSpan((keepForBackward ? t * savedStep : 0) + b0 * S * H, rows * S * H),
+                cache.Hs.AsSpan(at + BH, count), CellRows(cache.Cs, at + BH, count));
+        }
+        // Unsplit batch (a W_hh too large for the batch split, whose product splits its columns over the threads
+        // instead): the cell's rows are split over the threads, one phase per step. Each row is computed alone, so
+        // the bits do not depend on the split.
+        int parts = BatchParts(batch, H), cellParts = parts == 1 ? CellParts(batch, H) : 1, cellStep = 0;
+        Action<int> cellPart = p => StepCell(cellStep, PartStart(p, cellParts, batch), PartStart(p + 1, cellParts, batch) - PartStart(p, cellParts, batch));
 
         // The time loop over rows [r0, r0 + n) of the batch: sequences are independent, so each part runs every
         // step on its own rows with no barrier between steps (see BatchParts).
@@ -228,10 +244,12 @@ public static class RecurrentLayerKernel<T, TCell>
                     LstmCell.ForwardLayerNorm<T>(n, H, xGatesRows, hGatesRows, CellRows(cache.Cs, t * BH + rowH, nH), saved,
                         hNext, CellRows(cache.Cs, (t + 1) * BH + rowH, nH),
                         ln!.CellGain, ln.CellBias, cache.CNorm.AsSpan(t * BH + rowH, nH), cache.CRstd.AsSpan(t * batch + r0, n));
-                else
-                    TCell.Forward<T>(n, H, xGatesRows, hGatesRows,
-                        cache.Hs.AsSpan(t * BH + rowH, nH), CellRows(cache.Cs, t * BH + rowH, nH),
-                        saved, hNext, CellRows(cache.Cs, (t + 1) * BH + rowH, nH));
+                else if (cellParts > 1)
+                {
+                    cellStep = t;
+                    Engine.Run(cellParts, cellPart);
+                }
+                else StepCell(t, r0, n);
                 if (zoneout)
                 {
                     // h_t = ζ ⊙ h_{t−1} + (1 − ζ) ⊙ h̃_t, likewise c
@@ -250,7 +268,6 @@ public static class RecurrentLayerKernel<T, TCell>
             }
         }
 
-        int parts = BatchParts(batch, H);
         Engine.RunParts(parts, p => ForwardRows(PartStart(p, parts, batch), PartStart(p + 1, parts, batch) - PartStart(p, parts, batch)));
         if (cache.MaskedOutput is { } output)
         {
@@ -527,6 +544,16 @@ public static class RecurrentLayerKernel<T, TCell>
         if (weightBytes > BatchSplitWeightBytes) return 1;
         return Math.Max(1, Math.Min(Engine.AvailableThreads, batch / MinRowsPerPart));
     }
+
+    /// <summary>Fewest cell units (B·H) per step worth splitting over threads: about 10 µs of one core's work.</summary>
+    internal const int MinCellUnitsToSplit = 4096;
+
+    /// <summary>
+    /// Parts the cell of one step is split into when the batch is not split (see <see cref="BatchParts"/>): one per
+    /// thread when the step has enough units, each part at least two rows.
+    /// </summary>
+    internal static int CellParts(int batch, int hidden) =>
+        (long)batch * hidden < MinCellUnitsToSplit ? 1 : Math.Max(1, Math.Min(Engine.AvailableThreads, batch / 2));
 
     /// <summary>First row of part <paramref name="part"/> of <paramref name="parts"/> (the end of the last is the batch).</summary>
     private static int PartStart(int part, int parts, int batch) => (int)((long)part * batch / parts);

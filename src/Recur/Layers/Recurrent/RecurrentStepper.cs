@@ -107,7 +107,7 @@ internal sealed class RecurrentStepper<TCell> : RecurrentStepper where TCell : I
             if (ln is not null && TCell.HasCellState)
                 LstmCell.ForwardLayerNorm<float>(1, H, _xGates, _hGates, c, _saved, _hNext, _cNext, ln.CellGain, ln.CellBias, _cellNorm, _rstd);
             else
-                TCell.Forward<float>(1, H, _xGates, _hGates, h, c, _saved, _hNext, TCell.HasCellState ? _cNext : []);
+                TCell.Forward<float>(1, H, _xGates, [], _hGates, h, c, _saved, _hNext, TCell.HasCellState ? _cNext : []);
 
             if (zoneout != 0)
             {

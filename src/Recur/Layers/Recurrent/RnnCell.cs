@@ -21,23 +21,26 @@ public readonly struct RnnCell : IRecurrentCell
 
     /// <summary>One step forward; float32 runs the fused SIMD kernel (<see cref="FusedCells"/>), other types the reference.</summary>
     public static void Forward<T>(int batch, int hidden,
-        ReadOnlySpan<T> xGates, ReadOnlySpan<T> hGates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
+        ReadOnlySpan<T> xGates, ReadOnlySpan<T> xBias, ReadOnlySpan<T> hGates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
         Span<T> saved, Span<T> h, Span<T> c)
         where T : struct, IFloatingPointIeee754<T>
     {
-        if (typeof(T) == typeof(float)) FusedCells.RnnForward(GemmIsa.Auto, 0, batch, hidden, F(xGates), F(hGates), F(saved), F(h));
-        else ForwardReference(batch, hidden, xGates, hGates, hPrev, cPrev, saved, h, c);
+        if (typeof(T) == typeof(float)) FusedCells.RnnForward(GemmIsa.Auto, 0, batch, hidden, F(xGates), F(xBias), F(hGates), F(saved), F(h));
+        else ForwardReference(batch, hidden, xGates, xBias, hGates, hPrev, cPrev, saved, h, c);
     }
 
     /// <summary>The plain (generic) step forward the fused float32 kernel is held to.</summary>
     public static void ForwardReference<T>(int batch, int hidden,
-        ReadOnlySpan<T> xGates, ReadOnlySpan<T> hGates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
+        ReadOnlySpan<T> xGates, ReadOnlySpan<T> xBias, ReadOnlySpan<T> hGates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
         Span<T> saved, Span<T> h, Span<T> c)
         where T : struct, IFloatingPointIeee754<T>
     {
         int n = batch * hidden;
         var hOut = h[..n];
-        TensorPrimitives.Add(xGates[..n], hGates[..n], hOut);
+        xGates[..n].CopyTo(hOut);
+        if (!xBias.IsEmpty)
+            for (int b = 0; b < batch; b++) TensorPrimitives.Add(hOut.Slice(b * hidden, hidden), xBias[..hidden], hOut.Slice(b * hidden, hidden));
+        TensorPrimitives.Add(hOut, hGates[..n], hOut);
         Elementwise.Tanh<T>(hOut, hOut);
         hOut.CopyTo(saved);
     }
