@@ -98,6 +98,24 @@ if (configs.Contains('l'))
     Console.WriteLine($"l lstm cell B{B} H{H}: {sw.Elapsed.TotalMicroseconds / 20000:F2} µs");
 }
 
+if (configs.Contains('w'))
+{
+    // Weight-gradient shapes of config a: dW_ih = dGatesᵀ·X [256, 1600]·[1600, 8] (N = 8) and as its transpose
+    // dW_ihᵀ = Xᵀ·dGates [8, 1600]·[1600, 256]; dW_hh = dGatesᵀ·H [256, 1600]·[1600, 64].
+    foreach (var (m, n, k) in new[] { (256, 8, 1600), (8, 256, 1600), (256, 64, 1600), (256, 16, 1600) })
+    {
+        var rng = new Random(3);
+        var a = Enumerable.Range(0, m * k).Select(_ => (float)rng.NextDouble()).ToArray();
+        var b = Enumerable.Range(0, k * n).Select(_ => (float)rng.NextDouble()).ToArray();
+        var c = new float[m * n];
+        for (int i = 0; i < 2000; i++) GemmSimd.Multiply(true, false, m, n, k, a, m, b, n, c, n, true);
+        var sw = Stopwatch.StartNew();
+        for (int i = 0; i < 5000; i++) GemmSimd.Multiply(true, false, m, n, k, a, m, b, n, c, n, true);
+        double us = sw.Elapsed.TotalMicroseconds / 5000;
+        Console.WriteLine($"w [{m},{k}]·[{k},{n}] (A transposed): {us:F2} µs  {2.0 * m * n * k / us / 1e3:F1} GFLOP/s");
+    }
+}
+
 if (configs.Contains('r'))
 {
     // The single-row products of a streaming step (LSTM I8 H128): x·W_ihᵀ [1,8]·[8,512] and h·W_hhᵀ [1,128]·[128,512].

@@ -257,6 +257,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     [ThreadStatic] private static GemmDriver<TV>? t_driver;
     [ThreadStatic] private static PackingBuffer? t_packedA;
     [ThreadStatic] private static PackingBuffer? t_packedB;
+    [ThreadStatic] private static PackingBuffer? t_narrowC;
 
     private readonly PackingBuffer _packedB = new();
     private readonly Action<int> _packBody, _shareBody, _compute, _computeFewRows, _computeRow, _computePacked, _ownRowBlocks;
@@ -293,6 +294,11 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         if (o.M == 1)
         {
             ExecuteRow();
+            return;
+        }
+        if (o.N >= 2 && o.N <= NR / 2 && o.M >= 2 * NR)
+        {
+            ExecuteNarrow(o);
             return;
         }
         if (o.M <= MC)
@@ -403,6 +409,28 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
                 ComputeBlock(packedA, i0, rows, block, firstPanel * NR, bPanels, kc, _o.Accumulate || pc > 0);
             }
         }
+    }
+
+    /// <summary>
+    /// C with at most NR/2 columns and many rows (a weight gradient against a few input features, a head with few
+    /// outputs): computed as Cᵀ [N, M] = op(B)ᵀ·op(A)ᵀ, whose few rows fill the micro-tile's rows instead of leaving
+    /// most of its NR columns empty (dW_ih of an LSTM with 8 inputs: [256, 1600]·[1600, 8] took 3× as long as its
+    /// transpose). Cᵀ starts as C's transpose when accumulating, and every element is the same chain of fused
+    /// multiply-adds over k (a·b = b·a), added to C once per K block, so the bits are those of the direct product.
+    /// N ≥ 2 keeps Cᵀ off the single-row path, whose order differs.
+    /// </summary>
+    private void ExecuteNarrow(in GemmOperands o)
+    {
+        int m = o.M, n = o.N;
+        nint ldc = o.Ldc;
+        float* c = o.C;
+        float* ct = (t_narrowC ??= new PackingBuffer()).Get(n * m);
+        if (o.Accumulate)
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++) ct[j * m + i] = c[i * ldc + j];
+        Execute(new GemmOperands(!o.TransposeB, !o.TransposeA, n, m, o.K, o.B, o.Ldb, o.A, o.Lda, ct, m, o.Accumulate));
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) c[i * ldc + j] = ct[j * m + i];
     }
 
     /// <summary>Columns of C per work item when C has few rows (a multiple of every NR).</summary>

@@ -7,11 +7,12 @@ namespace Recur.Tests.Tensors;
 /// <summary>The SIMD float32 GEMM held to the double reference, on every instruction set this CPU runs.</summary>
 public sealed class GemmTests
 {
-    /// <summary>(M, N, K): unit, single rows (one and several column chunks), sizes off every vector and block multiple, K = 0, N past one NC block.</summary>
+    /// <summary>(M, N, K): unit, single rows (one and several column chunks), sizes off every vector and block multiple, K = 0, N past one NC block, narrow C (N ≤ NR/2, computed as Cᵀ).</summary>
     private static readonly (int M, int N, int K)[] Shapes =
     [
         (1, 1, 1), (1, 37, 19), (1, 300, 64), (1, 2100, 1000), (1, 33, 8), (1, 17, 15), (1, 16, 16), (1, 40, 17), (2, 3, 1), (7, 13, 5), (17, 33, 19), (31, 1, 65), (6, 32, 256),
         (12, 64, 257), (65, 47, 300), (96, 600, 300), (97, 70, 40), (129, 257, 513), (40, 4100, 9), (5, 9, 0), (0, 4, 3), (4, 0, 3),
+        (200, 8, 300), (70, 2, 7), (100, 16, 33), (65, 5, 600),
     ];
 
     /// <summary>Names of the instruction sets this CPU supports (internal enum values as strings for xunit).</summary>
@@ -114,6 +115,38 @@ public sealed class GemmTests
                 }
             }
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(SupportedIsas))]
+    public void NarrowProductsGiveTheBitsOfEachRowAlone(string isaName)
+    {
+        // A narrow C (N ≤ NR/2 with many rows) is computed as its transpose; each row must still get the bits the
+        // micro-kernel's own order gives it, which the single-row product reproduces (see the test above), for
+        // every layout of A and B, accumulating or not, K over several blocks, and C with a leading dimension past N.
+        var isa = Enum.Parse<GemmIsa>(isaName);
+        if (!GemmSimd.IsSupported(isa) || isa == GemmIsa.Portable) return;
+        var random = new RecurRandom(9);
+        foreach (var (m, n, k) in new[] { (100, 8, 600), (64, 2, 7), (130, 16, 300), (70, 5, 19) })
+            foreach (bool transposeA in new[] { false, true })
+                foreach (bool transposeB in new[] { false, true })
+                    foreach (bool accumulate in new[] { false, true })
+                    {
+                        int ldc = n + 3;
+                        float[] a = RandomMatrix(random, transposeA ? k : m, transposeA ? m : k);
+                        float[] b = RandomMatrix(random, transposeB ? n : k, transposeB ? k : n);
+                        float[] c = RandomMatrix(random, m, ldc), batched = (float[])c.Clone();
+                        GemmSimd.Multiply(isa, transposeA, transposeB, m, n, k, a, transposeA ? m : k, b, transposeB ? k : n, batched, ldc, accumulate);
+                        for (int i = 0; i < m; i++)
+                        {
+                            float[] row = Enumerable.Range(0, k).Select(p => transposeA ? a[p * m + i] : a[i * k + p]).ToArray();
+                            float[] alone = c.AsSpan(i * ldc, n).ToArray();
+                            GemmSimd.Multiply(isa, false, transposeB, 1, n, k, row, k, b, transposeB ? k : n, alone, n, accumulate);
+                            Assert.True(batched.AsSpan(i * ldc, n).SequenceEqual(alone),
+                                $"{isa} m={m} n={n} k={k} tA={transposeA} tB={transposeB} acc={accumulate}: row {i} differs from the row alone");
+                            Assert.True(batched.AsSpan(i * ldc + n, ldc - n).SequenceEqual(c.AsSpan(i * ldc + n, ldc - n)), "C past column N changed");
+                        }
+                    }
     }
 
     [Theory]
