@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Recur.Tensors;
 
@@ -721,6 +723,14 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         for (int r0 = i0; r0 < i0 + rows; r0 += MR, dst += kc * MR)
         {
             int height = Math.Min(MR, _o.M - r0);
+            if (MR == 8 && height == 8 && Avx.IsSupported)
+            {
+                // A full panel of eight rows: each packed step is one 256-bit vector (a copy when A is transposed,
+                // an 8×8 transpose per eight steps when not), the same values the scalar loops below write.
+                if (_o.TransposeA) PackEightTransposed(dst, _o.A + (nint)pc * _o.Lda + r0, _o.Lda, kc);
+                else PackEightRows(dst, _o.A + (nint)r0 * _o.Lda + pc, _o.Lda, kc);
+                continue;
+            }
             if (!_o.TransposeA)
             {
                 // op(A)[i, p] = A[i, p]: the panel's rows are contiguous pieces of rows of A.
@@ -751,6 +761,48 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
                 }
             }
         }
+    }
+
+    /// <summary>Packs eight columns of A [kc rows, stride lda] from <paramref name="src"/>: step p is src[p·lda … +8].</summary>
+    private static void PackEightTransposed(float* dst, float* src, nint lda, int kc)
+    {
+        for (int p = 0; p < kc; p++, src += lda, dst += 8) Vector256.Store(Vector256.Load(src), dst);
+    }
+
+    /// <summary>
+    /// Packs eight rows of A (row r at src + r·lda, kc values each): step p holds the eight rows' p-th values.
+    /// Eight steps at a time by an in-register 8×8 transpose; the last kc mod 8 steps one value at a time.
+    /// </summary>
+    private static void PackEightRows(float* dst, float* src, nint lda, int kc)
+    {
+        int p = 0;
+        for (; p + 8 <= kc; p += 8, dst += 64)
+        {
+            float* s = src + p;
+            Vector256<float> r0 = Avx.LoadVector256(s), r1 = Avx.LoadVector256(s + lda);
+            Vector256<float> r2 = Avx.LoadVector256(s + 2 * lda), r3 = Avx.LoadVector256(s + 3 * lda);
+            Vector256<float> r4 = Avx.LoadVector256(s + 4 * lda), r5 = Avx.LoadVector256(s + 5 * lda);
+            Vector256<float> r6 = Avx.LoadVector256(s + 6 * lda), r7 = Avx.LoadVector256(s + 7 * lda);
+            // pairs of rows interleaved, then quadruples, then the 128-bit halves exchanged
+            Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
+            Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+            Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
+            Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+            Vector256<float> q0 = Avx.Shuffle(t0, t2, 0x44), q1 = Avx.Shuffle(t0, t2, 0xEE);
+            Vector256<float> q2 = Avx.Shuffle(t1, t3, 0x44), q3 = Avx.Shuffle(t1, t3, 0xEE);
+            Vector256<float> q4 = Avx.Shuffle(t4, t6, 0x44), q5 = Avx.Shuffle(t4, t6, 0xEE);
+            Vector256<float> q6 = Avx.Shuffle(t5, t7, 0x44), q7 = Avx.Shuffle(t5, t7, 0xEE);
+            Avx.Store(dst, Avx.Permute2x128(q0, q4, 0x20));
+            Avx.Store(dst + 8, Avx.Permute2x128(q1, q5, 0x20));
+            Avx.Store(dst + 16, Avx.Permute2x128(q2, q6, 0x20));
+            Avx.Store(dst + 24, Avx.Permute2x128(q3, q7, 0x20));
+            Avx.Store(dst + 32, Avx.Permute2x128(q0, q4, 0x31));
+            Avx.Store(dst + 40, Avx.Permute2x128(q1, q5, 0x31));
+            Avx.Store(dst + 48, Avx.Permute2x128(q2, q6, 0x31));
+            Avx.Store(dst + 56, Avx.Permute2x128(q3, q7, 0x31));
+        }
+        for (; p < kc; p++, dst += 8)
+            for (int r = 0; r < 8; r++) dst[r] = src[r * lda + p];
     }
 
     /// <summary>One work item: a row block of C times a chunk of the shared packed op(B) block.</summary>
