@@ -686,6 +686,8 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
                 float* src = _o.B + (nint)j0 * _o.Ldb + pc;
                 nint ldb = _o.Ldb;
                 int j = 0;
+                if (Avx.IsSupported)
+                    for (; j + 8 <= width; j += 8, src += 8 * ldb) PackEightRows(dst + j, nr, src, ldb, kc);
                 for (; j + 4 <= width; j += 4, src += 4 * ldb)
                 {
                     float* d = dst + j;
@@ -728,7 +730,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
                 // A full panel of eight rows: each packed step is one 256-bit vector (a copy when A is transposed,
                 // an 8×8 transpose per eight steps when not), the same values the scalar loops below write.
                 if (_o.TransposeA) PackEightTransposed(dst, _o.A + (nint)pc * _o.Lda + r0, _o.Lda, kc);
-                else PackEightRows(dst, _o.A + (nint)r0 * _o.Lda + pc, _o.Lda, kc);
+                else PackEightRows(dst, 8, _o.A + (nint)r0 * _o.Lda + pc, _o.Lda, kc);
                 continue;
             }
             if (!_o.TransposeA)
@@ -770,13 +772,15 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     }
 
     /// <summary>
-    /// Packs eight rows of A (row r at src + r·lda, kc values each): step p holds the eight rows' p-th values.
-    /// Eight steps at a time by an in-register 8×8 transpose; the last kc mod 8 steps one value at a time.
+    /// Transposes eight source rows (row r at src + r·lda, kc values each) into kc destination steps of eight values
+    /// (step p at dst + p·dstStride holds the rows' p-th values): an A panel (stride 8), or eight columns of a B
+    /// panel from transposed B (stride NR). Eight steps at a time by an in-register 8×8 transpose; the last kc mod 8
+    /// steps one value at a time.
     /// </summary>
-    private static void PackEightRows(float* dst, float* src, nint lda, int kc)
+    private static void PackEightRows(float* dst, nint dstStride, float* src, nint lda, int kc)
     {
         int p = 0;
-        for (; p + 8 <= kc; p += 8, dst += 64)
+        for (; p + 8 <= kc; p += 8, dst += 8 * dstStride)
         {
             float* s = src + p;
             Vector256<float> r0 = Avx.LoadVector256(s), r1 = Avx.LoadVector256(s + lda);
@@ -793,15 +797,15 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
             Vector256<float> q4 = Avx.Shuffle(t4, t6, 0x44), q5 = Avx.Shuffle(t4, t6, 0xEE);
             Vector256<float> q6 = Avx.Shuffle(t5, t7, 0x44), q7 = Avx.Shuffle(t5, t7, 0xEE);
             Avx.Store(dst, Avx.Permute2x128(q0, q4, 0x20));
-            Avx.Store(dst + 8, Avx.Permute2x128(q1, q5, 0x20));
-            Avx.Store(dst + 16, Avx.Permute2x128(q2, q6, 0x20));
-            Avx.Store(dst + 24, Avx.Permute2x128(q3, q7, 0x20));
-            Avx.Store(dst + 32, Avx.Permute2x128(q0, q4, 0x31));
-            Avx.Store(dst + 40, Avx.Permute2x128(q1, q5, 0x31));
-            Avx.Store(dst + 48, Avx.Permute2x128(q2, q6, 0x31));
-            Avx.Store(dst + 56, Avx.Permute2x128(q3, q7, 0x31));
+            Avx.Store(dst + dstStride, Avx.Permute2x128(q1, q5, 0x20));
+            Avx.Store(dst + 2 * dstStride, Avx.Permute2x128(q2, q6, 0x20));
+            Avx.Store(dst + 3 * dstStride, Avx.Permute2x128(q3, q7, 0x20));
+            Avx.Store(dst + 4 * dstStride, Avx.Permute2x128(q0, q4, 0x31));
+            Avx.Store(dst + 5 * dstStride, Avx.Permute2x128(q1, q5, 0x31));
+            Avx.Store(dst + 6 * dstStride, Avx.Permute2x128(q2, q6, 0x31));
+            Avx.Store(dst + 7 * dstStride, Avx.Permute2x128(q3, q7, 0x31));
         }
-        for (; p < kc; p++, dst += 8)
+        for (; p < kc; p++, dst += dstStride)
             for (int r = 0; r < 8; r++) dst[r] = src[r * lda + p];
     }
 
