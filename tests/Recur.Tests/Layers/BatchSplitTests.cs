@@ -47,6 +47,26 @@ public class BatchSplitTests
         Assert.Equal(1, AtThreads(1, () => RecurrentLayerKernel<float, LstmCell>.CellParts(128, 1024)));
     }
 
+    [Fact]
+    public void BiasGradientSumsSplitByColumnsGiveTheBitsOfOneThread()
+    {
+        // [600, 2000] gate gradients: over the split threshold, so three threads sum column ranges.
+        const int R = 600, W = 2000;
+        Assert.True(R * W >= RecurrentLayerKernel<float, LstmCell>.MinBiasGradientsToSplit);
+        var random = new Recur.Randomness.RecurRandom(4);
+        float[] dGates = Enumerable.Range(0, R * W).Select(_ => (float)random.Uniform(-1, 1)).ToArray();
+        float[] start = Enumerable.Range(0, W).Select(_ => (float)random.Uniform(-1, 1)).ToArray();
+        float[] serial = (float[])start.Clone();
+        Recur.Tensors.Rows.AddColumnSums<float>(dGates, serial);
+        foreach (int threads in new[] { 1, 3 })
+        {
+            float[] sums = (float[])start.Clone(), also = (float[])start.Clone();
+            AtThreads(threads, () => { RecurrentLayerKernel<float, LstmCell>.AddBiasGradients(dGates, W, sums, also); return 0; });
+            Assert.Equal(serial, sums);
+            Assert.Equal(serial, also);
+        }
+    }
+
     [Fact] public void SplitLayerNormLstmWithMasksMatchesFiniteDifferences() => CheckFiniteDifferences<LstmCell>();
     [Fact] public void SplitLayerNormGruWithMasksMatchesFiniteDifferences() => CheckFiniteDifferences<GruCell>();
 

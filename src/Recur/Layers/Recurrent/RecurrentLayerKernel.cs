@@ -470,8 +470,12 @@ public static class RecurrentLayerKernel<T, TCell>
         // dW_ih += dXGatesᵀ·x: [G·H, T·B]·[T·B, I];  dW_hh += dHGatesᵀ·h_{0..T−1}: [G·H, T·B]·[T·B, H]
         Gemm.Multiply<T>(true, false, GH, I, rows, dXRaw, cache.Input.Span, grads.InputWeights, accumulate: true);
         Gemm.Multiply<T>(true, false, GH, H, rows, dHRaw, cache.RecurrentInput.Span, grads.RecurrentWeights, accumulate: true);
-        Rows.AddColumnSums<T>(dXGates, grads.InputBias);
-        Rows.AddColumnSums<T>(dHGates, grads.RecurrentBias);
+        if (ReferenceEquals(dXGates, dHGates)) AddBiasGradients(dXGates, GH, grads.InputBias, grads.RecurrentBias);
+        else
+        {
+            AddBiasGradients(dXGates, GH, grads.InputBias, null);
+            AddBiasGradients(dHGates, GH, grads.RecurrentBias, null);
+        }
         // dx += dXGates·W_ih: [T·B, G·H]·[G·H, I]  (input dropout: ⊙ the mask of each sequence)
         if (!dx.IsEmpty)
         {
@@ -543,6 +547,32 @@ public static class RecurrentLayerKernel<T, TCell>
         long weightBytes = (long)TCell.GateCount * hidden * hidden * Unsafe.SizeOf<T>();
         if (weightBytes > BatchSplitWeightBytes) return 1;
         return Math.Max(1, Math.Min(Engine.AvailableThreads, batch / MinRowsPerPart));
+    }
+
+    /// <summary>Fewest gate gradients (T·B·G·H) whose bias sums are split over threads by columns.</summary>
+    internal const int MinBiasGradientsToSplit = 1 << 20;
+
+    /// <summary>
+    /// sums[j] (and also[j], when given) += Σ_r dGates[r, j] over the rows of dGates [R, width], rows added in order.
+    /// One pass feeds both biases of a cell whose two gate gradients are the same (LSTM, RNN). Large ones are split
+    /// by column ranges over the threads: each column is still summed over the rows in order, so the bits do not
+    /// depend on the split.
+    /// </summary>
+    internal static void AddBiasGradients(T[] dGates, int width, T[] sums, T[]? also)
+    {
+        int parts = dGates.Length < MinBiasGradientsToSplit ? 1 : Math.Max(1, Math.Min(Engine.AvailableThreads, width / 64));
+        Engine.Run(parts, p =>
+        {
+            int c0 = (int)((long)p * width / parts), c1 = (int)((long)(p + 1) * width / parts), n = c1 - c0;
+            var into = sums.AsSpan(c0, n);
+            var into2 = also is null ? default : also.AsSpan(c0, n);
+            for (int start = 0; start < dGates.Length; start += width)
+            {
+                var row = dGates.AsSpan(start + c0, n);
+                TensorPrimitives.Add(into, row, into);
+                if (also is not null) TensorPrimitives.Add(into2, row, into2);
+            }
+        });
     }
 
     /// <summary>Fewest cell units (B·H) per step worth splitting over threads: about 10 µs of one core's work.</summary>
