@@ -45,6 +45,45 @@ public class BatchSplitTests
         Assert.Equal(1, AtThreads(3, () => RecurrentLayerKernel<float, LstmCell>.CellParts(3, 1024)));
         Assert.Equal(1, AtThreads(3, () => RecurrentLayerKernel<float, LstmCell>.CellParts(8, 256)));
         Assert.Equal(1, AtThreads(1, () => RecurrentLayerKernel<float, LstmCell>.CellParts(128, 1024)));
+        // The input is projected step by step for config b's layers (32 rows a part), not for config a's tiny
+        // per-step product nor for config d's 16 MiB W_ih; never for double.
+        Assert.True(RecurrentLayerKernel<float, LstmCell>.ProjectsInputPerStep(32, 256, 32));
+        Assert.True(RecurrentLayerKernel<float, LstmCell>.ProjectsInputPerStep(256, 256, 32));
+        Assert.False(RecurrentLayerKernel<float, LstmCell>.ProjectsInputPerStep(8, 64, 16));
+        Assert.False(RecurrentLayerKernel<float, LstmCell>.ProjectsInputPerStep(1024, 1024, 128));
+        Assert.False(RecurrentLayerKernel<double, LstmCell>.ProjectsInputPerStep(256, 256, 32));
+    }
+
+    // The input projection one step at a time inside the loop (chosen for a small W_ih and a large enough per-step
+    // product) against the product over all steps before it: same outputs, states and gradients, bit for bit,
+    // split or not.
+    [Fact] public void LstmPerStepInputProjectionGivesTheBitsOfTheAllStepsProduct() => CheckInputProjectionPaths<LstmCell>();
+    [Fact] public void GruPerStepInputProjectionGivesTheBitsOfTheAllStepsProduct() => CheckInputProjectionPaths<GruCell>();
+    [Fact] public void RnnPerStepInputProjectionGivesTheBitsOfTheAllStepsProduct() => CheckInputProjectionPaths<RnnCell>();
+
+    private static void CheckInputProjectionPaths<TCell>() where TCell : IRecurrentCell
+    {
+        var h = Harness<float, TCell>(layerNorm: false, Hidden);
+        try
+        {
+            foreach (int threads in new[] { 1, Threads })
+            {
+                RecurrentLayerKernel<float, TCell>.InputProjectionPerStep = false;
+                var (allForward, allGradients) = Run(h, threads);
+                RecurrentLayerKernel<float, TCell>.InputProjectionPerStep = true;
+                var (stepForward, stepGradients) = Run(h, threads);
+                Assert.Equal(allForward.Output.ToArray(), stepForward.Output.ToArray());
+                Assert.Equal(allForward.FinalHidden, stepForward.FinalHidden);
+                Assert.Equal(allForward.FinalCell, stepForward.FinalCell);
+                for (int i = 0; i < allGradients.Count; i++)
+                    Assert.True(allGradients[i].Grad.AsSpan().SequenceEqual(stepGradients[i].Grad),
+                        $"{TCell.DisplayName} d/d{allGradients[i].Name} differs between the input projection paths at {threads} thread(s)");
+            }
+        }
+        finally
+        {
+            RecurrentLayerKernel<float, TCell>.InputProjectionPerStep = null;
+        }
     }
 
     [Fact]

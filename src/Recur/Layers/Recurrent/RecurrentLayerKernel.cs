@@ -159,10 +159,15 @@ public static class RecurrentLayerKernel<T, TCell>
         if (!h0.IsEmpty) h0.CopyTo(cache.Hs);
         if (TCell.HasCellState && !c0.IsEmpty) c0.CopyTo(cache.Cs);
 
-        // xGates = x·W_ihᵀ for all steps at once: [T·B, G·H]; the cell adds b_ih as it reads them (layer norm:
-        // xGates = LN_ih(x·W_ihᵀ) + b_ih here, and the cell adds nothing)
-        var xGates = Workspace.AllocateUninitialized<T>(steps * batch * GH); // the GEMM overwrites it
-        Gemm.Multiply<T>(false, true, steps * batch, GH, I, x.Span, w.InputWeights, xGates, accumulate: false);
+        // xGates = x·W_ihᵀ: [T·B, G·H] for all steps at once, or [B, G·H] for one step at a time inside the loop with
+        // W_ihᵀ packed once (see ProjectsInputPerStep). The cell adds b_ih as it reads them (layer norm: xGates =
+        // LN_ih(x·W_ihᵀ) + b_ih here, and the cell adds nothing).
+        int parts = BatchParts(batch, H);
+        var packedInput = steps > 1 && ln is null && ProjectsInputPerStep(I, H, batch / parts) ? PackInput(w) : null;
+        var xGates = Workspace.AllocateUninitialized<T>((packedInput is null ? steps : 1) * batch * GH); // GEMMs overwrite it
+        if (packedInput is null) Gemm.Multiply<T>(false, true, steps * batch, GH, I, x.Span, w.InputWeights, xGates, accumulate: false);
+        // Offset of step t, row b in xGates.
+        int XGatesAt(int t, int b) => ((packedInput is null ? t * batch : 0) + b) * GH;
         ReadOnlySpan<T> CellInputBias() => ln is null ? w.InputBias : [];
         if (ln is not null)
         {
@@ -199,7 +204,7 @@ public static class RecurrentLayerKernel<T, TCell>
         void StepCell(int t, int b0, int rows)
         {
             int at = t * BH + b0 * H, count = rows * H;
-            TCell.Forward<T>(rows, H, xGates.AsSpan((t * batch + b0) * GH, rows * GH), CellInputBias(), hGates.AsSpan(b0 * GH, rows * GH),
+            TCell.Forward<T>(rows, H, xGates.AsSpan(XGatesAt(t, b0), rows * GH), CellInputBias(), hGates.AsSpan(b0 * GH, rows * GH),
                 cache.Hs.AsSpan(at, count), CellRows(cache.Cs, at, count),
                 cache.Saved.AsSpan((keepForBackward ? t * savedStep : 0) + b0 * S * H, rows * S * H),
                 cache.Hs.AsSpan(at + BH, count), CellRows(cache.Cs, at + BH, count));
@@ -207,7 +212,7 @@ public static class RecurrentLayerKernel<T, TCell>
         // Unsplit batch (a W_hh too large for the batch split, whose product splits its columns over the threads
         // instead): the cell's rows are split over the threads, one phase per step. Each row is computed alone, so
         // the bits do not depend on the split.
-        int parts = BatchParts(batch, H), cellParts = parts == 1 ? CellParts(batch, H) : 1, cellStep = 0;
+        int cellParts = parts == 1 ? CellParts(batch, H) : 1, cellStep = 0;
         Action<int> cellPart = p => StepCell(cellStep, PartStart(p, cellParts, batch), PartStart(p + 1, cellParts, batch) - PartStart(p, cellParts, batch));
 
         // The time loop over rows [r0, r0 + n) of the batch: sequences are independent, so each part runs every
@@ -237,7 +242,9 @@ public static class RecurrentLayerKernel<T, TCell>
                     RowLayerNorm<T>.Forward(n, GH, hGatesRows, ln.RecurrentGain, ln.RecurrentBias, w.RecurrentBias, hGatesRows,
                         cache.HNorm.AsSpan((t * batch + r0) * GH, nGH), cache.HRstd.AsSpan(t * batch + r0, n));
                 }
-                var xGatesRows = xGates.AsSpan((t * batch + r0) * GH, nGH);
+                var xGatesRows = xGates.AsSpan(XGatesAt(t, r0), nGH);
+                if (packedInput is not null)
+                    RecurrentProduct(packedInput, n, GH, I, x.Span.Slice((t * batch + r0) * I, n * I), [], xGatesRows, accumulate: false);
                 var saved = cache.Saved.AsSpan((keepForBackward ? t * savedStep : 0) + r0 * S * H, n * S * H);
                 var hNext = cache.Hs.AsSpan((t + 1) * BH + rowH, nH);
                 if (lnCell)
@@ -280,6 +287,7 @@ public static class RecurrentLayerKernel<T, TCell>
         Workspace.Release(hGates);
         Workspace.Release(recurrentTransposed);
         ReleasePacked(packedRecurrent);
+        ReleasePacked(packedInput);
         return cache;
     }
 
@@ -508,7 +516,45 @@ public static class RecurrentLayerKernel<T, TCell>
         return packed;
     }
 
-    /// <summary>Gives back what <see cref="PackRecurrent"/> packed (uncounting it); nothing for null.</summary>
+    /// <summary>
+    /// Largest W_ih (bytes) whose input projection may run one step at a time inside the time loop instead of as
+    /// one product over all steps before it: each part's [n, I]·W_ihᵀ lands in a [B, G·H] buffer that stays in cache
+    /// for the cell, where the all-steps product writes [T·B, G·H] to memory and the loop reads it back (26 MB per
+    /// layer of config b; its inference got 11% faster). A larger W_ih would be read once per step by every thread.
+    /// </summary>
+    internal const long PerStepInputWeightBytes = 4L << 20;
+
+    /// <summary>
+    /// Fewest flops of one part's per-step input product (2·n·I·G·H) worth a call of their own each step: config a's
+    /// [16, 8]·[8, 256] made its training step 12% slower than the all-steps product.
+    /// </summary>
+    internal const double MinStepInputFlops = 1e6;
+
+    /// <summary>Tests force one input-projection path (null: chosen by shape); both give the same bits.</summary>
+    internal static bool? InputProjectionPerStep;
+
+    /// <summary>
+    /// Whether the forward pass projects the input step by step (float32; see <see cref="PerStepInputWeightBytes"/>
+    /// and <see cref="MinStepInputFlops"/>). Both paths give the same bits: every element is the same chain of
+    /// multiply-adds over the same K blocks of I.
+    /// </summary>
+    internal static bool ProjectsInputPerStep(int input, int hidden, int rowsPerPart)
+    {
+        if (typeof(T) != typeof(float)) return false;
+        if (InputProjectionPerStep is { } forced) return forced;
+        long gates = (long)TCell.GateCount * hidden;
+        return gates * input * Unsafe.SizeOf<T>() <= PerStepInputWeightBytes && 2.0 * rowsPerPart * input * gates >= MinStepInputFlops;
+    }
+
+    /// <summary>W_ihᵀ: [I, G·H] packed for the per-step input projection (float32), counted in the workspace.</summary>
+    private static PackedMatrix PackInput(RecurrentLayerWeights<T> w)
+    {
+        var packed = GemmSimd.PackB(true, w.InputSize, TCell.GateCount * w.HiddenSize, MemoryMarshal.Cast<T, float>(w.InputWeights.AsSpan()), w.InputSize);
+        Workspace.Count<float>(packed.Length);
+        return packed;
+    }
+
+    /// <summary>Gives back what <see cref="PackRecurrent"/> or <see cref="PackInput"/> packed (uncounting it); nothing for null.</summary>
     private static void ReleasePacked(PackedMatrix? packed)
     {
         if (packed is null) return;
