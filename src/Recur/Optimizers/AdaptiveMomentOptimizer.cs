@@ -1,3 +1,4 @@
+using System.Numerics;
 using Recur.Autograd;
 
 namespace Recur.Optimizers;
@@ -74,7 +75,34 @@ public abstract class AdaptiveMomentOptimizer : Optimizer
         float eps = (float)Epsilon;
         float[] m = _expAvg[index], v = _expAvgSq[index];
         float[]? vMax = _maxExpAvgSq?[index];
-        for (int i = 0; i < value.Length; i++)
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            // The scalar loop's operations, in its order, on whole vectors (no fused multiply-adds in either), so
+            // every element gets the same bits; a large model's update is a pass over memory instead of a scalar
+            // loop with a square root and two divisions per element.
+            Vector<float> decay = new(_decayFactor), l2 = new(_l2), b1 = new(beta1), c1 = new(oneMinusBeta1);
+            Vector<float> b2 = new(beta2), c2 = new(oneMinusBeta2), correction = new(_sqrtBiasCorrection2), epsilon = new(eps);
+            Vector<float> momentCoefficient = new(_momentCoefficient), gradCoefficient = new(_gradCoefficient);
+            for (int w = Vector<float>.Count; i + w <= value.Length; i += w)
+            {
+                var theta = new Vector<float>(value[i..]) * decay;
+                var g = new Vector<float>(grad[i..]) + l2 * theta;
+                var mi = b1 * new Vector<float>(m, i) + c1 * g;
+                var vi = b2 * new Vector<float>(v, i) + c2 * g * g;
+                mi.CopyTo(m, i);
+                vi.CopyTo(v, i);
+                var second = vi;
+                if (vMax is not null)
+                {
+                    second = Vector.Max(new Vector<float>(vMax, i), vi);
+                    second.CopyTo(vMax, i);
+                }
+                var denom = Vector.SquareRoot(second) / correction + epsilon;
+                (theta - momentCoefficient * (mi / denom) - gradCoefficient * (g / denom)).CopyTo(value[i..]);
+            }
+        }
+        for (; i < value.Length; i++)
         {
             float theta = value[i] * _decayFactor;
             float g = grad[i] + _l2 * theta;

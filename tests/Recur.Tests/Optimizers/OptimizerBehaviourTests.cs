@@ -33,6 +33,38 @@ public class OptimizerBehaviourTests
     }
 
     [Theory]
+    [InlineData("adam")]
+    [InlineData("adamw")]
+    [InlineData("nadam")]
+    public void VectorUpdatesGiveTheBitsOfTheScalarLoop(string name)
+    {
+        // One parameter of 37 values (whole vectors, then a scalar tail) against 37 parameters of one value each
+        // (the scalar loop only): after three steps every value must have the same bits.
+        const int n = 37;
+        var random = new Recur.Randomness.RecurRandom(17);
+        double[] theta = Enumerable.Range(0, n).Select(_ => random.Uniform(-2, 2)).ToArray();
+        double[][] grads = Enumerable.Range(0, 3).Select(_ => Enumerable.Range(0, n).Select(_ => random.Uniform(-1, 1)).ToArray()).ToArray();
+        Parameter whole = NewParameter("whole", theta);
+        Parameter[] singles = Enumerable.Range(0, n).Select(k => NewParameter($"w{k}", theta[k])).ToArray();
+        Optimizer vectorised = Create(name, [whole]), scalar = Create(name, singles);
+        foreach (double[] g in grads)
+        {
+            SetGrad(whole, g);
+            for (int k = 0; k < n; k++) SetGrad(singles[k], [g[k]]);
+            vectorised.Step();
+            scalar.Step();
+        }
+        var wholeState = vectorised.ExportState().Buffers;
+        var singleStates = scalar.ExportState().Buffers;
+        for (int k = 0; k < n; k++)
+        {
+            Assert.Equal(BitConverter.SingleToInt32Bits(singles[k].Value.Data[0]), BitConverter.SingleToInt32Bits(whole.Value.Data[k]));
+            foreach (var (key, buffer) in wholeState) // the moments (and AMSGrad's maximum) too
+                Assert.Equal(BitConverter.SingleToInt32Bits(singleStates[$"w{k}" + key["whole".Length..]][0]), BitConverter.SingleToInt32Bits(buffer[k]));
+        }
+    }
+
+    [Theory]
     [MemberData(nameof(Names))]
     public void ParametersWithoutGradientAreSkipped(string name)
     {
