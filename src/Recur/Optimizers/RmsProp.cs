@@ -1,3 +1,4 @@
+using System.Numerics;
 using Recur.Autograd;
 
 namespace Recur.Optimizers;
@@ -54,7 +55,34 @@ public sealed class RmsProp : Optimizer
         float[] v = _squareAvg[index];
         float[]? buf = _momentumBuffer?[index];
         float[]? gAvg = _gradAvg?[index];
-        for (int i = 0; i < value.Length; i++)
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            // The scalar loop's operations, in its order, on whole vectors: the same bits (as Adam's update).
+            Vector<float> rate = new(lr), decay = new(wd), epsilon = new(eps), a = new(alpha), c = new(oneMinusAlpha), momentum = new(mu);
+            for (int w = Vector<float>.Count; i + w <= value.Length; i += w)
+            {
+                var theta = new Vector<float>(value[i..]);
+                var g = new Vector<float>(grad[i..]) + decay * theta;
+                var vi = a * new Vector<float>(v, i) + c * g * g;
+                vi.CopyTo(v, i);
+                var variance = vi;
+                if (gAvg is not null)
+                {
+                    var mean = a * new Vector<float>(gAvg, i) + c * g;
+                    mean.CopyTo(gAvg, i);
+                    variance -= mean * mean;
+                }
+                var scaled = g / (Vector.SquareRoot(variance) + epsilon);
+                if (buf is not null)
+                {
+                    scaled = momentum * new Vector<float>(buf, i) + scaled;
+                    scaled.CopyTo(buf, i);
+                }
+                (theta - rate * scaled).CopyTo(value[i..]);
+            }
+        }
+        for (; i < value.Length; i++)
         {
             float g = grad[i] + wd * value[i];
             v[i] = alpha * v[i] + oneMinusAlpha * g * g;

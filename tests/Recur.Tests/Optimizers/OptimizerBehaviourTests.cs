@@ -33,6 +33,7 @@ public class OptimizerBehaviourTests
     }
 
     [Theory]
+    [InlineData("rmsprop")]
     [InlineData("adam")]
     [InlineData("adamw")]
     [InlineData("nadam")]
