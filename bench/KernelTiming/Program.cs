@@ -9,7 +9,8 @@ using Recur.Tensors;
 // Training step (forward, linear head on the last state, MSE, backward, Adam) and forward-only timing of the
 // issue's configurations, median of `reps` after warm-up, with the managed bytes allocated per step (a GC counter
 // delta), the collections per step by generation and the engine's workspace peak (its own count of the activation
-// bytes it holds). Usage: [threads=2] [configs=abcd] [reps=10]
+// bytes it holds). Usage: [threads=2] [configs=abcd] [reps=10]; configs s, g, p, l, w, o and r time single kernels
+// (streaming, GEMM, per-step packed products, the LSTM cell, weight-gradient shapes, an Adam step, single-row products).
 // Config n is b with layer norm, recurrent dropout 0.25 and zoneout 0.1 (masks drawn each training step), so the
 // options' overhead over b is visible.
 int threads = args.Length > 0 ? int.Parse(args[0]) : 2;
@@ -47,8 +48,8 @@ if (configs.Contains('g'))
     foreach (var (m, n, k) in new[] { (2048, 2048, 2048), (1024, 1024, 1024), (3200, 4096, 1024), (6400, 1024, 256) })
     {
         var rng = new Random(3);
-        var a = Enumerable.Range(0, m * k).Select(_ => (float)rng.NextDouble()).ToArray();
-        var b = Enumerable.Range(0, k * n).Select(_ => (float)rng.NextDouble()).ToArray();
+        var a = RandomFloats(rng, m * k);
+        var b = RandomFloats(rng, k * n);
         var c = new float[m * n];
         foreach (bool transposeB in new[] { false, true })
         {
@@ -71,8 +72,8 @@ if (configs.Contains('p'))
     foreach (var (m, n, k) in new[] { (32, 1024, 256), (64, 512, 256), (64, 1024, 256), (32, 2048, 512), (64, 1024, 512) })
     {
         var rng = new Random(3);
-        var a = Enumerable.Range(0, m * k).Select(_ => (float)rng.NextDouble()).ToArray();
-        var b = Enumerable.Range(0, k * n).Select(_ => (float)rng.NextDouble()).ToArray();
+        var a = RandomFloats(rng, m * k);
+        var b = RandomFloats(rng, k * n);
         var c = new float[m * n];
         var packed = GemmSimd.PackB(false, k, n, b, n);
         for (int i = 0; i < 2000; i++) GemmSimd.MultiplyPacked(m, a, k, packed, c, n, true);
@@ -105,8 +106,8 @@ if (configs.Contains('w'))
     foreach (var (m, n, k) in new[] { (256, 8, 1600), (8, 256, 1600), (256, 64, 1600), (256, 16, 1600) })
     {
         var rng = new Random(3);
-        var a = Enumerable.Range(0, m * k).Select(_ => (float)rng.NextDouble()).ToArray();
-        var b = Enumerable.Range(0, k * n).Select(_ => (float)rng.NextDouble()).ToArray();
+        var a = RandomFloats(rng, m * k);
+        var b = RandomFloats(rng, k * n);
         var c = new float[m * n];
         for (int i = 0; i < 2000; i++) GemmSimd.Multiply(true, false, m, n, k, a, m, b, n, c, n, true);
         var sw = Stopwatch.StartNew();
@@ -137,8 +138,8 @@ if (configs.Contains('r'))
     foreach (var (n, k) in new[] { (512, 8), (512, 128), (64, 128), (128, 128), (256, 128), (1024, 128), (2048, 128), (4096, 128) })
     {
         var rng = new Random(3);
-        var a = Enumerable.Range(0, k).Select(_ => (float)rng.NextDouble()).ToArray();
-        var b = Enumerable.Range(0, n * k).Select(_ => (float)rng.NextDouble()).ToArray();
+        var a = RandomFloats(rng, k);
+        var b = RandomFloats(rng, n * k);
         var c = new float[n];
         for (int i = 0; i < 20000; i++) GemmSimd.Multiply(false, true, 1, n, k, a, k, b, k, c, n, false);
         var sw = Stopwatch.StartNew();
@@ -220,3 +221,5 @@ foreach (char key in configs.Where(all.ContainsKey))
             $"  alloc {allocatedMiB,8:F2} MiB/step  GC0/1/2 {collections} per step  workspace peak {meter.Peak / (1024.0 * 1024.0):F1} MiB");
     }
 }
+
+static float[] RandomFloats(Random rng, int n) => Enumerable.Range(0, n).Select(_ => (float)rng.NextDouble()).ToArray();

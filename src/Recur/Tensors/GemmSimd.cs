@@ -24,7 +24,8 @@ internal enum GemmIsa
 /// panels of NR = 2 vectors, contiguous over K), M in row blocks of at most <see cref="MC"/> (op(A)[MC, KC] is
 /// packed into row panels of MR rows, <see cref="IFloatVector{TSelf}.MicroRows"/>); then one micro-kernel computes
 /// an [MR, NR] tile of C in registers. Transposes are resolved entirely while packing, and edge panels are
-/// zero-padded, so the micro-kernel has a single code path. Four partitions of the work, chosen by shape only:
+/// zero-padded, so the micro-kernel has a single code path. Four partitions of the work, chosen by shape only
+/// (a narrow C, 2 ≤ N ≤ NR/2 with M ≥ 2·NR, is first turned into its transpose, which takes one of them):
 /// M = 1 (streaming): no packing, op(B) read once, items are column chunks;
 /// M ≤ MC (per-step recurrent products): items are column chunks that pack their own panels, one parallel phase;
 /// at least two row blocks per thread: each thread owns fixed row blocks and packs op(B) itself, one phase;

@@ -44,28 +44,34 @@ public readonly struct GruCell : IRecurrentCell
         where T : struct, IFloatingPointIeee754<T>
     {
         int H = hidden, gateWidth = 3 * H;
-        var biased = xBias.IsEmpty ? [] : new T[gateWidth]; // a row of xGates + xBias
         for (int b = 0; b < batch; b++)
         {
-            ReadOnlySpan<T> xg = xGates.Slice(b * gateWidth, gateWidth);
+            var xg = xGates.Slice(b * gateWidth, gateWidth);
             var hg = hGates.Slice(b * gateWidth, gateWidth);
             var act = saved.Slice(b * 4 * H, 4 * H);
-            if (!xBias.IsEmpty)
-            {
-                TensorPrimitives.Add(xg, xBias[..gateWidth], biased);
-                xg = biased;
-            }
             var rz = act[..(2 * H)];
             var r = act.Slice(ResetGate * H, H);
             var z = act.Slice(UpdateGate * H, H);
             var n = act.Slice(NewGate * H, H);
             var hn = act.Slice(RecurrentNew * H, H);
-            // r, z = σ(x_rz + h_rz)
-            TensorPrimitives.Add(xg[..(2 * H)], hg[..(2 * H)], rz);
+            // r, z = σ((x_rz + b_rz) + h_rz), the input bias (when given) added first, in the slots themselves
+            ReadOnlySpan<T> xrz = xg[..(2 * H)];
+            if (!xBias.IsEmpty)
+            {
+                TensorPrimitives.Add(xrz, xBias[..(2 * H)], rz);
+                xrz = rz;
+            }
+            TensorPrimitives.Add(xrz, hg[..(2 * H)], rz);
             Elementwise.Sigmoid<T>(rz, rz);
-            // n = tanh(x_n + r ⊙ h_n)
+            // n = tanh((x_n + b_n) + r ⊙ h_n)
+            ReadOnlySpan<T> xn = xg.Slice(NewGate * H, H);
+            if (!xBias.IsEmpty)
+            {
+                TensorPrimitives.Add(xn, xBias.Slice(NewGate * H, H), n);
+                xn = n;
+            }
             hg.Slice(NewGate * H, H).CopyTo(hn);
-            TensorPrimitives.FusedMultiplyAdd(r, hn, xg.Slice(NewGate * H, H), n);
+            TensorPrimitives.FusedMultiplyAdd(r, hn, xn, n);
             Elementwise.Tanh<T>(n, n);
             // h = n + z ⊙ (h_prev − n)
             var hRow = h.Slice(b * H, H);

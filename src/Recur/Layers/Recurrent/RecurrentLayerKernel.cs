@@ -168,7 +168,7 @@ public static class RecurrentLayerKernel<T, TCell>
         if (packedInput is null) Gemm.Multiply<T>(false, true, steps * batch, GH, I, x.Span, w.InputWeights, xGates, accumulate: false);
         // Offset of step t, row b in xGates.
         int XGatesAt(int t, int b) => ((packedInput is null ? t * batch : 0) + b) * GH;
-        ReadOnlySpan<T> CellInputBias() => ln is null ? w.InputBias : [];
+        var cellInputBias = ln is null ? w.InputBias : [];
         if (ln is not null)
         {
             (cache.XNorm, cache.XRstd) = (Workspace.Allocate<T>(xGates.Length), Workspace.Allocate<T>(steps * batch));
@@ -204,7 +204,7 @@ public static class RecurrentLayerKernel<T, TCell>
         void StepCell(int t, int b0, int rows)
         {
             int at = t * BH + b0 * H, count = rows * H;
-            TCell.Forward<T>(rows, H, xGates.AsSpan(XGatesAt(t, b0), rows * GH), CellInputBias(), hGates.AsSpan(b0 * GH, rows * GH),
+            TCell.Forward<T>(rows, H, xGates.AsSpan(XGatesAt(t, b0), rows * GH), cellInputBias, hGates.AsSpan(b0 * GH, rows * GH),
                 cache.Hs.AsSpan(at, count), CellRows(cache.Cs, at, count),
                 cache.Saved.AsSpan((keepForBackward ? t * savedStep : 0) + b0 * S * H, rows * S * H),
                 cache.Hs.AsSpan(at + BH, count), CellRows(cache.Cs, at + BH, count));
@@ -245,10 +245,10 @@ public static class RecurrentLayerKernel<T, TCell>
                 var xGatesRows = xGates.AsSpan(XGatesAt(t, r0), nGH);
                 if (packedInput is not null)
                     RecurrentProduct(packedInput, n, GH, I, x.Span.Slice((t * batch + r0) * I, n * I), [], xGatesRows, accumulate: false);
-                var saved = cache.Saved.AsSpan((keepForBackward ? t * savedStep : 0) + r0 * S * H, n * S * H);
                 var hNext = cache.Hs.AsSpan((t + 1) * BH + rowH, nH);
                 if (lnCell)
-                    LstmCell.ForwardLayerNorm<T>(n, H, xGatesRows, hGatesRows, CellRows(cache.Cs, t * BH + rowH, nH), saved,
+                    LstmCell.ForwardLayerNorm<T>(n, H, xGatesRows, hGatesRows, CellRows(cache.Cs, t * BH + rowH, nH),
+                        cache.Saved.AsSpan((keepForBackward ? t * savedStep : 0) + r0 * S * H, n * S * H),
                         hNext, CellRows(cache.Cs, (t + 1) * BH + rowH, nH),
                         ln!.CellGain, ln.CellBias, cache.CNorm.AsSpan(t * BH + rowH, nH), cache.CRstd.AsSpan(t * batch + r0, n));
                 else if (cellParts > 1)
