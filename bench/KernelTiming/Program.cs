@@ -10,7 +10,8 @@ using Recur.Tensors;
 // issue's configurations, median of `reps` after warm-up, with the managed bytes allocated per step (a GC counter
 // delta), the collections per step by generation and the engine's workspace peak (its own count of the activation
 // bytes it holds). Usage: [threads=2] [configs=abcd] [reps=10]; configs s, g, p, l, w, o and r time single kernels
-// (streaming, GEMM, per-step packed products, the LSTM cell, weight-gradient shapes, an Adam step, single-row products).
+// (streaming, GEMM, per-step packed products, the LSTM cell, weight-gradient shapes, an Adam step, single-row products)
+// and k (config a's layer alone: forward, backward and their products, at one thread and at `threads`, alternating).
 // Config n is b with layer norm, recurrent dropout 0.25 and zoneout 0.1 (masks drawn each training step), so the
 // options' overhead over b is visible.
 int threads = args.Length > 0 ? int.Parse(args[0]) : 2;
@@ -148,6 +149,41 @@ if (configs.Contains('r'))
     }
 }
 
+if (configs.Contains('k'))
+{
+    // Config a's layer alone (LSTM I8 H64, T50 B32): the forward pass, the backward pass, and the backward pass's
+    // weight-gradient products alone, so a training step's time can be split by phase.
+    const int I = 8, H = 64, T = 50, B = 32, G = 4;
+    var rng = new Random(3);
+    float[] Rand(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 0.4 - 0.2)).ToArray();
+    var w = new Recur.Layers.Recurrent.RecurrentLayerWeights<float>(G, I, H);
+    Rand(G * H * I).CopyTo(w.InputWeights, 0);
+    Rand(G * H * H).CopyTo(w.RecurrentWeights, 0);
+    var grads = w.ZerosLike();
+    var x = Rand(T * B * I);
+    var dOut = Rand(T * B * H);
+    var dXGates = Rand(T * B * G * H);
+    double Median(Action run)
+    {
+        var warmClock = Stopwatch.StartNew();
+        while (warmClock.ElapsedMilliseconds < 1000) run();
+        var times = Enumerable.Range(0, 200).Select(_ => { var sw = Stopwatch.StartNew(); run(); return sw.Elapsed.TotalMicroseconds; }).OrderBy(v => v).ToArray();
+        return times[times.Length / 2];
+    }
+    foreach (int t in new[] { 1, threads, 1, threads })
+    {
+        Engine.Threads = t;
+        double forward = Median(() => Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Forward(w, x, T, B, [], []).Release());
+        var cache = Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Forward(w, x, T, B, [], []);
+        double backward = Median(() => Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Backward(w, cache, dOut, [], [], grads, [], [], []));
+        double recurrentGrads = Median(() => Gemm.Multiply<float>(true, false, G * H, H, T * B, dXGates, cache.Hs, grads.RecurrentWeights, accumulate: true));
+        double inputGrads = Median(() => Gemm.Multiply<float>(true, false, G * H, I, T * B, dXGates, x, grads.InputWeights, accumulate: true));
+        double inputProduct = Median(() => Gemm.Multiply<float>(false, true, T * B, G * H, I, x, w.InputWeights, dXGates, accumulate: false));
+        cache.Release();
+        Console.WriteLine($"k layer LSTM I{I} H{H} T{T} B{B}, {t} thread(s): forward {forward:F1} µs (input product {inputProduct:F1})  backward {backward:F1} µs (dW_hh {recurrentGrads:F1}, dW_ih {inputGrads:F1})");
+    }
+}
+
 // 2000 warm-up steps, then 20000 timed one by one: median, min, p90 and managed bytes allocated per step.
 static void TimeStreaming(string path, Action step)
 {
@@ -207,8 +243,9 @@ foreach (char key in configs.Where(all.ContainsKey))
     bool inferOnly = Environment.GetEnvironmentVariable("RECUR_TIMING_INFER_ONLY") == "1";
     foreach (bool train in key is 'b' or 'd' or 'n' ? (inferOnly ? new[] { false } : new[] { true, false }) : new[] { true })
     {
-        int warm = key == 'd' ? 3 : 5;
-        for (int i = 0; i < warm; i++) Step(train);
+        // At least five steps and one second, so tiered compilation has replaced the first code (as the bench does).
+        var warmClock = Stopwatch.StartNew();
+        for (int i = 0; i < 5 || warmClock.ElapsedMilliseconds < 1000; i++) Step(train);
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         int[] collectionsBefore = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
         var times = Enumerable.Range(0, reps).Select(_ => Step(train)).OrderBy(v => v).ToArray();

@@ -54,6 +54,15 @@ public static class GemmSimd
     internal const double ParallelFlops = 16e6;
 
     /// <summary>
+    /// Below this many flops a product whose partition is a single parallel phase (one fork and join for the whole
+    /// call: the few-rows, own-row-blocks and packed partitions) runs on one thread: about 20 µs of one core's work,
+    /// where a fork and join to spinning workers costs one or two. Config a's dW_hh ([256, 1600]·[1600, 64], 52 MFLOP
+    /// over seven K blocks) ran on one thread under <see cref="ParallelFlops"/> per K block although its partition
+    /// forks once.
+    /// </summary>
+    internal const double SinglePhaseParallelFlops = 4e6;
+
+    /// <summary>
     /// C = op(A)·op(B) (+ C when <paramref name="accumulate"/>), row-major with leading dimensions:
     /// op(A) is [M, K] (A stored [M, K], lda ≥ K; or [K, M], lda ≥ M when <paramref name="transposeA"/>),
     /// op(B) is [K, N] (B stored [K, N], ldb ≥ N; or [N, K], ldb ≥ K when <paramref name="transposeB"/>),
@@ -292,8 +301,9 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     private void Execute(in GemmOperands o)
     {
         _o = o;
-        double flopsPerPhase = 2.0 * o.M * o.N * (o.M <= MC ? o.K : Math.Min(o.K, KC));
-        _threads = flopsPerPhase >= GemmSimd.ParallelFlops ? Engine.AvailableThreads : 1;
+        double flops = 2.0 * o.M * o.N * o.K;
+        int available = Engine.AvailableThreads;
+        _threads = flops >= GemmSimd.SinglePhaseParallelFlops ? available : 1;
         if (o.M == 1)
         {
             ExecuteRow();
@@ -314,15 +324,18 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         // Row blocks: about four per thread for balance, each at most MC rows; one block per panel when there
         // are fewer panels than threads, and then columns are split as well.
         _rowPanels = (o.M + MR - 1) / MR;
-        int targetBlocks = _threads == 1 ? 1 : 4 * _threads;
+        int targetBlocks = available == 1 ? 1 : 4 * available;
         _panelsPerBlock = Math.Clamp((_rowPanels + targetBlocks - 1) / targetBlocks, 1, MC / MR);
         int rowBlocks = (_rowPanels + _panelsPerBlock - 1) / _panelsPerBlock;
-        if (_threads > 1 && rowBlocks >= 2 * _threads)
+        if (available > 1 && rowBlocks >= 2 * available && flops >= GemmSimd.SinglePhaseParallelFlops)
         {
+            _threads = available;
             _rowBlocks = rowBlocks;
             Engine.Run(_threads, _ownRowBlocks);
             return;
         }
+        // The shared-panel partition forks twice per K block.
+        _threads = 2.0 * o.M * o.N * Math.Min(o.K, KC) >= GemmSimd.ParallelFlops ? available : 1;
 
         for (_jc = 0; _jc < o.N; _jc += NC)
         {
@@ -390,7 +403,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         driver._packedBBlock = packed;
         double flops = 2.0 * operands.M * operands.N * operands.K;
         int panels = (operands.N + NR - 1) / NR;
-        driver._threads = flops >= GemmSimd.ParallelFlops ? Math.Min(Engine.AvailableThreads, panels) : 1;
+        driver._threads = flops >= GemmSimd.SinglePhaseParallelFlops ? Math.Min(Engine.AvailableThreads, panels) : 1;
         driver._bPanels = panels;
         driver._chunkPanels = (panels + driver._threads - 1) / driver._threads;
         driver.RunItems((panels + driver._chunkPanels - 1) / driver._chunkPanels, driver._computePacked);

@@ -229,8 +229,11 @@ public sealed class GemmTests
 [Collection(EngineThreadsCollection.Name)]
 public sealed class GemmDeterminismTests
 {
-    /// <summary>Many rows (shared packed op(B) block), few rows (column chunks), one row (no packing).</summary>
-    private static readonly (int M, int N, int K)[] Shapes = [(256, 512, 384), (64, 1000, 300), (1, 3000, 700)];
+    /// <summary>
+    /// Many rows (shared packed op(B) block), few rows (column chunks), one row (no packing), and a small model's
+    /// weight gradient (rows owned by threads: one phase, under the shared partition's per-K-block threshold).
+    /// </summary>
+    private static readonly (int M, int N, int K)[] Shapes = [(256, 512, 384), (64, 1000, 300), (1, 3000, 700), (256, 64, 1600)];
 
     [Theory]
     [MemberData(nameof(GemmTests.SupportedIsas), MemberType = typeof(GemmTests))]
