@@ -39,7 +39,9 @@ public class FusedCellTests(ITestOutputHelper output)
             }
             output.WriteLine($"{isa} {(tanh ? "tanh" : "sigmoid")}: max relative error {maxRel:E2}, max absolute {maxAbs:E2}");
             Assert.True(maxRel <= 1e-6, $"{isa} {(tanh ? "tanh" : "sigmoid")}: max relative error {maxRel:E2}");
-            Assert.True(maxAbs <= 2e-7, $"{isa} {(tanh ? "tanh" : "sigmoid")}: max absolute error {maxAbs:E2}");
+            // σ's exponential form is within 1.5 ulp of 1 near saturation; tanh's rational form within 5 ulp (its
+            // numerator's and denominator's roundings, measured 2.9e-7 here and over every float in [2^-30, 12]).
+            Assert.True(maxAbs <= (tanh ? 3.5e-7 : 2e-7), $"{isa} {(tanh ? "tanh" : "sigmoid")}: max absolute error {maxAbs:E2}");
         }
     }
 

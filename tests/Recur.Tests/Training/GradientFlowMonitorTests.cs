@@ -24,13 +24,14 @@ public class GradientFlowMonitorTests
         return SequenceDataset.Regression(values, count, steps, 1, targets, 1);
     }
 
-    private static (GradientFlowMonitor monitor, TrainingHistory history) Train(CellKind cell, double learningRate, double clip, int steps = 60, int epochs = 4, RecurrentInitialization? init = null)
+    private static (GradientFlowMonitor monitor, TrainingHistory history) Train(CellKind cell, double learningRate, double clip, int steps = 60, int epochs = 4,
+        RecurrentInitialization? init = null, string optimizer = "adam")
     {
         var model = new SequenceModel(new SequenceModelSpec { Cell = cell, HiddenSize = 32, Initialization = init }, new RecurRandom(3));
         var monitor = new GradientFlowMonitor();
         var history = Trainer.Fit(model, LongDependency(256, steps, 1), LongDependency(64, steps, 2), new TrainingOptions
         {
-            Epochs = epochs, BatchSize = 32, LearningRate = learningRate, Clip = clip, Callbacks = [monitor],
+            Epochs = epochs, BatchSize = 32, LearningRate = learningRate, Optimizer = optimizer, Clip = clip, Callbacks = [monitor],
         });
         return (monitor, history);
     }
@@ -50,7 +51,10 @@ public class GradientFlowMonitorTests
     [Fact]
     public void TooHighLearningRateWithoutClippingRaisesTheExplodingAlarm()
     {
-        var (monitor, _) = Train(CellKind.Rnn, learningRate: 0.5, clip: 0, steps: 20);
+        // Plain SGD: its steps grow with the gradient, so the norm spikes on every seed tried (3–6). Adam at 0.5 (this
+        // test's first form) normalises its steps, and whether its run spikes or saturates into vanishing gradients
+        // turned on the last bits of tanh.
+        var (monitor, _) = Train(CellKind.Rnn, learningRate: 0.1, clip: 0, steps: 20, optimizer: "sgd");
         Assert.True(monitor.Alarms.Any(a => a.StartsWith("exploding")), string.Join(" | ", monitor.Alarms));
         Assert.Contains("--lr", monitor.Alarms.First(a => a.StartsWith("exploding")));
     }
