@@ -17,6 +17,20 @@ public static class Rows
         }
     }
 
+    /// <summary>
+    /// into = a + (b + bias) elementwise, (b + bias) rounded first; into = a + b when bias is empty. a, b, into: [n]
+    /// (into may be a). The cells' pre-activation (x·W + b_ih) + (h·W + b_hh).
+    /// </summary>
+    public static void AddBiased<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> bias, Span<T> into) where T : INumberBase<T>
+    {
+        if (bias.IsEmpty)
+        {
+            TensorPrimitives.Add(a, b, into);
+            return;
+        }
+        for (int k = 0; k < into.Length; k++) into[k] = a[k] + (b[k] + bias[k]);
+    }
+
     /// <summary>sums[j] += Σ_r matrix[r, j] for a [R, sums.Length] matrix, rows added in order.</summary>
     public static void AddColumnSums<T>(ReadOnlySpan<T> matrix, Span<T> sums) where T : INumberBase<T>
     {

@@ -217,4 +217,59 @@ public class FusedCellTests(ITestOutputHelper output)
             }
         }
     }
+
+    [Theory, MemberData(nameof(Isas))]
+    internal void RecurrentBiasGivesTheBitsOfBiasAddedBeforehand(GemmIsa isa)
+    {
+        // The layer hands b_hh to the cell instead of copying it into hGates before the product accumulates onto it:
+        // (x·W + b) + (h·W + b') either way, with both biases given to the cell as with both added beforehand.
+        foreach (var (B, H) in Shapes)
+        {
+            var rng = new RecurRandom((ulong)(B * 1000 + H + 29));
+            foreach (int G in new[] { 4, 3, 1 })
+            {
+                float[] xg = F(Random(rng, B * G * H)), hg = F(Random(rng, B * G * H));
+                float[] xBias = F(Random(rng, G * H)), hBias = F(Random(rng, G * H));
+                float[] cp = F(Random(rng, B * H, 2)), hp = F(Random(rng, B * H, 1));
+                float[] xAdded = new float[B * G * H], hAdded = new float[B * G * H];
+                for (int b = 0; b < B; b++)
+                    for (int k = 0; k < G * H; k++)
+                    {
+                        xAdded[b * G * H + k] = xg[b * G * H + k] + xBias[k];
+                        hAdded[b * G * H + k] = hg[b * G * H + k] + hBias[k];
+                    }
+                int S = G == 4 ? 5 : G == 3 ? 4 : 1;
+                float[][] s = [.. Enumerable.Range(0, 4).Select(_ => new float[B * S * H])];
+                float[][] h = [.. Enumerable.Range(0, 4).Select(_ => new float[B * H])];
+                float[][] c = [.. Enumerable.Range(0, 4).Select(_ => new float[B * H])];
+                switch (G)
+                {
+                    case 4:
+                        FusedCells.LstmForward(isa, 0, B, H, xg, xBias, hg, cp, s[0], h[0], c[0], hBias);
+                        FusedCells.LstmForward(isa, 0, B, H, xAdded, [], hAdded, cp, s[1], h[1], c[1]);
+                        LstmCell.ForwardReference<float>(B, H, xg, xBias, hg, hp, cp, s[2], h[2], c[2], hBias);
+                        LstmCell.ForwardReference<float>(B, H, xAdded, [], hAdded, hp, cp, s[3], h[3], c[3]);
+                        break;
+                    case 3:
+                        FusedCells.GruForward(isa, 0, B, H, xg, xBias, hg, hp, s[0], h[0], hBias);
+                        FusedCells.GruForward(isa, 0, B, H, xAdded, [], hAdded, hp, s[1], h[1]);
+                        GruCell.ForwardReference<float>(B, H, xg, xBias, hg, hp, [], s[2], h[2], [], hBias);
+                        GruCell.ForwardReference<float>(B, H, xAdded, [], hAdded, hp, [], s[3], h[3], []);
+                        break;
+                    default:
+                        FusedCells.RnnForward(isa, 0, B, H, xg, xBias, hg, s[0], h[0], hBias);
+                        FusedCells.RnnForward(isa, 0, B, H, xAdded, [], hAdded, s[1], h[1]);
+                        RnnCell.ForwardReference<float>(B, H, xg, xBias, hg, hp, [], s[2], h[2], [], hBias);
+                        RnnCell.ForwardReference<float>(B, H, xAdded, [], hAdded, hp, [], s[3], h[3], []);
+                        break;
+                }
+                foreach (int pair in new[] { 0, 2 }) // fused, then reference: biases given = biases added
+                {
+                    Assert.Equal(s[pair + 1], s[pair]);
+                    Assert.Equal(h[pair + 1], h[pair]);
+                    Assert.Equal(c[pair + 1], c[pair]);
+                }
+            }
+        }
+    }
 }

@@ -106,20 +106,21 @@ internal static unsafe partial class FusedCells
     }
 
     /// <summary>
-    /// xGates[k] plus, when a bias row is given, bias[k]: the input bias of the pre-activation added here, as the
-    /// first operation on xGates, rather than in a pass over all steps' xGates; (x·W + b) + h·W has the same bits.
+    /// gates[k] plus, when a bias row is given, bias[k]: the cells add b_ih to xGates as their first operation on it,
+    /// rather than in a pass over all steps' xGates, and b_hh to hGates, rather than copying b_hh into every row
+    /// before the recurrent product accumulates onto it; (x·W + b) + (h·W + b') has the same bits as either.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV InputPart<TV>(float* xGates, float* bias, nint k) where TV : struct, IFloatVector<TV> =>
-        bias == null ? TV.Load(xGates + k) : TV.Add(TV.Load(xGates + k), TV.Load(bias + k));
+    private static TV WithBias<TV>(float* gates, float* bias, nint k) where TV : struct, IFloatVector<TV> =>
+        bias == null ? TV.Load(gates + k) : TV.Add(TV.Load(gates + k), TV.Load(bias + k));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float InputPart(float* xGates, float* bias, nint k) => bias == null ? xGates[k] : xGates[k] + bias[k];
+    private static float WithBias(float* gates, float* bias, nint k) => bias == null ? gates[k] : gates[k] + bias[k];
 
     /// <summary>Checks an optional input bias row: empty, or at least <paramref name="width"/> (G·H) values.</summary>
-    private static void NeedBias(int length, long width)
+    private static void NeedBias(int length, long width, string name = "xBias")
     {
-        if (length != 0) Need(length, width, "xBias");
+        if (length != 0) Need(length, width, name);
     }
 
     // ---- LSTM ----
@@ -127,25 +128,26 @@ internal static unsafe partial class FusedCells
     /// <summary>As <see cref="LstmCell.ForwardReference{T}"/>, float32, rows [b0, b0 + rows).</summary>
     internal static void LstmForward(GemmIsa isa, int b0, int rows, int hidden,
         ReadOnlySpan<float> xGates, ReadOnlySpan<float> xBias, ReadOnlySpan<float> hGates, ReadOnlySpan<float> cPrev,
-        Span<float> saved, Span<float> h, Span<float> c)
+        Span<float> saved, Span<float> h, Span<float> c, ReadOnlySpan<float> hBias = default)
     {
         long end = b0 + rows, H = hidden;
         Need(xGates.Length, end * 4 * H, "xGates"); NeedBias(xBias.Length, 4 * H); Need(hGates.Length, end * 4 * H, "hGates");
+        NeedBias(hBias.Length, 4 * H, "hBias");
         Need(cPrev.Length, end * H, "cPrev"); Need(saved.Length, end * 5 * H, "saved");
         Need(h.Length, end * H, "h"); Need(c.Length, end * H, "c");
-        fixed (float* xg = xGates, xb = xBias, hg = hGates, cp = cPrev, s = saved, ph = h, pc = c)
+        fixed (float* xg = xGates, xb = xBias, hg = hGates, hb = hBias, cp = cPrev, s = saved, ph = h, pc = c)
         {
             switch (Resolve(isa))
             {
-                case GemmIsa.Avx512: LstmForward<Float512>(b0, rows, hidden, xg, xb, hg, cp, s, ph, pc); break;
-                case GemmIsa.Avx2: LstmForward<Float256>(b0, rows, hidden, xg, xb, hg, cp, s, ph, pc); break;
-                default: LstmForward<FloatPortable>(b0, rows, hidden, xg, xb, hg, cp, s, ph, pc); break;
+                case GemmIsa.Avx512: LstmForward<Float512>(b0, rows, hidden, xg, xb, hg, hb, cp, s, ph, pc); break;
+                case GemmIsa.Avx2: LstmForward<Float256>(b0, rows, hidden, xg, xb, hg, hb, cp, s, ph, pc); break;
+                default: LstmForward<FloatPortable>(b0, rows, hidden, xg, xb, hg, hb, cp, s, ph, pc); break;
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void LstmForward<TV>(int b0, int rows, int H, float* xGates, float* xBias, float* hGates, float* cPrev,
+    private static void LstmForward<TV>(int b0, int rows, int H, float* xGates, float* xBias, float* hGates, float* hBias, float* cPrev,
         float* saved, float* h, float* c) where TV : struct, IFloatVector<TV>
     {
         int w = TV.Count;
@@ -156,10 +158,10 @@ internal static unsafe partial class FusedCells
             int j = 0;
             for (; j + w <= H; j += w)
             {
-                TV i = Sigmoid(TV.Add(InputPart<TV>(xg, xBias, j), TV.Load(hg + j)));
-                TV f = Sigmoid(TV.Add(InputPart<TV>(xg, xBias, H + j), TV.Load(hg + H + j)));
-                TV g = Tanh(TV.Add(InputPart<TV>(xg, xBias, 2 * H + j), TV.Load(hg + 2 * H + j)));
-                TV o = Sigmoid(TV.Add(InputPart<TV>(xg, xBias, 3 * H + j), TV.Load(hg + 3 * H + j)));
+                TV i = Sigmoid(TV.Add(WithBias<TV>(xg, xBias, j), WithBias<TV>(hg, hBias, j)));
+                TV f = Sigmoid(TV.Add(WithBias<TV>(xg, xBias, H + j), WithBias<TV>(hg, hBias, H + j)));
+                TV g = Tanh(TV.Add(WithBias<TV>(xg, xBias, 2 * H + j), WithBias<TV>(hg, hBias, 2 * H + j)));
+                TV o = Sigmoid(TV.Add(WithBias<TV>(xg, xBias, 3 * H + j), WithBias<TV>(hg, hBias, 3 * H + j)));
                 TV cn = TV.FusedMultiplyAdd(f, TV.Load(cp + j), TV.Multiply(i, g));
                 TV tc = Tanh(cn);
                 TV.Store(i, act + j);
@@ -172,10 +174,10 @@ internal static unsafe partial class FusedCells
             }
             for (; j < H; j++)
             {
-                float i = Sigmoid(InputPart(xg, xBias, j) + hg[j]);
-                float f = Sigmoid(InputPart(xg, xBias, H + j) + hg[H + j]);
-                float g = Tanh(InputPart(xg, xBias, 2 * H + j) + hg[2 * H + j]);
-                float o = Sigmoid(InputPart(xg, xBias, 3 * H + j) + hg[3 * H + j]);
+                float i = Sigmoid(WithBias(xg, xBias, j) + WithBias(hg, hBias, j));
+                float f = Sigmoid(WithBias(xg, xBias, H + j) + WithBias(hg, hBias, H + j));
+                float g = Tanh(WithBias(xg, xBias, 2 * H + j) + WithBias(hg, hBias, 2 * H + j));
+                float o = Sigmoid(WithBias(xg, xBias, 3 * H + j) + WithBias(hg, hBias, 3 * H + j));
                 float cn = MathF.FusedMultiplyAdd(f, cp[j], i * g);
                 float tc = Tanh(cn);
                 (act[j], act[H + j], act[2 * H + j], act[3 * H + j], act[4 * H + j]) = (i, f, g, o, tc);
@@ -247,24 +249,26 @@ internal static unsafe partial class FusedCells
 
     /// <summary>As <see cref="GruCell.ForwardReference{T}"/>, float32, rows [b0, b0 + rows).</summary>
     internal static void GruForward(GemmIsa isa, int b0, int rows, int hidden,
-        ReadOnlySpan<float> xGates, ReadOnlySpan<float> xBias, ReadOnlySpan<float> hGates, ReadOnlySpan<float> hPrev, Span<float> saved, Span<float> h)
+        ReadOnlySpan<float> xGates, ReadOnlySpan<float> xBias, ReadOnlySpan<float> hGates, ReadOnlySpan<float> hPrev, Span<float> saved, Span<float> h,
+        ReadOnlySpan<float> hBias = default)
     {
         long end = b0 + rows, H = hidden;
         Need(xGates.Length, end * 3 * H, "xGates"); NeedBias(xBias.Length, 3 * H); Need(hGates.Length, end * 3 * H, "hGates");
+        NeedBias(hBias.Length, 3 * H, "hBias");
         Need(hPrev.Length, end * H, "hPrev"); Need(saved.Length, end * 4 * H, "saved"); Need(h.Length, end * H, "h");
-        fixed (float* xg = xGates, xb = xBias, hg = hGates, hp = hPrev, s = saved, ph = h)
+        fixed (float* xg = xGates, xb = xBias, hg = hGates, hb = hBias, hp = hPrev, s = saved, ph = h)
         {
             switch (Resolve(isa))
             {
-                case GemmIsa.Avx512: GruForward<Float512>(b0, rows, hidden, xg, xb, hg, hp, s, ph); break;
-                case GemmIsa.Avx2: GruForward<Float256>(b0, rows, hidden, xg, xb, hg, hp, s, ph); break;
-                default: GruForward<FloatPortable>(b0, rows, hidden, xg, xb, hg, hp, s, ph); break;
+                case GemmIsa.Avx512: GruForward<Float512>(b0, rows, hidden, xg, xb, hg, hb, hp, s, ph); break;
+                case GemmIsa.Avx2: GruForward<Float256>(b0, rows, hidden, xg, xb, hg, hb, hp, s, ph); break;
+                default: GruForward<FloatPortable>(b0, rows, hidden, xg, xb, hg, hb, hp, s, ph); break;
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void GruForward<TV>(int b0, int rows, int H, float* xGates, float* xBias, float* hGates, float* hPrev,
+    private static void GruForward<TV>(int b0, int rows, int H, float* xGates, float* xBias, float* hGates, float* hBias, float* hPrev,
         float* saved, float* h) where TV : struct, IFloatVector<TV>
     {
         int w = TV.Count;
@@ -275,10 +279,10 @@ internal static unsafe partial class FusedCells
             int j = 0;
             for (; j + w <= H; j += w)
             {
-                TV r = Sigmoid(TV.Add(InputPart<TV>(xg, xBias, j), TV.Load(hg + j)));
-                TV z = Sigmoid(TV.Add(InputPart<TV>(xg, xBias, H + j), TV.Load(hg + H + j)));
-                TV hn = TV.Load(hg + 2 * H + j);
-                TV n = Tanh(TV.FusedMultiplyAdd(r, hn, InputPart<TV>(xg, xBias, 2 * H + j)));
+                TV r = Sigmoid(TV.Add(WithBias<TV>(xg, xBias, j), WithBias<TV>(hg, hBias, j)));
+                TV z = Sigmoid(TV.Add(WithBias<TV>(xg, xBias, H + j), WithBias<TV>(hg, hBias, H + j)));
+                TV hn = WithBias<TV>(hg, hBias, 2 * H + j);
+                TV n = Tanh(TV.FusedMultiplyAdd(r, hn, WithBias<TV>(xg, xBias, 2 * H + j)));
                 TV.Store(r, act + j);
                 TV.Store(z, act + H + j);
                 TV.Store(n, act + 2 * H + j);
@@ -287,10 +291,10 @@ internal static unsafe partial class FusedCells
             }
             for (; j < H; j++)
             {
-                float r = Sigmoid(InputPart(xg, xBias, j) + hg[j]);
-                float z = Sigmoid(InputPart(xg, xBias, H + j) + hg[H + j]);
-                float hn = hg[2 * H + j];
-                float n = Tanh(MathF.FusedMultiplyAdd(r, hn, InputPart(xg, xBias, 2 * H + j)));
+                float r = Sigmoid(WithBias(xg, xBias, j) + WithBias(hg, hBias, j));
+                float z = Sigmoid(WithBias(xg, xBias, H + j) + WithBias(hg, hBias, H + j));
+                float hn = WithBias(hg, hBias, 2 * H + j);
+                float n = Tanh(MathF.FusedMultiplyAdd(r, hn, WithBias(xg, xBias, 2 * H + j)));
                 (act[j], act[H + j], act[2 * H + j], act[3 * H + j]) = (r, z, n, hn);
                 hr[j] = MathF.FusedMultiplyAdd(z, hp[j] - n, n);
             }
@@ -361,18 +365,20 @@ internal static unsafe partial class FusedCells
 
     /// <summary>As <see cref="RnnCell.ForwardReference{T}"/>, float32, rows [b0, b0 + rows).</summary>
     internal static void RnnForward(GemmIsa isa, int b0, int rows, int hidden,
-        ReadOnlySpan<float> xGates, ReadOnlySpan<float> xBias, ReadOnlySpan<float> hGates, Span<float> saved, Span<float> h)
+        ReadOnlySpan<float> xGates, ReadOnlySpan<float> xBias, ReadOnlySpan<float> hGates, Span<float> saved, Span<float> h,
+        ReadOnlySpan<float> hBias = default)
     {
         int start = b0 * hidden, n = rows * hidden;
         Need(xGates.Length, (long)start + n, "xGates"); NeedBias(xBias.Length, hidden); Need(hGates.Length, (long)start + n, "hGates");
+        NeedBias(hBias.Length, hidden, "hBias");
         Need(saved.Length, (long)start + n, "saved"); Need(h.Length, (long)start + n, "h");
-        fixed (float* xg = xGates, xb = xBias, hg = hGates, s = saved, ph = h)
+        fixed (float* xg = xGates, xb = xBias, hg = hGates, hb = hBias, s = saved, ph = h)
         {
             switch (Resolve(isa))
             {
-                case GemmIsa.Avx512: RnnForward<Float512>(b0, rows, hidden, xg, xb, hg, s, ph); break;
-                case GemmIsa.Avx2: RnnForward<Float256>(b0, rows, hidden, xg, xb, hg, s, ph); break;
-                default: RnnForward<FloatPortable>(b0, rows, hidden, xg, xb, hg, s, ph); break;
+                case GemmIsa.Avx512: RnnForward<Float512>(b0, rows, hidden, xg, xb, hg, hb, s, ph); break;
+                case GemmIsa.Avx2: RnnForward<Float256>(b0, rows, hidden, xg, xb, hg, hb, s, ph); break;
+                default: RnnForward<FloatPortable>(b0, rows, hidden, xg, xb, hg, hb, s, ph); break;
             }
         }
     }
@@ -382,7 +388,7 @@ internal static unsafe partial class FusedCells
     /// which rows a call covers (a batch split across threads computes the same bits).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void RnnForward<TV>(int b0, int rows, int H, float* xGates, float* xBias, float* hGates, float* saved, float* h) where TV : struct, IFloatVector<TV>
+    private static void RnnForward<TV>(int b0, int rows, int H, float* xGates, float* xBias, float* hGates, float* hBias, float* saved, float* h) where TV : struct, IFloatVector<TV>
     {
         int w = TV.Count;
         for (int b = b0; b < b0 + rows; b++)
@@ -392,11 +398,11 @@ internal static unsafe partial class FusedCells
             int j = 0;
             for (; j + w <= H; j += w)
             {
-                TV y = Tanh(TV.Add(InputPart<TV>(xg, xBias, j), TV.Load(hg + j)));
+                TV y = Tanh(TV.Add(WithBias<TV>(xg, xBias, j), WithBias<TV>(hg, hBias, j)));
                 TV.Store(y, hr + j);
                 TV.Store(y, s + j);
             }
-            for (; j < H; j++) hr[j] = s[j] = Tanh(InputPart(xg, xBias, j) + hg[j]);
+            for (; j < H; j++) hr[j] = s[j] = Tanh(WithBias(xg, xBias, j) + WithBias(hg, hBias, j));
         }
     }
 

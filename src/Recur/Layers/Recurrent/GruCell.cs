@@ -30,17 +30,17 @@ public readonly struct GruCell : IRecurrentCell
     /// <summary>One step forward; float32 runs the fused SIMD kernel (<see cref="FusedCells"/>), other types the reference.</summary>
     public static void Forward<T>(int batch, int hidden,
         ReadOnlySpan<T> xGates, ReadOnlySpan<T> xBias, ReadOnlySpan<T> hGates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
-        Span<T> saved, Span<T> h, Span<T> c)
+        Span<T> saved, Span<T> h, Span<T> c, ReadOnlySpan<T> hBias = default)
         where T : struct, IFloatingPointIeee754<T>
     {
-        if (typeof(T) == typeof(float)) FusedCells.GruForward(GemmIsa.Auto, 0, batch, hidden, F(xGates), F(xBias), F(hGates), F(hPrev), F(saved), F(h));
-        else ForwardReference(batch, hidden, xGates, xBias, hGates, hPrev, cPrev, saved, h, c);
+        if (typeof(T) == typeof(float)) FusedCells.GruForward(GemmIsa.Auto, 0, batch, hidden, F(xGates), F(xBias), F(hGates), F(hPrev), F(saved), F(h), F(hBias));
+        else ForwardReference(batch, hidden, xGates, xBias, hGates, hPrev, cPrev, saved, h, c, hBias);
     }
 
     /// <summary>The plain (generic) step forward the fused float32 kernel is held to.</summary>
     public static void ForwardReference<T>(int batch, int hidden,
         ReadOnlySpan<T> xGates, ReadOnlySpan<T> xBias, ReadOnlySpan<T> hGates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
-        Span<T> saved, Span<T> h, Span<T> c)
+        Span<T> saved, Span<T> h, Span<T> c, ReadOnlySpan<T> hBias = default)
         where T : struct, IFloatingPointIeee754<T>
     {
         int H = hidden, gateWidth = 3 * H;
@@ -54,23 +54,24 @@ public readonly struct GruCell : IRecurrentCell
             var z = act.Slice(UpdateGate * H, H);
             var n = act.Slice(NewGate * H, H);
             var hn = act.Slice(RecurrentNew * H, H);
-            // r, z = σ((x_rz + b_rz) + h_rz), the input bias (when given) added first, in the slots themselves
+            // r, z = σ((x_rz + b_rz) + (h_rz + b'_rz)), the input bias (when given) added first, in the slots themselves
             ReadOnlySpan<T> xrz = xg[..(2 * H)];
             if (!xBias.IsEmpty)
             {
                 TensorPrimitives.Add(xrz, xBias[..(2 * H)], rz);
                 xrz = rz;
             }
-            TensorPrimitives.Add(xrz, hg[..(2 * H)], rz);
+            Rows.AddBiased(xrz, hg[..(2 * H)], hBias.IsEmpty ? [] : hBias[..(2 * H)], rz);
             Elementwise.Sigmoid<T>(rz, rz);
-            // n = tanh((x_n + b_n) + r ⊙ h_n)
+            // n = tanh((x_n + b_n) + r ⊙ (h_n + b'_n))
             ReadOnlySpan<T> xn = xg.Slice(NewGate * H, H);
             if (!xBias.IsEmpty)
             {
                 TensorPrimitives.Add(xn, xBias.Slice(NewGate * H, H), n);
                 xn = n;
             }
-            hg.Slice(NewGate * H, H).CopyTo(hn);
+            if (hBias.IsEmpty) hg.Slice(NewGate * H, H).CopyTo(hn);
+            else TensorPrimitives.Add(hg.Slice(NewGate * H, H), hBias.Slice(NewGate * H, H), hn);
             TensorPrimitives.FusedMultiplyAdd(r, hn, xn, n);
             Elementwise.Tanh<T>(n, n);
             // h = n + z ⊙ (h_prev − n)

@@ -40,12 +40,14 @@ public interface IRecurrentCell
 
     /// <summary>
     /// One step forward. xGates, hGates: [B, G·H]; xBias: [G·H] added to every row of xGates first (b_ih, so
-    /// the layer need not add it in a pass over all steps' xGates), or empty when xGates already hold it; hPrev,
-    /// cPrev: [B, H] (cPrev empty without cell state); writes saved: [B, S·H], h: [B, H], c: [B, H].
+    /// the layer need not add it in a pass over all steps' xGates), or empty when xGates already hold it; hBias
+    /// likewise added to hGates (b_hh, so the layer need not copy it into every row before each step's product), or
+    /// empty; hPrev, cPrev: [B, H] (cPrev empty without cell state); writes saved: [B, S·H], h: [B, H], c: [B, H].
+    /// The pre-activations are (xGates + xBias) + (hGates + hBias).
     /// </summary>
     static abstract void Forward<T>(int batch, int hidden,
         ReadOnlySpan<T> xGates, ReadOnlySpan<T> xBias, ReadOnlySpan<T> hGates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
-        Span<T> saved, Span<T> h, Span<T> c)
+        Span<T> saved, Span<T> h, Span<T> c, ReadOnlySpan<T> hBias = default)
         where T : struct, IFloatingPointIeee754<T>;
 
     /// <summary>

@@ -29,17 +29,17 @@ public readonly struct LstmCell : IRecurrentCell
     /// <summary>One step forward; float32 runs the fused SIMD kernel (<see cref="FusedCells"/>), other types the reference.</summary>
     public static void Forward<T>(int batch, int hidden,
         ReadOnlySpan<T> xGates, ReadOnlySpan<T> xBias, ReadOnlySpan<T> hGates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
-        Span<T> saved, Span<T> h, Span<T> c)
+        Span<T> saved, Span<T> h, Span<T> c, ReadOnlySpan<T> hBias = default)
         where T : struct, IFloatingPointIeee754<T>
     {
-        if (typeof(T) == typeof(float)) FusedCells.LstmForward(GemmIsa.Auto, 0, batch, hidden, F(xGates), F(xBias), F(hGates), F(cPrev), F(saved), F(h), F(c));
-        else ForwardReference(batch, hidden, xGates, xBias, hGates, hPrev, cPrev, saved, h, c);
+        if (typeof(T) == typeof(float)) FusedCells.LstmForward(GemmIsa.Auto, 0, batch, hidden, F(xGates), F(xBias), F(hGates), F(cPrev), F(saved), F(h), F(c), F(hBias));
+        else ForwardReference(batch, hidden, xGates, xBias, hGates, hPrev, cPrev, saved, h, c, hBias);
     }
 
     /// <summary>The plain (generic) step forward the fused float32 kernel is held to.</summary>
     public static void ForwardReference<T>(int batch, int hidden,
         ReadOnlySpan<T> xGates, ReadOnlySpan<T> xBias, ReadOnlySpan<T> hGates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
-        Span<T> saved, Span<T> h, Span<T> c)
+        Span<T> saved, Span<T> h, Span<T> c, ReadOnlySpan<T> hBias = default)
         where T : struct, IFloatingPointIeee754<T>
     {
         int H = hidden, gateWidth = 4 * H;
@@ -47,14 +47,14 @@ public readonly struct LstmCell : IRecurrentCell
         {
             var act = saved.Slice(b * 5 * H, 5 * H);
             var gates = act[..gateWidth];
-            // a = (xGates + xBias) + hGates, then the non-linearities in place: σ over (i, f), tanh over g, σ over o.
+            // a = (xGates + xBias) + (hGates + hBias), then the non-linearities in place: σ over (i, f), tanh over g, σ over o.
             var xRow = xGates.Slice(b * gateWidth, gateWidth);
             if (!xBias.IsEmpty)
             {
                 TensorPrimitives.Add(xRow, xBias[..gateWidth], gates);
                 xRow = gates;
             }
-            TensorPrimitives.Add(xRow, hGates.Slice(b * gateWidth, gateWidth), gates);
+            Rows.AddBiased(xRow, hGates.Slice(b * gateWidth, gateWidth), hBias, gates);
             Elementwise.Sigmoid<T>(gates[..(2 * H)], gates[..(2 * H)]);
             Elementwise.Tanh<T>(gates.Slice(CellGate * H, H), gates.Slice(CellGate * H, H));
             Elementwise.Sigmoid<T>(gates.Slice(OutputGate * H, H), gates.Slice(OutputGate * H, H));

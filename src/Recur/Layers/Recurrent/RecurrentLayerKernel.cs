@@ -173,7 +173,9 @@ public static class RecurrentLayerKernel<T, TCell>
         if (packedInput is null) Gemm.Multiply<T>(false, true, steps * batch, GH, I, x.Span, w.InputWeights, xGates, accumulate: false);
         // Offset of step t, row b in xGates.
         int XGatesAt(int t, int b) => ((packedInput is null ? t * batch : 0) + b) * GH;
+        // Without layer norm the cell adds both biases as it reads the gates (layer norm adds them with its own shift).
         var cellInputBias = ln is null ? w.InputBias : [];
+        var cellRecurrentBias = ln is null ? w.RecurrentBias : [];
         if (ln is not null)
         {
             (cache.XNorm, cache.XRstd) = (Workspace.Allocate<T>(xGates.Length), Workspace.Allocate<T>(steps * batch));
@@ -182,7 +184,7 @@ public static class RecurrentLayerKernel<T, TCell>
             RowLayerNorm<T>.Forward(steps * batch, GH, xGates, ln.InputGain, ln.InputBias, w.InputBias, xGates, cache.XNorm, cache.XRstd);
         }
 
-        var hGates = Workspace.Allocate<T>(batch * GH); // [B, G·H], reused every step
+        var hGates = Workspace.AllocateUninitialized<T>(batch * GH); // [B, G·H], every step's product overwrites its rows
         // W_hhᵀ: [H, G·H] packed once into the GEMM's panel format (float32), so every step's product reads the
         // resident packed weights; the reference (other types) transposes it once so each step reads it row-major.
         // A single step (streaming) reads W_hh as it is: packing would cost more than the one product it serves.
@@ -212,7 +214,7 @@ public static class RecurrentLayerKernel<T, TCell>
             TCell.Forward<T>(rows, H, xGates.AsSpan(XGatesAt(t, b0), rows * GH), cellInputBias, hGates.AsSpan(b0 * GH, rows * GH),
                 cache.Hs.AsSpan(at, count), CellRows(cache.Cs, at, count),
                 cache.Saved.AsSpan((keepForBackward ? t * savedStep : 0) + b0 * S * H, rows * S * H),
-                cache.Hs.AsSpan(at + BH, count), CellRows(cache.Cs, at + BH, count));
+                cache.Hs.AsSpan(at + BH, count), CellRows(cache.Cs, at + BH, count), cellRecurrentBias);
         }
         // Unsplit batch (a W_hh too large for the batch split, whose product splits its columns over the threads
         // instead): the cell's rows are split over the threads, one phase per step. Each row is computed alone, so
@@ -228,7 +230,7 @@ public static class RecurrentLayerKernel<T, TCell>
             var hGatesRows = hGates.AsSpan(r0 * GH, nGH);
             for (int t = 0; t < steps; t++)
             {
-                // hGates = h_{t−1}·W_hhᵀ + b_hh, with recurrent dropout (h_{t−1} ⊙ m)·W_hhᵀ + b_hh
+                // hGates = h_{t−1}·W_hhᵀ (the cell adds b_hh), with recurrent dropout (h_{t−1} ⊙ m)·W_hhᵀ
                 ReadOnlySpan<T> hIn = cache.Hs.AsSpan(t * BH + rowH, nH);
                 if (cache.MaskedStates is { } maskedStates)
                 {
@@ -236,17 +238,10 @@ public static class RecurrentLayerKernel<T, TCell>
                     TensorPrimitives.Multiply(hIn, recurrentMask!.AsSpan(rowH, nH), into);
                     hIn = into;
                 }
-                if (ln is null)
-                {
-                    for (int b = 0; b < n; b++) w.RecurrentBias.CopyTo(hGatesRows.Slice(b * GH, GH));
-                    StepProduct(n, hIn, hGatesRows, accumulate: true);
-                }
-                else
-                {
-                    StepProduct(n, hIn, hGatesRows, accumulate: false);
+                StepProduct(n, hIn, hGatesRows, accumulate: false);
+                if (ln is not null)
                     RowLayerNorm<T>.Forward(n, GH, hGatesRows, ln.RecurrentGain, ln.RecurrentBias, w.RecurrentBias, hGatesRows,
                         cache.HNorm.AsSpan((t * batch + r0) * GH, nGH), cache.HRstd.AsSpan(t * batch + r0, n));
-                }
                 var xGatesRows = xGates.AsSpan(XGatesAt(t, r0), nGH);
                 if (packedInput is not null)
                     RecurrentProduct(packedInput, n, GH, I, x.Span.Slice((t * batch + r0) * I, n * I), [], xGatesRows, accumulate: false);

@@ -22,17 +22,17 @@ public readonly struct RnnCell : IRecurrentCell
     /// <summary>One step forward; float32 runs the fused SIMD kernel (<see cref="FusedCells"/>), other types the reference.</summary>
     public static void Forward<T>(int batch, int hidden,
         ReadOnlySpan<T> xGates, ReadOnlySpan<T> xBias, ReadOnlySpan<T> hGates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
-        Span<T> saved, Span<T> h, Span<T> c)
+        Span<T> saved, Span<T> h, Span<T> c, ReadOnlySpan<T> hBias = default)
         where T : struct, IFloatingPointIeee754<T>
     {
-        if (typeof(T) == typeof(float)) FusedCells.RnnForward(GemmIsa.Auto, 0, batch, hidden, F(xGates), F(xBias), F(hGates), F(saved), F(h));
-        else ForwardReference(batch, hidden, xGates, xBias, hGates, hPrev, cPrev, saved, h, c);
+        if (typeof(T) == typeof(float)) FusedCells.RnnForward(GemmIsa.Auto, 0, batch, hidden, F(xGates), F(xBias), F(hGates), F(saved), F(h), F(hBias));
+        else ForwardReference(batch, hidden, xGates, xBias, hGates, hPrev, cPrev, saved, h, c, hBias);
     }
 
     /// <summary>The plain (generic) step forward the fused float32 kernel is held to.</summary>
     public static void ForwardReference<T>(int batch, int hidden,
         ReadOnlySpan<T> xGates, ReadOnlySpan<T> xBias, ReadOnlySpan<T> hGates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
-        Span<T> saved, Span<T> h, Span<T> c)
+        Span<T> saved, Span<T> h, Span<T> c, ReadOnlySpan<T> hBias = default)
         where T : struct, IFloatingPointIeee754<T>
     {
         int n = batch * hidden;
@@ -40,7 +40,8 @@ public readonly struct RnnCell : IRecurrentCell
         xGates[..n].CopyTo(hOut);
         if (!xBias.IsEmpty)
             for (int b = 0; b < batch; b++) TensorPrimitives.Add(hOut.Slice(b * hidden, hidden), xBias[..hidden], hOut.Slice(b * hidden, hidden));
-        TensorPrimitives.Add(hOut, hGates[..n], hOut);
+        for (int b = 0; b < batch; b++)
+            Rows.AddBiased(hOut.Slice(b * hidden, hidden), hGates.Slice(b * hidden, hidden), hBias.IsEmpty ? [] : hBias[..hidden], hOut.Slice(b * hidden, hidden));
         Elementwise.Tanh<T>(hOut, hOut);
         hOut.CopyTo(saved);
     }
