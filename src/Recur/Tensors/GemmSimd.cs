@@ -69,6 +69,12 @@ public static class GemmSimd
     internal const int MinParallelDepth = 32;
 
     /// <summary>
+    /// Fewest packed floats (1 MiB) whose one-off packing (<see cref="PackB(bool, int, int, ReadOnlySpan{float}, int)"/>,
+    /// W_hh before a layer's time loop) is split over the threads by panels; config d packs 16 MiB per pass.
+    /// </summary>
+    internal const long ParallelPackFloats = 1 << 18;
+
+    /// <summary>
     /// C = op(A)·op(B) (+ C when <paramref name="accumulate"/>), row-major with leading dimensions:
     /// op(A) is [M, K] (A stored [M, K], lda ≥ K; or [K, M], lda ≥ M when <paramref name="transposeA"/>),
     /// op(B) is [K, N] (B stored [K, N], ldb ≥ N; or [N, K], ldb ≥ K when <paramref name="transposeB"/>),
@@ -278,7 +284,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     [ThreadStatic] private static PackingBuffer? t_narrowC;
 
     private readonly PackingBuffer _packedB = new();
-    private readonly Action<int> _packBody, _shareBody, _compute, _computeFewRows, _computeRow, _computePacked, _ownRowBlocks;
+    private readonly Action<int> _packBody, _shareBody, _compute, _computeFewRows, _computeRow, _computePacked, _ownRowBlocks, _packAllBody;
     private Action<int> _itemWork;
 
     // The current call and block; written by the calling thread before each parallel phase.
@@ -288,6 +294,8 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     private int _jc, _nc, _bPanels, _pc, _kc;
     private bool _addToC;
     private float* _packedBBlock;
+    private float* _packAllDst;
+    private int _packAllPanels, _packAllParts;
 
     private GemmDriver()
     {
@@ -299,6 +307,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         _computeRow = ComputeRow;
         _computePacked = ComputePacked;
         _ownRowBlocks = OwnRowBlocks;
+        _packAllBody = PackAllShare;
         _itemWork = _compute;
     }
 
@@ -396,9 +405,23 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     {
         var driver = t_driver ??= new GemmDriver<TV>();
         driver._o = operands;
-        int panels = (operands.N + NR - 1) / NR;
-        for (int pc = 0; pc < operands.K; pc += KC)
-            driver.PackB(dst + (nint)pc * panels * NR, 0, panels, pc, Math.Min(KC, operands.K - pc));
+        driver._packAllDst = dst;
+        driver._packAllPanels = (operands.N + NR - 1) / NR;
+        long floats = (long)operands.K * driver._packAllPanels * NR;
+        driver._packAllParts = floats >= GemmSimd.ParallelPackFloats ? Math.Min(Engine.AvailableThreads, driver._packAllPanels) : 1;
+        Engine.Run(driver._packAllParts, driver._packAllBody);
+    }
+
+    /// <summary>Part <paramref name="part"/> of <see cref="PackAll"/>: a fixed range of panels, in every K block.</summary>
+    private void PackAllShare(int part)
+    {
+        int per = (_packAllPanels + _packAllParts - 1) / _packAllParts;
+        int first = Math.Min(_packAllPanels, part * per), count = Math.Min(_packAllPanels - first, per);
+        for (int pc = 0; pc < _o.K; pc += KC)
+        {
+            int kc = Math.Min(KC, _o.K - pc);
+            PackB(_packAllDst + (nint)pc * _packAllPanels * NR + (nint)first * kc * NR, first * NR, count, pc, kc);
+        }
     }
 
     /// <summary>C (+)= A·B̃ with B̃ packed by <see cref="PackAll"/>: items are fixed column ranges, one per thread.</summary>

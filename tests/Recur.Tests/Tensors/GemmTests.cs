@@ -318,6 +318,35 @@ public sealed class PackedGemmTests
     }
 
     [Fact]
+    public unsafe void PackingIsTheSameAtAnyThreadCount()
+    {
+        // Large enough to be packed by panel ranges on several threads (GemmSimd.ParallelPackFloats).
+        const int k = 600, n = 1000;
+        var rng = new Random(7);
+        float[] b = Enumerable.Range(0, k * n).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        int saved = Engine.Threads;
+        try
+        {
+            foreach (var isa in new[] { GemmIsa.Avx512, GemmIsa.Avx2, GemmIsa.Portable }.Where(GemmSimd.IsSupported))
+                foreach (bool transposeB in new[] { false, true })
+                {
+                    float[]? first = null;
+                    foreach (int threads in new[] { 1, 2, 3 })
+                    {
+                        Engine.Threads = threads;
+                        var packed = GemmSimd.PackB(isa, transposeB, k, n, b, transposeB ? k : n);
+                        Assert.True(packed.Length >= GemmSimd.ParallelPackFloats);
+                        var copy = new ReadOnlySpan<float>(packed.Pointer, packed.Length).ToArray();
+                        packed.Release();
+                        if (first is null) first = copy;
+                        else Assert.True(first.AsSpan().SequenceEqual(copy), $"{isa} transposeB={transposeB}: {threads} threads packed differently");
+                    }
+                }
+        }
+        finally { Engine.Threads = saved; }
+    }
+
+    [Fact]
     public void PackedProductAllocatesNothingPerCall()
     {
         int saved = Engine.Threads;
