@@ -46,19 +46,18 @@ public static class GemmSimd
     internal const int NC = 4096;
 
     /// <summary>
-    /// Below this many flops per parallel phase one thread does the whole product: 2·M·N·K for the single-phase
-    /// partitions, 2·M·N·min(K, KC) per K block for the shared-panel one, which forks once per K block. About
-    /// 80 µs of one core's work, several times a fork and join; a small model's weight gradients (M·N = 256·64
-    /// over thousands of rows, seven K blocks) ran slower on two threads than on one below that.
+    /// Below this many flops per K block (2·M·N·min(K, KC)) the shared-panel partition, which forks twice per K
+    /// block, runs on one thread: about 80 µs of one core's work, several times a fork and join. The single-phase
+    /// partitions have their own, lower threshold (<see cref="SinglePhaseParallelFlops"/>).
     /// </summary>
     internal const double ParallelFlops = 16e6;
 
     /// <summary>
-    /// Below this many flops a product whose partition is a single parallel phase (one fork and join for the whole
-    /// call: the few-rows, own-row-blocks and packed partitions) runs on one thread: about 20 µs of one core's work,
-    /// where a fork and join to spinning workers costs one or two. Config a's dW_hh ([256, 1600]·[1600, 64], 52 MFLOP
-    /// over seven K blocks) ran on one thread under <see cref="ParallelFlops"/> per K block although its partition
-    /// forks once.
+    /// Below this many flops (2·M·N·K) a product whose partition is a single parallel phase (one fork and join for
+    /// the whole call: the single-row, few-rows, own-row-blocks and packed partitions) runs on one thread: about
+    /// 20 µs of one core's work, where a fork and join to spinning workers costs one or two. Config a's dW_hh
+    /// ([256, 1600]·[1600, 64], 52 MFLOP over seven K blocks) ran on one thread under the per-K-block threshold
+    /// although its partition forks once; on two it takes 345 → 228 µs.
     /// </summary>
     internal const double SinglePhaseParallelFlops = 4e6;
 

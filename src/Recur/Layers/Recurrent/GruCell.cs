@@ -54,7 +54,7 @@ public readonly struct GruCell : IRecurrentCell
             var z = act.Slice(UpdateGate * H, H);
             var n = act.Slice(NewGate * H, H);
             var hn = act.Slice(RecurrentNew * H, H);
-            // r, z = σ((x_rz + b_rz) + (h_rz + b'_rz)), the input bias (when given) added first, in the slots themselves
+            // r, z = σ((x_rz + b_ih,rz) + (h_rz + b_hh,rz)), the input bias (when given) added first, in the slots themselves
             ReadOnlySpan<T> xrz = xg[..(2 * H)];
             if (!xBias.IsEmpty)
             {
@@ -63,7 +63,7 @@ public readonly struct GruCell : IRecurrentCell
             }
             Rows.AddBiased(xrz, hg[..(2 * H)], hBias.IsEmpty ? [] : hBias[..(2 * H)], rz);
             Elementwise.Sigmoid<T>(rz, rz);
-            // n = tanh((x_n + b_n) + r ⊙ (h_n + b'_n))
+            // n = tanh((x_n + b_ih,n) + r ⊙ (h_n + b_hh,n))
             ReadOnlySpan<T> xn = xg.Slice(NewGate * H, H);
             if (!xBias.IsEmpty)
             {
