@@ -341,9 +341,8 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         int targetBlocks = available == 1 ? 1 : 4 * available;
         _panelsPerBlock = Math.Clamp((_rowPanels + targetBlocks - 1) / targetBlocks, 1, MC / MR);
         int rowBlocks = (_rowPanels + _panelsPerBlock - 1) / _panelsPerBlock;
-        if (available > 1 && rowBlocks >= 2 * available && flops >= GemmSimd.SinglePhaseParallelFlops)
+        if (_threads > 1 && rowBlocks >= 2 * _threads)
         {
-            _threads = available;
             _rowBlocks = rowBlocks;
             Engine.Run(_threads, _ownRowBlocks);
             return;
