@@ -11,7 +11,10 @@ using Recur.Tensors;
 // delta), the collections per step by generation and the engine's workspace peak (its own count of the activation
 // bytes it holds). Usage: [threads=2] [configs=abcd] [reps=10]; configs s, g, p, l, w, o and r time single kernels
 // (streaming, GEMM, per-step packed products, the LSTM cell, weight-gradient shapes, an Adam step, single-row products)
-// and k (config a's layer alone: forward, backward and their products, at one thread and at `threads`, alternating).
+// and k (config a's layer alone: forward, backward and their products, at one thread and at `threads`, alternating);
+// v times config b's weight-gradient products at one thread and at `threads`; x runs config a's layer at one thread
+// alone and on two threads of this process at once (each its own weights), with the workspace pool on and off.
+// Each training config also prints the medians of its step's phases (forward, loss, backward, optimiser; cumulative).
 // Config n is b with layer norm, recurrent dropout 0.25 and zoneout 0.1 (masks drawn each training step), so the
 // options' overhead over b is visible.
 int threads = args.Length > 0 ? int.Parse(args[0]) : 2;
@@ -67,10 +70,39 @@ if (configs.Contains('g'))
     }
 }
 
+if (configs.Contains('v'))
+{
+    // Config b's weight-gradient products, dW += dGatesᵀ·h: [G·H, T·B]·[T·B, H] with A stored [T·B, G·H] (transposed),
+    // at one thread and at `threads`, alternating: how the large products after the time loop scale.
+    foreach (var (m, n, k) in new[] { (1024, 256, 6400), (1024, 32, 6400), (6400, 256, 1024) })
+    {
+        var rng = new Random(3);
+        var a = RandomFloats(rng, m * k);
+        var b = RandomFloats(rng, k * n);
+        var c = new float[m * n];
+        bool transposeA = m == 1024;
+        foreach (int t in new[] { 1, threads, 1, threads })
+        {
+            Engine.Threads = t;
+            for (int i = 0; i < 3; i++) GemmSimd.Multiply(transposeA, false, m, n, k, a, transposeA ? m : k, b, n, c, n, true);
+            var times = Enumerable.Range(0, reps).Select(_ =>
+            {
+                var sw = Stopwatch.StartNew();
+                GemmSimd.Multiply(transposeA, false, m, n, k, a, transposeA ? m : k, b, n, c, n, true);
+                return sw.Elapsed.TotalMilliseconds;
+            }).OrderBy(v => v).ToArray();
+            double median = times[times.Length / 2];
+            Console.WriteLine($"v gemm {m}x{n}x{k}{(transposeA ? " At" : "   ")}, {t} thread(s): median {median,8:F2} ms  {2.0 * m * n * k / median / 1e6,6:F1} GFLOP/s");
+        }
+    }
+    Engine.Threads = threads;
+}
+
 if (configs.Contains('p'))
 {
-    // Per-step recurrent product shapes on one thread: batch split [32, 256]·[256, 1024] vs hidden split [64, 256]·[256, 512].
-    foreach (var (m, n, k) in new[] { (32, 1024, 256), (64, 512, 256), (64, 1024, 256), (32, 2048, 512), (64, 1024, 512) })
+    // Per-step recurrent product shapes on one thread: config a whole and split ([32 or 16, 64]·[64, 256]), config b's
+    // batch split [32, 256]·[256, 1024] vs a hidden split [64, 256]·[256, 512], and larger ones.
+    foreach (var (m, n, k) in new[] { (32, 256, 64), (16, 256, 64), (32, 1024, 256), (64, 512, 256), (64, 1024, 256), (32, 2048, 512), (64, 1024, 512) })
     {
         var rng = new Random(3);
         var a = RandomFloats(rng, m * k);
@@ -88,8 +120,9 @@ if (configs.Contains('p'))
 
 if (configs.Contains('l'))
 {
-    // The LSTM cell of one step, B32 H256 (a part of config b's batch split).
-    const int B = 32, H = 256;
+    // The LSTM cell of one step, B32 H256 (a part of config b's batch split), and config a's B16/B32 H64.
+    foreach (var (B, H) in new[] { (32, 256), (16, 64), (32, 64) })
+    {
     var rng = new Random(3);
     float[] Rand(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
     float[] xg = Rand(B * 4 * H), hg = Rand(B * 4 * H), bias = Rand(4 * H), hp = Rand(B * H), cp = Rand(B * H);
@@ -98,6 +131,7 @@ if (configs.Contains('l'))
     var sw = Stopwatch.StartNew();
     for (int i = 0; i < 20000; i++) Recur.Layers.Recurrent.LstmCell.Forward<float>(B, H, xg, bias, hg, hp, cp, saved, h, c);
     Console.WriteLine($"l lstm cell B{B} H{H}: {sw.Elapsed.TotalMicroseconds / 20000:F2} µs");
+    }
 }
 
 if (configs.Contains('w'))
@@ -180,8 +214,69 @@ if (configs.Contains('k'))
         double inputGrads = Median(() => Gemm.Multiply<float>(true, false, G * H, I, T * B, dXGates, x, grads.InputWeights, accumulate: true));
         double inputProduct = Median(() => Gemm.Multiply<float>(false, true, T * B, G * H, I, x, w.InputWeights, dXGates, accumulate: false));
         cache.Release();
+        var fw = new List<double>(); var bw = new List<double>();
+        var loopClock = Stopwatch.StartNew();
+        for (int i = 0; loopClock.ElapsedMilliseconds < 3000; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            var c2 = Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Forward(w, x, T, B, [], []);
+            long t1 = Stopwatch.GetTimestamp();
+            Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Backward(w, c2, dOut, [], [], grads, [], [], []);
+            long t2 = Stopwatch.GetTimestamp();
+            c2.Release();
+            if (loopClock.ElapsedMilliseconds > 1000) { fw.Add(Stopwatch.GetElapsedTime(t0, t1).TotalMicroseconds); bw.Add(Stopwatch.GetElapsedTime(t1, t2).TotalMicroseconds); }
+        }
+        Console.WriteLine($"k alternating forward/backward, {t} thread(s): forward {fw.Order().ElementAt(fw.Count / 2):F1} µs  backward {bw.Order().ElementAt(bw.Count / 2):F1} µs");
         Console.WriteLine($"k layer LSTM I{I} H{H} T{T} B{B}, {t} thread(s): forward {forward:F1} µs (input product {inputProduct:F1})  backward {backward:F1} µs (dW_hh {recurrentGrads:F1}, dW_ih {inputGrads:F1})");
     }
+}
+
+if (configs.Contains('x'))
+{
+    // Cross-thread experiment: config a's layer forward+backward at Engine.Threads = 1, alone, then on two threads
+    // of this process at once (each its own weights), with the workspace pool on and off.
+    Engine.Threads = 1;
+    const int I = 8, H = 64, T = 50, B = 32, G = 4;
+    Action MakeWork(int seed)
+    {
+        var rng = new Random(seed);
+        float[] Rand(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 0.4 - 0.2)).ToArray();
+        var w = new Recur.Layers.Recurrent.RecurrentLayerWeights<float>(G, I, H);
+        Rand(G * H * I).CopyTo(w.InputWeights, 0);
+        Rand(G * H * H).CopyTo(w.RecurrentWeights, 0);
+        var grads = w.ZerosLike();
+        var x = Rand(T * B * I);
+        var dOut = Rand(T * B * H);
+        return () =>
+        {
+            var cache = Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Forward(w, x, T, B, [], []);
+            Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Backward(w, cache, dOut, [], [], grads, [], [], []);
+            cache.Release();
+        };
+    }
+    double[] RunOn(int threadCount)
+    {
+        var works = Enumerable.Range(0, threadCount).Select(i => MakeWork(3 + i)).ToArray();
+        var medians = new double[threadCount];
+        var start = new Barrier(threadCount);
+        var ts = Enumerable.Range(0, threadCount).Select(i => new Thread(() =>
+        {
+            start.SignalAndWait();
+            var warm = Stopwatch.StartNew();
+            while (warm.ElapsedMilliseconds < 1000) works[i]();
+            var times = Enumerable.Range(0, 300).Select(_ => { var sw = Stopwatch.StartNew(); works[i](); return sw.Elapsed.TotalMicroseconds; }).OrderBy(v => v).ToArray();
+            medians[i] = times[150];
+        })).ToList();
+        ts.ForEach(t => t.Start());
+        ts.ForEach(t => t.Join());
+        return medians;
+    }
+    foreach (long capacity in new[] { 1L << 30, 0L, 1L << 30, 0L })
+    {
+        Workspace.PoolCapacityBytes = capacity;
+        Console.WriteLine($"x pool {(capacity > 0 ? "on " : "off")}: alone {RunOn(1)[0]:F1} µs; two threads {string.Join(", ", RunOn(2).Select(v => v.ToString("F1")))} µs");
+    }
+    Workspace.PoolCapacityBytes = 1L << 30;
 }
 
 // 2000 warm-up steps, then 20000 timed one by one: median, min, p90 and managed bytes allocated per step.
@@ -218,6 +313,7 @@ foreach (char key in configs.Where(all.ContainsKey))
     for (int i = 0; i < y.Length; i++) y.Data[i] = (float)(rng.NextDouble() * 2 - 1);
 
     var meter = new WorkspaceMeter();
+    var phases = Enumerable.Range(0, 4).Select(_ => new List<double>()).ToArray();
     double Step(bool train)
     {
         meter.Reset();
@@ -229,12 +325,16 @@ foreach (char key in configs.Where(all.ContainsKey))
         var output = lstm is not null ? lstm.Forward(tape, input, training: training).Output : gru!.Forward(tape, input).Output;
         var last = TimeSteps.Last(tape, output);
         var pred = head.Forward(tape, last);
+        phases[0].Add(sw.Elapsed.TotalMicroseconds);
         if (train)
         {
             adam.ZeroGrad();
             var loss = Loss.MeanSquaredError(tape, pred, y);
+            phases[1].Add(sw.Elapsed.TotalMicroseconds);
             tape.Backward(loss);
+            phases[2].Add(sw.Elapsed.TotalMicroseconds);
             adam.Step();
+            phases[3].Add(sw.Elapsed.TotalMicroseconds);
         }
         return sw.Elapsed.TotalMilliseconds;
     }
@@ -246,6 +346,7 @@ foreach (char key in configs.Where(all.ContainsKey))
         // At least five steps and one second, so tiered compilation has replaced the first code (as the bench does).
         var warmClock = Stopwatch.StartNew();
         for (int i = 0; i < 5 || warmClock.ElapsedMilliseconds < 1000; i++) Step(train);
+        foreach (var phase in phases) phase.Clear();
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         int[] collectionsBefore = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
         var times = Enumerable.Range(0, reps).Select(_ => Step(train)).OrderBy(v => v).ToArray();
@@ -253,6 +354,7 @@ foreach (char key in configs.Where(all.ContainsKey))
         // Counts are cumulative over generations (a gen-2 collection also collects 0 and 1): per step, as counted.
         string collections = string.Join("/", Enumerable.Range(0, 3).Select(g => ((GC.CollectionCount(g) - collectionsBefore[g]) / (double)reps).ToString("F2")));
         double median = times[times.Length / 2];
+        Console.WriteLine("phases (cumulative µs, medians): " + string.Join(" ", phases.Where(p => p.Count > 0).Select(p => p.Order().ElementAt(p.Count / 2).ToString("F0"))));
         double flops = (train ? 3 : 1) * gflop;
         Console.WriteLine($"{key} {(train ? "train" : "infer"),-5} {cell}{(regularised ? " LN rd0.25 zo0.1" : "")} I{I} H{H} x{L} T{T} B{B}: median {median,8:F2} ms  min {times[0],8:F2}  max {times[^1],8:F2}  {flops / (median / 1e3),6:F1} GFLOP/s" +
             $"  alloc {allocatedMiB,8:F2} MiB/step  GC0/1/2 {collections} per step  workspace peak {meter.Peak / (1024.0 * 1024.0):F1} MiB");

@@ -37,6 +37,37 @@ public static class Gemm
         where T : struct, INumberBase<T>
         => Multiply(transposeA, transposeB, m, n, k, a, transposeA ? m : k, b, transposeB ? k : n, c, n, accumulate);
 
+    /// <summary>
+    /// As <see cref="Multiply{T}(bool, bool, int, int, int, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, bool)"/>, and
+    /// rowSums[i] = Σ_k op(A)[i, k] (M values, overwritten), summed from zero in k order: the bias gradient that goes
+    /// with a weight gradient dW = dGatesᵀ·X, computed by the float32 product as it packs op(A), so the gate
+    /// gradients (26 MB per layer of config b) are read once for both instead of once more by a separate pass.
+    /// Every sum is the same chain of additions whatever the partition or thread count.
+    /// </summary>
+    public static void MultiplySummingRows<T>(
+        bool transposeA, bool transposeB, int m, int n, int k,
+        ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, bool accumulate, Span<T> rowSums)
+        where T : struct, INumberBase<T>
+    {
+        int lda = transposeA ? m : k, ldb = transposeB ? k : n;
+        if (typeof(T) == typeof(float))
+        {
+            GemmSimd.Multiply(GemmIsa.Auto, transposeA, transposeB, m, n, k,
+                MemoryMarshal.Cast<T, float>(a), lda, MemoryMarshal.Cast<T, float>(b), ldb,
+                MemoryMarshal.Cast<T, float>(c), n, accumulate, MemoryMarshal.Cast<T, float>(rowSums));
+            return;
+        }
+        if (rowSums.Length != m) throw new ArgumentException($"GEMM row sums must hold M = {m} values; found {rowSums.Length}.", nameof(rowSums));
+        CheckArguments(transposeA, transposeB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, n);
+        GemmReference.Multiply(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, n, accumulate);
+        for (int i = 0; i < m; i++)
+        {
+            T sum = T.Zero;
+            for (int p = 0; p < k; p++) sum += transposeA ? a[p * lda + i] : a[i * lda + p];
+            rowSums[i] = sum;
+        }
+    }
+
     internal static void CheckArguments(
         bool transposeA, bool transposeB, int m, int n, int k,
         int aLength, int lda, int bLength, int ldb, int cLength, int ldc)

@@ -99,8 +99,7 @@ public static class GemmSimd
         Gemm.CheckArguments(false, transposeB, 1, n, k, k, k, b.Length, ldb, n, n);
         if (!IsSupported(isa))
             throw new PlatformNotSupportedException($"GEMM instruction set {isa} is not supported by this CPU; use {GemmIsa.Auto}.");
-        if (isa == GemmIsa.Auto)
-            isa = Float512.IsSupported ? GemmIsa.Avx512 : Float256.IsSupported ? GemmIsa.Avx2 : GemmIsa.Portable;
+        if (isa == GemmIsa.Auto) isa = AutoIsa();
         int nr = 2 * (isa switch { GemmIsa.Avx512 => Float512.Count, GemmIsa.Avx2 => Float256.Count, _ => FloatPortable.Count });
         var packed = new PackedMatrix(isa, k, n, nr);
         if (k == 0 || n == 0) return packed;
@@ -145,6 +144,9 @@ public static class GemmSimd
         }
     }
 
+    /// <summary>The instruction set <see cref="GemmIsa.Auto"/> stands for on this CPU.</summary>
+    internal static GemmIsa AutoIsa() => Float512.IsSupported ? GemmIsa.Avx512 : Float256.IsSupported ? GemmIsa.Avx2 : GemmIsa.Portable;
+
     /// <summary>Whether this CPU can run <paramref name="isa"/>.</summary>
     internal static bool IsSupported(GemmIsa isa) => isa switch
     {
@@ -155,35 +157,66 @@ public static class GemmSimd
     };
 
     /// <summary>As the public overload, on the instruction set <paramref name="isa"/> (which must be supported).</summary>
+    /// <summary>
+    /// As the public overload, on the instruction set <paramref name="isa"/> (which must be supported); with
+    /// <paramref name="rowSums"/> (M values) also writes rowSums[i] = Σ_k op(A)[i, k], summed from zero in k order,
+    /// from the same pass that packs op(A) where the partition allows (see <see cref="Gemm.MultiplySummingRows{T}"/>).
+    /// </summary>
     internal static unsafe void Multiply(
         GemmIsa isa, bool transposeA, bool transposeB, int m, int n, int k,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
-        Span<float> c, int ldc, bool accumulate)
+        Span<float> c, int ldc, bool accumulate, Span<float> rowSums = default)
     {
         Gemm.CheckArguments(transposeA, transposeB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
         if (!IsSupported(isa))
             throw new PlatformNotSupportedException($"GEMM instruction set {isa} is not supported by this CPU; use {GemmIsa.Auto}.");
-        if (m == 0 || n == 0) return;
-        if (k == 0)
+        bool sumRows = !rowSums.IsEmpty;
+        if (sumRows)
         {
-            if (!accumulate)
+            if (rowSums.Length != m) throw new ArgumentException($"GEMM row sums must hold M = {m} values; found {rowSums.Length}.", nameof(rowSums));
+            rowSums.Clear();
+        }
+        if (m == 0) return;
+        if (n == 0 || k == 0)
+        {
+            if (k == 0 && !accumulate)
             {
                 for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
             }
+            if (sumRows) SumRows(transposeA, m, k, a, lda, rowSums);
             return;
         }
-        if (isa == GemmIsa.Auto)
-            isa = Float512.IsSupported ? GemmIsa.Avx512 : Float256.IsSupported ? GemmIsa.Avx2 : GemmIsa.Portable;
+        if (isa == GemmIsa.Auto) isa = AutoIsa();
 
-        fixed (float* pa = a, pb = b, pc = c)
+        bool summed;
+        fixed (float* pa = a, pb = b, pc = c, sums = rowSums)
         {
             var operands = new GemmOperands(transposeA, transposeB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate);
-            switch (isa)
+            float* into = sumRows ? sums : null;
+            summed = isa switch
             {
-                case GemmIsa.Avx512: GemmDriver<Float512>.Run(operands); break;
-                case GemmIsa.Avx2: GemmDriver<Float256>.Run(operands); break;
-                default: GemmDriver<FloatPortable>.Run(operands); break;
-            }
+                GemmIsa.Avx512 => GemmDriver<Float512>.Run(operands, into),
+                GemmIsa.Avx2 => GemmDriver<Float256>.Run(operands, into),
+                _ => GemmDriver<FloatPortable>.Run(operands, into),
+            };
+        }
+        if (sumRows && !summed) SumRows(transposeA, m, k, a, lda, rowSums);
+    }
+
+    /// <summary>sums[i] += Σ_k op(A)[i, k] in k order (the partitions that do not sum while packing).</summary>
+    private static void SumRows(bool transposeA, int m, int k, ReadOnlySpan<float> a, int lda, Span<float> sums)
+    {
+        if (transposeA)
+        {
+            // op(A)[i, p] = A[p, i]: whole rows of A added in order, each sum still in k order.
+            for (int p = 0; p < k; p++) System.Numerics.Tensors.TensorPrimitives.Add(sums[..m], a.Slice(p * lda, m), sums[..m]);
+            return;
+        }
+        for (int i = 0; i < m; i++)
+        {
+            float sum = sums[i];
+            foreach (float value in a.Slice(i * lda, k)) sum += value;
+            sums[i] = sum;
         }
     }
 }
@@ -294,6 +327,10 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     private bool _addToC;
     private float* _packedBBlock;
     private float* _packAllDst;
+    // Row sums of op(A) requested by the current call (null: none), and whether the partition taking it summed them
+    // while packing op(A).
+    private float* _rowSums;
+    private bool _rowsSummed;
     private int _packAllPanels, _packAllParts;
 
     private GemmDriver()
@@ -310,7 +347,26 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         _itemWork = _compute;
     }
 
-    public static void Run(in GemmOperands operands) => (t_driver ??= new GemmDriver<TV>()).Execute(operands);
+    /// <summary>
+    /// Computes the product; with <paramref name="rowSums"/> (zeroed, M values) also adds Σ_k op(A)[i, k] into
+    /// rowSums[i], in k order, as it packs op(A), where the partition packs each row of op(A) once per K block;
+    /// returns whether it did (otherwise the caller sums them).
+    /// </summary>
+    public static bool Run(in GemmOperands operands, float* rowSums = null)
+    {
+        var driver = t_driver ??= new GemmDriver<TV>();
+        driver._rowSums = rowSums;
+        driver._rowsSummed = false;
+        try
+        {
+            driver.Execute(operands);
+            return driver._rowsSummed;
+        }
+        finally
+        {
+            driver._rowSums = null;
+        }
+    }
 
     private void Execute(in GemmOperands o)
     {
@@ -343,12 +399,14 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         int rowBlocks = (_rowPanels + _panelsPerBlock - 1) / _panelsPerBlock;
         if (_threads > 1 && rowBlocks >= 2 * _threads)
         {
+            _rowsSummed = _rowSums != null;
             _rowBlocks = rowBlocks;
             Engine.Run(_threads, _ownRowBlocks);
             return;
         }
         // The shared-panel partition forks twice per K block.
         _threads = 2.0 * o.M * o.N * Math.Min(o.K, KC) >= GemmSimd.ParallelFlops ? available : 1;
+        _rowsSummed = _rowSums != null;
 
         for (_jc = 0; _jc < o.N; _jc += NC)
         {
@@ -391,7 +449,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
                 {
                     int firstPanel = block * _panelsPerBlock;
                     int i0 = firstPanel * MR, rows = Math.Min(Math.Min(_panelsPerBlock, _rowPanels - firstPanel) * MR, _o.M - i0);
-                    PackA(packedA, i0, rows, pc, kc);
+                    PackA(packedA, i0, rows, pc, kc, jc == 0 ? _rowSums : null);
                     ComputeBlock(packedA, i0, rows, packedB, jc, bPanels, kc, _o.Accumulate || pc > 0);
                 }
             }
@@ -471,6 +529,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         if (o.Accumulate)
             for (int i = 0; i < m; i++)
                 for (int j = 0; j < n; j++) ct[j * m + i] = c[i * ldc + j];
+        _rowSums = null; // op(A) becomes the transposed product's B: the caller sums its rows
         Execute(new GemmOperands(!o.TransposeB, !o.TransposeA, n, m, o.K, o.B, o.Ldb, o.A, o.Lda, ct, m, o.Accumulate));
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++) c[i * ldc + j] = ct[j * m + i];
@@ -768,17 +827,22 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     /// <c>dst + q·kc·MR</c>, zero past row M.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void PackA(float* dst, int i0, int rows, int pc, int kc)
+    private void PackA(float* dst, int i0, int rows, int pc, int kc, float* rowSums = null)
     {
         for (int r0 = i0; r0 < i0 + rows; r0 += MR, dst += kc * MR)
         {
             int height = Math.Min(MR, _o.M - r0);
+            float* sums = rowSums == null ? null : rowSums + r0;
             if (MR == 8 && height == 8 && Avx.IsSupported)
             {
                 // A full panel of eight rows: each packed step is one 256-bit vector (a copy when A is transposed,
                 // an 8×8 transpose per eight steps when not), the same values the scalar loops below write.
-                if (_o.TransposeA) PackEightTransposed(dst, _o.A + (nint)pc * _o.Lda + r0, _o.Lda, kc);
-                else PackEightRows(dst, 8, _o.A + (nint)r0 * _o.Lda + pc, _o.Lda, kc);
+                if (_o.TransposeA) PackEightTransposed(dst, _o.A + (nint)pc * _o.Lda + r0, _o.Lda, kc, sums);
+                else
+                {
+                    PackEightRows(dst, 8, _o.A + (nint)r0 * _o.Lda + pc, _o.Lda, kc);
+                    if (sums != null) AddRowSums(sums, 8, _o.A + (nint)r0 * _o.Lda + pc, _o.Lda, kc);
+                }
                 continue;
             }
             if (!_o.TransposeA)
@@ -797,6 +861,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
                         for (int p = 0; p < kc; p++) row[p * MR] = 0f;
                     }
                 }
+                if (sums != null) AddRowSums(sums, height, _o.A + (nint)r0 * _o.Lda + pc, _o.Lda, kc);
             }
             else
             {
@@ -808,15 +873,43 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
                     int i = 0;
                     for (; i < height; i++) d[i] = src[i];
                     for (; i < MR; i++) d[i] = 0f;
+                    if (sums != null)
+                        for (i = 0; i < height; i++) sums[i] += src[i];
                 }
             }
         }
     }
 
-    /// <summary>Packs eight columns of A [kc rows, stride lda] from <paramref name="src"/>: step p is src[p·lda … +8].</summary>
-    private static void PackEightTransposed(float* dst, float* src, nint lda, int kc)
+    /// <summary>sums[i] += Σ_p src[i·lda + p] over p &lt; kc in order, for rows i &lt; rows (row sums of an untransposed A panel).</summary>
+    private static void AddRowSums(float* sums, int rows, float* src, nint lda, int kc)
     {
-        for (int p = 0; p < kc; p++, src += lda, dst += 8) Vector256.Store(Vector256.Load(src), dst);
+        for (int i = 0; i < rows; i++, src += lda)
+        {
+            float sum = sums[i];
+            for (int p = 0; p < kc; p++) sum += src[p];
+            sums[i] = sum;
+        }
+    }
+
+    /// <summary>
+    /// Packs eight columns of A [kc rows, stride lda] from <paramref name="src"/>: step p is src[p·lda … +8]; with
+    /// <paramref name="sums"/>, also adds the steps into sums[0 … 8) in step order.
+    /// </summary>
+    private static void PackEightTransposed(float* dst, float* src, nint lda, int kc, float* sums)
+    {
+        if (sums == null)
+        {
+            for (int p = 0; p < kc; p++, src += lda, dst += 8) Vector256.Store(Vector256.Load(src), dst);
+            return;
+        }
+        var sum = Vector256.Load(sums);
+        for (int p = 0; p < kc; p++, src += lda, dst += 8)
+        {
+            var step = Vector256.Load(src);
+            Vector256.Store(step, dst);
+            sum += step;
+        }
+        Vector256.Store(sum, sums);
     }
 
     /// <summary>
@@ -868,7 +961,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         int b0 = chunk * _chunkPanels, bPanels = Math.Min(_bPanels, b0 + _chunkPanels) - b0;
 
         float* packedA = (t_packedA ??= new PackingBuffer()).Get(MC * KC);
-        PackA(packedA, i0, rows, _pc, _kc);
+        PackA(packedA, i0, rows, _pc, _kc, _jc == 0 && chunk == 0 ? _rowSums : null);
         ComputeBlock(packedA, i0, rows, _packedBBlock + (nint)b0 * _kc * NR, _jc + b0 * NR, bPanels, _kc, _addToC);
     }
 

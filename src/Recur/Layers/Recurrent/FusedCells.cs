@@ -24,8 +24,7 @@ namespace Recur.Layers.Recurrent;
 internal static unsafe partial class FusedCells
 {
     /// <summary>The instruction set the kernels run on here (Auto resolved).</summary>
-    internal static GemmIsa Resolve(GemmIsa isa) => isa != GemmIsa.Auto ? isa
-        : Float512.IsSupported ? GemmIsa.Avx512 : Float256.IsSupported ? GemmIsa.Avx2 : GemmIsa.Portable;
+    internal static GemmIsa Resolve(GemmIsa isa) => isa != GemmIsa.Auto ? isa : GemmSimd.AutoIsa();
 
     private static void Need(int length, long needed, string name)
     {

@@ -476,13 +476,34 @@ public static class RecurrentLayerKernel<T, TCell>
         }
         // Weight gradients over all steps at once.
         // dW_ih += dXGatesᵀ·x: [G·H, T·B]·[T·B, I];  dW_hh += dHGatesᵀ·h_{0..T−1}: [G·H, T·B]·[T·B, H]
-        Gemm.Multiply<T>(true, false, GH, I, rows, dXRaw, cache.Input.Span, grads.InputWeights, accumulate: true);
-        Gemm.Multiply<T>(true, false, GH, H, rows, dHRaw, cache.RecurrentInput.Span, grads.RecurrentWeights, accumulate: true);
-        if (ReferenceEquals(dXGates, dHGates)) AddBiasGradients(dXGates, GH, grads.InputBias, grads.RecurrentBias);
+        // Without layer norm the bias gradients are the column sums of the same gate gradients, summed by the
+        // products as they read them (db_hh = db_ih for a shared gradient); layer norm's biases follow the
+        // normalisation, so their sums run over the normalised gradients in passes of their own.
+        if (ln is null)
+        {
+            var sums = Workspace.AllocateUninitialized<T>(GH); // the products overwrite it
+            bool shared = ReferenceEquals(dXGates, dHGates);
+            if (shared) Gemm.Multiply<T>(true, false, GH, I, rows, dXRaw, cache.Input.Span, grads.InputWeights, accumulate: true);
+            else
+            {
+                Gemm.MultiplySummingRows<T>(true, false, GH, I, rows, dXRaw, cache.Input.Span, grads.InputWeights, accumulate: true, sums);
+                TensorPrimitives.Add(grads.InputBias, sums, grads.InputBias);
+            }
+            Gemm.MultiplySummingRows<T>(true, false, GH, H, rows, dHRaw, cache.RecurrentInput.Span, grads.RecurrentWeights, accumulate: true, sums);
+            TensorPrimitives.Add(grads.RecurrentBias, sums, grads.RecurrentBias);
+            if (shared) TensorPrimitives.Add(grads.InputBias, sums, grads.InputBias);
+            Workspace.Release(sums);
+        }
         else
         {
-            AddBiasGradients(dXGates, GH, grads.InputBias, null);
-            AddBiasGradients(dHGates, GH, grads.RecurrentBias, null);
+            Gemm.Multiply<T>(true, false, GH, I, rows, dXRaw, cache.Input.Span, grads.InputWeights, accumulate: true);
+            Gemm.Multiply<T>(true, false, GH, H, rows, dHRaw, cache.RecurrentInput.Span, grads.RecurrentWeights, accumulate: true);
+            if (ReferenceEquals(dXGates, dHGates)) AddBiasGradients(dXGates, GH, grads.InputBias, grads.RecurrentBias);
+            else
+            {
+                AddBiasGradients(dXGates, GH, grads.InputBias, null);
+                AddBiasGradients(dHGates, GH, grads.RecurrentBias, null);
+            }
         }
         // dx += dXGates·W_ih: [T·B, G·H]·[G·H, I]  (input dropout: ⊙ the mask of each sequence)
         if (!dx.IsEmpty)
