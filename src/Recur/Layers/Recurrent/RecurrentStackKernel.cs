@@ -89,19 +89,19 @@ public static class RecurrentStackKernel<T, TCell>
         int BH = caches[0].Batch * caches[0].Hidden;
         CheckState(dhN, L * BH, "dhN");
         CheckState(dcN, L * BH, "dcN");
-        T[] dLayerOutput = Workspace.Allocate<T>(dOutput.Length);
-        dOutput.CopyTo(dLayerOutput);
+        // The top layer reads the caller's dOutput; each layer below reads the gradient the layer above wrote.
+        T[]? dLayerOutput = null;
         for (int l = L - 1; l >= 0; l--)
         {
             // The gradient reaching this layer's input is the layer below's output gradient.
             T[] dInput = l > 0 ? Workspace.Allocate<T>(caches[l].Input.Length) : [];
-            RecurrentLayerKernel<T, TCell>.Backward(layers[l], caches[l], dLayerOutput,
+            RecurrentLayerKernel<T, TCell>.Backward(layers[l], caches[l], dLayerOutput is null ? dOutput : dLayerOutput,
                 StateSlice(dhN, l, BH), TCell.HasCellState ? StateSlice(dcN, l, BH) : [],
                 grads[l], l > 0 ? dInput : dx,
                 dh0.IsEmpty ? [] : dh0.Slice(l * BH, BH),
                 dc0.IsEmpty || !TCell.HasCellState ? [] : dc0.Slice(l * BH, BH),
                 stepGradientNorms is null ? [] : stepGradientNorms[l]);
-            Workspace.Release(dLayerOutput);
+            if (dLayerOutput is not null) Workspace.Release(dLayerOutput);
             dLayerOutput = dInput;
         }
     }
