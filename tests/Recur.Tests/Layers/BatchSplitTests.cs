@@ -143,6 +143,9 @@ public class BatchSplitTests
             (RecurrentLayerKernel<float, TCell>.BatchParts(Batch, hidden), RecurrentLayerKernel<float, TCell>.CellParts(Batch, hidden)));
         if (hidden == Hidden) Assert.Equal(3, batchParts);
         else Assert.Equal((1, 3), (batchParts, cellParts));
+        // Without layer norm each part projects its own rows' input (ProjectsInputPerPart), held here to one thread's product.
+        Assert.Equal(hidden == Hidden && !layerNorm, RecurrentLayerKernel<float, TCell>.ProjectsInputPerPart(batchParts, layerNorm)
+            && !AtThreads(Threads, () => RecurrentLayerKernel<float, TCell>.ProjectsInputPerStep(Input, hidden, Batch / batchParts)));
         var (oneForward, oneGradients) = Run(h, 1);
         var (splitForward, splitGradients) = Run(h, Threads);
         Assert.Equal(oneForward.Output.ToArray(), splitForward.Output.ToArray());

@@ -168,11 +168,16 @@ public static class RecurrentLayerKernel<T, TCell>
         // W_ihᵀ packed once (see ProjectsInputPerStep). The cell adds b_ih as it reads them (layer norm: xGates =
         // LN_ih(x·W_ihᵀ) + b_ih here, and the cell adds nothing).
         int parts = BatchParts(batch, H);
-        var packedInput = steps > 1 && ln is null && ProjectsInputPerStep(I, H, batch / parts) ? PackInput(w) : null;
-        var xGates = Workspace.AllocateUninitialized<T>((packedInput is null ? steps : 1) * batch * GH); // GEMMs overwrite it
+        bool perStep = steps > 1 && ln is null && ProjectsInputPerStep(I, H, batch / parts);
+        // Split by sequences, the all-steps projection runs per part too: each part projects its own rows of every
+        // step before its time loop, so those rows are written by the thread that reads them here and writes the
+        // same rows of the gate gradients in the backward pass (see ProjectsInputPerPart).
+        bool perPart = !perStep && ProjectsInputPerPart(parts, ln is not null);
+        var packedInput = perStep || perPart ? PackInput(w) : null;
+        var xGates = Workspace.AllocateUninitialized<T>((perStep ? 1 : steps) * batch * GH); // GEMMs overwrite it
         if (packedInput is null) Gemm.Multiply<T>(false, true, steps * batch, GH, I, x.Span, w.InputWeights, xGates, accumulate: false);
         // Offset of step t, row b in xGates.
-        int XGatesAt(int t, int b) => ((packedInput is null ? t * batch : 0) + b) * GH;
+        int XGatesAt(int t, int b) => ((perStep ? 0 : t * batch) + b) * GH;
         // Without layer norm the cell adds both biases as it reads the gates (layer norm adds them with its own shift).
         var cellInputBias = ln is null ? w.InputBias : [];
         var cellRecurrentBias = ln is null ? w.RecurrentBias : [];
@@ -227,6 +232,9 @@ public static class RecurrentLayerKernel<T, TCell>
         void ForwardRows(int r0, int n)
         {
             int rowH = r0 * H, nH = n * H, nGH = n * GH;
+            if (perPart)
+                for (int t = 0; t < steps; t++)
+                    RecurrentProduct(packedInput, n, GH, I, x.Span.Slice((t * batch + r0) * I, n * I), [], xGates.AsSpan((t * batch + r0) * GH, nGH), accumulate: false);
             var hGatesRows = hGates.AsSpan(r0 * GH, nGH);
             for (int t = 0; t < steps; t++)
             {
@@ -243,7 +251,7 @@ public static class RecurrentLayerKernel<T, TCell>
                     RowLayerNorm<T>.Forward(n, GH, hGatesRows, ln.RecurrentGain, ln.RecurrentBias, w.RecurrentBias, hGatesRows,
                         cache.HNorm.AsSpan((t * batch + r0) * GH, nGH), cache.HRstd.AsSpan(t * batch + r0, n));
                 var xGatesRows = xGates.AsSpan(XGatesAt(t, r0), nGH);
-                if (packedInput is not null)
+                if (perStep)
                     RecurrentProduct(packedInput, n, GH, I, x.Span.Slice((t * batch + r0) * I, n * I), [], xGatesRows, accumulate: false);
                 var hNext = cache.Hs.AsSpan((t + 1) * BH + rowH, nH);
                 if (lnCell)
@@ -566,6 +574,17 @@ public static class RecurrentLayerKernel<T, TCell>
         long gates = (long)TCell.GateCount * hidden;
         return gates * input * Unsafe.SizeOf<T>() <= PerStepInputWeightBytes && 2.0 * rowsPerPart * input * gates >= MinStepInputFlops;
     }
+
+    /// <summary>
+    /// Whether a forward pass split into <paramref name="parts"/> by sequences projects the input of all steps per part
+    /// (float32, no layer norm, whose statistics run over whole rows of all steps first) rather than as one product
+    /// before the loop: that product ran on the calling thread (config a's [1600, 8]·[8, 256] is too shallow to
+    /// split), and the other thread then read its rows from that core and wrote the same rows of the gate gradients
+    /// there; the shared buffer's lines moved between the cores at every step. Per part the rows stay with one core:
+    /// the product took 60 µs on one thread but 170–200 µs inside a two-thread training step, and config a's step went
+    /// from 1.53 to 1.47 ms (means of five alternating runs). Both paths give the same bits (the per-step product's).
+    /// </summary>
+    internal static bool ProjectsInputPerPart(int parts, bool layerNorm) => parts > 1 && !layerNorm && typeof(T) == typeof(float);
 
     /// <summary>W_ihᵀ: [I, G·H] packed for the per-step input projection (float32), counted in the workspace.</summary>
     private static PackedMatrix PackInput(RecurrentLayerWeights<T> w)
