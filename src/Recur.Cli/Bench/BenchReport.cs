@@ -225,7 +225,7 @@ internal sealed class BenchReport
         string gemm = $"GEMM n={GemmSize} at {Threads} thread(s): Recur {Gf(RecurGemmGflops)} GFLOP/s, OpenBLAS (PyTorch) {Gf(OpenBlasGemmGflops)} GFLOP/s";
         sb.AppendLine(OpenBlasNote is null ? gemm : $"{gemm} ({OpenBlasNote})");
         foreach (var s in Scaling)
-            sb.AppendLine($"Recur 1→2 threads on {s.Config}: {Ms(s.OneThreadMs)} → {Ms(s.TwoThreadMs)} ms, speed-up {s.Speedup:F2}×");
+            sb.AppendLine($"Recur 1→2 threads on {s.Config} (steps at 1 and 2 threads alternating): {Ms(s.OneThreadMs)} → {Ms(s.TwoThreadMs)} ms, speed-up {s.Speedup:F2}×");
         foreach (var p in Peers)
         {
             string what = p.Status == "ok" ? $"{p.Name}: {p.Version}, {p.Description}" : $"{p.Name}: {p.Status.ToUpperInvariant()}";

@@ -64,10 +64,9 @@ internal static class BenchRunner
             {
                 var c = row.Config;
                 int warmup = c.Name == "d" ? 2 : 3;
-                s.Log($"recur: {c.Name} training at 1 and 2 threads …");
-                double one = s.Threads == 1 ? row.Recur.MedianMs : RecurTimer.Train(c, 1, s.Repeats, warmup).MedianMs;
-                double two = s.Threads == 2 ? row.Recur.MedianMs : RecurTimer.Train(c, 2, s.Repeats, warmup).MedianMs;
-                report.Scaling.Add(new ThreadScaling(c.Name, one, two));
+                s.Log($"recur: {c.Name} training at 1 and 2 threads, alternating …");
+                var medians = RecurTimer.TrainAlternating(c, [1, 2], s.Repeats, warmup);
+                report.Scaling.Add(new ThreadScaling(c.Name, medians[0], medians[1]));
             }
         }
         s.Log($"recur: GEMM n={s.GemmSize} …");

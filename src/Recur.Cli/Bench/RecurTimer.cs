@@ -31,12 +31,51 @@ internal static class RecurTimer
     /// One training step as the issue defines it: zero gradients, full-sequence forward, linear head on the last
     /// state, MSE, backward, Adam.
     /// </summary>
-    public static Timing Train(BenchConfig c, int threads, int repeats, int warmup)
+    public static Timing Train(BenchConfig c, int threads, int repeats, int warmup) => Time(TrainingStep(c), threads, repeats, warmup);
+
+    /// <summary>
+    /// Median training step at each of <paramref name="threadCounts"/>, timed in alternation (one step at each count
+    /// per round, after warming up at each), so every count sees the same state of a shared machine: the 1→2-thread
+    /// speed-up, whose two halves timed minutes apart moved by 20% with the machine's load.
+    /// </summary>
+    public static double[] TrainAlternating(BenchConfig c, int[] threadCounts, int repeats, int warmup)
+    {
+        var step = TrainingStep(c);
+        int saved = Engine.Threads;
+        try
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            foreach (int threads in threadCounts)
+            {
+                Engine.Threads = threads;
+                var warming = Stopwatch.StartNew();
+                for (int i = 0; i < warmup || warming.Elapsed.TotalMilliseconds < MinWarmupMs; i++) step();
+            }
+            var times = threadCounts.Select(_ => new double[repeats]).ToArray();
+            var clock = new Stopwatch();
+            for (int r = 0; r < repeats; r++)
+                for (int i = 0; i < threadCounts.Length; i++)
+                {
+                    Engine.Threads = threadCounts[i];
+                    clock.Restart();
+                    step();
+                    times[i][r] = clock.Elapsed.TotalMilliseconds;
+                }
+            return times.Select(t => Median(t.Order().ToArray())).ToArray();
+        }
+        finally
+        {
+            Engine.Threads = saved;
+        }
+    }
+
+    private static Action TrainingStep(BenchConfig c)
     {
         var (model, batch) = Build(c);
         var y = RandomTensor(new RecurRandom(2), c.Batch, 1);
         var adam = new Adam(model.Parameters, learningRate: 1e-3);
-        return Time(() =>
+        return () =>
         {
             adam.ZeroGrad();
             using var tape = new Tape(); // disposed as the trainer does: the next step reuses its buffers
@@ -44,7 +83,7 @@ internal static class RecurTimer
             var loss = Loss.MeanSquaredError(tape, prediction, y);
             tape.Backward(loss);
             adam.Step();
-        }, threads, repeats, warmup);
+        };
     }
 
     /// <summary>Forward only (no tape recording): the stack over the whole sequence and the head.</summary>
@@ -142,22 +181,12 @@ internal static class RecurTimer
         }
     }
 
-    /// <summary>
-    /// Runs <paramref name="step"/> once inside the engine's workspace meter and returns its peak, if this build of
-    /// the library has one (Recur.Tensors.Workspace.Measure(WorkspaceMeter), WorkspaceMeter.Peak: added on another
-    /// branch). Looked up by reflection so the harness builds either way and reports it as soon as it is merged.
-    /// </summary>
-    private static long? WorkspacePeak(Action step)
+    /// <summary>Runs <paramref name="step"/> once inside the engine's workspace meter and returns its peak.</summary>
+    private static long WorkspacePeak(Action step)
     {
-        var assembly = typeof(Tensor).Assembly;
-        var workspace = assembly.GetType("Recur.Tensors.Workspace");
-        var meterType = assembly.GetType("Recur.Tensors.WorkspaceMeter");
-        var measure = workspace?.GetMethod("Measure", [meterType!]);
-        var peak = meterType?.GetProperty("Peak");
-        if (measure is null || peak is null || meterType!.GetConstructor(Type.EmptyTypes) is null) return null;
-        object meter = Activator.CreateInstance(meterType)!;
-        using (measure.Invoke(null, [meter]) as IDisposable) step();
-        return peak.GetValue(meter) as long?;
+        var meter = new WorkspaceMeter();
+        using (Workspace.Measure(meter)) step();
+        return meter.Peak;
     }
 
     /// <summary>Median of sorted values (mean of the middle two for an even count).</summary>

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -156,7 +157,6 @@ public static class GemmSimd
         _ => false,
     };
 
-    /// <summary>As the public overload, on the instruction set <paramref name="isa"/> (which must be supported).</summary>
     /// <summary>
     /// As the public overload, on the instruction set <paramref name="isa"/> (which must be supported); with
     /// <paramref name="rowSums"/> (M values) also writes rowSums[i] = Σ_k op(A)[i, k], summed from zero in k order,
@@ -209,7 +209,7 @@ public static class GemmSimd
         if (transposeA)
         {
             // op(A)[i, p] = A[p, i]: whole rows of A added in order, each sum still in k order.
-            for (int p = 0; p < k; p++) System.Numerics.Tensors.TensorPrimitives.Add(sums[..m], a.Slice(p * lda, m), sums[..m]);
+            for (int p = 0; p < k; p++) TensorPrimitives.Add(sums[..m], a.Slice(p * lda, m), sums[..m]);
             return;
         }
         for (int i = 0; i < m; i++)
