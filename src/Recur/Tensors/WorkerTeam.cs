@@ -22,10 +22,10 @@ internal sealed class WorkerTeam
     /// <summary>
     /// How long an idle worker keeps spinning for the next phase before it blocks. A blocked worker takes tens of
     /// microseconds to wake on a virtual machine (the host must schedule its halted virtual CPU), and a training step
-    /// of a small model has serial stretches between its phases (the optimiser, the next batch's input product):
-    /// config a's step took 1.79, 2.38 and 2.89 ms with 200 µs against 1.66, 1.78 and 1.68 ms with 2 ms (alternating
-    /// runs), as the worker found the forward pass's batch split still spinning. Like OpenMP's spin-then-sleep wait policy, an idle
-    /// worker burns at most this much processor time after a parallel call before it sleeps.
+    /// of a small model has serial stretches between its phases (the head, the loss, the optimiser): config a's step
+    /// took 1.79, 2.38 and 2.89 ms with 200 µs against 1.66, 1.78 and 1.68 ms with 2 ms (alternating runs), as the
+    /// worker found the forward pass's batch split still spinning. As with OpenMP's spin-then-sleep wait policy, an
+    /// idle worker burns at most this much processor time after a parallel call before it sleeps.
     /// </summary>
     internal const double SpinMicroseconds = 2000;
 
