@@ -188,15 +188,7 @@ if (configs.Contains('k'))
     // Config a's layer alone (LSTM I8 H64, T50 B32): the forward pass, the backward pass, and the backward pass's
     // weight-gradient products alone, so a training step's time can be split by phase.
     const int I = 8, H = 64, T = 50, B = 32, G = 4;
-    var rng = new Random(3);
-    float[] Rand(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 0.4 - 0.2)).ToArray();
-    var w = new Recur.Layers.Recurrent.RecurrentLayerWeights<float>(G, I, H);
-    Rand(G * H * I).CopyTo(w.InputWeights, 0);
-    Rand(G * H * H).CopyTo(w.RecurrentWeights, 0);
-    var grads = w.ZerosLike();
-    var x = Rand(T * B * I);
-    var dOut = Rand(T * B * H);
-    var dXGates = Rand(T * B * G * H);
+    var (w, grads, x, dOut, dXGates) = ConfigALayer(3);
     double Median(Action run)
     {
         var warmClock = Stopwatch.StartNew();
@@ -236,17 +228,10 @@ if (configs.Contains('x'))
     // Cross-thread experiment: config a's layer forward+backward at Engine.Threads = 1, alone, then on two threads
     // of this process at once (each its own weights), with the workspace pool on and off.
     Engine.Threads = 1;
-    const int I = 8, H = 64, T = 50, B = 32, G = 4;
+    const int T = 50, B = 32;
     Action MakeWork(int seed)
     {
-        var rng = new Random(seed);
-        float[] Rand(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 0.4 - 0.2)).ToArray();
-        var w = new Recur.Layers.Recurrent.RecurrentLayerWeights<float>(G, I, H);
-        Rand(G * H * I).CopyTo(w.InputWeights, 0);
-        Rand(G * H * H).CopyTo(w.RecurrentWeights, 0);
-        var grads = w.ZerosLike();
-        var x = Rand(T * B * I);
-        var dOut = Rand(T * B * H);
+        var (w, grads, x, dOut, _) = ConfigALayer(seed);
         return () =>
         {
             var cache = Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Forward(w, x, T, B, [], []);
@@ -359,6 +344,19 @@ foreach (char key in configs.Where(all.ContainsKey))
         Console.WriteLine($"{key} {(train ? "train" : "infer"),-5} {cell}{(regularised ? " LN rd0.25 zo0.1" : "")} I{I} H{H} x{L} T{T} B{B}: median {median,8:F2} ms  min {times[0],8:F2}  max {times[^1],8:F2}  {flops / (median / 1e3),6:F1} GFLOP/s" +
             $"  alloc {allocatedMiB,8:F2} MiB/step  GC0/1/2 {collections} per step  workspace peak {meter.Peak / (1024.0 * 1024.0):F1} MiB");
     }
+}
+
+// Config a's layer (LSTM I8 H64, T50 B32): random weights, zero gradients, input x [T, B, I], an output gradient
+// [T, B, H] and gate gradients [T, B, G·H], all uniform in ±0.2.
+static (Recur.Layers.Recurrent.RecurrentLayerWeights<float> W, Recur.Layers.Recurrent.RecurrentLayerWeights<float> Grads, float[] X, float[] DOut, float[] DGates) ConfigALayer(int seed)
+{
+    const int I = 8, H = 64, T = 50, B = 32, G = 4;
+    var rng = new Random(seed);
+    float[] Rand(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 0.4 - 0.2)).ToArray();
+    var w = new Recur.Layers.Recurrent.RecurrentLayerWeights<float>(G, I, H);
+    Rand(G * H * I).CopyTo(w.InputWeights, 0);
+    Rand(G * H * H).CopyTo(w.RecurrentWeights, 0);
+    return (w, w.ZerosLike(), Rand(T * B * I), Rand(T * B * H), Rand(T * B * G * H));
 }
 
 static float[] RandomFloats(Random rng, int n) => Enumerable.Range(0, n).Select(_ => (float)rng.NextDouble()).ToArray();
