@@ -123,14 +123,14 @@ if (configs.Contains('l'))
     // The LSTM cell of one step, B32 H256 (a part of config b's batch split), and config a's B16/B32 H64.
     foreach (var (B, H) in new[] { (32, 256), (16, 64), (32, 64) })
     {
-    var rng = new Random(3);
-    float[] Rand(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
-    float[] xg = Rand(B * 4 * H), hg = Rand(B * 4 * H), bias = Rand(4 * H), hp = Rand(B * H), cp = Rand(B * H);
-    float[] saved = new float[B * 5 * H], h = new float[B * H], c = new float[B * H];
-    for (int i = 0; i < 20000; i++) Recur.Layers.Recurrent.LstmCell.Forward<float>(B, H, xg, bias, hg, hp, cp, saved, h, c);
-    var sw = Stopwatch.StartNew();
-    for (int i = 0; i < 20000; i++) Recur.Layers.Recurrent.LstmCell.Forward<float>(B, H, xg, bias, hg, hp, cp, saved, h, c);
-    Console.WriteLine($"l lstm cell B{B} H{H}: {sw.Elapsed.TotalMicroseconds / 20000:F2} µs");
+        var rng = new Random(3);
+        float[] Rand(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
+        float[] xg = Rand(B * 4 * H), hg = Rand(B * 4 * H), bias = Rand(4 * H), hp = Rand(B * H), cp = Rand(B * H);
+        float[] saved = new float[B * 5 * H], h = new float[B * H], c = new float[B * H];
+        for (int i = 0; i < 20000; i++) Recur.Layers.Recurrent.LstmCell.Forward<float>(B, H, xg, bias, hg, hp, cp, saved, h, c);
+        var sw = Stopwatch.StartNew();
+        for (int i = 0; i < 20000; i++) Recur.Layers.Recurrent.LstmCell.Forward<float>(B, H, xg, bias, hg, hp, cp, saved, h, c);
+        Console.WriteLine($"l lstm cell B{B} H{H}: {sw.Elapsed.TotalMicroseconds / 20000:F2} µs");
     }
 }
 
@@ -206,9 +206,11 @@ if (configs.Contains('k'))
         double inputGrads = Median(() => Gemm.Multiply<float>(true, false, G * H, I, T * B, dXGates, x, grads.InputWeights, accumulate: true));
         double inputProduct = Median(() => Gemm.Multiply<float>(false, true, T * B, G * H, I, x, w.InputWeights, dXGates, accumulate: false));
         cache.Release();
-        var fw = new List<double>(); var bw = new List<double>();
+        // Forward and backward alternating, as in training (each pass finds the other's buffers in the pool).
+        var fw = new List<double>();
+        var bw = new List<double>();
         var loopClock = Stopwatch.StartNew();
-        for (int i = 0; loopClock.ElapsedMilliseconds < 3000; i++)
+        while (loopClock.ElapsedMilliseconds < 3000)
         {
             long t0 = Stopwatch.GetTimestamp();
             var c2 = Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Forward(w, x, T, B, [], []);
