@@ -50,6 +50,7 @@ public static class Gemm
         where T : struct, INumberBase<T>
     {
         int lda = transposeA ? m : k, ldb = transposeB ? k : n;
+        if (rowSums.Length != m) throw new ArgumentException($"GEMM row sums must hold M = {m} values; found {rowSums.Length}.", nameof(rowSums));
         if (typeof(T) == typeof(float))
         {
             GemmSimd.Multiply(GemmIsa.Auto, transposeA, transposeB, m, n, k,
@@ -57,7 +58,6 @@ public static class Gemm
                 MemoryMarshal.Cast<T, float>(c), n, accumulate, MemoryMarshal.Cast<T, float>(rowSums));
             return;
         }
-        if (rowSums.Length != m) throw new ArgumentException($"GEMM row sums must hold M = {m} values; found {rowSums.Length}.", nameof(rowSums));
         CheckArguments(transposeA, transposeB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, n);
         GemmReference.Multiply(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, n, accumulate);
         for (int i = 0; i < m; i++)

@@ -75,6 +75,7 @@ public sealed class GemmRowSumTests
         float[] a = new float[6], b = new float[6], c = new float[4];
         var error = Assert.Throws<ArgumentException>(() => Gemm.MultiplySummingRows<float>(false, false, 2, 2, 3, a, b, c, accumulate: false, new float[3]));
         Assert.Contains("M = 2", error.Message);
+        Assert.Throws<ArgumentException>(() => Gemm.MultiplySummingRows<float>(false, false, 2, 2, 3, a, b, c, accumulate: false, []));
         Assert.Throws<ArgumentException>(() => Gemm.MultiplySummingRows<double>(false, false, 2, 2, 3, new double[6], new double[6], new double[4], accumulate: false, new double[1]));
     }
 }
