@@ -64,14 +64,6 @@ internal interface IFloatVector<TSelf> where TSelf : struct, IFloatVector<TSelf>
     /// </summary>
     static abstract TSelf ScaleByPowerOfTwo(TSelf x, TSelf n);
 
-    static abstract TSelf Abs(TSelf x);
-
-    /// <summary>|magnitude| with the sign of <paramref name="sign"/>, per lane.</summary>
-    static abstract TSelf CopySign(TSelf magnitude, TSelf sign);
-
-    /// <summary>Per lane: <paramref name="ifLess"/> where x &lt; limit, else <paramref name="otherwise"/>.</summary>
-    static abstract TSelf SelectLess(TSelf x, TSelf limit, TSelf ifLess, TSelf otherwise);
-
     /// <summary>Sum of the lanes (in a fixed order, so repeatable).</summary>
     static abstract float Sum(TSelf value);
 }
@@ -123,16 +115,6 @@ internal readonly struct Float512 : IFloatVector<Float512>
     public static Float512 ScaleByPowerOfTwo(Float512 x, Float512 n) => new(Avx512F.Scale(x._value, n._value));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Float512 Abs(Float512 x) => new(Vector512.Abs(x._value));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Float512 CopySign(Float512 magnitude, Float512 sign) => new(Vector512.CopySign(magnitude._value, sign._value));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Float512 SelectLess(Float512 x, Float512 limit, Float512 ifLess, Float512 otherwise)
-        => new(Vector512.ConditionalSelect(Vector512.LessThan(x._value, limit._value), ifLess._value, otherwise._value));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Float512 value) => Vector512.Sum(value._value);
 }
 
@@ -181,16 +163,6 @@ internal readonly struct Float256 : IFloatVector<Float256>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Float256 ScaleByPowerOfTwo(Float256 x, Float256 n) => new(x._value * Vector256.ShiftLeft(Vector256.ConvertToInt32Native(n._value) + Vector256.Create(127), 23).AsSingle());
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Float256 Abs(Float256 x) => new(Vector256.Abs(x._value));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Float256 CopySign(Float256 magnitude, Float256 sign) => new(Vector256.CopySign(magnitude._value, sign._value));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Float256 SelectLess(Float256 x, Float256 limit, Float256 ifLess, Float256 otherwise)
-        => new(Vector256.ConditionalSelect(Vector256.LessThan(x._value, limit._value), ifLess._value, otherwise._value));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Float256 value) => Vector256.Sum(value._value);
@@ -244,16 +216,6 @@ internal readonly struct FloatPortable : IFloatVector<FloatPortable>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static FloatPortable ScaleByPowerOfTwo(FloatPortable x, FloatPortable n) => new(x._value * Vector.AsVectorSingle(Vector.ShiftLeft(Vector.ConvertToInt32Native(n._value) + new Vector<int>(127), 23)));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static FloatPortable Abs(FloatPortable x) => new(Vector.Abs(x._value));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static FloatPortable CopySign(FloatPortable magnitude, FloatPortable sign) => new(Vector.CopySign(magnitude._value, sign._value));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static FloatPortable SelectLess(FloatPortable x, FloatPortable limit, FloatPortable ifLess, FloatPortable otherwise)
-        => new(Vector.ConditionalSelect(Vector.LessThan(x._value, limit._value), ifLess._value, otherwise._value));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(FloatPortable value) => Vector.Sum(value._value);
