@@ -12,7 +12,7 @@ using Recur.Tensors;
 // bytes it holds). Usage: [threads=2] [configs=abcd] [reps=10]; configs s, g, p, l, w, o and r time single kernels
 // (streaming, GEMM, per-step packed products, the LSTM cell, weight-gradient shapes, an Adam step, single-row products)
 // and k (config a's layer alone: forward, backward and their products, at one thread and at `threads`, alternating);
-// v times config b's weight-gradient products at one thread and at `threads`; x runs config a's layer at one thread
+// v times config b's and d's weight-gradient products at one thread and at `threads`; x runs config a's layer at one thread
 // alone and on two threads of this process at once (each its own weights), with the workspace pool on and off.
 // Each training config also prints the medians of its step's phases (forward, loss, backward, optimiser; cumulative).
 // Config n is b with layer norm, recurrent dropout 0.25 and zoneout 0.1 (masks drawn each training step), so the
@@ -73,14 +73,14 @@ if (configs.Contains('g'))
 if (configs.Contains('v'))
 {
     // Config b's weight-gradient products, dW += dGatesᵀ·h: [G·H, T·B]·[T·B, H] with A stored [T·B, G·H] (transposed),
-    // at one thread and at `threads`, alternating: how the large products after the time loop scale.
-    foreach (var (m, n, k) in new[] { (1024, 256, 6400), (1024, 32, 6400), (6400, 256, 1024) })
+    // at one thread and at `threads`, alternating: how the large products after the time loop scale; then config d's
+    // dW [4·1024, 3200]·[3200, 1024].
+    foreach (var (m, n, k, transposeA) in new[] { (1024, 256, 6400, true), (1024, 32, 6400, true), (6400, 256, 1024, false), (4096, 1024, 3200, true) })
     {
         var rng = new Random(3);
         var a = RandomFloats(rng, m * k);
         var b = RandomFloats(rng, k * n);
         var c = new float[m * n];
-        bool transposeA = m == 1024;
         foreach (int t in new[] { 1, threads, 1, threads })
         {
             Engine.Threads = t;
@@ -183,47 +183,8 @@ if (configs.Contains('r'))
     }
 }
 
-if (configs.Contains('k'))
-{
-    // Config a's layer alone (LSTM I8 H64, T50 B32): the forward pass, the backward pass, and the backward pass's
-    // weight-gradient products alone, so a training step's time can be split by phase.
-    const int I = 8, H = 64, T = 50, B = 32, G = 4;
-    var (w, grads, x, dOut, dXGates) = ConfigALayer(3);
-    double Median(Action run)
-    {
-        var warmClock = Stopwatch.StartNew();
-        while (warmClock.ElapsedMilliseconds < 1000) run();
-        var times = Enumerable.Range(0, 200).Select(_ => { var sw = Stopwatch.StartNew(); run(); return sw.Elapsed.TotalMicroseconds; }).OrderBy(v => v).ToArray();
-        return times[times.Length / 2];
-    }
-    foreach (int t in new[] { 1, threads, 1, threads })
-    {
-        Engine.Threads = t;
-        double forward = Median(() => Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Forward(w, x, T, B, [], []).Release());
-        var cache = Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Forward(w, x, T, B, [], []);
-        double backward = Median(() => Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Backward(w, cache, dOut, [], [], grads, [], [], []));
-        double recurrentGrads = Median(() => Gemm.Multiply<float>(true, false, G * H, H, T * B, dXGates, cache.Hs, grads.RecurrentWeights, accumulate: true));
-        double inputGrads = Median(() => Gemm.Multiply<float>(true, false, G * H, I, T * B, dXGates, x, grads.InputWeights, accumulate: true));
-        double inputProduct = Median(() => Gemm.Multiply<float>(false, true, T * B, G * H, I, x, w.InputWeights, dXGates, accumulate: false));
-        cache.Release();
-        // Forward and backward alternating, as in training (each pass finds the other's buffers in the pool).
-        var fw = new List<double>();
-        var bw = new List<double>();
-        var loopClock = Stopwatch.StartNew();
-        while (loopClock.ElapsedMilliseconds < 3000)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            var c2 = Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Forward(w, x, T, B, [], []);
-            long t1 = Stopwatch.GetTimestamp();
-            Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Backward(w, c2, dOut, [], [], grads, [], [], []);
-            long t2 = Stopwatch.GetTimestamp();
-            c2.Release();
-            if (loopClock.ElapsedMilliseconds > 1000) { fw.Add(Stopwatch.GetElapsedTime(t0, t1).TotalMicroseconds); bw.Add(Stopwatch.GetElapsedTime(t1, t2).TotalMicroseconds); }
-        }
-        Console.WriteLine($"k alternating forward/backward, {t} thread(s): forward {fw.Order().ElementAt(fw.Count / 2):F1} µs  backward {bw.Order().ElementAt(bw.Count / 2):F1} µs");
-        Console.WriteLine($"k layer LSTM I{I} H{H} T{T} B{B}, {t} thread(s): forward {forward:F1} µs (input product {inputProduct:F1})  backward {backward:F1} µs (dW_hh {recurrentGrads:F1}, dW_ih {inputGrads:F1})");
-    }
-}
+if (configs.Contains('k')) LayerPhases('k', 8, 64, 50, 32, 200);
+if (configs.Contains('j')) LayerPhases('j', 1024, 1024, 25, 128, 10);
 
 if (configs.Contains('x'))
 {
@@ -233,7 +194,7 @@ if (configs.Contains('x'))
     const int T = 50, B = 32;
     Action MakeWork(int seed)
     {
-        var (w, grads, x, dOut, _) = ConfigALayer(seed);
+        var (w, grads, x, dOut, _) = LstmLayer(8, 64, T, B, seed);
         return () =>
         {
             var cache = Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Forward(w, x, T, B, [], []);
@@ -350,15 +311,57 @@ foreach (char key in configs.Where(all.ContainsKey))
 
 // Config a's layer (LSTM I8 H64, T50 B32): random weights, zero gradients, input x [T, B, I], an output gradient
 // [T, B, H] and gate gradients [T, B, G·H], all uniform in ±0.2.
-static (Recur.Layers.Recurrent.RecurrentLayerWeights<float> W, Recur.Layers.Recurrent.RecurrentLayerWeights<float> Grads, float[] X, float[] DOut, float[] DGates) ConfigALayer(int seed)
+static (Recur.Layers.Recurrent.RecurrentLayerWeights<float> W, Recur.Layers.Recurrent.RecurrentLayerWeights<float> Grads, float[] X, float[] DOut, float[] DGates) LstmLayer(int I, int H, int T, int B, int seed)
 {
-    const int I = 8, H = 64, T = 50, B = 32, G = 4;
+    const int G = 4;
     var rng = new Random(seed);
     float[] Rand(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 0.4 - 0.2)).ToArray();
     var w = new Recur.Layers.Recurrent.RecurrentLayerWeights<float>(G, I, H);
     Rand(G * H * I).CopyTo(w.InputWeights, 0);
     Rand(G * H * H).CopyTo(w.RecurrentWeights, 0);
     return (w, w.ZerosLike(), Rand(T * B * I), Rand(T * B * H), Rand(T * B * G * H));
+}
+
+// An LSTM layer alone (k: config a's, j: config d's): the forward pass, the backward pass, and the backward pass's
+// weight-gradient products alone, at one thread and at `threads`, so a training step's time can be split by phase.
+void LayerPhases(char name, int I, int H, int T, int B, int samples)
+{
+    const int G = 4;
+    var (w, grads, x, dOut, dXGates) = LstmLayer(I, H, T, B, 3);
+    double Median(Action run)
+    {
+        var warmClock = Stopwatch.StartNew();
+        while (warmClock.ElapsedMilliseconds < 1000) run();
+        var times = Enumerable.Range(0, samples).Select(_ => { var sw = Stopwatch.StartNew(); run(); return sw.Elapsed.TotalMicroseconds; }).OrderBy(v => v).ToArray();
+        return times[times.Length / 2];
+    }
+    foreach (int t in new[] { 1, threads, 1, threads })
+    {
+        Engine.Threads = t;
+        double forward = Median(() => Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Forward(w, x, T, B, [], []).Release());
+        var cache = Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Forward(w, x, T, B, [], []);
+        double backward = Median(() => Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Backward(w, cache, dOut, [], [], grads, [], [], []));
+        double recurrentGrads = Median(() => Gemm.Multiply<float>(true, false, G * H, H, T * B, dXGates, cache.Hs, grads.RecurrentWeights, accumulate: true));
+        double inputGrads = Median(() => Gemm.Multiply<float>(true, false, G * H, I, T * B, dXGates, x, grads.InputWeights, accumulate: true));
+        double inputProduct = Median(() => Gemm.Multiply<float>(false, true, T * B, G * H, I, x, w.InputWeights, dXGates, accumulate: false));
+        cache.Release();
+        // Forward and backward alternating, as in training (each pass finds the other's buffers in the pool).
+        var fw = new List<double>();
+        var bw = new List<double>();
+        var loopClock = Stopwatch.StartNew();
+        while (loopClock.ElapsedMilliseconds < 3000 || fw.Count < samples)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            var c2 = Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Forward(w, x, T, B, [], []);
+            long t1 = Stopwatch.GetTimestamp();
+            Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Backward(w, c2, dOut, [], [], grads, [], [], []);
+            long t2 = Stopwatch.GetTimestamp();
+            c2.Release();
+            if (loopClock.ElapsedMilliseconds > 1000) { fw.Add(Stopwatch.GetElapsedTime(t0, t1).TotalMicroseconds); bw.Add(Stopwatch.GetElapsedTime(t1, t2).TotalMicroseconds); }
+        }
+        Console.WriteLine($"{name} alternating forward/backward, {t} thread(s): forward {fw.Order().ElementAt(fw.Count / 2):F1} µs  backward {bw.Order().ElementAt(bw.Count / 2):F1} µs");
+        Console.WriteLine($"{name} layer LSTM I{I} H{H} T{T} B{B}, {t} thread(s): forward {forward:F1} µs (input product {inputProduct:F1})  backward {backward:F1} µs (dW_hh {recurrentGrads:F1}, dW_ih {inputGrads:F1})");
+    }
 }
 
 static float[] RandomFloats(Random rng, int n) => Enumerable.Range(0, n).Select(_ => (float)rng.NextDouble()).ToArray();
