@@ -316,7 +316,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     [ThreadStatic] private static PackingBuffer? t_narrowC;
 
     private readonly PackingBuffer _packedB = new();
-    private readonly Action<int> _packBody, _shareBody, _compute, _computeFewRows, _computeRow, _computeTile, _ownRowBlocks, _packAllBody;
+    private readonly Action<int> _packBody, _shareBody, _compute, _computeFewRows, _computeRow, _computePacked, _computeTile, _ownRowBlocks, _packAllBody;
     private Action<int> _itemWork;
 
     // The current call and block; written by the calling thread before each parallel phase.
@@ -341,6 +341,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         _compute = Compute;
         _computeFewRows = ComputeFewRows;
         _computeRow = ComputeRow;
+        _computePacked = ComputePacked;
         _computeTile = ComputeTile;
         _ownRowBlocks = OwnRowBlocks;
         _packAllBody = PackAllShare;
@@ -565,25 +566,36 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         }
     }
 
-    /// <summary>
-    /// C (+)= A·B̃ with B̃ packed by <see cref="PackAll"/>: items are tiles of at most MC rows by a fixed column range
-    /// per thread (each packs its rows of A per K block), claimed one at a time.
-    /// </summary>
+    /// <summary>C (+)= A·B̃ with B̃ packed by <see cref="PackAll"/>: items are fixed column ranges, one per thread.</summary>
     public static void RunPacked(in GemmOperands operands, float* packed)
     {
         var driver = t_driver ??= new GemmDriver<TV>();
         driver._o = operands;
         driver._packedBBlock = packed;
-        driver._rowSums = null;
         double flops = 2.0 * operands.M * operands.N * operands.K;
         int panels = (operands.N + NR - 1) / NR;
         driver._threads = flops >= GemmSimd.SinglePhaseParallelFlops ? Math.Min(Engine.AvailableThreads, panels) : 1;
         driver._bPanels = panels;
-        driver._rowPanels = (operands.M + MR - 1) / MR;
-        driver._panelsPerBlock = MC / MR;
         driver._chunkPanels = (panels + driver._threads - 1) / driver._threads;
-        driver._colChunks = (panels + driver._chunkPanels - 1) / driver._chunkPanels;
-        driver.RunItems(driver.Tiles(panels), driver._computeTile);
+        driver.RunItems((panels + driver._chunkPanels - 1) / driver._chunkPanels, driver._computePacked);
+    }
+
+    private void ComputePacked(int item)
+    {
+        int firstPanel = item * _chunkPanels, bPanels = Math.Min(_chunkPanels, _bPanels - firstPanel);
+        int rowsPadded = RoundUp(_o.M, MR);
+        float* packedA = (t_packedA ??= new PackingBuffer()).Get(Math.Min(rowsPadded, MC) * KC);
+        for (int pc = 0; pc < _o.K; pc += KC)
+        {
+            int kc = Math.Min(KC, _o.K - pc);
+            float* block = _packedBBlock + (nint)pc * _bPanels * NR + (nint)firstPanel * kc * NR;
+            for (int i0 = 0; i0 < _o.M; i0 += MC)
+            {
+                int rows = Math.Min(MC, _o.M - i0);
+                PackA(packedA, i0, rows, pc, kc);
+                ComputeBlock(packedA, i0, rows, block, firstPanel * NR, bPanels, kc, _o.Accumulate || pc > 0);
+            }
+        }
     }
 
     /// <summary>
