@@ -75,7 +75,7 @@ if (configs.Contains('v'))
     // Config b's weight-gradient products, dW += dGatesᵀ·h: [G·H, T·B]·[T·B, H] with A stored [T·B, G·H] (transposed),
     // at one thread and at `threads`, alternating: how the large products after the time loop scale; then config d's
     // dW [4·1024, 3200]·[3200, 1024].
-    foreach (var (m, n, k, transposeA) in new[] { (1024, 256, 6400, true), (1024, 32, 6400, true), (6400, 256, 1024, false), (4096, 1024, 3200, true) })
+    foreach (var (m, n, k, transposeA) in new[] { (1024, 256, 6400, true), (1024, 512, 6400, true), (1024, 288, 6400, true), (1024, 32, 6400, true), (6400, 256, 1024, false), (4096, 1024, 3200, true) })
     {
         var rng = new Random(3);
         var a = RandomFloats(rng, m * k);
@@ -185,6 +185,7 @@ if (configs.Contains('r'))
 
 if (configs.Contains('k')) LayerPhases('k', 8, 64, 50, 32, 200);
 if (configs.Contains('j')) LayerPhases('j', 1024, 1024, 25, 128, 10);
+if (configs.Contains('e')) LayerPhases('e', 256, 256, 100, 64, 30);
 
 if (configs.Contains('x'))
 {

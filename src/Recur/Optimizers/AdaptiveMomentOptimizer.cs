@@ -1,5 +1,6 @@
 using System.Numerics;
 using Recur.Autograd;
+using Recur.Tensors;
 
 namespace Recur.Optimizers;
 
@@ -48,6 +49,7 @@ public abstract class AdaptiveMomentOptimizer : Optimizer
         _expAvg = AddSlot("exp_avg");
         _expAvgSq = AddSlot("exp_avg_sq");
         if (amsgrad) _maxExpAvgSq = AddSlot("max_exp_avg_sq");
+        _updatePart = UpdatePart;
     }
 
     /// <summary>
@@ -68,13 +70,53 @@ public abstract class AdaptiveMomentOptimizer : Optimizer
         _l2 = _decoupledWeightDecay ? 0f : (float)WeightDecay;
     }
 
-    protected sealed override void Update(int index, Span<float> value, ReadOnlySpan<float> grad)
+    /// <summary>
+    /// Fewest values of one parameter whose update is split over the threads by element ranges: the update is a
+    /// memory-bound pass (config d's 8.4M parameters took 6.5 ms per step on one thread), and each element's
+    /// arithmetic does not depend on the split, so the bits do not either.
+    /// </summary>
+    internal const int MinValuesToSplit = 1 << 18;
+
+    // The parameter being updated by parts (raw pointers, pinned by Update for the duration of the parallel call).
+    private readonly Action<int> _updatePart;
+    private unsafe float* _partValue, _partGrad;
+    private int _partIndex, _partLength, _partSize;
+
+    protected sealed override unsafe void Update(int index, Span<float> value, ReadOnlySpan<float> grad)
+    {
+        int parts = value.Length < MinValuesToSplit ? 1 : Engine.AvailableThreads;
+        if (parts == 1)
+        {
+            UpdateRange(index, 0, value, grad);
+            return;
+        }
+        fixed (float* pv = value, pg = grad)
+        {
+            _partValue = pv;
+            _partGrad = pg;
+            (_partIndex, _partLength) = (index, value.Length);
+            _partSize = ((value.Length + parts - 1) / parts + 63) / 64 * 64; // whole cache lines (and vectors) per part
+            Engine.Run(parts, _updatePart);
+        }
+    }
+
+    /// <summary>Part <paramref name="part"/> of the parameter set up by <see cref="Update"/>.</summary>
+    private unsafe void UpdatePart(int part)
+    {
+        int start = Math.Min(_partLength, part * _partSize), length = Math.Min(_partSize, _partLength - start);
+        UpdateRange(_partIndex, start, new Span<float>(_partValue + start, length), new ReadOnlySpan<float>(_partGrad + start, length));
+    }
+
+    /// <summary>Updates values [offset, offset + value.Length) of parameter <paramref name="index"/>.</summary>
+    private void UpdateRange(int index, int offset, Span<float> value, ReadOnlySpan<float> grad)
     {
         float beta1 = (float)Beta1, oneMinusBeta1 = (float)(1 - Beta1);
         float beta2 = (float)Beta2, oneMinusBeta2 = (float)(1 - Beta2);
         float eps = (float)Epsilon;
-        float[] m = _expAvg[index], v = _expAvgSq[index];
-        float[]? vMax = _maxExpAvgSq?[index];
+        var m = _expAvg[index].AsSpan(offset, value.Length);
+        var v = _expAvgSq[index].AsSpan(offset, value.Length);
+        var vMax = _maxExpAvgSq is null ? default : _maxExpAvgSq[index].AsSpan(offset, value.Length);
+        bool amsgrad = _maxExpAvgSq is not null;
         int i = 0;
         if (Vector.IsHardwareAccelerated)
         {
@@ -88,15 +130,15 @@ public abstract class AdaptiveMomentOptimizer : Optimizer
             {
                 var theta = new Vector<float>(value[i..]) * decay;
                 var g = new Vector<float>(grad[i..]) + l2 * theta;
-                var mi = b1 * new Vector<float>(m, i) + c1 * g;
-                var vi = b2 * new Vector<float>(v, i) + c2 * g * g;
-                mi.CopyTo(m, i);
-                vi.CopyTo(v, i);
+                var mi = b1 * new Vector<float>(m[i..]) + c1 * g;
+                var vi = b2 * new Vector<float>(v[i..]) + c2 * g * g;
+                mi.CopyTo(m[i..]);
+                vi.CopyTo(v[i..]);
                 var second = vi;
-                if (vMax is not null)
+                if (amsgrad)
                 {
-                    second = Vector.Max(new Vector<float>(vMax, i), vi);
-                    second.CopyTo(vMax, i);
+                    second = Vector.Max(new Vector<float>(vMax[i..]), vi);
+                    second.CopyTo(vMax[i..]);
                 }
                 var denom = Vector.SquareRoot(second) / correction + epsilon;
                 (theta - momentCoefficient * (mi / denom) - gradCoefficient * (g / denom)).CopyTo(value[i..]);
@@ -108,7 +150,7 @@ public abstract class AdaptiveMomentOptimizer : Optimizer
             float g = grad[i] + _l2 * theta;
             m[i] = beta1 * m[i] + oneMinusBeta1 * g;
             v[i] = beta2 * v[i] + oneMinusBeta2 * g * g;
-            float second = vMax is null ? v[i] : vMax[i] = MathF.Max(vMax[i], v[i]);
+            float second = amsgrad ? vMax[i] = MathF.Max(vMax[i], v[i]) : v[i];
             float denom = MathF.Sqrt(second) / _sqrtBiasCorrection2 + eps;
             value[i] = theta - _momentCoefficient * (m[i] / denom) - _gradCoefficient * (g / denom);
         }
