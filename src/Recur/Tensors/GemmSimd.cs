@@ -25,11 +25,13 @@ internal enum GemmIsa
 /// panels of NR = 2 vectors, contiguous over K), M in row blocks of at most <see cref="MC"/> (op(A)[MC, KC] is
 /// packed into row panels of MR rows, <see cref="IFloatVector{TSelf}.MicroRows"/>); then one micro-kernel computes
 /// an [MR, NR] tile of C in registers. Transposes are resolved entirely while packing, and edge panels are
-/// zero-padded, so the micro-kernel has a single code path. Four partitions of the work, chosen by shape only
+/// zero-padded, so the micro-kernel has a single code path. Five partitions of the work, chosen by shape only
 /// (a narrow C, 2 ≤ N ≤ NR/2 with M ≥ 2·NR, is first turned into its transpose, which takes one of them):
 /// M = 1 (streaming): no packing, op(B) read once, items are column chunks;
 /// M ≤ MC (per-step recurrent products): items are column chunks that pack their own panels, one parallel phase;
-/// at least two row blocks per thread: each thread owns fixed row blocks and packs op(B) itself, one phase;
+/// at least two row blocks per thread, N ≤ 512: each thread owns fixed row blocks and packs op(B) itself, one phase;
+/// at least two row blocks per thread, N &gt; 512: op(B) packed once per pass of K blocks, items are tiles of C
+/// claimed one at a time, each over the pass's K blocks, two phases per pass;
 /// otherwise: one shared packed op(B) block per (N, K) block, items are row blocks of C (multiples of MR;
 /// columns are split too only when M has fewer row panels than threads), two phases per K block.
 /// Tile boundaries and the K order never depend on the thread count and each element of C is computed by one
@@ -316,7 +318,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     [ThreadStatic] private static PackingBuffer? t_narrowC;
 
     private readonly PackingBuffer _packedB = new();
-    private readonly Action<int> _packBody, _shareBody, _compute, _computeFewRows, _computeRow, _computePacked, _computeTile, _ownRowBlocks, _packAllBody;
+    private readonly Action<int> _packBody, _shareBody, _compute, _computeFewRows, _computeRow, _computePacked, _computeTile, _ownRowBlocks, _packAllBody, _packPassBody;
     private Action<int> _itemWork;
 
     // The current call and block; written by the calling thread before each parallel phase.
@@ -331,7 +333,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     // while packing op(A).
     private float* _rowSums;
     private bool _rowsSummed;
-    private int _packAllPanels, _packAllParts;
+    private int _packAllPanels, _packAllParts, _passDepth;
 
     private GemmDriver()
     {
@@ -345,6 +347,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         _computeTile = ComputeTile;
         _ownRowBlocks = OwnRowBlocks;
         _packAllBody = PackAllShare;
+        _packPassBody = PackPassShare;
         _itemWork = _compute;
     }
 
@@ -433,45 +436,54 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         }
     }
 
-    /// <summary>Most columns of C in one tile of the tile partition: a [MC, 1024] tile (384 KiB) stays in L2 over all of K.</summary>
+    /// <summary>Most columns of C in one tile of the tile partition: a [MC, 1024] tile (384 KiB) stays in L2 over K.</summary>
     private const int TileColumns = 1024;
 
     /// <summary>Fewest tiles per thread the tile partition aims for, so that the join waits for at most a small share.</summary>
     private const int TilesPerThread = 8;
 
     /// <summary>
-    /// A product with many rows and more than <see cref="OwnRowBlockColumns"/> columns on several threads: op(B) is
-    /// packed whole once (split over the threads by panels), then tiles of C are claimed one at a time, each computed
-    /// over all of K (packing its rows of op(A) per K block), so its piece of C stays in L2 instead of going back to
-    /// memory at every K block. Tiles are at most <see cref="TileColumns"/> wide and at most half of N: N = 1024 as two
-    /// 512-wide chunks beat one 1024-wide chunk (d's dW 7% faster, [6400, 256]·[256, 1024] 6%), though each chunk
-    /// packs op(A) again. They narrow to 128 columns, then shorten to a quarter of MC rows, until there are
+    /// Most floats of op(B) the tile partition packs at once (16 MiB: config d's W_ih, [1024, 4096], in one pass);
+    /// a deeper op(B) is packed and run in passes of whole K blocks, so a weight gradient over a long sequence
+    /// (K = T·B) does not pack all of it.
+    /// </summary>
+    private const int TilePackFloats = 1 << 22;
+
+    /// <summary>
+    /// A product with many rows and more than <see cref="OwnRowBlockColumns"/> columns on several threads. Per block
+    /// of NC columns and per pass of K blocks (at most <see cref="TilePackFloats"/> packed), op(B) is packed once
+    /// (split over the threads by panels), then tiles of C are claimed one at a time, each computed over the pass's
+    /// K blocks (packing its rows of op(A) per K block), so its piece of C stays in L2 instead of going back to
+    /// memory at every K block. Tiles are at most <see cref="TileColumns"/> wide and at most half the block: N = 1024
+    /// as two 512-wide chunks beat one 1024-wide chunk (d's dW 7% faster, [6400, 256]·[256, 1024] 6%), though each
+    /// chunk packs op(A) again. They narrow to 128 columns, then shorten to a quarter of MC rows, until there are
     /// <see cref="TilesPerThread"/> per thread. Each element of C is the same chain over the same K blocks as in the
-    /// other partitions.
+    /// other partitions, the passes in K order.
     /// </summary>
     private void ExecuteTiles()
     {
-        int panels = (_o.N + NR - 1) / NR;
-        _panelsPerBlock = MC / MR;
-        _chunkPanels = Math.Min((panels + 1) / 2, TileColumns / NR);
-        int target = TilesPerThread * _threads;
-        while (Tiles(panels) < target && _chunkPanels * NR > 128) _chunkPanels = (_chunkPanels + 1) / 2;
-        while (Tiles(panels) < target && _panelsPerBlock * 4 > MC / MR) _panelsPerBlock /= 2;
-
-        int length = _o.K * panels * NR;
+        int maxPanels = (Math.Min(_o.N, NC) + NR - 1) / NR;
+        _passDepth = Math.Max(KC, TilePackFloats / (maxPanels * NR) / KC * KC);
+        int length = Math.Min(_o.K, _passDepth) * maxPanels * NR;
         var storage = Workspace.AllocatePinnedUninitialized<float>(length + 16);
         Workspace.Count<float>(length);
         try
         {
             fixed (float* start = storage)
             {
-                float* packed = (float*)(((nint)start + 63) & ~(nint)63);
-                PackAll(_o, packed);
-                _packedBBlock = packed;
-                _bPanels = panels;
-                _colChunks = (panels + _chunkPanels - 1) / _chunkPanels;
+                _packedBBlock = (float*)(((nint)start + 63) & ~(nint)63);
                 _rowsSummed = _rowSums != null;
-                RunItems(Tiles(panels), _computeTile);
+                for (_jc = 0; _jc < _o.N; _jc += NC)
+                {
+                    _bPanels = (Math.Min(NC, _o.N - _jc) + NR - 1) / NR;
+                    ChooseTiles();
+                    for (_pc = 0; _pc < _o.K; _pc += _passDepth)
+                    {
+                        _packAllParts = (long)Math.Min(_passDepth, _o.K - _pc) * _bPanels * NR >= GemmSimd.ParallelPackFloats ? Math.Min(_threads, _bPanels) : 1;
+                        Engine.Run(_packAllParts, _packPassBody);
+                        RunItems(Tiles(), _computeTile);
+                    }
+                }
             }
         }
         finally
@@ -481,12 +493,36 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         }
     }
 
-    /// <summary>Tiles of C for the current row-block height and column-chunk width.</summary>
-    private int Tiles(int panels) => (_rowPanels + _panelsPerBlock - 1) / _panelsPerBlock * ((panels + _chunkPanels - 1) / _chunkPanels);
+    /// <summary>Tile height (<see cref="_panelsPerBlock"/>) and width (<see cref="_chunkPanels"/>) for the current block of columns.</summary>
+    private void ChooseTiles()
+    {
+        _panelsPerBlock = MC / MR;
+        _chunkPanels = Math.Min((_bPanels + 1) / 2, TileColumns / NR);
+        int target = TilesPerThread * _threads;
+        while (Tiles() < target && _chunkPanels * NR > 128) _chunkPanels = (_chunkPanels + 1) / 2;
+        while (Tiles() < target && _panelsPerBlock * 4 > MC / MR) _panelsPerBlock /= 2;
+        _colChunks = (_bPanels + _chunkPanels - 1) / _chunkPanels;
+    }
+
+    /// <summary>Tiles of C for the current tile height and width.</summary>
+    private int Tiles() => (_rowPanels + _panelsPerBlock - 1) / _panelsPerBlock * ((_bPanels + _chunkPanels - 1) / _chunkPanels);
+
+    /// <summary>Part <paramref name="part"/> of a pass's packing: a fixed range of the block's panels, in each of the pass's K blocks.</summary>
+    private void PackPassShare(int part)
+    {
+        int per = (_bPanels + _packAllParts - 1) / _packAllParts;
+        int first = Math.Min(_bPanels, part * per), count = Math.Min(_bPanels - first, per);
+        for (int pc = _pc; pc < Math.Min(_o.K, _pc + _passDepth); pc += KC)
+        {
+            int kc = Math.Min(KC, _o.K - pc);
+            PackB(_packedBBlock + (nint)(pc - _pc) * _bPanels * NR + (nint)first * kc * NR, _jc + first * NR, count, pc, kc);
+        }
+    }
 
     /// <summary>
-    /// Tile <paramref name="item"/> (row block item / chunks, column chunk item % chunks) over all K blocks, against
-    /// op(B) packed whole at <see cref="_packedBBlock"/>; the tiles of column chunk 0 also sum their rows of op(A).
+    /// Tile <paramref name="item"/> (row block item / chunks, column chunk item % chunks) over the pass's K blocks,
+    /// against the pass's packed op(B); in the first block of columns, the tiles of column chunk 0 also sum their
+    /// rows of op(A).
     /// </summary>
     private void ComputeTile(int item)
     {
@@ -495,11 +531,12 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         int i0 = firstPanel * MR, rows = Math.Min(Math.Min(_panelsPerBlock, _rowPanels - firstPanel) * MR, _o.M - i0);
         int b0 = chunk * _chunkPanels, bPanels = Math.Min(_chunkPanels, _bPanels - b0);
         float* packedA = (t_packedA ??= new PackingBuffer()).Get(MC * KC);
-        for (int pc = 0; pc < _o.K; pc += KC)
+        float* rowSums = _jc == 0 && chunk == 0 ? _rowSums : null;
+        for (int pc = _pc; pc < Math.Min(_o.K, _pc + _passDepth); pc += KC)
         {
             int kc = Math.Min(KC, _o.K - pc);
-            PackA(packedA, i0, rows, pc, kc, chunk == 0 ? _rowSums : null);
-            ComputeBlock(packedA, i0, rows, _packedBBlock + (nint)pc * _bPanels * NR + (nint)b0 * kc * NR, b0 * NR, bPanels, kc, _o.Accumulate || pc > 0);
+            PackA(packedA, i0, rows, pc, kc, rowSums);
+            ComputeBlock(packedA, i0, rows, _packedBBlock + (nint)(pc - _pc) * _bPanels * NR + (nint)b0 * kc * NR, _jc + b0 * NR, bPanels, kc, _o.Accumulate || pc > 0);
         }
     }
 

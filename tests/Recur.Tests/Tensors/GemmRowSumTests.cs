@@ -15,12 +15,12 @@ public sealed class GemmRowSumTests
 {
     /// <summary>
     /// (M, N, K): a single row, few rows (M ≤ MC), narrow C (computed as Cᵀ), row blocks owned by threads and shared
-    /// panels (config a's and b's weight gradients), tiles of a wide C (narrowed, and at three threads also shortened),
-    /// N past one NC block, edge tiles, K = 0 and N = 0.
+    /// panels (config a's and b's weight gradients), tiles of a wide C (narrowed, and at three threads also shortened;
+    /// op(B) packed in two passes of K blocks when K = 8200), N past one NC block, edge tiles, K = 0 and N = 0.
     /// </summary>
     private static readonly (int M, int N, int K)[] Shapes =
     [
-        (1, 37, 19), (40, 300, 70), (300, 8, 500), (256, 64, 1600), (1024, 48, 700), (400, 1100, 600), (200, 520, 64), (130, 4200, 300),
+        (1, 37, 19), (40, 300, 70), (300, 8, 500), (256, 64, 1600), (1024, 48, 700), (400, 1100, 600), (200, 520, 64), (100, 520, 8200), (130, 4200, 300),
         (97, 70, 40), (5, 9, 0), (4, 0, 3),
     ];
 

@@ -231,12 +231,12 @@ public sealed class GemmDeterminismTests
 {
     /// <summary>
     /// Many rows (row blocks owned by threads; tiles claimed by threads when C is wider than 512 columns, narrowed
-    /// and at three threads shortened), few rows (column chunks), one row (no packing), and a small model's weight
+    /// and at three threads shortened, op(B) packed in two passes of K blocks when K = 8200), few rows (column chunks), one row (no packing), and a small model's weight
     /// gradients: dW_hh (rows owned by threads: one phase, under the shared partition's per-K-block threshold) and
     /// dW_ih (narrow: its transpose has few rows and one chunk's worth of columns, cut per thread).
     /// </summary>
     private static readonly (int M, int N, int K)[] Shapes =
-        [(256, 512, 384), (400, 1100, 600), (200, 520, 64), (64, 1000, 300), (1, 3000, 700), (256, 64, 1600), (256, 8, 1600)];
+        [(256, 512, 384), (400, 1100, 600), (200, 520, 64), (100, 520, 8200), (64, 1000, 300), (1, 3000, 700), (256, 64, 1600), (256, 8, 1600)];
 
     [Theory]
     [MemberData(nameof(GemmTests.SupportedIsas), MemberType = typeof(GemmTests))]
@@ -249,7 +249,7 @@ public sealed class GemmDeterminismTests
         {
             foreach (var (m, n, k) in Shapes)
             {
-                foreach (var (transposeA, transposeB) in new[] { (false, false), (false, true), (true, false), (true, true) })
+                foreach (var (transposeA, transposeB, accumulate) in new[] { (false, false, true), (false, true, false), (true, false, true), (true, true, false) })
                 {
                     float[] a = GemmTests.RandomMatrix(random, m, k), b = GemmTests.RandomMatrix(random, k, n);
                     float[] c0 = GemmTests.RandomMatrix(random, m, n);
@@ -259,10 +259,10 @@ public sealed class GemmDeterminismTests
                         Engine.Threads = threads;
                         float[] c = (float[])c0.Clone();
                         GemmSimd.Multiply(isa, transposeA, transposeB, m, n, k,
-                            a, transposeA ? m : k, b, transposeB ? k : n, c, n, accumulate: true);
+                            a, transposeA ? m : k, b, transposeB ? k : n, c, n, accumulate);
                         if (first is null) first = c;
                         else Assert.True(first.AsSpan().SequenceEqual(c),
-                            $"{isa} m={m} n={n} k={k} tA={transposeA} tB={transposeB}: {threads} threads differ from 1.");
+                            $"{isa} m={m} n={n} k={k} tA={transposeA} tB={transposeB} accumulate={accumulate}: {threads} threads differ from 1.");
                     }
                 }
             }
