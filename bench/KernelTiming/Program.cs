@@ -11,9 +11,11 @@ using Recur.Tensors;
 // delta), the collections per step by generation and the engine's workspace peak (its own count of the activation
 // bytes it holds). Usage: [threads=2] [configs=abcd] [reps=10]; configs s, g, p, l, w, o and r time single kernels
 // (streaming, GEMM, per-step packed products, the LSTM cell, weight-gradient shapes, an Adam step, single-row products)
-// and k (config a's layer alone: forward, backward and their products, at one thread and at `threads`, alternating);
-// v times config b's and d's weight-gradient products at one thread and at `threads`; x runs config a's layer at one thread
-// alone and on two threads of this process at once (each its own weights), with the workspace pool on and off.
+// and k, e and j (config a's layer, config b's second layer and config d's layer alone: forward, backward and their
+// products, at one thread and at `threads`); v times config b's and d's weight-gradient products (and b's at the
+// widths dW_ih and dW_hh would have as one product: 512, 288) at one thread and at `threads`; x runs config a's layer
+// at one thread alone and on two threads of this process at once (each its own weights), with the workspace pool on
+// and off.
 // Each training config also prints the medians of its step's phases (forward, loss, backward, optimiser; cumulative).
 // Config n is b with layer norm, recurrent dropout 0.25 and zoneout 0.1 (masks drawn each training step), so the
 // options' overhead over b is visible.
@@ -73,8 +75,8 @@ if (configs.Contains('g'))
 if (configs.Contains('v'))
 {
     // Config b's weight-gradient products, dW += dGatesᵀ·h: [G·H, T·B]·[T·B, H] with A stored [T·B, G·H] (transposed),
-    // at one thread and at `threads`, alternating: how the large products after the time loop scale; then config d's
-    // dW [4·1024, 3200]·[3200, 1024].
+    // at one thread and at `threads`, alternating: how the large products after the time loop scale; the widths of
+    // dW_ih and dW_hh as one product (layer 2: 256 + 256, layer 1: 32 + 256); then config d's dW [4·1024, 3200]·[3200, 1024].
     foreach (var (m, n, k, transposeA) in new[] { (1024, 256, 6400, true), (1024, 512, 6400, true), (1024, 288, 6400, true), (1024, 32, 6400, true), (6400, 256, 1024, false), (4096, 1024, 3200, true) })
     {
         var rng = new Random(3);
@@ -323,7 +325,7 @@ static (Recur.Layers.Recurrent.RecurrentLayerWeights<float> W, Recur.Layers.Recu
     return (w, w.ZerosLike(), Rand(T * B * I), Rand(T * B * H), Rand(T * B * G * H));
 }
 
-// An LSTM layer alone (k: config a's, j: config d's): the forward pass, the backward pass, and the backward pass's
+// An LSTM layer alone (k: config a's, e: config b's second, j: config d's): the forward pass, the backward pass, and the backward pass's
 // weight-gradient products alone, at one thread and at `threads`, so a training step's time can be split by phase.
 void LayerPhases(char name, int I, int H, int T, int B, int samples)
 {
