@@ -318,7 +318,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     [ThreadStatic] private static PackingBuffer? t_narrowC;
 
     private readonly PackingBuffer _packedB = new();
-    private readonly Action<int> _packBody, _shareBody, _compute, _computeFewRows, _computeRow, _computePacked, _computeTile, _ownRowBlocks, _packAllBody, _packPassBody;
+    private readonly Action<int> _packBody, _shareBody, _compute, _computeFewRows, _computeRow, _computePacked, _computeTile, _ownRowBlocks, _packPanelsBody;
     private Action<int> _itemWork;
 
     // The current call and block; written by the calling thread before each parallel phase.
@@ -328,12 +328,14 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     private int _jc, _nc, _bPanels, _pc, _kc;
     private bool _addToC;
     private float* _packedBBlock;
-    private float* _packAllDst;
+    // The tile partition's K blocks per pass, and the panels being packed by PackPanels.
+    private int _passDepth;
+    private float* _packDst;
+    private int _packFirstColumn, _packPanels, _packKStart, _packKEnd, _packParts;
     // Row sums of op(A) requested by the current call (null: none), and whether the partition taking it summed them
     // while packing op(A).
     private float* _rowSums;
     private bool _rowsSummed;
-    private int _packAllPanels, _packAllParts, _passDepth;
 
     private GemmDriver()
     {
@@ -346,8 +348,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         _computePacked = ComputePacked;
         _computeTile = ComputeTile;
         _ownRowBlocks = OwnRowBlocks;
-        _packAllBody = PackAllShare;
-        _packPassBody = PackPassShare;
+        _packPanelsBody = PackPanelsShare;
         _itemWork = _compute;
     }
 
@@ -479,8 +480,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
                     ChooseTiles();
                     for (_pc = 0; _pc < _o.K; _pc += _passDepth)
                     {
-                        _packAllParts = (long)Math.Min(_passDepth, _o.K - _pc) * _bPanels * NR >= GemmSimd.ParallelPackFloats ? Math.Min(_threads, _bPanels) : 1;
-                        Engine.Run(_packAllParts, _packPassBody);
+                        PackPanels(_packedBBlock, _jc, _bPanels, _pc, _passDepth, _threads);
                         RunItems(Tiles(), _computeTile);
                     }
                 }
@@ -506,18 +506,6 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
 
     /// <summary>Tiles of C for the current tile height and width.</summary>
     private int Tiles() => (_rowPanels + _panelsPerBlock - 1) / _panelsPerBlock * ((_bPanels + _chunkPanels - 1) / _chunkPanels);
-
-    /// <summary>Part <paramref name="part"/> of a pass's packing: a fixed range of the block's panels, in each of the pass's K blocks.</summary>
-    private void PackPassShare(int part)
-    {
-        int per = (_bPanels + _packAllParts - 1) / _packAllParts;
-        int first = Math.Min(_bPanels, part * per), count = Math.Min(_bPanels - first, per);
-        for (int pc = _pc; pc < Math.Min(_o.K, _pc + _passDepth); pc += KC)
-        {
-            int kc = Math.Min(KC, _o.K - pc);
-            PackB(_packedBBlock + (nint)(pc - _pc) * _bPanels * NR + (nint)first * kc * NR, _jc + first * NR, count, pc, kc);
-        }
-    }
 
     /// <summary>
     /// Tile <paramref name="item"/> (row block item / chunks, column chunk item % chunks) over the pass's K blocks,
@@ -584,22 +572,32 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     {
         var driver = t_driver ??= new GemmDriver<TV>();
         driver._o = operands;
-        driver._packAllDst = dst;
-        driver._packAllPanels = (operands.N + NR - 1) / NR;
-        long floats = (long)operands.K * driver._packAllPanels * NR;
-        driver._packAllParts = floats >= GemmSimd.ParallelPackFloats ? Math.Min(Engine.AvailableThreads, driver._packAllPanels) : 1;
-        Engine.Run(driver._packAllParts, driver._packAllBody);
+        driver.PackPanels(dst, 0, (operands.N + NR - 1) / NR, 0, operands.K, Engine.AvailableThreads);
     }
 
-    /// <summary>Part <paramref name="part"/> of <see cref="PackAll"/>: a fixed range of panels, in every K block.</summary>
-    private void PackAllShare(int part)
+    /// <summary>
+    /// Packs op(B)[kStart : kStart + depth, firstColumn : firstColumn + NR·panels] into <paramref name="dst"/> K block
+    /// by K block (block p at dst + (p − kStart)·panels·NR, panel q within it at q·kc·NR, the layout of
+    /// <see cref="PackedMatrix"/>), split over up to <paramref name="maxParts"/> threads by panels when large.
+    /// </summary>
+    private void PackPanels(float* dst, int firstColumn, int panels, int kStart, int depth, int maxParts)
     {
-        int per = (_packAllPanels + _packAllParts - 1) / _packAllParts;
-        int first = Math.Min(_packAllPanels, part * per), count = Math.Min(_packAllPanels - first, per);
-        for (int pc = 0; pc < _o.K; pc += KC)
+        _packDst = dst;
+        (_packFirstColumn, _packPanels, _packKStart, _packKEnd) = (firstColumn, panels, kStart, Math.Min(_o.K, kStart + depth));
+        long floats = (long)(_packKEnd - kStart) * panels * NR;
+        _packParts = floats >= GemmSimd.ParallelPackFloats ? Math.Min(maxParts, panels) : 1;
+        Engine.Run(_packParts, _packPanelsBody);
+    }
+
+    /// <summary>Part <paramref name="part"/> of <see cref="PackPanels"/>: a fixed range of the panels, in each K block.</summary>
+    private void PackPanelsShare(int part)
+    {
+        int per = (_packPanels + _packParts - 1) / _packParts;
+        int first = Math.Min(_packPanels, part * per), count = Math.Min(_packPanels - first, per);
+        for (int pc = _packKStart; pc < _packKEnd; pc += KC)
         {
             int kc = Math.Min(KC, _o.K - pc);
-            PackB(_packAllDst + (nint)pc * _packAllPanels * NR + (nint)first * kc * NR, first * NR, count, pc, kc);
+            PackB(_packDst + (nint)(pc - _packKStart) * _packPanels * NR + (nint)first * kc * NR, _packFirstColumn + first * NR, count, pc, kc);
         }
     }
 
