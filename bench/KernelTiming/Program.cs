@@ -315,7 +315,7 @@ foreach (char key in configs.Where(all.ContainsKey))
     }
 }
 
-// Config a's layer (LSTM I8 H64, T50 B32): random weights, zero gradients, input x [T, B, I], an output gradient
+// An LSTM layer (I, H; T steps of B sequences): random weights, zero gradients, input x [T, B, I], an output gradient
 // [T, B, H] and gate gradients [T, B, G·H], all uniform in ±0.2.
 static (Recur.Layers.Recurrent.RecurrentLayerWeights<float> W, Recur.Layers.Recurrent.RecurrentLayerWeights<float> Grads, float[] X, float[] DOut, float[] DGates) LstmLayer(int I, int H, int T, int B, int seed)
 {
@@ -328,8 +328,9 @@ static (Recur.Layers.Recurrent.RecurrentLayerWeights<float> W, Recur.Layers.Recu
     return (w, w.ZerosLike(), Rand(T * B * I), Rand(T * B * H), Rand(T * B * G * H));
 }
 
-// An LSTM layer alone (k: config a's, e: config b's second, j: config d's): the forward pass, the backward pass, and the backward pass's
-// weight-gradient products alone, at one thread and at `threads`, so a training step's time can be split by phase.
+// An LSTM layer alone (k: config a's, e: config b's second, j: config d's): the forward pass, the backward pass, and
+// the backward pass's weight-gradient products alone, at one thread and at `threads`, so a step's time can be split
+// by phase.
 void LayerPhases(char name, int I, int H, int T, int B, int samples)
 {
     const int G = 4;
