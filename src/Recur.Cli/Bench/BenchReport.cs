@@ -13,6 +13,9 @@ internal sealed class BenchRow(BenchConfig config, string mode, Timing recur, in
     public int Threads { get; } = threads;
     public Dictionary<string, PeerTiming?> Peers { get; } = [];
 
+    /// <summary>The cache-line round trip between two cores just before Recur's timing (see <see cref="CoreRoundTrip"/>).</summary>
+    public double? CoreRoundTripNs { get; init; }
+
     public string Key => Mode switch { "train" => Config.Name, "infer" => Config.Name + " infer", _ => "stream" };
 
     public string Description => Mode switch
@@ -38,8 +41,8 @@ internal sealed class BenchRow(BenchConfig config, string mode, Timing recur, in
     public double? Ratio(PeerTiming? peer) => peer is null ? null : peer.Ms / Recur.MedianMs;
 }
 
-/// <summary>Measured 1→2-thread speed-up of Recur on one training configuration.</summary>
-internal sealed record ThreadScaling(string Config, double OneThreadMs, double TwoThreadMs)
+/// <summary>Measured 1→2-thread speed-up of Recur on one training configuration, and the core round trip before it.</summary>
+internal sealed record ThreadScaling(string Config, double OneThreadMs, double TwoThreadMs, double? CoreRoundTripNs = null)
 {
     public double Speedup => OneThreadMs / TwoThreadMs;
 }
@@ -50,6 +53,10 @@ internal sealed class BenchReport
     public const string AllocationNote =
         "managed bytes allocated per call: GC.GetTotalAllocatedBytes(precise) delta over the timed calls (all threads) / calls; " +
         "not a workspace high-water mark";
+
+    public const string RoundTripNote =
+        "one cache line passed back and forth between two threads pinned to different processors, median of 5 × 4000 round trips: " +
+        "what a cross-core hand-off costs at that moment (on a shared virtual machine it moves with where the host places its processors)";
 
     public List<BenchRow> Rows { get; } = [];
     public List<ThreadScaling> Scaling { get; } = [];
@@ -132,6 +139,7 @@ internal sealed class BenchReport
             ["thread_scaling"] = new JsonArray(Scaling.Select(s => (JsonNode?)new JsonObject
             {
                 ["config"] = s.Config, ["ms_1_thread"] = s.OneThreadMs, ["ms_2_threads"] = s.TwoThreadMs, ["speedup"] = s.Speedup,
+                ["core_round_trip_ns"] = s.CoreRoundTripNs,
             }).ToArray()),
             ["peers"] = peers,
             ["allocations"] = new JsonObject
@@ -146,6 +154,7 @@ internal sealed class BenchReport
             {
                 ["processors"] = Environment.ProcessorCount, ["cpu"] = CpuName(), ["dotnet"] = Environment.Version.ToString(),
                 ["load_average_start"] = LoadAtStart, ["load_average_end"] = LoadAtEnd,
+                ["core_round_trip_note"] = RoundTripNote,
             },
             ["started_utc"] = Started.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
             ["command"] = Command,
@@ -180,6 +189,7 @@ internal sealed class BenchReport
             ["openblas_gemm_share"] = Share(r.Gflops, OpenBlasGemmGflops),
             ["allocated_bytes_per_call"] = r.Recur.AllocatedBytesPerCall,
             ["workspace_peak_bytes"] = r.Recur.WorkspacePeakBytes,
+            ["core_round_trip_ns"] = r.CoreRoundTripNs,
             ["peers"] = peers,
         };
     }
@@ -233,6 +243,9 @@ internal sealed class BenchReport
             if (p.Status != "ok" && p.Install is not null) what += $" — install: {p.Install}";
             sb.AppendLine(what);
         }
+        var roundTrips = Rows.Where(r => r.CoreRoundTripNs is not null).Select(r => $"{r.Key} {r.CoreRoundTripNs:F0}")
+            .Concat(Scaling.Where(s => s.CoreRoundTripNs is not null).Select(s => $"1→2 threads on {s.Config} {s.CoreRoundTripNs:F0}")).ToList();
+        if (roundTrips.Count > 0) sb.AppendLine($"core round trip (ns) before each Recur case: {string.Join(", ", roundTrips)}; {RoundTripNote}.");
         sb.AppendLine($"alloc/call: {AllocationNote}.");
         sb.Append($"load average at start {LoadAtStart}, at end {LoadAtEnd} on {Environment.ProcessorCount} logical processors ({CpuName()}).");
         return sb.ToString();

@@ -40,23 +40,26 @@ internal static class BenchRunner
         {
             int warmup = c.Name == "d" ? 2 : 3;
             s.Log($"recur: {c.Name} training ({c.Describe()}), {s.Threads} thread(s) …");
+            double? roundTrip = CoreRoundTrip.Nanoseconds();
             var t = RecurTimer.Train(c, s.Threads, s.Repeats, warmup);
             s.Log($"recur: {c.Name} training {BenchReport.Ms(t.MedianMs)} ms");
-            report.Rows.Add(new BenchRow(c, "train", t, s.Threads));
+            report.Rows.Add(new BenchRow(c, "train", t, s.Threads) { CoreRoundTripNs = roundTrip });
         }
         foreach (var c in infer)
         {
             s.Log($"recur: {c.Name} inference …");
+            double? roundTrip = CoreRoundTrip.Nanoseconds();
             var t = RecurTimer.Infer(c, s.Threads, s.Repeats, 3);
             s.Log($"recur: {c.Name} inference {BenchReport.Ms(t.MedianMs)} ms");
-            report.Rows.Add(new BenchRow(c, "infer", t, s.Threads));
+            report.Rows.Add(new BenchRow(c, "infer", t, s.Threads) { CoreRoundTripNs = roundTrip });
         }
         if (stream)
         {
             s.Log("recur: batch-1 streaming …");
+            double? roundTrip = CoreRoundTrip.Nanoseconds();
             var t = RecurTimer.Stream(BenchConfig.Streaming, s.Threads, StreamCalls, StreamWarmup);
             s.Log($"recur: streaming {t.MedianMs * 1000:F1} µs per step");
-            report.Rows.Add(new BenchRow(BenchConfig.Streaming, "stream", t, s.Threads));
+            report.Rows.Add(new BenchRow(BenchConfig.Streaming, "stream", t, s.Threads) { CoreRoundTripNs = roundTrip });
         }
         if (!s.NoScaling)
         {
@@ -65,8 +68,9 @@ internal static class BenchRunner
                 var c = row.Config;
                 int warmup = c.Name == "d" ? 2 : 3;
                 s.Log($"recur: {c.Name} training at 1 and 2 threads, alternating …");
+                double? roundTrip = CoreRoundTrip.Nanoseconds();
                 var medians = RecurTimer.TrainAlternating(c, [1, 2], s.Repeats, warmup);
-                report.Scaling.Add(new ThreadScaling(c.Name, medians[0], medians[1]));
+                report.Scaling.Add(new ThreadScaling(c.Name, medians[0], medians[1], roundTrip));
             }
         }
         s.Log($"recur: GEMM n={s.GemmSize} …");

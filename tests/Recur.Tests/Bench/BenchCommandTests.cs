@@ -38,6 +38,7 @@ public class BenchCommandTests
         Assert.Equal(128, json["gemm"]!["n"]!.GetValue<int>());
         Assert.Null(json["gemm"]!["openblas_gflops"]);
         Assert.True(a["allocated_bytes_per_call"]!.GetValue<long>() >= 0);
+        if (Environment.ProcessorCount >= 2) Assert.True(a["core_round_trip_ns"]!.GetValue<double>() > 0);
         Assert.Equal(1, json["threads"]!["recur"]!.GetValue<int>());
         Assert.Empty(json["inference"]!.AsArray());
         Assert.Null(json["streaming"]);

@@ -1,0 +1,28 @@
+using Recur.Cli.Bench;
+
+namespace Recur.Tests.Bench;
+
+/// <summary>The bench's cross-core round trip: a plausible figure, and the caller's processor affinity left as it was.</summary>
+public class CoreRoundTripTests
+{
+    [Fact]
+    public void MeasuresAPlausibleRoundTripAndRestoresTheCallersAffinity()
+    {
+        var before = CoreRoundTrip.CurrentAffinity();
+        double? ns = CoreRoundTrip.Nanoseconds();
+        var after = CoreRoundTrip.CurrentAffinity();
+
+        // Worker threads inherit the affinity of the thread that starts them: a pin left behind would put every later
+        // engine worker on one processor.
+        Assert.Equal(before, after);
+        if (Environment.ProcessorCount < 2)
+        {
+            Assert.Null(ns);
+            return;
+        }
+        Assert.NotNull(ns);
+        // A line hand-off takes tens of nanoseconds at best (the same core complex) and microseconds at worst (a busy
+        // host); under 10 ns would mean the threads never waited for each other.
+        Assert.InRange(ns.Value, 10, 1_000_000);
+    }
+}
