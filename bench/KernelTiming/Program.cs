@@ -15,7 +15,8 @@ using Recur.Tensors;
 // products, at one thread and at `threads`); v times config b's and d's weight-gradient products (and b's at the
 // widths dW_ih and dW_hh would have as one product: 512, 288) at one thread and at `threads`; x runs config a's layer
 // at one thread alone and on two threads of this process at once (each its own weights), with the workspace pool on
-// and off.
+// and off; y splits config a's forward pass four ways (one half alone, two independent halves on the worker team and on
+// two new threads, the real batch split) to show where two threads' share goes.
 // Each training config also prints the medians of its step's phases (forward, loss, backward, optimiser; cumulative).
 // Config n is b with layer norm, recurrent dropout 0.25 and zoneout 0.1 (masks drawn each training step), so the
 // options' overhead over b is visible.
@@ -191,6 +192,41 @@ if (configs.Contains('r'))
 if (configs.Contains('k')) LayerPhases('k', 8, 64, 50, 32, 200);
 if (configs.Contains('j')) LayerPhases('j', 1024, 1024, 25, 128, 10);
 if (configs.Contains('e')) LayerPhases('e', 256, 256, 100, 64, 30);
+
+if (configs.Contains('y'))
+{
+    // Config a's forward pass, where two threads' share comes from: one 16-sequence half alone on one thread; two
+    // independent halves (each its own weights and buffers) on the worker team and on two new threads; and the real
+    // batch split, one 32-sequence layer whose halves share the layer's buffers. On this 2-core VM, when the bench's
+    // core round trip read ≈410 ns, the four took 200, 235–330, 250 and 395–420 µs.
+    const int T = 50;
+    var halves = Enumerable.Range(0, 2).Select(i => LstmLayer(8, 64, T, 16, 3 + i)).ToArray();
+    var whole = LstmLayer(8, 64, T, 32, 5);
+    void Half(int i) => Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Forward(halves[i].W, halves[i].X, T, 16, [], []).Release();
+    double Median(Action run)
+    {
+        var warm = Stopwatch.StartNew();
+        while (warm.ElapsedMilliseconds < 500) run();
+        var times = Enumerable.Range(0, 400).Select(_ => { var sw = Stopwatch.StartNew(); run(); return sw.Elapsed.TotalMicroseconds; }).OrderBy(v => v).ToArray();
+        return times[200];
+    }
+    for (int rep = 0; rep < 3; rep++)
+    {
+        Engine.Threads = 1;
+        double alone = Median(() => Half(0));
+        Engine.Threads = 2;
+        double team = Median(() => Engine.RunParts(2, Half));
+        double split = Median(() => Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Forward(whole.W, whole.X, T, 32, [], []).Release());
+        Engine.Threads = 1;
+        var own = new double[2];
+        var start = new Barrier(2);
+        var pair = Enumerable.Range(0, 2).Select(i => new Thread(() => { start.SignalAndWait(); own[i] = Median(() => Half(i)); })).ToList();
+        pair.ForEach(t => t.Start());
+        pair.ForEach(t => t.Join());
+        Engine.Threads = threads;
+        Console.WriteLine($"y a forward, 16 sequences alone {alone:F1} µs; two independent halves on the worker team {team:F1}, on two new threads {own[0]:F1} / {own[1]:F1}; batch split of 32 {split:F1}");
+    }
+}
 
 if (configs.Contains('x'))
 {
