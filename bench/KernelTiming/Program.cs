@@ -197,8 +197,9 @@ if (configs.Contains('y'))
 {
     // Config a's forward pass, where two threads' share comes from: one 16-sequence half alone on one thread; two
     // independent halves (each its own weights and buffers) on the worker team and on two new threads; and the real
-    // batch split, one 32-sequence layer whose halves share the layer's buffers. On this 2-core VM, when the bench's
-    // core round trip read ≈410 ns, the four took 200, 235–330, 250 and 395–420 µs.
+    // batch split, one 32-sequence layer whose halves share the layer's buffers. On this 2-core VM the four took 200,
+    // 235–330, 250 and 395–420 µs when the bench's core round trip read ≈410 ns, and 202, 208–214, 206–213 and 222 µs
+    // at ≈160 ns.
     const int T = 50;
     var halves = Enumerable.Range(0, 2).Select(i => LstmLayer(8, 64, T, 16, 3 + i)).ToArray();
     var whole = LstmLayer(8, 64, T, 32, 5);
