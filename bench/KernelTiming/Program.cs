@@ -15,8 +15,8 @@ using Recur.Tensors;
 // products, at one thread and at `threads`); v times config b's and d's weight-gradient products (and b's at the
 // widths dW_ih and dW_hh would have as one product: 512, 288) at one thread and at `threads`; x runs config a's layer
 // at one thread alone and on two threads of this process at once (each its own weights), with the workspace pool on
-// and off; y splits config a's forward pass four ways (one half alone, two independent halves on the worker team and on
-// two new threads, the real batch split) to show where two threads' share goes.
+// and off; y splits config a's forward pass and config b's second layer's four ways (one half alone, two independent
+// halves on the worker team and on two new threads, the real batch split) to show where two threads' share goes.
 // Each training config also prints the medians of its step's phases (forward, loss, backward, optimiser; cumulative).
 // Config n is b with layer norm, recurrent dropout 0.25 and zoneout 0.1 (masks drawn each training step), so the
 // options' overhead over b is visible.
@@ -195,21 +195,29 @@ if (configs.Contains('e')) LayerPhases('e', 256, 256, 100, 64, 30);
 
 if (configs.Contains('y'))
 {
-    // Config a's forward pass, where two threads' share comes from: one 16-sequence half alone on one thread; two
-    // independent halves (each its own weights and buffers) on the worker team and on two new threads; and the real
-    // batch split, one 32-sequence layer whose halves share the layer's buffers. On this 2-core VM the four took 200,
-    // 235–330, 250 and 395–420 µs when the bench's core round trip read ≈410 ns, and 202, 208–214, 206–213 and 222 µs
-    // at ≈160 ns.
-    const int T = 50;
-    var halves = Enumerable.Range(0, 2).Select(i => LstmLayer(8, 64, T, 16, 3 + i)).ToArray();
-    var whole = LstmLayer(8, 64, T, 32, 5);
-    void Half(int i) => Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Forward(halves[i].W, halves[i].X, T, 16, [], []).Release();
+    // A forward pass split four ways, to show where the second thread's share goes: one half of the batch alone on one
+    // thread; two independent halves (each its own weights and buffers) on the worker team and on two new threads;
+    // and the real batch split, one layer whose halves share the layer's buffers. Config a's layer, then config b's
+    // second layer (inference's per-layer work). On this 2-core VM config a's four took 200, 235–330, 250 and
+    // 395–420 µs when the bench's core round trip read ≈410 ns, and 202, 208–214, 206–213 and 222 µs at ≈160 ns; b's
+    // took 17.8–18.2, 21.5–21.9, 17.8–18.4 / 21.3–22.5 and 21.6–22.2 ms at ≈440 ns (there one core runs ~20% slower
+    // even on independent work, and the split waits for it).
+    SplitFourWays("a", 8, 64, 50, 32, 400);
+    SplitFourWays("b layer 2", 256, 256, 100, 64, 40);
+}
+
+void SplitFourWays(string name, int I, int H, int T, int B, int samples)
+{
+    int half = B / 2;
+    var halves = Enumerable.Range(0, 2).Select(i => LstmLayer(I, H, T, half, 3 + i)).ToArray();
+    var whole = LstmLayer(I, H, T, B, 5);
+    void Half(int i) => Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Forward(halves[i].W, halves[i].X, T, half, [], []).Release();
     double Median(Action run)
     {
         var warm = Stopwatch.StartNew();
         while (warm.ElapsedMilliseconds < 500) run();
-        var times = Enumerable.Range(0, 400).Select(_ => { var sw = Stopwatch.StartNew(); run(); return sw.Elapsed.TotalMicroseconds; }).OrderBy(v => v).ToArray();
-        return times[200];
+        var times = Enumerable.Range(0, samples).Select(_ => { var sw = Stopwatch.StartNew(); run(); return sw.Elapsed.TotalMicroseconds; }).OrderBy(v => v).ToArray();
+        return times[samples / 2];
     }
     for (int rep = 0; rep < 3; rep++)
     {
@@ -217,7 +225,7 @@ if (configs.Contains('y'))
         double alone = Median(() => Half(0));
         Engine.Threads = 2;
         double team = Median(() => Engine.RunParts(2, Half));
-        double split = Median(() => Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Forward(whole.W, whole.X, T, 32, [], []).Release());
+        double split = Median(() => Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.Forward(whole.W, whole.X, T, B, [], []).Release());
         Engine.Threads = 1;
         var own = new double[2];
         var start = new Barrier(2);
@@ -225,7 +233,7 @@ if (configs.Contains('y'))
         pair.ForEach(t => t.Start());
         pair.ForEach(t => t.Join());
         Engine.Threads = threads;
-        Console.WriteLine($"y a forward, 16 sequences alone {alone:F1} µs; two independent halves on the worker team {team:F1}, on two new threads {own[0]:F1} / {own[1]:F1}; batch split of 32 {split:F1}");
+        Console.WriteLine($"y {name} forward, {half} sequences alone {alone:F1} µs; two independent halves on the worker team {team:F1}, on two new threads {own[0]:F1} / {own[1]:F1}; batch split of {B} {split:F1}");
     }
 }
 
