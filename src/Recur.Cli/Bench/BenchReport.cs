@@ -55,7 +55,7 @@ internal sealed class BenchReport
         "not a workspace high-water mark";
 
     public const string RoundTripNote =
-        "one cache line passed back and forth between two threads pinned to different processors, median of 5 × 4000 round trips: " +
+        "one cache line passed back and forth between two threads pinned to different processors, " + CoreRoundTrip.Protocol + ": " +
         "what a cross-core hand-off costs at that moment (on a shared virtual machine it moves with where the host places its processors)";
 
     public List<BenchRow> Rows { get; } = [];

@@ -8,19 +8,23 @@ namespace Recur.Cli.Bench;
 /// The round trip of one cache line between two threads on different processors: each waits for the other's write,
 /// then writes back. It is what every cross-core hand-off costs (a fork, a join, a line one core writes and the other
 /// reads next), and on a shared virtual machine it depends on where the host places the virtual processors: on the
-/// bench's 2-core machine it read 140–160 ns in one state and 400–460 ns in another, minutes apart, and the
-/// batch-split cases (a, b inference) ran up to 1.9× slower in the second. So the bench measures it before each of
-/// Recur's cases and prints it beside them.
+/// bench's 2-core machine it read 90–190 ns in one state and 350–880 ns in another, minutes apart, and in the second
+/// config a's training step took twice as long and b's inference 1.3× as long. So the bench measures it before each
+/// of Recur's cases and prints it beside them.
 /// </summary>
 internal static partial class CoreRoundTrip
 {
     private const int Batches = 5, RoundsPerBatch = 4000;
     private static readonly TimeSpan GiveUpAfter = TimeSpan.FromSeconds(2);
 
+    /// <summary>The measurement's rounds, for the note the bench prints.</summary>
+    public const string Protocol = "median of 5 × 4000 round trips";
+
     /// <summary>
     /// Median over a few batches of the mean round trip (ns), with the two threads pinned to the first two processors
-    /// this process may use (Linux; elsewhere they run where the scheduler puts them); null with fewer than two
-    /// processors, or when the other thread does not answer within two seconds (an oversubscribed machine).
+    /// this process may use (Linux; elsewhere they run where the scheduler puts them). Null with fewer than two
+    /// processors, or when no batch completes within two seconds (an oversubscribed machine, where every hand-off
+    /// waits for a time slice); past that deadline only the batches completed count.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // optimised from the first call: tier-0 code adds to each wait
     public static double? Nanoseconds()
@@ -28,56 +32,54 @@ internal static partial class CoreRoundTrip
         var cpus = AllowedProcessors();
         if (Environment.ProcessorCount < 2 || cpus is { Count: < 2 }) return null;
         var line = new PaddedLine();
-        var batchNs = new double[Batches];
-        bool answered = true;
+        var batchNs = new List<double>();
+        long deadline = Stopwatch.GetTimestamp() + (long)(GiveUpAfter.TotalSeconds * Stopwatch.Frequency);
         var echo = new Thread(() =>
         {
             Pin(cpus, 1);
             for (long i = 0; i < (long)Batches * RoundsPerBatch; i++)
             {
-                if (!WaitFor(line, 2 * i + 1)) return;
+                if (!WaitFor(line, 2 * i + 1, deadline)) return;
                 Volatile.Write(ref line.Value, 2 * i + 2);
             }
         }) { IsBackground = true, Name = "core round trip" };
-        var previous = CurrentAffinity();
-        try
+        // Sends round trip i as the odd value 2i + 1 and waits for the echo's 2i + 2; stops at the deadline.
+        void Measure()
         {
-            Pin(cpus, 0);
-            echo.Start();
             long sent = 0;
-            for (int batch = 0; batch < Batches && answered; batch++)
+            for (int batch = 0; batch < Batches; batch++)
             {
                 long start = Stopwatch.GetTimestamp();
                 for (int r = 0; r < RoundsPerBatch; r++, sent++)
                 {
                     Volatile.Write(ref line.Value, 2 * sent + 1);
-                    if (!WaitFor(line, 2 * sent + 2)) { answered = false; break; }
+                    if (!WaitFor(line, 2 * sent + 2, deadline)) return;
                 }
-                batchNs[batch] = Stopwatch.GetElapsedTime(start).TotalNanoseconds / RoundsPerBatch;
+                batchNs.Add(Stopwatch.GetElapsedTime(start).TotalNanoseconds / RoundsPerBatch);
             }
+        }
+        var previous = CurrentAffinity();
+        try
+        {
+            Pin(cpus, 0);
+            echo.Start();
+            Measure();
         }
         finally
         {
             Restore(previous);
         }
-        if (!answered) return null;
-        echo.Join();
-        Array.Sort(batchNs);
-        return batchNs[Batches / 2];
+        if (batchNs.Count == 0) return null;
+        batchNs.Sort();
+        return batchNs[batchNs.Count / 2];
     }
 
-    /// <summary>Spins until the line holds <paramref name="expected"/>; false after <see cref="GiveUpAfter"/>.</summary>
+    /// <summary>Spins until the line holds <paramref name="expected"/>; false once the clock passes <paramref name="deadline"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool WaitFor(PaddedLine line, long expected)
+    private static bool WaitFor(PaddedLine line, long expected, long deadline)
     {
-        long deadline = 0;
         for (int spins = 0; Volatile.Read(ref line.Value) != expected; spins++)
-        {
-            if ((spins & 4095) != 4095) continue;
-            long now = Stopwatch.GetTimestamp();
-            if (deadline == 0) deadline = now + (long)(GiveUpAfter.TotalSeconds * Stopwatch.Frequency);
-            else if (now > deadline) return false;
-        }
+            if ((spins & 4095) == 4095 && Stopwatch.GetTimestamp() > deadline) return false;
         return true;
     }
 
