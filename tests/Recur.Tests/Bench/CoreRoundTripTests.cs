@@ -25,8 +25,9 @@ public class CoreRoundTripTests
             return;
         }
         Assert.NotNull(ns);
-        // A line hand-off takes tens of nanoseconds at best (the same core complex) and microseconds on a busy host;
-        // under 10 ns would mean the threads never waited for each other.
-        Assert.InRange(ns.Value, 10, 1_000_000);
+        // A line hand-off takes tens of nanoseconds at best (the same core complex) and about a microsecond at worst on
+        // this test's shared machine. Under 10 ns would mean the threads never waited for each other; above 100 µs, that
+        // the pair did not get both processors (the test runs alone, so it should).
+        Assert.InRange(ns.Value, 10, 100_000);
     }
 }
