@@ -74,6 +74,19 @@ internal sealed class BenchReport
     public string LoadAtStart { get; init; } = LoadAverage();
     public string LoadAtEnd { get; set; } = "";
 
+    /// <summary>The cross-core round trip after everything ran (see <see cref="CoreRoundTrip"/>).</summary>
+    public double? CoreRoundTripAtEndNs { get; set; }
+
+    /// <summary>Every round trip this run measured: before each of Recur's cases, before each peer, at the end.</summary>
+    private IEnumerable<double> RoundTrips => Rows.Select(r => r.CoreRoundTripNs).Concat(Scaling.Select(s => s.CoreRoundTripNs))
+        .Concat(Peers.Select(p => p.CoreRoundTripNs)).Append(CoreRoundTripAtEndNs).OfType<double>();
+
+    /// <summary>
+    /// A machine whose round trip more than doubled or halved within the run switched state in between (on the bench's
+    /// shared 2-core machine that doubled config a's time): its timings, and the ratios between them, mix states.
+    /// </summary>
+    public bool RoundTripShifted => RoundTrips.Any() && RoundTrips.Max() > 2 * RoundTrips.Min();
+
     /// <summary>The practical ceiling: the faster of Recur's GEMM and OpenBLAS's at n = <see cref="GemmSize"/>.</summary>
     public double? Ceiling => new[] { RecurGemmGflops, OpenBlasGemmGflops }.Where(v => v is not null).Max();
 
@@ -119,6 +132,7 @@ internal sealed class BenchReport
             peers[p.Name] = new JsonObject
             {
                 ["status"] = p.Status, ["version"] = p.Version, ["description"] = p.Description, ["detail"] = p.Detail, ["install"] = p.Install,
+                ["core_round_trip_ns"] = p.CoreRoundTripNs,
             };
         var stream = Rows.FirstOrDefault(r => r.Mode == "stream");
         return new JsonObject
@@ -155,6 +169,8 @@ internal sealed class BenchReport
                 ["processors"] = Environment.ProcessorCount, ["cpu"] = CpuName(), ["dotnet"] = Environment.Version.ToString(),
                 ["load_average_start"] = LoadAtStart, ["load_average_end"] = LoadAtEnd,
                 ["core_round_trip_note"] = RoundTripNote,
+                ["core_round_trip_end_ns"] = CoreRoundTripAtEndNs,
+                ["core_round_trip_shifted"] = RoundTripShifted,
             },
             ["started_utc"] = Started.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
             ["command"] = Command,
@@ -244,8 +260,13 @@ internal sealed class BenchReport
             sb.AppendLine(what);
         }
         var roundTrips = Rows.Where(r => r.CoreRoundTripNs is not null).Select(r => $"{r.Key} {r.CoreRoundTripNs:F0}")
-            .Concat(Scaling.Where(s => s.CoreRoundTripNs is not null).Select(s => $"1→2 threads on {s.Config} {s.CoreRoundTripNs:F0}")).ToList();
-        if (roundTrips.Count > 0) sb.AppendLine($"core round trip (ns) before each Recur case: {string.Join(", ", roundTrips)}; {RoundTripNote}.");
+            .Concat(Scaling.Where(s => s.CoreRoundTripNs is not null).Select(s => $"1→2 threads on {s.Config} {s.CoreRoundTripNs:F0}"))
+            .Concat(Peers.Where(p => p.CoreRoundTripNs is not null).Select(p => $"{p.Name} (all its cases) {p.CoreRoundTripNs:F0}"))
+            .Concat(CoreRoundTripAtEndNs is { } end ? [$"end {end:F0}"] : []).ToList();
+        if (roundTrips.Count > 0) sb.AppendLine($"core round trip (ns) before each case: {string.Join(", ", roundTrips)}; {RoundTripNote}.");
+        if (RoundTripShifted)
+            sb.AppendLine("WARNING: the round trip changed more than twofold during this run, so the machine changed state between " +
+                          "timings: figures taken minutes apart (Recur's and each peer's) come from different states, and so do the ratios between them.");
         sb.AppendLine($"alloc/call: {AllocationNote}.");
         sb.Append($"load average at start {LoadAtStart}, at end {LoadAtEnd} on {Environment.ProcessorCount} logical processors ({CpuName()}).");
         return sb.ToString();

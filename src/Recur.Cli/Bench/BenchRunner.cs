@@ -79,6 +79,7 @@ internal static class BenchRunner
 
         if (!s.NoPeer) RunPeers(s, report, train, infer, stream);
         report.LoadAtEnd = BenchReport.LoadAverage();
+        report.CoreRoundTripAtEndNs = CoreRoundTrip.Nanoseconds();
         return report;
     }
 
@@ -98,8 +99,10 @@ internal static class BenchRunner
         }
         var plan = new PeerPlan(dir, s.Python, train.Select(c => c.Name).ToList(), infer.Select(c => c.Name).ToList(), stream,
             s.PeerThreads, s.Repeats, s.PeerTimeout, s.BuildPeers, s.Threads, s.Log);
-        report.Peers.Add(Report(s, Peers.LibTorch(plan)));
-        report.Peers.Add(Report(s, Peers.PyTorch(plan)));
+        double? roundTrip = CoreRoundTrip.Nanoseconds();
+        report.Peers.Add(Report(s, Peers.LibTorch(plan), roundTrip));
+        roundTrip = CoreRoundTrip.Nanoseconds();
+        report.Peers.Add(Report(s, Peers.PyTorch(plan), roundTrip));
         var (gflops, problem) = Peers.OpenBlasGemm(plan, s.GemmSize);
         report.OpenBlasGemmGflops = gflops;
         report.OpenBlasNote = problem;
@@ -107,8 +110,9 @@ internal static class BenchRunner
         AttachPeers(report);
     }
 
-    private static PeerResult Report(BenchSettings s, PeerResult peer)
+    private static PeerResult Report(BenchSettings s, PeerResult peer, double? roundTrip)
     {
+        peer.CoreRoundTripNs = roundTrip;
         s.Log(peer.Status == "ok" ? $"{peer.Name}: done ({peer.Timings.Count} cases)"
             : $"{peer.Name}: {peer.Status.ToUpperInvariant()} — {peer.Detail}; install: {peer.Install}");
         return peer;

@@ -17,6 +17,9 @@ internal sealed class PeerResult(string name, string description)
     public string? Version { get; set; }
     public Dictionary<(string Config, string Mode), PeerTiming> Timings { get; } = [];
 
+    /// <summary>The cross-core round trip just before this peer ran (see <see cref="CoreRoundTrip"/>).</summary>
+    public double? CoreRoundTripNs { get; set; }
+
     /// <summary>Keeps the faster of two timings of the same configuration (the thread-count search).</summary>
     public void Offer(string config, string mode, double ms, string threads)
     {

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Recur.Cli.Bench;
 using Recur.Tests.Cli;
@@ -38,7 +39,12 @@ public class BenchCommandTests
         Assert.Equal(128, json["gemm"]!["n"]!.GetValue<int>());
         Assert.Null(json["gemm"]!["openblas_gflops"]);
         Assert.True(a["allocated_bytes_per_call"]!.GetValue<long>() >= 0);
-        if (Environment.ProcessorCount >= 2) Assert.True(a["core_round_trip_ns"]!.GetValue<double>() > 0);
+        if (Environment.ProcessorCount >= 2)
+        {
+            Assert.True(a["core_round_trip_ns"]!.GetValue<double>() > 0);
+            Assert.True(json["machine"]!["core_round_trip_end_ns"]!.GetValue<double>() > 0);
+        }
+        Assert.Contains(json["machine"]!["core_round_trip_shifted"]!.GetValueKind(), new[] { JsonValueKind.True, JsonValueKind.False });
         Assert.Equal(1, json["threads"]!["recur"]!.GetValue<int>());
         Assert.Empty(json["inference"]!.AsArray());
         Assert.Null(json["streaming"]);

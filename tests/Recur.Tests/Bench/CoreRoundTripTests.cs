@@ -31,3 +31,38 @@ public class CoreRoundTripTests
         Assert.InRange(ns.Value, 10, 100_000);
     }
 }
+
+/// <summary>How the bench report flags a run whose machine changed state: a round trip that more than doubled.</summary>
+public class RoundTripShiftTests
+{
+    private static BenchReport Report(double? firstNs, double? peerNs, double? endNs)
+    {
+        var report = new BenchReport { CoreRoundTripAtEndNs = endNs };
+        report.Rows.Add(new BenchRow(BenchConfig.ByName("a"), "train", new Timing(1.0, 0.9, 1.1, 10, 3, 0), 2) { CoreRoundTripNs = firstNs });
+        report.Peers.Add(new PeerResult("libtorch", "libtorch") { CoreRoundTripNs = peerNs });
+        return report;
+    }
+
+    [Fact]
+    public void ARoundTripThatMoreThanDoublesIsFlaggedInJsonAndSummary()
+    {
+        var shifted = Report(150, 420, 160);
+        Assert.True(shifted.RoundTripShifted);
+        Assert.True(shifted.ToJson()["machine"]!["core_round_trip_shifted"]!.GetValue<bool>());
+        string summary = shifted.Summary();
+        Assert.Contains("a 150, libtorch (all its cases) 420, end 160", summary);
+        Assert.Contains("WARNING: the round trip changed more than twofold", summary);
+    }
+
+    [Fact]
+    public void ASteadyOrMissingRoundTripIsNotFlagged()
+    {
+        var steady = Report(150, 290, 160);
+        Assert.False(steady.RoundTripShifted);
+        Assert.DoesNotContain("WARNING", steady.Summary());
+
+        var unmeasured = Report(null, null, null);
+        Assert.False(unmeasured.RoundTripShifted);
+        Assert.DoesNotContain("core round trip", unmeasured.Summary());
+    }
+}
