@@ -15,7 +15,7 @@ using Recur.Tensors;
 // products, at one thread and at `threads`); v times config b's and d's weight-gradient products (and b's at the
 // widths dW_ih and dW_hh would have as one product: 512, 288) at one thread and at `threads`; x runs config a's layer
 // at one thread alone and on two threads of this process at once (each its own weights), with the workspace pool on
-// and off; y splits config a's forward pass and config b's second layer's four ways (one half alone, two independent
+// and off; y splits config a's forward pass and config b's second layer four ways (one half alone, two independent
 // halves on the worker team and on two new threads, the real batch split) to show where two threads' share goes.
 // Each training config also prints the medians of its step's phases (forward, loss, backward, optimiser; cumulative).
 // Config n is b with layer norm, recurrent dropout 0.25 and zoneout 0.1 (masks drawn each training step), so the
