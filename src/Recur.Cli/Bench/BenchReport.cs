@@ -54,7 +54,7 @@ internal sealed class BenchReport
         "managed bytes allocated per call: GC.GetTotalAllocatedBytes(precise) delta over the timed calls (all threads) / calls; " +
         "not a workspace high-water mark";
 
-    public const string RoundTripNote =
+    public static readonly string RoundTripNote =
         "one cache line passed back and forth between two threads pinned to different processors, " + CoreRoundTrip.Protocol + ": " +
         "what a cross-core hand-off costs at that moment (on a shared virtual machine it moves with where the host places its processors)";
 
@@ -77,15 +77,19 @@ internal sealed class BenchReport
     /// <summary>The cross-core round trip after everything ran (see <see cref="CoreRoundTrip"/>).</summary>
     public double? CoreRoundTripAtEndNs { get; set; }
 
-    /// <summary>Every round trip this run measured: before each of Recur's cases, before each peer, at the end.</summary>
-    private IEnumerable<double> RoundTrips => Rows.Select(r => r.CoreRoundTripNs).Concat(Scaling.Select(s => s.CoreRoundTripNs))
-        .Concat(Peers.Select(p => p.CoreRoundTripNs)).Append(CoreRoundTripAtEndNs).OfType<double>();
+    /// <summary>Every round trip this run measured, labelled: before each of Recur's cases, before each peer, at the end.</summary>
+    private List<(string Label, double Ns)> RoundTrips() =>
+        Rows.Select(r => (r.Key, r.CoreRoundTripNs))
+            .Concat(Scaling.Select(s => ($"1→2 threads on {s.Config}", s.CoreRoundTripNs)))
+            .Concat(Peers.Select(p => ($"{p.Name} (all its cases)", p.CoreRoundTripNs)))
+            .Append(("end", CoreRoundTripAtEndNs))
+            .Where(m => m.Item2 is not null).Select(m => (m.Item1, m.Item2!.Value)).ToList();
 
     /// <summary>
     /// A machine whose round trip more than doubled or halved within the run switched state in between (on the bench's
     /// shared 2-core machine that doubled config a's time): its timings, and the ratios between them, mix states.
     /// </summary>
-    public bool RoundTripShifted => RoundTrips.Any() && RoundTrips.Max() > 2 * RoundTrips.Min();
+    public bool RoundTripShifted => RoundTrips() is { Count: > 0 } all && all.Max(m => m.Ns) > 2 * all.Min(m => m.Ns);
 
     /// <summary>The practical ceiling: the faster of Recur's GEMM and OpenBLAS's at n = <see cref="GemmSize"/>.</summary>
     public double? Ceiling => new[] { RecurGemmGflops, OpenBlasGemmGflops }.Where(v => v is not null).Max();
@@ -259,11 +263,9 @@ internal sealed class BenchReport
             if (p.Status != "ok" && p.Install is not null) what += $" — install: {p.Install}";
             sb.AppendLine(what);
         }
-        var roundTrips = Rows.Where(r => r.CoreRoundTripNs is not null).Select(r => $"{r.Key} {r.CoreRoundTripNs:F0}")
-            .Concat(Scaling.Where(s => s.CoreRoundTripNs is not null).Select(s => $"1→2 threads on {s.Config} {s.CoreRoundTripNs:F0}"))
-            .Concat(Peers.Where(p => p.CoreRoundTripNs is not null).Select(p => $"{p.Name} (all its cases) {p.CoreRoundTripNs:F0}"))
-            .Concat(CoreRoundTripAtEndNs is { } end ? [$"end {end:F0}"] : []).ToList();
-        if (roundTrips.Count > 0) sb.AppendLine($"core round trip (ns) before each case: {string.Join(", ", roundTrips)}; {RoundTripNote}.");
+        var roundTrips = RoundTrips();
+        if (roundTrips.Count > 0)
+            sb.AppendLine($"core round trip (ns) before each case: {string.Join(", ", roundTrips.Select(m => $"{m.Label} {m.Ns:F0}"))}; {RoundTripNote}.");
         if (RoundTripShifted)
             sb.AppendLine("WARNING: the round trip changed more than twofold during this run, so the machine changed state between " +
                           "timings: figures taken minutes apart (Recur's and each peer's) come from different states, and so do the ratios between them.");

@@ -18,7 +18,7 @@ internal static partial class CoreRoundTrip
     private static readonly TimeSpan GiveUpAfter = TimeSpan.FromSeconds(2);
 
     /// <summary>The measurement's rounds, for the note the bench prints.</summary>
-    public const string Protocol = "median of 5 × 4000 round trips";
+    public static string Protocol => $"median of {Batches} × {RoundsPerBatch} round trips";
 
     /// <summary>
     /// Median over a few batches of the mean round trip (ns), with the two threads pinned to the first two processors
