@@ -348,6 +348,22 @@ foreach (char key in configs.Where(all.ContainsKey))
         foreach (var phase in phases) phase.Clear();
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         int[] collectionsBefore = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
+        if (Environment.GetEnvironmentVariable("RECUR_TIMING_LAYOUT_AB") == "1")
+        {
+            // RECUR_TIMING_LAYOUT_AB=1: steps alternate between the batch split's part-major and time-major layouts.
+            var byLayout = new[] { new List<double>(), new List<double>() };
+            var forwardByLayout = new[] { new List<double>(), new List<double>() };
+            for (int i = 0; i < 2 * reps; i++)
+            {
+                Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.PartMajorLayout = i % 2 == 0;
+                Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.GruCell>.PartMajorLayout = i % 2 == 0;
+                byLayout[i % 2].Add(Step(train));
+                forwardByLayout[i % 2].Add(phases[0][^1]);
+            }
+            Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.LstmCell>.PartMajorLayout = null;
+            Recur.Layers.Recurrent.RecurrentLayerKernel<float, Recur.Layers.Recurrent.GruCell>.PartMajorLayout = null;
+            Console.WriteLine($"{key} {(train ? "train" : "infer")} layout A/B: part-major {byLayout[0].Order().ElementAt(reps / 2):F3} ms (forward {forwardByLayout[0].Order().ElementAt(reps / 2):F0} µs), time-major {byLayout[1].Order().ElementAt(reps / 2):F3} ms (forward {forwardByLayout[1].Order().ElementAt(reps / 2):F0} µs)");
+        }
         var times = Enumerable.Range(0, reps).Select(_ => Step(train)).OrderBy(v => v).ToArray();
         double allocatedMiB = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / (1024.0 * 1024.0) / reps;
         // Counts are cumulative over generations (a gen-2 collection also collects 0 and 1): per step, as counted.

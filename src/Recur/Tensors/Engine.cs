@@ -28,38 +28,48 @@ public static class Engine
     internal static int AvailableThreads => t_insideParts ? 1 : _threads;
 
     /// <summary>
-    /// Runs parts 0 … parts−1 of a kernel, one per thread when there are several; a part may not start threads of
-    /// its own (<see cref="AvailableThreads"/> is 1 inside it). Parts write disjoint data, so who runs which does not
-    /// change any result.
+    /// Runs parts 0 … parts−1 of a kernel on up to <see cref="AvailableThreads"/> threads, each taking whole parts in
+    /// turn; a part may not start threads of its own (<see cref="AvailableThreads"/> is 1 inside it). Parts write
+    /// disjoint data, so who runs which does not change any result.
     /// </summary>
     internal static void RunParts(int parts, Action<int> part)
     {
         if (parts == 1)
         {
-            part(0);
+            part(0); // a single part keeps the threads for its own kernels
             return;
         }
-        Run(parts, p =>
+        int threads = Math.Min(parts, AvailableThreads);
+        Action<int> inside = p =>
         {
             bool outer = t_insideParts;
             t_insideParts = true;
             try { part(p); }
             finally { t_insideParts = outer; }
-        });
+        };
+        if (threads == 1)
+            for (int p = 0; p < parts; p++) inside(p);
+        else Run(parts, threads, inside);
     }
 
     /// <summary>
     /// Runs work(0) … work(parts − 1) of one parallel phase, one part per thread: on the engine's
     /// <see cref="WorkerTeam"/>, or on the thread pool when another thread is using the team.
     /// </summary>
-    internal static void Run(int parts, Action<int> work)
+    internal static void Run(int parts, Action<int> work) => Run(parts, parts, work);
+
+    /// <summary>As <see cref="Run(int, Action{int})"/> on at most <paramref name="threads"/> threads, part p on participant p mod threads.</summary>
+    private static void Run(int parts, int threads, Action<int> work)
     {
         if (parts == 1)
         {
             work(0);
             return;
         }
-        if (!WorkerTeam.Shared.TryRun(parts, parts, work))
-            Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, work);
+        if (!WorkerTeam.Shared.TryRun(parts, threads, work))
+            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+            {
+                for (int p = t; p < parts; p += threads) work(p);
+            });
     }
 }

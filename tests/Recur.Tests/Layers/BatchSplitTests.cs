@@ -5,15 +5,23 @@ using Recur.Tensors;
 namespace Recur.Tests.Layers;
 
 /// <summary>
-/// The time loop split by batch across threads (<see cref="RecurrentLayerKernel{T, TCell}.BatchParts"/>): every part
-/// runs all steps on its own sequences. Against the same kernel on one thread the outputs, states and all gradients
-/// but the layer-norm gains' are bit-identical (each row's arithmetic is the same; the weight gradients are GEMMs
-/// after the loop); layer-norm gain gradients and step norms are summed per part, so only their rounding moves. In
-/// double the split kernel also matches finite differences, with masks, padding and uneven parts.
+/// The time loop split by batch across threads: every part runs all steps on its own sequences. A small model's split
+/// is part-major (<see cref="StepLayout"/>), its parts fixed by the batch and the machine's processors (set to 3 here),
+/// and each part sums its own rows' weight and bias gradients: at 1 and 3 threads every result is bit-identical, and
+/// against the time-major layout (forced) only those sums move, by rounding. A layer-normalised split stays time-major
+/// with as many parts as threads: outputs, states and all gradients but the layer-norm gains' (summed per part) are
+/// bit-identical to one thread's. In double the split kernel also matches finite differences in both layouts, with
+/// masks, padding and uneven parts.
 /// </summary>
 [Collection(EngineThreadsCollection.Name)]
-public class BatchSplitTests
+public sealed class BatchSplitTests : IDisposable
 {
+    private readonly int _processors = StepLayout.Processors;
+
+    public BatchSplitTests() => StepLayout.Processors = Threads;
+
+    public void Dispose() => StepLayout.Processors = _processors;
+
     // B = 26 at 3 threads: parts of 8, 9 and 9 sequences; H = 13 is not a multiple of any vector width.
     private const int Steps = 7, Batch = 26, Input = 5, Hidden = 13, Threads = 3;
 
@@ -22,6 +30,8 @@ public class BatchSplitTests
     [Fact] public void LstmSplitMatchesOneThreadBitForBit() => CheckAgainstOneThread<LstmCell>(layerNorm: false);
     [Fact] public void GruSplitMatchesOneThreadBitForBit() => CheckAgainstOneThread<GruCell>(layerNorm: false);
     [Fact] public void RnnSplitMatchesOneThreadBitForBit() => CheckAgainstOneThread<RnnCell>(layerNorm: false);
+    [Fact] public void LstmPartMajorMatchesTimeMajor() => CheckLayouts<LstmCell>();
+    [Fact] public void GruPartMajorMatchesTimeMajor() => CheckLayouts<GruCell>();
     [Fact] public void LayerNormLstmSplitMatchesOneThread() => CheckAgainstOneThread<LstmCell>(layerNorm: true);
     [Fact] public void LayerNormGruSplitMatchesOneThread() => CheckAgainstOneThread<GruCell>(layerNorm: true);
 
@@ -39,6 +49,19 @@ public class BatchSplitTests
         // W_hh of H = 1024 is 16 MiB: every thread reading all of it each step would cost more than a barrier.
         Assert.Equal(1, AtThreads(3, () => RecurrentLayerKernel<float, LstmCell>.BatchParts(128, 1024)));
         Assert.Equal(1, AtThreads(1, () => RecurrentLayerKernel<float, LstmCell>.BatchParts(128, 64)));
+        // A small model's split is part-major with parts fixed by the processors (3 here), at any thread count; layer
+        // norm and larger models (W_hh over 256 KiB: H = 256) split time-major by threads.
+        foreach (int threads in new[] { 1, 2, 5 })
+        {
+            var small = AtThreads(threads, () => RecurrentLayerKernel<float, LstmCell>.Split(10, 64, 128, layerNorm: false));
+            Assert.Equal((3, true), (small.Parts, small.PartMajor));
+            var normalised = AtThreads(threads, () => RecurrentLayerKernel<float, LstmCell>.Split(10, 64, 128, layerNorm: true));
+            Assert.Equal((Math.Min(threads, 8), false), (normalised.Parts, normalised.PartMajor));
+            var large = AtThreads(threads, () => RecurrentLayerKernel<float, LstmCell>.Split(10, 64, 256, layerNorm: false));
+            Assert.Equal((Math.Min(threads, 8), false), (large.Parts, large.PartMajor));
+        }
+        Assert.Equal(2, RecurrentLayerKernel<float, LstmCell>.Split(10, 16, 64, layerNorm: false).Parts);
+        Assert.Equal(1, RecurrentLayerKernel<float, LstmCell>.Split(10, 15, 64, layerNorm: false).Parts);
         // Then each step's cell is split by rows when it has enough units, at least two rows per part.
         Assert.Equal(3, AtThreads(3, () => RecurrentLayerKernel<float, LstmCell>.CellParts(128, 1024)));
         Assert.Equal(2, AtThreads(3, () => RecurrentLayerKernel<float, LstmCell>.CellParts(5, 1024)));
@@ -106,8 +129,32 @@ public class BatchSplitTests
         }
     }
 
-    [Fact] public void SplitLayerNormLstmWithMasksMatchesFiniteDifferences() => CheckFiniteDifferences<LstmCell>();
-    [Fact] public void SplitLayerNormGruWithMasksMatchesFiniteDifferences() => CheckFiniteDifferences<GruCell>();
+    [Fact] public void SplitLayerNormLstmWithMasksMatchesFiniteDifferences() => CheckFiniteDifferences<LstmCell>(layerNorm: true);
+    [Fact] public void SplitLayerNormGruWithMasksMatchesFiniteDifferences() => CheckFiniteDifferences<GruCell>(layerNorm: true);
+    [Fact] public void PartMajorLstmWithMasksMatchesFiniteDifferences() => CheckFiniteDifferences<LstmCell>(layerNorm: false);
+    [Fact] public void PartMajorGruWithMasksMatchesFiniteDifferences() => CheckFiniteDifferences<GruCell>(layerNorm: false);
+
+    [Fact]
+    public void PartMajorRowsFollowEachPartsBlock()
+    {
+        // B = 26 in 3 parts (8, 9, 9 sequences), T = 7: part 1 starts at row 8·7; step T stays time-major.
+        var layout = new StepLayout(Steps, Batch, 3, partMajor: true);
+        Assert.Equal(0, layout.Row(0, 0));
+        Assert.Equal(7 * 8 + 0, layout.Row(0, 8));
+        Assert.Equal(7 * 8 + 2 * 9 + 1, layout.Row(2, 9));
+        Assert.Equal(7 * 17 + 6 * 9 + 8, layout.Row(6, 25));
+        Assert.Equal(Steps * Batch + 25, layout.Row(Steps, 25));
+        var rows = Enumerable.Range(0, Steps).SelectMany(t => Enumerable.Range(0, Batch).Select(b => layout.Row(t, b))).Order();
+        Assert.Equal(Enumerable.Range(0, Steps * Batch), rows);
+        float[] timeMajor = Enumerable.Range(0, Steps * Batch * 2).Select(i => (float)i).ToArray(), inLayout = new float[timeMajor.Length], back = new float[timeMajor.Length];
+        layout.Reorder(2, timeMajor, inLayout, toLayout: true);
+        for (int t = 0; t < Steps; t++)
+            for (int b = 0; b < Batch; b++)
+                for (int k = 0; k < 2; k++) Assert.Equal(timeMajor[(t * Batch + b) * 2 + k], inLayout[layout.Row(t, b) * 2 + k]);
+        layout.Reorder(2, inLayout, back, toLayout: false);
+        Assert.Equal(timeMajor, back);
+        Assert.Equal(2 * Batch + 7, new StepLayout(Steps, Batch, 3, partMajor: false).Row(2, 7));
+    }
 
     private static RecurrentHarness<T, TCell> Harness<T, TCell>(bool layerNorm, int hidden) where T : struct, IFloatingPointIeee754<T> where TCell : IRecurrentCell
     {
@@ -139,18 +186,18 @@ public class BatchSplitTests
     private static void CheckAgainstOneThread<TCell>(bool layerNorm, int hidden = Hidden) where TCell : IRecurrentCell
     {
         var h = Harness<float, TCell>(layerNorm, hidden);
-        var (batchParts, cellParts) = AtThreads(Threads, () =>
-            (RecurrentLayerKernel<float, TCell>.BatchParts(Batch, hidden), RecurrentLayerKernel<float, TCell>.CellParts(Batch, hidden)));
-        if (hidden == Hidden) Assert.Equal(3, batchParts);
-        else Assert.Equal((1, 3), (batchParts, cellParts));
+        var (layout, cellParts) = AtThreads(Threads, () =>
+            (RecurrentLayerKernel<float, TCell>.Split(Steps, Batch, hidden, layerNorm), RecurrentLayerKernel<float, TCell>.CellParts(Batch, hidden)));
+        bool partMajor = hidden == Hidden && !layerNorm;
+        if (hidden == Hidden) Assert.Equal((3, partMajor), (layout.Parts, layout.PartMajor));
+        else Assert.Equal((1, 3), (layout.Parts, cellParts));
         // Without layer norm each part projects its own rows' input (ProjectsInputPerPart), held here to one thread's product.
-        Assert.Equal(hidden == Hidden && !layerNorm, RecurrentLayerKernel<float, TCell>.ProjectsInputPerPart(batchParts, layerNorm)
-            && !AtThreads(Threads, () => RecurrentLayerKernel<float, TCell>.ProjectsInputPerStep(Input, hidden, Batch / batchParts)));
+        Assert.Equal(hidden == Hidden && !layerNorm, RecurrentLayerKernel<float, TCell>.ProjectsInputPerPart(layout.Parts, layerNorm)
+            && !AtThreads(Threads, () => RecurrentLayerKernel<float, TCell>.ProjectsInputPerStep(Input, hidden, Batch / layout.Parts)));
         var (oneForward, oneGradients) = Run(h, 1);
         var (splitForward, splitGradients) = Run(h, Threads);
-        Assert.Equal(oneForward.Output.ToArray(), splitForward.Output.ToArray());
-        Assert.Equal(oneForward.FinalHidden, splitForward.FinalHidden);
-        Assert.Equal(oneForward.FinalCell, splitForward.FinalCell);
+        Assert.Equal(partMajor, splitForward.Layers[0].Layout.PartMajor);
+        AssertSameForward<TCell>(oneForward, splitForward);
         for (int i = 0; i < oneGradients.Count; i++)
         {
             var (name, _, expected) = oneGradients[i];
@@ -163,12 +210,52 @@ public class BatchSplitTests
         }
     }
 
-    private static void CheckFiniteDifferences<TCell>() where TCell : IRecurrentCell
+    // The same split laid out part-major and (forced) time-major: the weight and bias gradients are summed per part in
+    // one and over all rows in the other, so only they move, by rounding.
+    private static void CheckLayouts<TCell>() where TCell : IRecurrentCell
     {
-        var h = Harness<double, TCell>(layerNorm: true, hidden: Hidden);
+        var h = Harness<float, TCell>(layerNorm: false, Hidden);
+        try
+        {
+            RecurrentLayerKernel<float, TCell>.PartMajorLayout = false;
+            var (timeForward, timeGradients) = Run(h, Threads);
+            RecurrentLayerKernel<float, TCell>.PartMajorLayout = null;
+            var (partForward, partGradients) = Run(h, Threads);
+            Assert.False(timeForward.Layers[0].Layout.PartMajor);
+            Assert.True(partForward.Layers[0].Layout.PartMajor);
+            AssertSameForward<TCell>(timeForward, partForward);
+            for (int i = 0; i < timeGradients.Count; i++)
+            {
+                var (name, _, expected) = timeGradients[i];
+                var actual = partGradients[i].Grad;
+                if (name.StartsWith("weight_", StringComparison.Ordinal) || name.StartsWith("bias_", StringComparison.Ordinal))
+                    RecurrentGradientTests.AssertClose(name, actual, expected.Select(v => (double)v).ToArray(), 1e-6);
+                else
+                    Assert.True(expected.AsSpan().SequenceEqual(actual), $"{TCell.DisplayName} d/d{name} differs between the layouts");
+            }
+        }
+        finally
+        {
+            RecurrentLayerKernel<float, TCell>.PartMajorLayout = null;
+        }
+    }
+
+    private static void AssertSameForward<TCell>(RecurrentStackResult<float> expected, RecurrentStackResult<float> actual) where TCell : IRecurrentCell
+    {
+        Assert.Equal(expected.Output.ToArray(), actual.Output.ToArray());
+        Assert.Equal(expected.FinalHidden, actual.FinalHidden);
+        Assert.Equal(expected.FinalCell, actual.FinalCell);
+        for (int l = 0; l < expected.Layers.Count; l++)
+            Assert.Equal(RecurrentLayerKernel<float, TCell>.SaturatedFraction(expected.Layers[l]), RecurrentLayerKernel<float, TCell>.SaturatedFraction(actual.Layers[l]));
+    }
+
+    private static void CheckFiniteDifferences<TCell>(bool layerNorm) where TCell : IRecurrentCell
+    {
+        var h = Harness<double, TCell>(layerNorm, hidden: Hidden);
         var analytic = AtThreads(Threads, () =>
         {
-            Assert.Equal(3, RecurrentLayerKernel<double, TCell>.BatchParts(Batch, Hidden));
+            var layout = h.Forward().Layers[0].Layout;
+            Assert.Equal((3, !layerNorm), (layout.Parts, layout.PartMajor));
             return h.Backward();
         });
         // The loss is recomputed at the same thread count, so the differences see the split kernel too.

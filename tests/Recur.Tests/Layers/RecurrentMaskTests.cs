@@ -82,11 +82,11 @@ public class RecurrentMaskTests
                     else AssertNear(reference.Output.Span.Slice((t * B + b) * H, H), row, $"layer {l} output t={t} b={b}");
                 }
                 // Final state = state after the last real step (or the initial state).
-                var lastH = length == 0 ? h.H0.AsSpan((l * B + b) * H, H) : reference.Hs.AsSpan((length * B + b) * H, H);
+                var lastH = length == 0 ? h.H0.AsSpan((l * B + b) * H, H) : reference.HiddenAt(length, b);
                 Assert.Equal(lastH.ToArray(), masked.FinalHidden.AsSpan((l * B + b) * H, H).ToArray());
                 if (TCell.HasCellState)
                 {
-                    var lastC = length == 0 ? h.C0.AsSpan((l * B + b) * H, H) : reference.Cs.AsSpan((length * B + b) * H, H);
+                    var lastC = length == 0 ? h.C0.AsSpan((l * B + b) * H, H) : reference.CellAt(length, b);
                     Assert.Equal(lastC.ToArray(), masked.FinalCell.AsSpan((l * B + b) * H, H).ToArray());
                 }
             }

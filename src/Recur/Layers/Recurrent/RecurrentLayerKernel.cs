@@ -19,25 +19,30 @@ namespace Recur.Layers.Recurrent;
 /// </remarks>
 public sealed class RecurrentLayerCache<T> where T : struct
 {
-    private readonly T[]? _maskedOutput;
+    private readonly T[]? _output;
 
-    internal RecurrentLayerCache(int steps, int batch, int hidden, bool hasCellState, int savedWidth, ReadOnlyMemory<T> input,
-        int[] lengths, bool keepForBackward)
+    internal RecurrentLayerCache(StepLayout layout, int hidden, bool hasCellState, int savedWidth, ReadOnlyMemory<T> input,
+        int[] lengths, bool keepForBackward, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0)
     {
-        (Steps, Batch, Hidden, KeptForBackward) = (steps, batch, hidden, keepForBackward);
+        (Layout, Steps, Batch, Hidden, KeptForBackward) = (layout, layout.Steps, layout.Batch, hidden, keepForBackward);
+        int steps = layout.Steps, batch = layout.Batch;
         Input = input;
         Lengths = lengths;
         // The forward pass writes steps 1 … T, each row on the thread that owns it; only the initial states are
-        // cleared here. Clearing all of it on the calling thread (13 MB per layer of config b) took that long and then
+        // set here. Clearing all of it on the calling thread (13 MB per layer of config b) took that long and then
         // made every other thread fetch its rows from this core's cache.
         Hs = Workspace.AllocateUninitialized<T>((steps + 1) * batch * hidden);
-        Hs.AsSpan(0, batch * hidden).Clear();
+        layout.SetStep(0, hidden, h0, Hs);
         Cs = hasCellState ? Workspace.AllocateUninitialized<T>((steps + 1) * batch * hidden) : [];
-        if (hasCellState) Cs.AsSpan(0, batch * hidden).Clear();
+        if (hasCellState) layout.SetStep(0, hidden, c0, Cs);
         // Every step's cell writes its rows; inference keeps one step's worth, overwritten each step.
         Saved = Workspace.AllocateUninitialized<T>((keepForBackward ? steps : 1) * batch * savedWidth * hidden);
-        _maskedOutput = lengths.Length == 0 ? null : Workspace.Allocate<T>(steps * batch * hidden);
+        // Masked sequences and part-major states need an output of their own (time-major, padded steps zero).
+        _output = lengths.Length == 0 && !layout.PartMajor ? null : Workspace.AllocateUninitialized<T>(steps * batch * hidden);
     }
+
+    /// <summary>Where each step of each sequence sits in <see cref="Hs"/>, <see cref="Cs"/> and <see cref="Saved"/>.</summary>
+    internal StepLayout Layout { get; }
 
     public int Steps { get; }
     public int Batch { get; }
@@ -61,18 +66,29 @@ public sealed class RecurrentLayerCache<T> where T : struct
     /// <summary>Whether step <paramref name="step"/> of sequence <paramref name="sequence"/> is padding.</summary>
     public bool IsPadded(int step, int sequence) => Lengths.Length != 0 && step >= Lengths.Span[sequence];
 
-    /// <summary>States h_0 … h_T: [T+1, B, H] (carried through padded steps).</summary>
-    public T[] Hs { get; }
+    /// <summary>
+    /// States h_0 … h_T (carried through padded steps): [T+1, B, H] rows in <see cref="Layout"/>'s order (time-major
+    /// unless the batch split is part-major); the final states h_T are the last [B, H] in either.
+    /// </summary>
+    internal T[] Hs { get; }
 
-    /// <summary>Cell states c_0 … c_T: [T+1, B, H] (carried through padded steps); empty without cell state.</summary>
-    public T[] Cs { get; }
-    public T[] Saved { get; }
+    /// <summary>Cell states c_0 … c_T, as <see cref="Hs"/>; empty without cell state.</summary>
+    internal T[] Cs { get; }
+
+    /// <summary>The cell's saved values: [T, B, S·H] rows in <see cref="Layout"/>'s order ([B, S·H] for inference).</summary>
+    internal T[] Saved { get; }
+
+    /// <summary>State h_t of sequence b: [H] (t = 0 … T).</summary>
+    public ReadOnlySpan<T> HiddenAt(int t, int b) => Hs.AsSpan(Layout.Row(t, b) * Hidden, Hidden);
+
+    /// <summary>Cell state c_t of sequence b: [H] (t = 0 … T); empty without cell state.</summary>
+    public ReadOnlySpan<T> CellAt(int t, int b) => Cs.Length == 0 ? [] : Cs.AsSpan(Layout.Row(t, b) * Hidden, Hidden);
 
     /// <summary>Output sequence h_1 … h_T: [T, B, H], exactly zero at padded steps.</summary>
-    public ReadOnlyMemory<T> Output => _maskedOutput ?? Hs.AsMemory(Batch * Hidden);
+    public ReadOnlyMemory<T> Output => _output ?? Hs.AsMemory(Batch * Hidden);
 
-    /// <summary>The separate output buffer the forward pass fills when sequences are masked.</summary>
-    internal T[]? MaskedOutput => _maskedOutput;
+    /// <summary>The separate output buffer the forward pass fills (masked sequences or part-major states), else null.</summary>
+    internal T[]? SeparateOutput => _output;
 
     /// <summary>The regularisation this forward pass ran with (masks included); null for none.</summary>
     public RecurrentLayerOptions<T>? Options { get; internal set; }
@@ -80,10 +96,10 @@ public sealed class RecurrentLayerCache<T> where T : struct
     internal T[]? MaskedStates { get; set; }
 
     /// <summary>
-    /// What the recurrent product read at each step: [T, B, H], row t = h_t ⊙ m with recurrent dropout's mask m
-    /// (the same m at every step), else h_0 … h_{T−1} themselves.
+    /// What the recurrent product read at each step: [T, B, H] rows in <see cref="Layout"/>'s order, step t = h_t ⊙ m
+    /// with recurrent dropout's mask m (the same m at every step), else h_0 … h_{T−1} themselves.
     /// </summary>
-    public ReadOnlyMemory<T> RecurrentInput => MaskedStates ?? Hs.AsMemory(0, Steps * Batch * Hidden);
+    internal ReadOnlyMemory<T> RecurrentInput => MaskedStates ?? Hs.AsMemory(0, Steps * Batch * Hidden);
 
     // Layer norm: normalised values and 1/σ of the input product [T·B, G·H], [T·B]; the recurrent product, same
     // shapes; and c (LSTM) [T·B, H], [T·B].
@@ -109,7 +125,7 @@ public sealed class RecurrentLayerCache<T> where T : struct
         // With an input mask, Forward replaced x by a masked copy it allocated whole (see Forward).
         if (Options?.InputMask is not null && MemoryMarshal.TryGetArray(Input, out var input) && input.Array is { } owned)
             Workspace.Release(owned);
-        foreach (var buffer in new[] { Hs, Cs, Saved, _maskedOutput, MaskedStates, XNorm, XRstd, HNorm, HRstd, CNorm, CRstd })
+        foreach (var buffer in new[] { Hs, Cs, Saved, _output, MaskedStates, XNorm, XRstd, HNorm, HRstd, CNorm, CRstd })
             if (buffer is not null) Workspace.Release(buffer);
     }
 }
@@ -160,14 +176,14 @@ public static class RecurrentLayerKernel<T, TCell>
             x = masked;
         }
 
-        var cache = new RecurrentLayerCache<T>(steps, batch, H, TCell.HasCellState, TCell.SavedWidth, x, mask, keepForBackward) { Options = options };
-        if (!h0.IsEmpty) h0.CopyTo(cache.Hs);
-        if (TCell.HasCellState && !c0.IsEmpty) c0.CopyTo(cache.Cs);
+        var layout = Split(steps, batch, H, ln is not null);
+        int parts = layout.Parts;
+        var cache = new RecurrentLayerCache<T>(layout, H, TCell.HasCellState, TCell.SavedWidth, x, mask, keepForBackward, h0,
+            TCell.HasCellState ? c0 : []) { Options = options };
 
         // xGates = x·W_ihᵀ: [T·B, G·H] for all steps at once, or [B, G·H] for one step at a time inside the loop with
         // W_ihᵀ packed once (see ProjectsInputPerStep). The cell adds b_ih as it reads them (layer norm: xGates =
         // LN_ih(x·W_ihᵀ) + b_ih here, and the cell adds nothing).
-        int parts = BatchParts(batch, H);
         bool perStep = steps > 1 && ln is null && ProjectsInputPerStep(I, H, batch / parts);
         // Split by sequences, the all-steps projection runs per part too: each part projects its own rows of every
         // step before its time loop, so those rows are written by the thread that reads them here and writes the
@@ -176,8 +192,9 @@ public static class RecurrentLayerKernel<T, TCell>
         var packedInput = perStep || perPart ? PackInput(w) : null;
         var xGates = Workspace.AllocateUninitialized<T>((perStep ? 1 : steps) * batch * GH); // GEMMs overwrite it
         if (packedInput is null) Gemm.Multiply<T>(false, true, steps * batch, GH, I, x.Span, w.InputWeights, xGates, accumulate: false);
-        // Offset of step t, row b in xGates.
-        int XGatesAt(int t, int b) => ((perStep ? 0 : t * batch) + b) * GH;
+        // Offset of step t, rows [r0, r0 + n) in xGates: the all-steps product's rows are time-major, each part's own
+        // projection follows the layout.
+        int XGatesAt(int t, int r0, int n) => (perStep ? r0 : perPart ? layout.Row(t, r0, n) : t * batch + r0) * GH;
         // Without layer norm the cell adds both biases as it reads the gates (layer norm adds them with its own shift).
         var cellInputBias = ln is null ? w.InputBias : [];
         var cellRecurrentBias = ln is null ? w.RecurrentBias : [];
@@ -189,7 +206,11 @@ public static class RecurrentLayerKernel<T, TCell>
             RowLayerNorm<T>.Forward(steps * batch, GH, xGates, ln.InputGain, ln.InputBias, w.InputBias, xGates, cache.XNorm, cache.XRstd);
         }
 
-        var hGates = Workspace.AllocateUninitialized<T>(batch * GH); // [B, G·H], every step's product overwrites its rows
+        // [B, G·H], every step's product overwrites its rows; part-major, each part has one of its own ([n, G·H]).
+        var hGates = Workspace.AllocateUninitialized<T>(layout.PartMajor ? 0 : batch * GH);
+        var hGatesOfPart = layout.PartMajor
+            ? Enumerable.Range(0, parts).Select(p => Workspace.AllocateUninitialized<T>((layout.PartStart(p + 1) - layout.PartStart(p)) * GH)).ToArray()
+            : null;
         // W_hhᵀ: [H, G·H] packed once into the GEMM's panel format (float32), so every step's product reads the
         // resident packed weights; the reference (other types) transposes it once so each step reads it row-major.
         // A single step (streaming) reads W_hh as it is: packing would cost more than the one product it serves.
@@ -210,89 +231,94 @@ public static class RecurrentLayerKernel<T, TCell>
         if (recurrentMask is not null) cache.MaskedStates = Workspace.Allocate<T>(steps * BH);
         bool zoneout = options is { HasZoneout: true };
         T zoneScalar = T.CreateChecked(options?.Zoneout ?? 0);
-        int S = TCell.SavedWidth, savedStep = batch * S * H;
+        int S = TCell.SavedWidth;
 
-        // The cell of step t over rows [b0, b0 + rows).
+        // The cell of step t over rows [b0, b0 + rows) (time-major; the unsplit batch only).
         void StepCell(int t, int b0, int rows)
         {
             int at = t * BH + b0 * H, count = rows * H;
-            TCell.Forward<T>(rows, H, xGates.AsSpan(XGatesAt(t, b0), rows * GH), cellInputBias, hGates.AsSpan(b0 * GH, rows * GH),
+            TCell.Forward<T>(rows, H, xGates.AsSpan(XGatesAt(t, b0, rows), rows * GH), cellInputBias, hGates.AsSpan(b0 * GH, rows * GH),
                 cache.Hs.AsSpan(at, count), CellRows(cache.Cs, at, count),
-                cache.Saved.AsSpan((keepForBackward ? t * savedStep : 0) + b0 * S * H, rows * S * H),
+                cache.Saved.AsSpan((keepForBackward ? t * batch : 0) * S * H + b0 * S * H, rows * S * H),
                 cache.Hs.AsSpan(at + BH, count), CellRows(cache.Cs, at + BH, count), cellRecurrentBias);
         }
         // Unsplit batch (a W_hh too large for the batch split, whose product splits its columns over the threads
         // instead): the cell's rows are split over the threads, one phase per step. Each row is computed alone, so
         // the bits do not depend on the split.
         int cellParts = parts == 1 ? CellParts(batch, H) : 1, cellStep = 0;
-        Action<int> cellPart = p => StepCell(cellStep, PartStart(p, cellParts, batch), PartStart(p + 1, cellParts, batch) - PartStart(p, cellParts, batch));
+        Action<int> cellPart = p => StepCell(cellStep, StepLayout.PartStart(p, cellParts, batch), StepLayout.PartStart(p + 1, cellParts, batch) - StepLayout.PartStart(p, cellParts, batch));
 
-        // The time loop over rows [r0, r0 + n) of the batch: sequences are independent, so each part runs every
-        // step on its own rows with no barrier between steps (see BatchParts).
-        void ForwardRows(int r0, int n)
+        // The time loop over rows [r0, r0 + n) of the batch (part p): sequences are independent, so each part runs
+        // every step on its own rows with no barrier between steps (see BatchParts).
+        void ForwardRows(int part, int r0, int n)
         {
             int rowH = r0 * H, nH = n * H, nGH = n * GH;
+            // Offset of step t of these rows in a buffer of width w per sequence, in the cache's layout.
+            int At(int t, int w) => layout.Row(t, r0, n) * w;
             if (perPart)
                 for (int t = 0; t < steps; t++)
-                    RecurrentProduct(packedInput, n, GH, I, x.Span.Slice((t * batch + r0) * I, n * I), [], xGates.AsSpan((t * batch + r0) * GH, nGH), accumulate: false);
-            var hGatesRows = hGates.AsSpan(r0 * GH, nGH);
+                    RecurrentProduct(packedInput, n, GH, I, x.Span.Slice((t * batch + r0) * I, n * I), [], xGates.AsSpan(XGatesAt(t, r0, n), nGH), accumulate: false);
+            var hGatesRows = hGatesOfPart is null ? hGates.AsSpan(r0 * GH, nGH) : hGatesOfPart[part];
             for (int t = 0; t < steps; t++)
             {
                 // hGates = h_{t−1}·W_hhᵀ (the cell adds b_hh), with recurrent dropout (h_{t−1} ⊙ m)·W_hhᵀ
-                ReadOnlySpan<T> hIn = cache.Hs.AsSpan(t * BH + rowH, nH);
+                ReadOnlySpan<T> hIn = cache.Hs.AsSpan(At(t, H), nH);
                 if (cache.MaskedStates is { } maskedStates)
                 {
-                    var into = maskedStates.AsSpan(t * BH + rowH, nH);
+                    var into = maskedStates.AsSpan(At(t, H), nH);
                     TensorPrimitives.Multiply(hIn, recurrentMask!.AsSpan(rowH, nH), into);
                     hIn = into;
                 }
                 StepProduct(n, hIn, hGatesRows, accumulate: false);
                 if (ln is not null)
                     RowLayerNorm<T>.Forward(n, GH, hGatesRows, ln.RecurrentGain, ln.RecurrentBias, w.RecurrentBias, hGatesRows,
-                        cache.HNorm.AsSpan((t * batch + r0) * GH, nGH), cache.HRstd.AsSpan(t * batch + r0, n));
-                var xGatesRows = xGates.AsSpan(XGatesAt(t, r0), nGH);
+                        cache.HNorm.AsSpan(At(t, GH), nGH), cache.HRstd.AsSpan(At(t, 1), n));
+                var xGatesRows = xGates.AsSpan(XGatesAt(t, r0, n), nGH);
                 if (perStep)
                     RecurrentProduct(packedInput, n, GH, I, x.Span.Slice((t * batch + r0) * I, n * I), [], xGatesRows, accumulate: false);
-                var hNext = cache.Hs.AsSpan((t + 1) * BH + rowH, nH);
+                var hPrev = cache.Hs.AsSpan(At(t, H), nH);
+                var hNext = cache.Hs.AsSpan(At(t + 1, H), nH);
+                var cPrev = CellRows(cache.Cs, At(t, H), nH);
+                var cNext = CellRows(cache.Cs, At(t + 1, H), nH);
+                var saved = cache.Saved.AsSpan((keepForBackward ? At(t, S * H) : rowH * S), n * S * H);
                 if (lnCell)
-                    LstmCell.ForwardLayerNorm<T>(n, H, xGatesRows, hGatesRows, CellRows(cache.Cs, t * BH + rowH, nH),
-                        cache.Saved.AsSpan((keepForBackward ? t * savedStep : 0) + r0 * S * H, n * S * H),
-                        hNext, CellRows(cache.Cs, (t + 1) * BH + rowH, nH),
-                        ln!.CellGain, ln.CellBias, cache.CNorm.AsSpan(t * BH + rowH, nH), cache.CRstd.AsSpan(t * batch + r0, n));
+                    LstmCell.ForwardLayerNorm<T>(n, H, xGatesRows, hGatesRows, cPrev, saved, hNext, cNext,
+                        ln!.CellGain, ln.CellBias, cache.CNorm.AsSpan(At(t, H), nH), cache.CRstd.AsSpan(At(t, 1), n));
                 else if (cellParts > 1)
                 {
                     cellStep = t;
                     Engine.Run(cellParts, cellPart);
                 }
-                else StepCell(t, r0, n);
+                else TCell.Forward<T>(n, H, xGatesRows, cellInputBias, hGatesRows, hPrev, cPrev, saved, hNext, cNext, cellRecurrentBias);
                 if (zoneout)
                 {
-                    // h_t = ζ ⊙ h_{t−1} + (1 − ζ) ⊙ h̃_t, likewise c
-                    Zone(hNext, cache.Hs.AsSpan(t * BH + rowH, nH), MaskRows(options!.ZoneoutHidden, t * BH + rowH, nH), zoneScalar);
-                    if (TCell.HasCellState)
-                        Zone(cache.Cs.AsSpan((t + 1) * BH + rowH, nH), cache.Cs.AsSpan(t * BH + rowH, nH),
-                            MaskRows(options.ZoneoutCell, t * BH + rowH, nH), zoneScalar);
+                    // h_t = ζ ⊙ h_{t−1} + (1 − ζ) ⊙ h̃_t, likewise c (the masks are time-major, as given)
+                    Zone(hNext, hPrev, MaskRows(options!.ZoneoutHidden, t * BH + rowH, nH), zoneScalar);
+                    if (TCell.HasCellState) Zone(cNext, cPrev, MaskRows(options.ZoneoutCell, t * BH + rowH, nH), zoneScalar);
                 }
                 // Padded rows carry the previous state over what the cell computed.
                 for (int b = r0; b < Math.Min(r0 + n, mask.Length); b++)
                 {
                     if (t < mask[b]) continue;
-                    cache.Hs.AsSpan(t * BH + b * H, H).CopyTo(cache.Hs.AsSpan((t + 1) * BH + b * H, H));
-                    if (TCell.HasCellState) cache.Cs.AsSpan(t * BH + b * H, H).CopyTo(cache.Cs.AsSpan((t + 1) * BH + b * H, H));
+                    hPrev.Slice((b - r0) * H, H).CopyTo(hNext.Slice((b - r0) * H, H));
+                    if (TCell.HasCellState) cPrev.Slice((b - r0) * H, H).CopyTo(cNext.Slice((b - r0) * H, H));
                 }
             }
+            // Output = h_1 … h_T, time-major, with the padded rows zero.
+            if (cache.SeparateOutput is { } output)
+                for (int t = 0; t < steps; t++)
+                {
+                    var rows = output.AsSpan(t * BH + rowH, nH);
+                    cache.Hs.AsSpan(At(t + 1, H), nH).CopyTo(rows);
+                    for (int b = r0; b < Math.Min(r0 + n, mask.Length); b++)
+                        if (t >= mask[b]) rows.Slice((b - r0) * H, H).Clear();
+                }
         }
 
-        Engine.RunParts(parts, p => ForwardRows(PartStart(p, parts, batch), PartStart(p + 1, parts, batch) - PartStart(p, parts, batch)));
-        if (cache.MaskedOutput is { } output)
-        {
-            // Output = h_1 … h_T with the padded rows zero.
-            cache.Hs.AsSpan(BH).CopyTo(output);
-            for (int b = 0; b < batch; b++)
-                for (int t = mask[b]; t < steps; t++) output.AsSpan(t * BH + b * H, H).Clear();
-        }
+        Engine.RunParts(parts, p => ForwardRows(p, layout.PartStart(p), layout.PartStart(p + 1) - layout.PartStart(p)));
         Workspace.Release(xGates);
         Workspace.Release(hGates);
+        foreach (var own in hGatesOfPart ?? []) Workspace.Release(own);
         Workspace.Release(recurrentTransposed);
         ReleasePacked(packedRecurrent);
         ReleasePacked(packedInput);
@@ -334,80 +360,79 @@ public static class RecurrentLayerKernel<T, TCell>
         var dHGates = TCell.SharesGateGradient ? dXGates : Workspace.AllocateUninitialized<T>(rows * GH);
         // Layer norm: dL/d(h·W_hhᵀ) before normalisation, which the recurrent product's gradients read.
         var dHRaw = ln is null ? dHGates : Workspace.Allocate<T>(rows * GH);
-        var dhNext = Workspace.Allocate<T>(BH);
-        var dcNext = Workspace.Allocate<T>(BH);
-        var dhTotal = Workspace.Allocate<T>(BH);
-        var dhPrev = Workspace.Allocate<T>(BH);
-        var dcPrev = Workspace.Allocate<T>(BH);
         bool zoneout = options is { HasZoneout: true };
         T zoneScalar = T.CreateChecked(options?.Zoneout ?? 0);
-        var dhCell = zoneout ? Workspace.Allocate<T>(BH) : dhTotal;
-        var dcCell = zoneout ? Workspace.Allocate<T>(BH) : dcNext;
         // Temporaries released at the end: each distinct buffer once (aliases are not listed twice).
-        var temporaries = new List<T[]> { dXGates, dhNext, dcNext, dhTotal, dhPrev, dcPrev };
+        var temporaries = new List<T[]> { dXGates };
         if (!TCell.SharesGateGradient) temporaries.Add(dHGates);
         if (ln is not null) temporaries.Add(dHRaw);
-        if (zoneout) temporaries.AddRange([dhCell, dcCell]);
         var recurrentMask = options?.RecurrentMask;
-        var dhMasked = recurrentMask is null ? [] : Workspace.Allocate<T>(BH);
-        if (recurrentMask is not null) temporaries.Add(dhMasked);
-        if (!dhT.IsEmpty) dhT.CopyTo(dhNext);
-        if (!dcT.IsEmpty) dcT.CopyTo(dcNext);
         // W_hh [G·H, H] packed once for every step's dh_{t−1} += dHGates_t·W_hh (float32).
         var packedRecurrent = steps > 1 ? PackRecurrent(w, transpose: false) : null;
 
-        int S = TCell.SavedWidth, savedStep = batch * S * H;
-        int parts = BatchParts(batch, H);
+        int S = TCell.SavedWidth;
+        var layout = cache.Layout;
+        int parts = layout.Parts;
         // Per part: Σ‖dL/dh_t‖² over its rows [parts, T], and its own layer-norm gain/bias gradients (summed in part
         // order after the loop, so the result does not depend on scheduling).
         var squaredNorms = stepGradientNorms.IsEmpty ? [] : new double[parts * steps];
         var partNorms = parts == 1 || dln is null ? null
             : Enumerable.Range(0, parts).Select(_ => new RecurrentLayerNorm<T>(GH, dln.CellGain.Length)).ToArray();
+        if (!dx.IsEmpty) CheckState(dx, rows * I, "dx");
+        var partGradients = layout.PartMajor
+            ? Enumerable.Range(0, parts).Select(_ => new RecurrentLayerWeights<T>(TCell.GateCount, I, H, Workspace.Allocate<T>(GH * I),
+                Workspace.Allocate<T>(GH * H), Workspace.Allocate<T>(GH), Workspace.Allocate<T>(GH))).ToArray()
+            : null;
 
-        // The backward time loop over rows [r0, r0 + n): as the forward pass, each part runs every step on its own rows.
-        void BackwardRows(int part, int r0, int n, ReadOnlySpan<T> dOutput)
+        // The backward time loop over rows [r0, r0 + n) (part p): as the forward pass, each part runs every step on
+        // its own rows, with [n, H] gradient buffers of its own. dhT, dcT, dOutput: time-major, as given; dh0, dc0
+        // receive the part's rows.
+        void BackwardRows(int part, int r0, int n, ReadOnlySpan<T> dOutput, ReadOnlySpan<T> dhT, ReadOnlySpan<T> dcT, Span<T> dh0, Span<T> dc0, Span<T> dx)
         {
             int rowH = r0 * H, nH = n * H, nGH = n * GH;
+            int At(int t, int width) => layout.Row(t, r0, n) * width;
             var dlnPart = partNorms?[part] ?? dln;
             var rowLengths = cache.Lengths.Length == 0 ? [] : cache.Lengths.Span.Slice(r0, n);
-            // Each part swaps its own views of the shared [B, H] buffers; all parts swap equally often.
-            T[] dhNextP = dhNext, dhPrevP = dhPrev, dcNextP = dcNext, dcPrevP = dcPrev, dhCellP = dhCell, dcCellP = dcCell;
+            var dhNext = Workspace.Allocate<T>(nH);
+            var dcNext = Workspace.Allocate<T>(nH);
+            var dhTotal = Workspace.Allocate<T>(nH);
+            var dhPrev = Workspace.Allocate<T>(nH);
+            var dcPrev = Workspace.Allocate<T>(nH);
+            var dhCell = zoneout ? Workspace.Allocate<T>(nH) : dhTotal;
+            var dcCell = zoneout ? Workspace.Allocate<T>(nH) : dcNext;
+            var dhMasked = recurrentMask is null ? [] : Workspace.Allocate<T>(nH);
+            if (!dhT.IsEmpty) dhT.Slice(rowH, nH).CopyTo(dhNext);
+            if (!dcT.IsEmpty) dcT.Slice(rowH, nH).CopyTo(dcNext);
+            var owned = new[] { dhNext, dcNext, dhTotal, dhPrev, dcPrev };
             for (int t = steps - 1; t >= 0; t--)
             {
-                var dhTotalR = dhTotal.AsSpan(rowH, nH);
-                var dhNextR = dhNextP.AsSpan(rowH, nH);
-                var dcNextR = dcNextP.AsSpan(rowH, nH);
-                var dhPrevR = dhPrevP.AsSpan(rowH, nH);
-                var dcPrevR = dcPrevP.AsSpan(rowH, nH);
-                var dhCellR = dhCellP.AsSpan(rowH, nH);
-                var dcCellR = dcCellP.AsSpan(rowH, nH);
                 // h_t feeds the output sequence and step t+1
-                if (dOutput.IsEmpty) dhNextR.CopyTo(dhTotalR);
-                else TensorPrimitives.Add(dOutput.Slice(t * BH + rowH, nH), dhNextR, dhTotalR);
+                if (dOutput.IsEmpty) dhNext.CopyTo(dhTotal.AsSpan());
+                else TensorPrimitives.Add(dOutput.Slice(t * BH + rowH, nH), dhNext, dhTotal);
                 for (int b = 0; b < rowLengths.Length; b++)
-                    if (t >= rowLengths[b]) dhNextR.Slice(b * H, H).CopyTo(dhTotalR.Slice(b * H, H)); // padded output was a constant 0
-                if (squaredNorms.Length > 0) squaredNorms[part * steps + t] = double.CreateTruncating(TensorPrimitives.SumOfSquares<T>(dhTotalR));
+                    if (t >= rowLengths[b]) dhNext.AsSpan(b * H, H).CopyTo(dhTotal.AsSpan(b * H, H)); // padded output was a constant 0
+                if (squaredNorms.Length > 0) squaredNorms[part * steps + t] = double.CreateTruncating(TensorPrimitives.SumOfSquares<T>(dhTotal));
                 if (zoneout)
                 {
-                    // h_t = ζ ⊙ h_{t−1} + (1 − ζ) ⊙ h̃_t: the cell's update gets (1 − ζ) of the gradient
-                    Unzone(dhTotalR, MaskRows(options!.ZoneoutHidden, t * BH + rowH, nH), zoneScalar, dhCellR);
-                    if (TCell.HasCellState) Unzone(dcNextR, MaskRows(options.ZoneoutCell, t * BH + rowH, nH), zoneScalar, dcCellR);
+                    // h_t = ζ ⊙ h_{t−1} + (1 − ζ) ⊙ h̃_t: the cell's update gets (1 − ζ) of the gradient (masks time-major, as given)
+                    Unzone(dhTotal, MaskRows(options!.ZoneoutHidden, t * BH + rowH, nH), zoneScalar, dhCell);
+                    if (TCell.HasCellState) Unzone(dcNext, MaskRows(options.ZoneoutCell, t * BH + rowH, nH), zoneScalar, dcCell);
                 }
-                var saved = cache.Saved.AsSpan(t * savedStep + r0 * S * H, n * S * H);
-                var dXGatesR = dXGates.AsSpan((t * batch + r0) * GH, nGH);
-                var dHGatesR = dHGates.AsSpan((t * batch + r0) * GH, nGH);
+                var saved = cache.Saved.AsSpan(At(t, S * H), n * S * H);
+                var dXGatesR = dXGates.AsSpan(At(t, GH), nGH);
+                var dHGatesR = dHGates.AsSpan(At(t, GH), nGH);
                 if (lnCell)
-                    LstmCell.BackwardLayerNorm<T>(n, H, saved, CellRows(cache.Cs, t * BH + rowH, nH), dhCellR, dcCellR,
-                        cache.CNorm.AsSpan(t * BH + rowH, nH), cache.CRstd.AsSpan(t * batch + r0, n), ln!.CellGain,
-                        dXGatesR, dhPrevR, dcPrevR, dlnPart!.CellGain, dlnPart.CellBias, rowLengths, t);
+                    LstmCell.BackwardLayerNorm<T>(n, H, saved, CellRows(cache.Cs, At(t, H), nH), dhCell, dcCell,
+                        cache.CNorm.AsSpan(At(t, H), nH), cache.CRstd.AsSpan(At(t, 1), n), ln!.CellGain,
+                        dXGatesR, dhPrev, dcPrev, dlnPart!.CellGain, dlnPart.CellBias, rowLengths, t);
                 else
-                    TCell.Backward<T>(n, H, saved, cache.Hs.AsSpan(t * BH + rowH, nH), CellRows(cache.Cs, t * BH + rowH, nH),
-                        dhCellR, dcCellR, dXGatesR, dHGatesR, dhPrevR, dcPrevR);
+                    TCell.Backward<T>(n, H, saved, cache.Hs.AsSpan(At(t, H), nH), CellRows(cache.Cs, At(t, H), nH),
+                        dhCell, dcCell, dXGatesR, dHGatesR, dhPrev, dcPrev);
                 if (zoneout)
                 {
                     // … and ζ of it reaches the previous state directly.
-                    AddZoned(dhTotalR, MaskRows(options!.ZoneoutHidden, t * BH + rowH, nH), zoneScalar, dhPrevR);
-                    if (TCell.HasCellState) AddZoned(dcNextR, MaskRows(options.ZoneoutCell, t * BH + rowH, nH), zoneScalar, dcPrevR);
+                    AddZoned(dhTotal, MaskRows(options!.ZoneoutHidden, t * BH + rowH, nH), zoneScalar, dhPrev);
+                    if (TCell.HasCellState) AddZoned(dcNext, MaskRows(options.ZoneoutCell, t * BH + rowH, nH), zoneScalar, dcPrev);
                 }
                 // Padded rows: no gate gradients; dL/dh and dL/dc reach the previous state unchanged (identity carry).
                 for (int b = 0; b < rowLengths.Length; b++)
@@ -415,47 +440,75 @@ public static class RecurrentLayerKernel<T, TCell>
                     if (t < rowLengths[b]) continue;
                     dXGatesR.Slice(b * GH, GH).Clear();
                     if (!TCell.SharesGateGradient) dHGatesR.Slice(b * GH, GH).Clear();
-                    dhTotalR.Slice(b * H, H).CopyTo(dhPrevR.Slice(b * H, H));
-                    if (TCell.HasCellState) dcNextR.Slice(b * H, H).CopyTo(dcPrevR.Slice(b * H, H));
+                    dhTotal.AsSpan(b * H, H).CopyTo(dhPrev.AsSpan(b * H, H));
+                    if (TCell.HasCellState) dcNext.AsSpan(b * H, H).CopyTo(dcPrev.AsSpan(b * H, H));
                 }
-                var dHRawR = dHRaw.AsSpan((t * batch + r0) * GH, nGH);
+                var dHRawR = dHRaw.AsSpan(At(t, GH), nGH);
                 if (ln is not null)
-                    RowLayerNorm<T>.Backward(n, GH, dHGatesR, cache.HNorm.AsSpan((t * batch + r0) * GH, nGH),
-                        cache.HRstd.AsSpan(t * batch + r0, n), ln.RecurrentGain, dHRawR, dlnPart!.RecurrentGain, dlnPart.RecurrentBias);
+                    RowLayerNorm<T>.Backward(n, GH, dHGatesR, cache.HNorm.AsSpan(At(t, GH), nGH),
+                        cache.HRstd.AsSpan(At(t, 1), n), ln.RecurrentGain, dHRawR, dlnPart!.RecurrentGain, dlnPart.RecurrentBias);
                 // hGates = h_{t−1}·W_hhᵀ  ⇒  dh_{t−1} += dHGates_t·W_hh  (recurrent dropout: ⊙ m)
                 if (recurrentMask is null)
-                    RecurrentProduct(packedRecurrent, n, H, GH, dHRawR, w.RecurrentWeights, dhPrevR, accumulate: true);
+                    RecurrentProduct(packedRecurrent, n, H, GH, dHRawR, w.RecurrentWeights, dhPrev, accumulate: true);
                 else
                 {
-                    var dhMaskedR = dhMasked.AsSpan(rowH, nH);
-                    RecurrentProduct(packedRecurrent, n, H, GH, dHRawR, w.RecurrentWeights, dhMaskedR, accumulate: false);
-                    TensorPrimitives.FusedMultiplyAdd(dhMaskedR, recurrentMask.AsSpan(rowH, nH), dhPrevR, dhPrevR);
+                    RecurrentProduct(packedRecurrent, n, H, GH, dHRawR, w.RecurrentWeights, dhMasked, accumulate: false);
+                    TensorPrimitives.FusedMultiplyAdd(dhMasked, recurrentMask.AsSpan(rowH, nH), dhPrev, dhPrev);
                 }
-                (dhNextP, dhPrevP) = (dhPrevP, dhNextP);
-                (dcNextP, dcPrevP) = (dcPrevP, dcNextP);
-                if (!zoneout) (dhCellP, dcCellP) = (dhTotal, dcNextP);
+                (dhNext, dhPrev) = (dhPrev, dhNext);
+                (dcNext, dcPrev) = (dcPrev, dcNext);
+                if (!zoneout) (dhCell, dcCell) = (dhTotal, dcNext);
             }
+            if (!dh0.IsEmpty) dhNext.CopyTo(dh0.Slice(rowH, nH));
+            if (!dc0.IsEmpty && TCell.HasCellState) dcNext.CopyTo(dc0.Slice(rowH, nH));
+            foreach (var buffer in owned) Workspace.Release(buffer);
+            if (zoneout) { Workspace.Release(dhCell); Workspace.Release(dcCell); }
+            if (recurrentMask is not null) Workspace.Release(dhMasked);
+            if (partGradients is not null) PartProducts(partGradients[part], r0, n, dx);
         }
 
-        if (parts == 1) BackwardRows(0, 0, batch, dOutput);
+        // Part-major: the products over all steps run per part, on the rows its thread wrote, into gradients of its own
+        // (added in part order after the loop); dx's rows of the part are written here too. Layer norm is never
+        // part-major.
+        void PartProducts(RecurrentLayerWeights<T> into, int r0, int n, Span<T> dx)
+        {
+            int partRows = steps * n, first = layout.Row(0, r0, n);
+            var source = cache.Input.Span;
+            var input = Workspace.AllocateUninitialized<T>(partRows * I); // the part's x in its own order: [T, n, I]
+            for (int t = 0; t < steps; t++) source.Slice((t * batch + r0) * I, n * I).CopyTo(input.AsSpan(t * n * I, n * I));
+            var dX = dXGates.AsSpan(first * GH, partRows * GH);
+            AddProductGradients(partRows, I, H, dX, dHGates.AsSpan(first * GH, partRows * GH), ReferenceEquals(dXGates, dHGates),
+                input, cache.RecurrentInput.Span.Slice(first * H, partRows * H), into);
+            if (!dx.IsEmpty)
+            {
+                // dx += dXGates·W_ih, as the time-major path, row by row of the part (⊙ the input mask of each sequence)
+                Gemm.Multiply<T>(false, false, partRows, I, GH, dX, w.InputWeights, input, accumulate: false);
+                var inputMask = options?.InputMask;
+                for (int t = 0; t < steps; t++)
+                {
+                    var rows = dx.Slice((t * batch + r0) * I, n * I);
+                    if (inputMask is null) TensorPrimitives.Add(input.AsSpan(t * n * I, n * I), rows, rows);
+                    else TensorPrimitives.FusedMultiplyAdd(input.AsSpan(t * n * I, n * I), inputMask.AsSpan(r0 * I, n * I), rows, rows);
+                }
+            }
+            Workspace.Release(input);
+        }
+
+        if (parts == 1) BackwardRows(0, 0, batch, dOutput, dhT, dcT, dh0, dc0, dx);
         else
             unsafe
             {
-                // The parts read dOutput from other threads: pinned, so the view each builds stays valid.
-                fixed (byte* pinned = MemoryMarshal.AsBytes(dOutput))
+                // The parts read and write the caller's spans from other threads: pinned, so the views each builds stay valid.
+                fixed (byte* pOutput = MemoryMarshal.AsBytes(dOutput), pHT = MemoryMarshal.AsBytes(dhT), pCT = MemoryMarshal.AsBytes(dcT),
+                       pH0 = MemoryMarshal.AsBytes(dh0), pC0 = MemoryMarshal.AsBytes(dc0), pX = MemoryMarshal.AsBytes(dx))
                 {
-                    nint address = (nint)pinned;
-                    int length = dOutput.Length;
-                    Engine.RunParts(parts, p => BackwardRows(p, PartStart(p, parts, batch), PartStart(p + 1, parts, batch) - PartStart(p, parts, batch),
-                        length == 0 ? [] : new ReadOnlySpan<T>((void*)address, length)));
+                    var (output, hT, cT, h0, c0, dX) = ((nint)pOutput, (nint)pHT, (nint)pCT, (nint)pH0, (nint)pC0, (nint)pX);
+                    var (outputLength, hTLength, cTLength, h0Length, c0Length, dXLength) = (dOutput.Length, dhT.Length, dcT.Length, dh0.Length, dc0.Length, dx.Length);
+                    Engine.RunParts(parts, p => BackwardRows(p, layout.PartStart(p), layout.PartStart(p + 1) - layout.PartStart(p),
+                        new ReadOnlySpan<T>((void*)output, outputLength), new ReadOnlySpan<T>((void*)hT, hTLength), new ReadOnlySpan<T>((void*)cT, cTLength),
+                        new Span<T>((void*)h0, h0Length), new Span<T>((void*)c0, c0Length), new Span<T>((void*)dX, dXLength)));
                 }
             }
-        if (steps % 2 == 1)
-        {
-            // Every part swapped an odd number of times: the latest gradients are in the other buffers.
-            (dhNext, dhPrev) = (dhPrev, dhNext);
-            (dcNext, dcPrev) = (dcPrev, dcNext);
-        }
         if (partNorms is not null)
             foreach (var part in partNorms)
             {
@@ -471,8 +524,18 @@ public static class RecurrentLayerKernel<T, TCell>
             stepGradientNorms[t] = Math.Sqrt(sum);
         }
         ReleasePacked(packedRecurrent);
-        if (!dh0.IsEmpty) dhNext.CopyTo(dh0);
-        if (!dc0.IsEmpty && TCell.HasCellState) dcNext.CopyTo(dc0);
+        if (partGradients is not null)
+        {
+            foreach (var part in partGradients)
+                foreach (var (sum, partial) in new[] { (grads.InputWeights, part.InputWeights), (grads.RecurrentWeights, part.RecurrentWeights),
+                    (grads.InputBias, part.InputBias), (grads.RecurrentBias, part.RecurrentBias) })
+                {
+                    TensorPrimitives.Add(sum, partial, sum);
+                    Workspace.Release(partial);
+                }
+            foreach (var buffer in temporaries) Workspace.Release(buffer);
+            return;
+        }
 
         // Layer norm: dL/d(x·W_ihᵀ) before normalisation, for all steps at once.
         var dXRaw = dXGates;
@@ -484,27 +547,14 @@ public static class RecurrentLayerKernel<T, TCell>
         }
         // Weight gradients over all steps at once.
         // dW_ih += dXGatesᵀ·x: [G·H, T·B]·[T·B, I];  dW_hh += dHGatesᵀ·h_{0..T−1}: [G·H, T·B]·[T·B, H]
-        // Without layer norm the bias gradients are the column sums of the same gate gradients, summed by the
-        // products as they read them (db_hh = db_ih for a shared gradient); layer norm's biases follow the
-        // normalisation, so their sums run over the normalised gradients in passes of their own.
+        // Layer norm's biases follow the normalisation, so their sums run over the normalised gradients in passes of
+        // their own.
+        var input = cache.Input.Span;
         if (ln is null)
-        {
-            var sums = Workspace.AllocateUninitialized<T>(GH); // the products overwrite it
-            bool shared = ReferenceEquals(dXGates, dHGates);
-            if (shared) Gemm.Multiply<T>(true, false, GH, I, rows, dXRaw, cache.Input.Span, grads.InputWeights, accumulate: true);
-            else
-            {
-                Gemm.MultiplySummingRows<T>(true, false, GH, I, rows, dXRaw, cache.Input.Span, grads.InputWeights, accumulate: true, sums);
-                TensorPrimitives.Add(grads.InputBias, sums, grads.InputBias);
-            }
-            Gemm.MultiplySummingRows<T>(true, false, GH, H, rows, dHRaw, cache.RecurrentInput.Span, grads.RecurrentWeights, accumulate: true, sums);
-            TensorPrimitives.Add(grads.RecurrentBias, sums, grads.RecurrentBias);
-            if (shared) TensorPrimitives.Add(grads.InputBias, sums, grads.InputBias);
-            Workspace.Release(sums);
-        }
+            AddProductGradients(rows, I, H, dXRaw, dHRaw, ReferenceEquals(dXGates, dHGates), input, cache.RecurrentInput.Span, grads);
         else
         {
-            Gemm.Multiply<T>(true, false, GH, I, rows, dXRaw, cache.Input.Span, grads.InputWeights, accumulate: true);
+            Gemm.Multiply<T>(true, false, GH, I, rows, dXRaw, input, grads.InputWeights, accumulate: true);
             Gemm.Multiply<T>(true, false, GH, H, rows, dHRaw, cache.RecurrentInput.Span, grads.RecurrentWeights, accumulate: true);
             if (ReferenceEquals(dXGates, dHGates)) AddBiasGradients(dXGates, GH, grads.InputBias, grads.RecurrentBias);
             else
@@ -516,7 +566,6 @@ public static class RecurrentLayerKernel<T, TCell>
         // dx += dXGates·W_ih: [T·B, G·H]·[G·H, I]  (input dropout: ⊙ the mask of each sequence)
         if (!dx.IsEmpty)
         {
-            CheckState(dx, rows * I, "dx");
             if (options?.InputMask is not { } inputMask)
                 Gemm.Multiply<T>(false, false, rows, I, GH, dXRaw, w.InputWeights, dx, accumulate: true);
             else
@@ -529,6 +578,29 @@ public static class RecurrentLayerKernel<T, TCell>
             }
         }
         foreach (var buffer in temporaries) Workspace.Release(buffer);
+    }
+
+    /// <summary>
+    /// into's weight gradients += the products over <paramref name="rows"/> rows of gate gradients (no layer norm):
+    /// dW_ih += dXᵀ·x: [G·H, rows]·[rows, I]; dW_hh += dHᵀ·hIn: [G·H, rows]·[rows, H], hIn what the recurrent
+    /// product read. The bias gradients are the column sums of the same gate gradients, summed by the products as they
+    /// read them (db_hh = db_ih when the cell's two gate gradients are one, <paramref name="shared"/>).
+    /// </summary>
+    private static void AddProductGradients(int rows, int I, int H, ReadOnlySpan<T> dX, ReadOnlySpan<T> dH, bool shared,
+        ReadOnlySpan<T> x, ReadOnlySpan<T> hIn, RecurrentLayerWeights<T> into)
+    {
+        int GH = TCell.GateCount * H;
+        var sums = Workspace.AllocateUninitialized<T>(GH); // the products overwrite it
+        if (shared) Gemm.Multiply<T>(true, false, GH, I, rows, dX, x, into.InputWeights, accumulate: true);
+        else
+        {
+            Gemm.MultiplySummingRows<T>(true, false, GH, I, rows, dX, x, into.InputWeights, accumulate: true, sums);
+            TensorPrimitives.Add(into.InputBias, sums, into.InputBias);
+        }
+        Gemm.MultiplySummingRows<T>(true, false, GH, H, rows, dH, hIn, into.RecurrentWeights, accumulate: true, sums);
+        TensorPrimitives.Add(into.RecurrentBias, sums, into.RecurrentBias);
+        if (shared) TensorPrimitives.Add(into.InputBias, sums, into.InputBias);
+        Workspace.Release(sums);
     }
 
     /// <summary>
@@ -622,17 +694,29 @@ public static class RecurrentLayerKernel<T, TCell>
     internal const long BatchSplitWeightBytes = 4L << 20;
 
     /// <summary>
-    /// Parts the batch is split into, one per thread: each part runs the whole time loop on its own sequences, so
+    /// Parts a time-major batch split has, one per thread: each part runs the whole time loop on its own sequences, so
     /// there is no barrier per step. Only when every thread gets at least <see cref="MinRowsPerPart"/> sequences
     /// and W_hh is small enough that each thread reading all of it every step is cheaper than a per-step barrier.
-    /// The split depends only on the batch, H and <see cref="Engine.Threads"/>, so results are bit-identical at a
-    /// fixed thread count.
+    /// Time-major, no result depends on the parts (each row's arithmetic is the same, and the weight gradients are
+    /// products over all rows after the loop), so they follow <see cref="Engine.Threads"/>.
     /// </summary>
-    internal static int BatchParts(int batch, int hidden)
+    internal static int BatchParts(int batch, int hidden) =>
+        SplitsByBatch(hidden) ? Math.Max(1, Math.Min(Engine.AvailableThreads, batch / MinRowsPerPart)) : 1;
+
+    private static bool SplitsByBatch(int hidden) => (long)TCell.GateCount * hidden * hidden * Unsafe.SizeOf<T>() <= BatchSplitWeightBytes;
+
+    /// <summary>
+    /// How the forward pass splits the batch and lays out its buffers. A small model (<see cref="PartMajor"/>, without
+    /// layer norm) is split part-major, into parts fixed by the batch and this machine's processors
+    /// (<see cref="StepLayout.Processors"/>) rather than by <see cref="Engine.Threads"/>: its weight gradients are summed
+    /// per part, so fixed parts keep every result bit-identical at any thread count, and inside another kernel's part
+    /// too; the threads take whole parts in turn. Any other model is split time-major into <see cref="BatchParts"/>.
+    /// </summary>
+    internal static StepLayout Split(int steps, int batch, int hidden, bool layerNorm)
     {
-        long weightBytes = (long)TCell.GateCount * hidden * hidden * Unsafe.SizeOf<T>();
-        if (weightBytes > BatchSplitWeightBytes) return 1;
-        return Math.Max(1, Math.Min(Engine.AvailableThreads, batch / MinRowsPerPart));
+        if (layerNorm || !PartMajor(hidden) || !SplitsByBatch(hidden))
+            return new StepLayout(steps, batch, BatchParts(batch, hidden), partMajor: false);
+        return new StepLayout(steps, batch, Math.Max(1, Math.Min(StepLayout.Processors, batch / MinRowsPerPart)), partMajor: true);
     }
 
     /// <summary>Fewest gate gradients (T·B·G·H) whose bias sums are split over threads by columns.</summary>
@@ -671,8 +755,19 @@ public static class RecurrentLayerKernel<T, TCell>
     internal static int CellParts(int batch, int hidden) =>
         (long)batch * hidden < MinCellUnitsToSplit ? 1 : Math.Max(1, Math.Min(Engine.AvailableThreads, batch / 2));
 
-    /// <summary>First row of part <paramref name="part"/> of <paramref name="parts"/> (the end of the last is the batch).</summary>
-    private static int PartStart(int part, int parts, int batch) => (int)((long)part * batch / parts);
+    /// <summary>
+    /// Largest W_hh [G·H, H] (bytes) whose batch split lays its buffers out part-major (<see cref="StepLayout"/>):
+    /// small models, whose parts write a few KB of each buffer per step, each next to another core's. A larger model's
+    /// parts write tens of KB per step, and part-major would cost it copies of x and dx for the weight products.
+    /// </summary>
+    internal const long PartMajorWeightBytes = 256L << 10;
+
+    /// <summary>Whether a batch split of this hidden size is laid out part-major (see <see cref="PartMajorWeightBytes"/>).</summary>
+    internal static bool PartMajor(int hidden) =>
+        PartMajorLayout ?? (long)TCell.GateCount * hidden * hidden * Unsafe.SizeOf<float>() <= PartMajorWeightBytes;
+
+    /// <summary>Tests and timings force one layout of a batch split (null: chosen by size).</summary>
+    internal static bool? PartMajorLayout;
 
 
     /// <summary>next = ζ ⊙ prev + (1 − ζ) ⊙ next, ζ the mask or (when empty) the scalar.</summary>
@@ -714,9 +809,11 @@ public static class RecurrentLayerKernel<T, TCell>
         int H = cache.Hidden, S = TCell.SavedWidth, G = TCell.GateCount;
         var saved = cache.Saved;
         long saturated = 0, total = 0;
-        for (int row = 0, index = 0; row < saved.Length; row += S * H, index++) // index = t·B + b
+        for (int t = 0; t < cache.Steps; t++)
+        for (int b = 0; b < cache.Batch; b++)
         {
-            if (cache.IsPadded(index / cache.Batch, index % cache.Batch)) continue;
+            if (cache.IsPadded(t, b)) continue;
+            int row = cache.Layout.Row(t, b) * S * H;
             for (int g = 0; g < G; g++)
             {
                 bool tanh = TCell.TanhGates[g];
