@@ -8,7 +8,8 @@ namespace Recur.Layers.Recurrent;
 
 /// <summary>
 /// What one layer's forward pass keeps for its backward pass. Hs: [(T+1), B, H] holds the states h_0 … h_T;
-/// Cs likewise (empty without cell state); Saved: [T, B, S·H].
+/// Cs likewise (empty without cell state); Saved: [T, B, S·H]; all three with their rows in <see cref="Layout"/>'s
+/// order (time-major, or part-major for a small model's batch split).
 /// </summary>
 /// <remarks>
 /// With per-sequence lengths (right padding: sequence b has real steps 0 … lengths[b]−1), Hs and Cs stay the
@@ -810,21 +811,21 @@ public static class RecurrentLayerKernel<T, TCell>
         var saved = cache.Saved;
         long saturated = 0, total = 0;
         for (int t = 0; t < cache.Steps; t++)
-        for (int b = 0; b < cache.Batch; b++)
-        {
-            if (cache.IsPadded(t, b)) continue;
-            int row = cache.Layout.Row(t, b) * S * H;
-            for (int g = 0; g < G; g++)
+            for (int b = 0; b < cache.Batch; b++)
             {
-                bool tanh = TCell.TanhGates[g];
-                foreach (var v in saved.AsSpan(row + g * H, H))
+                if (cache.IsPadded(t, b)) continue;
+                int row = cache.Layout.Row(t, b) * S * H;
+                for (int g = 0; g < G; g++)
                 {
-                    double y = double.CreateTruncating(v);
-                    if (tanh ? Math.Abs(y) > 0.975 : y < 0.0125 || y > 0.9875) saturated++;
+                    bool tanh = TCell.TanhGates[g];
+                    foreach (var v in saved.AsSpan(row + g * H, H))
+                    {
+                        double y = double.CreateTruncating(v);
+                        if (tanh ? Math.Abs(y) > 0.975 : y < 0.0125 || y > 0.9875) saturated++;
+                    }
+                    total += H;
                 }
-                total += H;
             }
-        }
         return total == 0 ? 0 : (double)saturated / total;
     }
 
