@@ -22,12 +22,13 @@ public class CheckpointTimeTests(ITestOutputHelper output)
         return new Variable(new Tensor(Enumerable.Range(0, layers * batch * hidden).Select(_ => (float)random.Uniform(-0.5, 0.5)).ToArray(), layers, batch, hidden), requiresGrad: true);
     }
 
-    private sealed record Run(float[] Output, float[] Hidden, float[]? Cell, float[][] Grads, float[] DInput, float[] DH0, float[]? DC0);
+    internal sealed record Run(float[] Output, float[] Hidden, float[]? Cell, float[][] Grads, float[] DInput, float[] DH0, float[]? DC0);
 
-    private static Run RunOnce(string cell, int? checkpoint, bool layerNorm, RecurrentRegularization regularization, int[]? lengths, int steps = 13,
-        RecurrentStackOptions? stack = null, GradientFlowProbe? probe = null)
+    internal static Run RunOnce(string cell, int? checkpoint, bool layerNorm, RecurrentRegularization regularization, int[]? lengths, int steps = 13,
+        RecurrentStackOptions? stack = null, GradientFlowProbe? probe = null, int batch = 3)
     {
-        const int B = 3, I = 4, H = 5, L = 2;
+        const int I = 4, H = 5, L = 2;
+        int B = batch;
         stack ??= RecurrentStackOptions.Default;
         var kind = RecurrentLayers.ParseCell(cell);
         var layer = RecurrentLayers.Create(kind, "encoder", I, H, L, random: new RecurRandom(11), options: stack, layerNorm: layerNorm);
@@ -51,7 +52,7 @@ public class CheckpointTimeTests(ITestOutputHelper output)
             layer.Parameters.Select(p => p.Grad.Data.ToArray()).ToArray(), input.Grad.Data, h0.Grad.Data, c0?.Grad.Data);
     }
 
-    private static void Close(float[] expected, float[] actual, double tolerance, string what)
+    internal static void Close(float[] expected, float[] actual, double tolerance, string what)
     {
         Assert.Equal(expected.Length, actual.Length);
         double scale = Math.Max(1e-3, expected.Max(v => Math.Abs((double)v)));
