@@ -19,7 +19,8 @@ using Recur.Tensors;
 // halves on the worker team and on two new threads, the real batch split) to show where two threads' share goes.
 // Each training config also prints the medians of its step's phases (forward, loss, backward, optimiser; cumulative).
 // Config n is b with layer norm, recurrent dropout 0.25 and zoneout 0.1 (masks drawn each training step), so the
-// options' overhead over b is visible.
+// options' overhead over b is visible. RECUR_TIMING_LAYOUT_AB=1 first alternates each config's steps between the
+// batch split's part-major and (forced) time-major layouts and prints both medians.
 int threads = args.Length > 0 ? int.Parse(args[0]) : 2;
 string configs = args.Length > 1 ? args[1] : "abcd";
 int reps = args.Length > 2 ? int.Parse(args[2]) : 10;

@@ -198,16 +198,9 @@ public sealed class BatchSplitTests : IDisposable
         var (splitForward, splitGradients) = Run(h, Threads);
         Assert.Equal(partMajor, splitForward.Layers[0].Layout.PartMajor);
         AssertSameForward<TCell>(oneForward, splitForward);
-        for (int i = 0; i < oneGradients.Count; i++)
-        {
-            var (name, _, expected) = oneGradients[i];
-            var actual = splitGradients[i].Grad;
-            if (name.StartsWith("ln_hh_", StringComparison.Ordinal) || name.StartsWith("ln_c_", StringComparison.Ordinal))
-                // Summed per part, then the parts in order: the same terms, another rounding.
-                RecurrentGradientTests.AssertClose(name, actual, expected.Select(v => (double)v).ToArray(), 1e-6);
-            else
-                Assert.True(expected.AsSpan().SequenceEqual(actual), $"{TCell.DisplayName} d/d{name} differs between 1 and {Threads} threads");
-        }
+        // The layer-norm gains' gradients are summed per part, then the parts in order: the same terms, another rounding.
+        AssertSameGradients<TCell>(oneGradients, splitGradients, name => name.StartsWith("ln_hh_", StringComparison.Ordinal) || name.StartsWith("ln_c_", StringComparison.Ordinal),
+            $"between 1 and {Threads} threads");
     }
 
     // The same split laid out part-major and (forced) time-major: the weight and bias gradients are summed per part in
@@ -224,19 +217,24 @@ public sealed class BatchSplitTests : IDisposable
             Assert.False(timeForward.Layers[0].Layout.PartMajor);
             Assert.True(partForward.Layers[0].Layout.PartMajor);
             AssertSameForward<TCell>(timeForward, partForward);
-            for (int i = 0; i < timeGradients.Count; i++)
-            {
-                var (name, _, expected) = timeGradients[i];
-                var actual = partGradients[i].Grad;
-                if (name.StartsWith("weight_", StringComparison.Ordinal) || name.StartsWith("bias_", StringComparison.Ordinal))
-                    RecurrentGradientTests.AssertClose(name, actual, expected.Select(v => (double)v).ToArray(), 1e-6);
-                else
-                    Assert.True(expected.AsSpan().SequenceEqual(actual), $"{TCell.DisplayName} d/d{name} differs between the layouts");
-            }
+            AssertSameGradients<TCell>(timeGradients, partGradients, name => name.StartsWith("weight_", StringComparison.Ordinal) || name.StartsWith("bias_", StringComparison.Ordinal),
+                "between the layouts");
         }
         finally
         {
             RecurrentLayerKernel<float, TCell>.PartMajorLayout = null;
+        }
+    }
+
+    // Every gradient bit for bit, except those summed in another order (to 1e-6).
+    private static void AssertSameGradients<TCell>(List<(string Name, float[] Value, float[] Grad)> expected, List<(string Name, float[] Value, float[] Grad)> actual,
+        Func<string, bool> summedInAnotherOrder, string what) where TCell : IRecurrentCell
+    {
+        for (int i = 0; i < expected.Count; i++)
+        {
+            var (name, _, want) = expected[i];
+            if (summedInAnotherOrder(name)) RecurrentGradientTests.AssertClose(name, actual[i].Grad, want.Select(v => (double)v).ToArray(), 1e-6);
+            else Assert.True(want.AsSpan().SequenceEqual(actual[i].Grad), $"{TCell.DisplayName} d/d{name} differs {what}");
         }
     }
 
