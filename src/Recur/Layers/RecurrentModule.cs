@@ -267,13 +267,15 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer, IStepwis
             return CheckpointedDeepForward(tape, input, h0, c0, lengths, x, masks, options, B, T, deepSegment);
         if (deep)
             return DeepForward(tape, input, h0, c0, lengths, x, masks, options, B, T);
+        // The kernel writes every element of the batch-major output itself, each part its own sequences.
+        var outputData = Workspace.AllocateUninitialized<float>(B * T * H);
         var result = RecurrentStackKernel<float, TCell>.Forward(_weights, x, T, B,
-            h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data, lengths, options, KeepForBackward(tape));
+            h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data, lengths, options, KeepForBackward(tape), outputData);
 
         if (Probe is not null)
             Probe.SaturatedFraction = result.Layers.Select(RecurrentLayerKernel<float, TCell>.SaturatedFraction).ToArray();
         bool needsGrad = tape.IsRecording; // parameters always require gradients
-        var output = new Variable(new Tensor(Layout.SwapLeadingAxes<float>(result.Output.Span, T, B, H), B, T, H), needsGrad);
+        var output = new Variable(new Tensor(outputData, B, T, H), needsGrad);
         var hidden = new Variable(new Tensor(result.FinalHidden, L, B, H), needsGrad);
         var cell = TCell.HasCellState ? new Variable(new Tensor(result.FinalCell, L, B, H), needsGrad) : null;
         ReleaseOnDispose(tape, output, hidden, cell);
@@ -383,7 +385,7 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer, IStepwis
         Variable output, Variable hidden, Variable? cell, int B, int T)
     {
         int H = HiddenSize, I = InputSize;
-        float[] dOutput = output.HasGrad ? Layout.SwapLeadingAxes<float>(output.Grad.Data, B, T, H) : [];
+        float[] dOutput = output.HasGrad ? output.Grad.Data : []; // batch-major, as the kernel reads it
         var grads = Gradients();
         float[] dx = input.RequiresGrad ? Workspace.Allocate<float>(T * B * I) : [];
         float[] dh0 = h0 is { RequiresGrad: true } ? new float[h0.Value.Length] : [];
@@ -391,7 +393,7 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer, IStepwis
         var stepNorms = Probe is null ? null : Enumerable.Range(0, NumLayers).Select(_ => new double[T]).ToArray();
         RecurrentStackKernel<float, TCell>.Backward(_weights, result, dOutput,
             hidden.HasGrad ? hidden.Grad.Data : [], cell is { HasGrad: true } ? cell.Grad.Data : [],
-            grads, dx, dh0, dc0, stepNorms);
+            grads, dx, dh0, dc0, stepNorms, dOutputBatchMajor: true);
         if (Probe is not null) Probe.StepGradientNorms = stepNorms!;
         if (input.RequiresGrad)
         {
@@ -399,7 +401,6 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer, IStepwis
             TensorPrimitives.Add(input.Grad.Data, dInput, input.Grad.Data);
             Workspace.Release(dInput);
         }
-        Workspace.Release(dOutput);
         Workspace.Release(dx);
         if (h0 is { RequiresGrad: true }) TensorPrimitives.Add(h0.Grad.Data, dh0, h0.Grad.Data);
         if (c0 is { RequiresGrad: true }) TensorPrimitives.Add(c0.Grad.Data, dc0, c0.Grad.Data);

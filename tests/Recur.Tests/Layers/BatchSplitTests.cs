@@ -134,6 +134,48 @@ public sealed class BatchSplitTests : IDisposable
     [Fact] public void PartMajorLstmWithMasksMatchesFiniteDifferences() => CheckFiniteDifferences<LstmCell>(layerNorm: false);
     [Fact] public void PartMajorGruWithMasksMatchesFiniteDifferences() => CheckFiniteDifferences<GruCell>(layerNorm: false);
 
+    // The module's path: the last layer writes its output batch-major itself and reads a batch-major output gradient
+    // (in place for a small model, transposed first for H = 160, whose W_hh is over 256 KiB). Against the time-major
+    // output and gradient, transposed: the same bits, in one part (one processor), split part-major (3 parts) and
+    // time-major (layer norm, or H = 160; 3 threads).
+    [Theory]
+    [InlineData(1, false, Hidden)]
+    [InlineData(Threads, false, Hidden)]
+    [InlineData(Threads, true, Hidden)]
+    [InlineData(Threads, false, 160)]
+    public void BatchMajorOutputAndGradientGiveTheBitsOfTheTimeMajorOnes(int threads, bool layerNorm, int hidden)
+    {
+        StepLayout.Processors = threads;
+        var h = Harness<float, LstmCell>(layerNorm, hidden);
+        AtThreads(threads, () =>
+        {
+            int BH = Batch * hidden;
+            var timeMajor = h.Forward();
+            var batchMajor = new float[Steps * BH];
+            var direct = RecurrentStackKernel<float, LstmCell>.Forward(h.Weights, h.X, Steps, Batch, h.H0, h.C0, h.Lengths, h.Options, batchMajorOutput: batchMajor);
+            Assert.Equal(threads > 1, direct.Layers[^1].Layout.Parts > 1);
+            Assert.Equal(Recur.Tensors.Layout.SwapLeadingAxes<float>(timeMajor.Output.Span, Steps, Batch, hidden), batchMajor);
+            Assert.Throws<InvalidOperationException>(() => direct.Output);
+
+            var (expected, actual) = (h.Weights.Select(w => w.ZerosLike()).ToList(), h.Weights.Select(w => w.ZerosLike()).ToList());
+            var (dxExpected, dxActual) = (new float[h.X.Length], new float[h.X.Length]);
+            var (dh0Expected, dh0Actual) = (new float[h.H0.Length], new float[h.H0.Length]);
+            RecurrentStackKernel<float, LstmCell>.Backward(h.Weights, timeMajor, h.DOutput, h.DhN, h.DcN, expected, dxExpected, dh0Expected, []);
+            var dOutputBatchMajor = Recur.Tensors.Layout.SwapLeadingAxes<float>(h.DOutput, Steps, Batch, hidden);
+            RecurrentStackKernel<float, LstmCell>.Backward(h.Weights, direct, dOutputBatchMajor, h.DhN, h.DcN, actual, dxActual, dh0Actual, [], dOutputBatchMajor: true);
+            Assert.Equal(dxExpected, dxActual);
+            Assert.Equal(dh0Expected, dh0Actual);
+            for (int l = 0; l < expected.Count; l++)
+            {
+                Assert.Equal(expected[l].InputWeights, actual[l].InputWeights);
+                Assert.Equal(expected[l].RecurrentWeights, actual[l].RecurrentWeights);
+                Assert.Equal(expected[l].InputBias, actual[l].InputBias);
+                Assert.Equal(expected[l].RecurrentBias, actual[l].RecurrentBias);
+            }
+            return 0;
+        });
+    }
+
     [Fact]
     public void PartMajorRowsFollowEachPartsBlock()
     {

@@ -23,8 +23,9 @@ public sealed class RecurrentLayerCache<T> where T : struct
     private readonly T[]? _output;
 
     internal RecurrentLayerCache(StepLayout layout, int hidden, bool hasCellState, int savedWidth, ReadOnlyMemory<T> input,
-        int[] lengths, bool keepForBackward, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0)
+        int[] lengths, bool keepForBackward, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, bool outputToCaller)
     {
+        OutputToCaller = outputToCaller;
         (Layout, Steps, Batch, Hidden, KeptForBackward) = (layout, layout.Steps, layout.Batch, hidden, keepForBackward);
         int steps = layout.Steps, batch = layout.Batch;
         Input = input;
@@ -38,8 +39,9 @@ public sealed class RecurrentLayerCache<T> where T : struct
         if (hasCellState) layout.SetStep(0, hidden, c0, Cs);
         // Every step's cell writes its rows; inference keeps one step's worth, overwritten each step.
         Saved = Workspace.AllocateUninitialized<T>((keepForBackward ? steps : 1) * batch * savedWidth * hidden);
-        // Masked sequences and part-major states need an output of their own (time-major, padded steps zero).
-        _output = lengths.Length == 0 && !layout.PartMajor ? null : Workspace.AllocateUninitialized<T>(steps * batch * hidden);
+        // Masked sequences and part-major states need an output of their own (time-major, padded steps zero), unless
+        // it goes to the caller's batch-major buffer.
+        _output = outputToCaller || lengths.Length == 0 && !layout.PartMajor ? null : Workspace.AllocateUninitialized<T>(steps * batch * hidden);
     }
 
     /// <summary>Where each step of each sequence sits in <see cref="Hs"/>, <see cref="Cs"/> and <see cref="Saved"/>.</summary>
@@ -85,8 +87,16 @@ public sealed class RecurrentLayerCache<T> where T : struct
     /// <summary>Cell state c_t of sequence b: [H] (t = 0 … T); empty without cell state.</summary>
     public ReadOnlySpan<T> CellAt(int t, int b) => Cs.Length == 0 ? [] : Cs.AsSpan(Layout.Row(t, b) * Hidden, Hidden);
 
-    /// <summary>Output sequence h_1 … h_T: [T, B, H], exactly zero at padded steps.</summary>
-    public ReadOnlyMemory<T> Output => _output ?? Hs.AsMemory(Batch * Hidden);
+    /// <summary>
+    /// Output sequence h_1 … h_T: [T, B, H], exactly zero at padded steps; not held when the forward pass wrote it to the
+    /// caller's batch-major buffer instead.
+    /// </summary>
+    public ReadOnlyMemory<T> Output => OutputToCaller
+        ? throw new InvalidOperationException("this forward pass wrote its output to the caller's batch-major buffer; the cache holds none.")
+        : _output ?? Hs.AsMemory(Batch * Hidden);
+
+    /// <summary>Whether the forward pass wrote the output sequence to the caller's [B, T, H] buffer (see <see cref="Output"/>).</summary>
+    internal bool OutputToCaller { get; }
 
     /// <summary>The separate output buffer the forward pass fills (masked sequences or part-major states), else null.</summary>
     internal T[]? SeparateOutput => _output;
@@ -149,10 +159,13 @@ public static class RecurrentLayerKernel<T, TCell>
     /// up after each cell step. <paramref name="options"/>: input and recurrent dropout masks and zoneout
     /// (<see cref="RecurrentLayerOptions{T}"/>), applied inside the loop; layer normalisation comes with the weights
     /// (<see cref="RecurrentLayerWeights{T}.LayerNorm"/>). The backward pass reads both from the cache.
+    /// <paramref name="batchMajorOutput"/>: when given, [B, T, H] receives the output sequence instead of the cache,
+    /// each part writing its own sequences' block (a module's output is batch-major: this spares it a transposing copy
+    /// on one thread of rows the other threads wrote).
     /// </summary>
     public static RecurrentLayerCache<T> Forward(RecurrentLayerWeights<T> w, ReadOnlyMemory<T> x, int steps, int batch,
         ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, ReadOnlySpan<int> lengths = default, RecurrentLayerOptions<T>? options = null,
-        bool keepForBackward = true)
+        bool keepForBackward = true, T[]? batchMajorOutput = null)
     {
         int I = w.InputSize, H = w.HiddenSize, G = TCell.GateCount, GH = G * H, BH = batch * H;
         if (x.Length != steps * batch * I)
@@ -160,6 +173,8 @@ public static class RecurrentLayerKernel<T, TCell>
         CheckState(h0, BH, "h0");
         if (TCell.HasCellState) CheckState(c0, BH, "c0");
         CheckOptions(options, steps, batch, I, H);
+        if (batchMajorOutput is not null && batchMajorOutput.Length != steps * BH)
+            throw new ArgumentException($"{TCell.DisplayName} batch-major output must hold [B={batch}, T={steps}, H={H}] = {steps * BH} values; found {batchMajorOutput.Length}.", nameof(batchMajorOutput));
         var ln = w.LayerNorm;
         bool lnCell = ln is not null && TCell.HasCellState;
         if (lnCell && typeof(TCell) != typeof(LstmCell))
@@ -180,7 +195,7 @@ public static class RecurrentLayerKernel<T, TCell>
         var layout = Split(steps, batch, H, ln is not null);
         int parts = layout.Parts;
         var cache = new RecurrentLayerCache<T>(layout, H, TCell.HasCellState, TCell.SavedWidth, x, mask, keepForBackward, h0,
-            TCell.HasCellState ? c0 : []) { Options = options };
+            TCell.HasCellState ? c0 : [], outputToCaller: batchMajorOutput is not null) { Options = options };
 
         // xGates = x·W_ihᵀ: [T·B, G·H] for all steps at once, or [B, G·H] for one step at a time inside the loop with
         // W_ihᵀ packed once (see ProjectsInputPerStep). The cell adds b_ih as it reads them (layer norm: xGates =
@@ -305,7 +320,8 @@ public static class RecurrentLayerKernel<T, TCell>
                     if (TCell.HasCellState) cPrev.Slice((b - r0) * H, H).CopyTo(cNext.Slice((b - r0) * H, H));
                 }
             }
-            // Output = h_1 … h_T, time-major, with the padded rows zero.
+            // Output = h_1 … h_T with the padded rows zero: time-major, or into the caller's [B, T, H], where this part's
+            // sequences are one block.
             if (cache.SeparateOutput is { } output)
                 for (int t = 0; t < steps; t++)
                 {
@@ -314,6 +330,14 @@ public static class RecurrentLayerKernel<T, TCell>
                     for (int b = r0; b < Math.Min(r0 + n, mask.Length); b++)
                         if (t >= mask[b]) rows.Slice((b - r0) * H, H).Clear();
                 }
+            if (batchMajorOutput is not null)
+                for (int b = r0; b < r0 + n; b++)
+                    for (int t = 0; t < steps; t++)
+                    {
+                        var row = batchMajorOutput.AsSpan((b * steps + t) * H, H);
+                        if (b < mask.Length && t >= mask[b]) row.Clear();
+                        else cache.Hs.AsSpan(At(t + 1, H) + (b - r0) * H, H).CopyTo(row);
+                    }
         }
 
         Engine.RunParts(parts, p => ForwardRows(p, layout.PartStart(p), layout.PartStart(p + 1) - layout.PartStart(p)));
@@ -327,7 +351,8 @@ public static class RecurrentLayerKernel<T, TCell>
     }
 
     /// <summary>
-    /// Backward through the layer. dOutput: [T, B, H] (empty = no gradient on the sequence), dhT, dcT: [B, H]
+    /// Backward through the layer. dOutput: [T, B, H], or [B, T, H] with <paramref name="dOutputBatchMajor"/> (empty =
+    /// no gradient on the sequence), dhT, dcT: [B, H]
     /// (empty = none). Adds into <paramref name="grads"/> (its <see cref="RecurrentLayerWeights{T}.LayerNorm"/>
     /// too, which must be set when the weights have one) and, when not empty, into dx: [T, B, I]; writes
     /// dh0, dc0: [B, H] when not empty, and ‖dL/dh_t‖ over the batch into stepGradientNorms: [T] when not empty.
@@ -339,7 +364,8 @@ public static class RecurrentLayerKernel<T, TCell>
     /// </remarks>
     public static void Backward(RecurrentLayerWeights<T> w, RecurrentLayerCache<T> cache,
         ReadOnlySpan<T> dOutput, ReadOnlySpan<T> dhT, ReadOnlySpan<T> dcT,
-        RecurrentLayerWeights<T> grads, Span<T> dx, Span<T> dh0, Span<T> dc0, Span<double> stepGradientNorms = default)
+        RecurrentLayerWeights<T> grads, Span<T> dx, Span<T> dh0, Span<T> dc0, Span<double> stepGradientNorms = default,
+        bool dOutputBatchMajor = false)
     {
         int steps = cache.Steps, batch = cache.Batch;
         int I = w.InputSize, H = w.HiddenSize, GH = TCell.GateCount * H, BH = batch * H, rows = steps * batch;
@@ -374,6 +400,16 @@ public static class RecurrentLayerKernel<T, TCell>
         int S = TCell.SavedWidth;
         var layout = cache.Layout;
         int parts = layout.Parts;
+        // A small model (the size that splits part-major) reads a batch-major dOutput in place, row by row: a part's
+        // sequences are one block of it. A larger one reads it transposed first, one [n, H] block per step: row by row,
+        // its rows of 1 KB or more a whole sequence apart, config c's training step took 2–7% longer.
+        if (dOutputBatchMajor && !dOutput.IsEmpty && !PartMajor(H))
+        {
+            var transposed = Layout.SwapLeadingAxes(dOutput, batch, steps, H);
+            temporaries.Add(transposed);
+            dOutput = transposed;
+            dOutputBatchMajor = false;
+        }
         // Per part: Σ‖dL/dh_t‖² over its rows [parts, T], and its own layer-norm gain/bias gradients (summed in part
         // order after the loop, so the result does not depend on scheduling).
         var squaredNorms = stepGradientNorms.IsEmpty ? [] : new double[parts * steps];
@@ -409,7 +445,10 @@ public static class RecurrentLayerKernel<T, TCell>
             {
                 // h_t feeds the output sequence and step t+1
                 if (dOutput.IsEmpty) dhNext.CopyTo(dhTotal.AsSpan());
-                else TensorPrimitives.Add(dOutput.Slice(t * BH + rowH, nH), dhNext, dhTotal);
+                else if (!dOutputBatchMajor) TensorPrimitives.Add(dOutput.Slice(t * BH + rowH, nH), dhNext, dhTotal);
+                else
+                    for (int b = 0; b < n; b++)
+                        TensorPrimitives.Add(dOutput.Slice(((r0 + b) * steps + t) * H, H), dhNext.AsSpan(b * H, H), dhTotal.AsSpan(b * H, H));
                 for (int b = 0; b < rowLengths.Length; b++)
                     if (t >= rowLengths[b]) dhNext.AsSpan(b * H, H).CopyTo(dhTotal.AsSpan(b * H, H)); // padded output was a constant 0
                 if (squaredNorms.Length > 0) squaredNorms[part * steps + t] = double.CreateTruncating(TensorPrimitives.SumOfSquares<T>(dhTotal));

@@ -49,10 +49,12 @@ public static class RecurrentStackKernel<T, TCell>
     /// states are each sequence's states at its last real step. options: one entry per layer (null entries, or a
     /// null list, for none): that layer's dropout masks and zoneout (<see cref="RecurrentLayerOptions{T}"/>).
     /// keepForBackward: false for inference, whose caches keep only one step of gate values (no backward pass).
+    /// batchMajorOutput: when given, [B, T, H] receives the last layer's output instead of its cache
+    /// (<see cref="RecurrentStackResult{T}.Output"/> is then unavailable).
     /// </summary>
     public static RecurrentStackResult<T> Forward(IReadOnlyList<RecurrentLayerWeights<T>> layers, ReadOnlyMemory<T> x, int steps, int batch,
         ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, ReadOnlySpan<int> lengths = default, IReadOnlyList<RecurrentLayerOptions<T>?>? options = null,
-        bool keepForBackward = true)
+        bool keepForBackward = true, T[]? batchMajorOutput = null)
     {
         int L = layers.Count, H = layers[0].HiddenSize, BH = batch * H;
         if (options is not null && options.Count != L)
@@ -66,23 +68,25 @@ public static class RecurrentStackKernel<T, TCell>
         for (int l = 0; l < L; l++)
         {
             var cache = RecurrentLayerKernel<T, TCell>.Forward(layers[l], input, steps, batch,
-                StateSlice(h0, l, BH), TCell.HasCellState ? StateSlice(c0, l, BH) : [], lengths, options?[l], keepForBackward);
+                StateSlice(h0, l, BH), TCell.HasCellState ? StateSlice(c0, l, BH) : [], lengths, options?[l], keepForBackward,
+                l == L - 1 ? batchMajorOutput : null);
             caches[l] = cache;
             cache.FinalHidden.CopyTo(finalHidden.AsSpan(l * BH));
             if (TCell.HasCellState) cache.FinalCell.CopyTo(finalCell.AsSpan(l * BH));
-            input = cache.Output;
+            if (l < L - 1) input = cache.Output;
         }
         return new RecurrentStackResult<T>(caches, finalHidden, finalCell);
     }
 
     /// <summary>
-    /// dOutput: [T, B, H] (empty = none); dhN, dcN: [L, B, H] (empty = none). Adds into each layer's gradients
+    /// dOutput: [T, B, H], or [B, T, H] with dOutputBatchMajor (empty = none); dhN, dcN: [L, B, H] (empty = none). Adds into each layer's gradients
     /// and into dx: [T, B, I] when not empty; writes dh0, dc0: [L, B, H] when not empty, and each layer's
     /// ‖dL/dh_t‖ into stepGradientNorms[l]: [T] when given. Masking follows the lengths kept in each layer's cache.
     /// </summary>
     public static void Backward(IReadOnlyList<RecurrentLayerWeights<T>> layers, RecurrentStackResult<T> forward,
         ReadOnlySpan<T> dOutput, ReadOnlySpan<T> dhN, ReadOnlySpan<T> dcN,
-        IReadOnlyList<RecurrentLayerWeights<T>> grads, Span<T> dx, Span<T> dh0, Span<T> dc0, double[][]? stepGradientNorms = null)
+        IReadOnlyList<RecurrentLayerWeights<T>> grads, Span<T> dx, Span<T> dh0, Span<T> dc0, double[][]? stepGradientNorms = null,
+        bool dOutputBatchMajor = false)
     {
         int L = layers.Count;
         var caches = forward.Layers;
@@ -100,7 +104,7 @@ public static class RecurrentStackKernel<T, TCell>
                 grads[l], l > 0 ? dInput : dx,
                 dh0.IsEmpty ? [] : dh0.Slice(l * BH, BH),
                 dc0.IsEmpty || !TCell.HasCellState ? [] : dc0.Slice(l * BH, BH),
-                stepGradientNorms is null ? [] : stepGradientNorms[l]);
+                stepGradientNorms is null ? [] : stepGradientNorms[l], dLayerOutput is null && dOutputBatchMajor);
             if (dLayerOutput is not null) Workspace.Release(dLayerOutput);
             dLayerOutput = dInput;
         }
