@@ -176,6 +176,21 @@ public sealed class BatchSplitTests : IDisposable
         });
     }
 
+    // The meter follows the calling thread (an AsyncLocal), so the parts' own buffers are allocated there, before the
+    // parts run on the worker team: the peak is the same at one thread and at three.
+    [Fact]
+    public void TheWorkspaceMeterCountsEveryPartsBuffersAtAnyThreadCount()
+    {
+        var h = Harness<float, LstmCell>(layerNorm: false, Hidden);
+        long Peak(int threads) => AtThreads(threads, () =>
+        {
+            var meter = new Recur.Tensors.WorkspaceMeter();
+            using (Recur.Tensors.Workspace.Measure(meter)) h.Backward();
+            return meter.Peak;
+        });
+        Assert.Equal(Peak(1), Peak(Threads));
+    }
+
     [Fact]
     public void PartMajorRowsFollowEachPartsBlock()
     {

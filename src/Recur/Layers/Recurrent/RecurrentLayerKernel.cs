@@ -223,7 +223,7 @@ public static class RecurrentLayerKernel<T, TCell>
         }
 
         // [B, G·H], every step's product overwrites its rows; part-major, each part has one of its own ([n, G·H]).
-        var hGates = Workspace.AllocateUninitialized<T>(layout.PartMajor ? 0 : batch * GH);
+        var hGates = layout.PartMajor ? [] : Workspace.AllocateUninitialized<T>(batch * GH);
         var hGatesOfPart = layout.PartMajor
             ? Enumerable.Range(0, parts).Select(p => Workspace.AllocateUninitialized<T>((layout.PartStart(p + 1) - layout.PartStart(p)) * GH)).ToArray()
             : null;
@@ -420,6 +420,16 @@ public static class RecurrentLayerKernel<T, TCell>
             ? Enumerable.Range(0, parts).Select(_ => new RecurrentLayerWeights<T>(TCell.GateCount, I, H, Workspace.Allocate<T>(GH * I),
                 Workspace.Allocate<T>(GH * H), Workspace.Allocate<T>(GH), Workspace.Allocate<T>(GH))).ToArray()
             : null;
+        // Each part's own buffers, zeroed: [n, H] gradients (dL/dh and dL/dc of the next and previous step, dL/dh_t in
+        // all, the cell's share under zoneout, the masked product under recurrent dropout) and, part-major, its x rows
+        // [T, n, I] followed by [G·H] for its bias sums. Allocated here, on the calling thread, which the workspace meter
+        // follows (see Workspace.Measure).
+        T[][] PerPart(int width, bool needed = true) =>
+            Enumerable.Range(0, parts).Select(p => needed ? Workspace.Allocate<T>((layout.PartStart(p + 1) - layout.PartStart(p)) * width) : []).ToArray();
+        var (dhNextOf, dcNextOf, dhTotalOf, dhPrevOf, dcPrevOf) = (PerPart(H), PerPart(H), PerPart(H), PerPart(H), PerPart(H));
+        var (dhCellOf, dcCellOf, dhMaskedOf) = (PerPart(H, zoneout), PerPart(H, zoneout), PerPart(H, recurrentMask is not null));
+        var inputOf = partGradients is null ? PerPart(0, false)
+            : Enumerable.Range(0, parts).Select(p => Workspace.Allocate<T>((layout.PartStart(p + 1) - layout.PartStart(p)) * steps * I + GH)).ToArray();
 
         // The backward time loop over rows [r0, r0 + n) (part p): as the forward pass, each part runs every step on
         // its own rows, with [n, H] gradient buffers of its own. dhT, dcT, dOutput: time-major, as given; dh0, dc0
@@ -430,17 +440,12 @@ public static class RecurrentLayerKernel<T, TCell>
             int At(int t, int width) => layout.Row(t, r0, n) * width;
             var dlnPart = partNorms?[part] ?? dln;
             var rowLengths = cache.Lengths.Length == 0 ? [] : cache.Lengths.Span.Slice(r0, n);
-            var dhNext = Workspace.Allocate<T>(nH);
-            var dcNext = Workspace.Allocate<T>(nH);
-            var dhTotal = Workspace.Allocate<T>(nH);
-            var dhPrev = Workspace.Allocate<T>(nH);
-            var dcPrev = Workspace.Allocate<T>(nH);
-            var dhCell = zoneout ? Workspace.Allocate<T>(nH) : dhTotal;
-            var dcCell = zoneout ? Workspace.Allocate<T>(nH) : dcNext;
-            var dhMasked = recurrentMask is null ? [] : Workspace.Allocate<T>(nH);
+            T[] dhNext = dhNextOf[part], dcNext = dcNextOf[part], dhTotal = dhTotalOf[part], dhPrev = dhPrevOf[part], dcPrev = dcPrevOf[part];
+            var dhCell = zoneout ? dhCellOf[part] : dhTotal;
+            var dcCell = zoneout ? dcCellOf[part] : dcNext;
+            var dhMasked = dhMaskedOf[part];
             if (!dhT.IsEmpty) dhT.Slice(rowH, nH).CopyTo(dhNext);
             if (!dcT.IsEmpty) dcT.Slice(rowH, nH).CopyTo(dcNext);
-            var owned = new[] { dhNext, dcNext, dhTotal, dhPrev, dcPrev };
             for (int t = steps - 1; t >= 0; t--)
             {
                 // h_t feeds the output sequence and step t+1
@@ -501,28 +506,25 @@ public static class RecurrentLayerKernel<T, TCell>
             }
             if (!dh0.IsEmpty) dhNext.CopyTo(dh0.Slice(rowH, nH));
             if (!dc0.IsEmpty && TCell.HasCellState) dcNext.CopyTo(dc0.Slice(rowH, nH));
-            foreach (var buffer in owned) Workspace.Release(buffer);
-            if (zoneout) { Workspace.Release(dhCell); Workspace.Release(dcCell); }
-            if (recurrentMask is not null) Workspace.Release(dhMasked);
-            if (partGradients is not null) PartProducts(partGradients[part], r0, n, dx);
+            if (partGradients is not null) PartProducts(partGradients[part], inputOf[part], r0, n, dx);
         }
 
         // Part-major: the products over all steps run per part, on the rows its thread wrote, into gradients of its own
         // (added in part order after the loop); dx's rows of the part are written here too. Layer norm is never
         // part-major.
-        void PartProducts(RecurrentLayerWeights<T> into, int r0, int n, Span<T> dx)
+        void PartProducts(RecurrentLayerWeights<T> into, T[] input, int r0, int n, Span<T> dx)
         {
             int partRows = steps * n, first = layout.Row(0, r0, n);
             var source = cache.Input.Span;
-            var input = Workspace.AllocateUninitialized<T>(partRows * I); // the part's x in its own order: [T, n, I]
+            // input: the part's x in its own order, [T, n, I], then [G·H] of scratch
             for (int t = 0; t < steps; t++) source.Slice((t * batch + r0) * I, n * I).CopyTo(input.AsSpan(t * n * I, n * I));
             var dX = dXGates.AsSpan(first * GH, partRows * GH);
             AddProductGradients(partRows, I, H, dX, dHGates.AsSpan(first * GH, partRows * GH), ReferenceEquals(dXGates, dHGates),
-                input, cache.RecurrentInput.Span.Slice(first * H, partRows * H), into);
+                input.AsSpan(0, partRows * I), cache.RecurrentInput.Span.Slice(first * H, partRows * H), into, input.AsSpan(partRows * I, GH));
             if (!dx.IsEmpty)
             {
                 // dx += dXGates·W_ih, as the time-major path, row by row of the part (⊙ the input mask of each sequence)
-                Gemm.Multiply<T>(false, false, partRows, I, GH, dX, w.InputWeights, input, accumulate: false);
+                Gemm.Multiply<T>(false, false, partRows, I, GH, dX, w.InputWeights, input.AsSpan(0, partRows * I), accumulate: false);
                 var inputMask = options?.InputMask;
                 for (int t = 0; t < steps; t++)
                 {
@@ -531,7 +533,6 @@ public static class RecurrentLayerKernel<T, TCell>
                     else TensorPrimitives.FusedMultiplyAdd(input.AsSpan(t * n * I, n * I), inputMask.AsSpan(r0 * I, n * I), rows, rows);
                 }
             }
-            Workspace.Release(input);
         }
 
         if (parts == 1) BackwardRows(0, 0, batch, dOutput, dhT, dcT, dh0, dc0, dx);
@@ -549,6 +550,8 @@ public static class RecurrentLayerKernel<T, TCell>
                         new Span<T>((void*)h0, h0Length), new Span<T>((void*)c0, c0Length), new Span<T>((void*)dX, dXLength)));
                 }
             }
+        foreach (var buffers in new[] { dhNextOf, dcNextOf, dhTotalOf, dhPrevOf, dcPrevOf, dhCellOf, dcCellOf, dhMaskedOf, inputOf })
+            foreach (var buffer in buffers) Workspace.Release(buffer);
         if (partNorms is not null)
             foreach (var part in partNorms)
             {
@@ -591,7 +594,11 @@ public static class RecurrentLayerKernel<T, TCell>
         // their own.
         var input = cache.Input.Span;
         if (ln is null)
-            AddProductGradients(rows, I, H, dXRaw, dHRaw, ReferenceEquals(dXGates, dHGates), input, cache.RecurrentInput.Span, grads);
+        {
+            var sums = Workspace.AllocateUninitialized<T>(GH); // the products overwrite it
+            AddProductGradients(rows, I, H, dXRaw, dHRaw, ReferenceEquals(dXGates, dHGates), input, cache.RecurrentInput.Span, grads, sums);
+            Workspace.Release(sums);
+        }
         else
         {
             Gemm.Multiply<T>(true, false, GH, I, rows, dXRaw, input, grads.InputWeights, accumulate: true);
@@ -624,13 +631,13 @@ public static class RecurrentLayerKernel<T, TCell>
     /// into's weight gradients += the products over <paramref name="rows"/> rows of gate gradients (no layer norm):
     /// dW_ih += dXᵀ·x: [G·H, rows]·[rows, I]; dW_hh += dHᵀ·hIn: [G·H, rows]·[rows, H], hIn what the recurrent
     /// product read. The bias gradients are the column sums of the same gate gradients, summed by the products as they
-    /// read them (db_hh = db_ih when the cell's two gate gradients are one, <paramref name="shared"/>).
+    /// read them (db_hh = db_ih when the cell's two gate gradients are one, <paramref name="shared"/>), into
+    /// <paramref name="sums"/>: [G·H] scratch.
     /// </summary>
     private static void AddProductGradients(int rows, int I, int H, ReadOnlySpan<T> dX, ReadOnlySpan<T> dH, bool shared,
-        ReadOnlySpan<T> x, ReadOnlySpan<T> hIn, RecurrentLayerWeights<T> into)
+        ReadOnlySpan<T> x, ReadOnlySpan<T> hIn, RecurrentLayerWeights<T> into, Span<T> sums)
     {
         int GH = TCell.GateCount * H;
-        var sums = Workspace.AllocateUninitialized<T>(GH); // the products overwrite it
         if (shared) Gemm.Multiply<T>(true, false, GH, I, rows, dX, x, into.InputWeights, accumulate: true);
         else
         {
@@ -640,7 +647,6 @@ public static class RecurrentLayerKernel<T, TCell>
         Gemm.MultiplySummingRows<T>(true, false, GH, H, rows, dH, hIn, into.RecurrentWeights, accumulate: true, sums);
         TensorPrimitives.Add(into.RecurrentBias, sums, into.RecurrentBias);
         if (shared) TensorPrimitives.Add(into.InputBias, sums, into.InputBias);
-        Workspace.Release(sums);
     }
 
     /// <summary>
