@@ -225,7 +225,7 @@ public static class RecurrentLayerKernel<T, TCell>
         // [B, G·H], every step's product overwrites its rows; part-major, each part has one of its own ([n, G·H]).
         var hGates = layout.PartMajor ? [] : Workspace.AllocateUninitialized<T>(batch * GH);
         var hGatesOfPart = layout.PartMajor
-            ? Enumerable.Range(0, parts).Select(p => Workspace.AllocateUninitialized<T>((layout.PartStart(p + 1) - layout.PartStart(p)) * GH)).ToArray()
+            ? Enumerable.Range(0, parts).Select(p => Workspace.AllocateUninitialized<T>(layout.PartSize(p) * GH)).ToArray()
             : null;
         // W_hhᵀ: [H, G·H] packed once into the GEMM's panel format (float32), so every step's product reads the
         // resident packed weights; the reference (other types) transposes it once so each step reads it row-major.
@@ -340,7 +340,7 @@ public static class RecurrentLayerKernel<T, TCell>
                     }
         }
 
-        Engine.RunParts(parts, p => ForwardRows(p, layout.PartStart(p), layout.PartStart(p + 1) - layout.PartStart(p)));
+        Engine.RunParts(parts, p => ForwardRows(p, layout.PartStart(p), layout.PartSize(p)));
         Workspace.Release(xGates);
         Workspace.Release(hGates);
         foreach (var own in hGatesOfPart ?? []) Workspace.Release(own);
@@ -423,13 +423,12 @@ public static class RecurrentLayerKernel<T, TCell>
         // Each part's own buffers, zeroed: [n, H] gradients (dL/dh and dL/dc of the next and previous step, dL/dh_t in
         // all, the cell's share under zoneout, the masked product under recurrent dropout) and, part-major, its x rows
         // [T, n, I] followed by [G·H] for its bias sums. Allocated here, on the calling thread, which the workspace meter
-        // follows (see Workspace.Measure).
-        T[][] PerPart(int width, bool needed = true) =>
-            Enumerable.Range(0, parts).Select(p => needed ? Workspace.Allocate<T>((layout.PartStart(p + 1) - layout.PartStart(p)) * width) : []).ToArray();
+        // follows (see Workspace.Measure): [n·widthPerSequence + extra] each, or empty when not needed.
+        T[][] PerPart(int widthPerSequence, int extra = 0, bool needed = true) =>
+            Enumerable.Range(0, parts).Select(p => needed ? Workspace.Allocate<T>(layout.PartSize(p) * widthPerSequence + extra) : []).ToArray();
         var (dhNextOf, dcNextOf, dhTotalOf, dhPrevOf, dcPrevOf) = (PerPart(H), PerPart(H), PerPart(H), PerPart(H), PerPart(H));
-        var (dhCellOf, dcCellOf, dhMaskedOf) = (PerPart(H, zoneout), PerPart(H, zoneout), PerPart(H, recurrentMask is not null));
-        var inputOf = partGradients is null ? PerPart(0, false)
-            : Enumerable.Range(0, parts).Select(p => Workspace.Allocate<T>((layout.PartStart(p + 1) - layout.PartStart(p)) * steps * I + GH)).ToArray();
+        var (dhCellOf, dcCellOf, dhMaskedOf) = (PerPart(H, needed: zoneout), PerPart(H, needed: zoneout), PerPart(H, needed: recurrentMask is not null));
+        var inputOf = PerPart(steps * I, GH, partGradients is not null);
 
         // The backward time loop over rows [r0, r0 + n) (part p): as the forward pass, each part runs every step on
         // its own rows, with [n, H] gradient buffers of its own. dhT, dcT, dOutput: time-major, as given; dh0, dc0
@@ -545,7 +544,7 @@ public static class RecurrentLayerKernel<T, TCell>
                 {
                     var (output, hT, cT, h0, c0, dX) = ((nint)pOutput, (nint)pHT, (nint)pCT, (nint)pH0, (nint)pC0, (nint)pX);
                     var (outputLength, hTLength, cTLength, h0Length, c0Length, dXLength) = (dOutput.Length, dhT.Length, dcT.Length, dh0.Length, dc0.Length, dx.Length);
-                    Engine.RunParts(parts, p => BackwardRows(p, layout.PartStart(p), layout.PartStart(p + 1) - layout.PartStart(p),
+                    Engine.RunParts(parts, p => BackwardRows(p, layout.PartStart(p), layout.PartSize(p),
                         new ReadOnlySpan<T>((void*)output, outputLength), new ReadOnlySpan<T>((void*)hT, hTLength), new ReadOnlySpan<T>((void*)cT, cTLength),
                         new Span<T>((void*)h0, h0Length), new Span<T>((void*)c0, c0Length), new Span<T>((void*)dX, dXLength)));
                 }

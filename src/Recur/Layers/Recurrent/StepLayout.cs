@@ -42,6 +42,9 @@ internal sealed class StepLayout
     /// <summary>First sequence of part <paramref name="part"/> (the end of the last part is the batch).</summary>
     public int PartStart(int part) => PartStart(part, Parts, Batch);
 
+    /// <summary>Sequences in part <paramref name="part"/>.</summary>
+    public int PartSize(int part) => PartStart(part + 1) - PartStart(part);
+
     /// <summary>First sequence of part <paramref name="part"/> of <paramref name="parts"/>.</summary>
     public static int PartStart(int part, int parts, int batch) => (int)((long)part * batch / parts);
 
@@ -55,7 +58,7 @@ internal sealed class StepLayout
         int p = 0;
         while (PartStart(p + 1) <= b) p++;
         int r0 = PartStart(p);
-        return Row(t, r0, PartStart(p + 1) - r0) + b - r0;
+        return Row(t, r0, PartSize(p)) + b - r0;
     }
 
     /// <summary>
@@ -64,9 +67,9 @@ internal sealed class StepLayout
     /// </summary>
     public void SetStep<T>(int t, int width, ReadOnlySpan<T> from, Span<T> into)
     {
-        for (int p = 0; p < (PartMajor ? Parts : 1); p++)
+        for (int p = 0; p < Parts; p++)
         {
-            int r0 = PartMajor ? PartStart(p) : 0, n = PartMajor ? PartStart(p + 1) - r0 : Batch;
+            int r0 = PartStart(p), n = PartSize(p);
             var rows = into.Slice(Row(t, r0, n) * width, n * width);
             if (from.IsEmpty) rows.Clear();
             else from.Slice(r0 * width, n * width).CopyTo(rows);
@@ -81,7 +84,7 @@ internal sealed class StepLayout
     {
         for (int p = 0; p < Parts; p++)
         {
-            int r0 = PartStart(p), n = PartStart(p + 1) - r0;
+            int r0 = PartStart(p), n = PartSize(p);
             for (int t = 0; t < Steps; t++)
             {
                 int timeMajor = (t * Batch + r0) * width, inLayout = Row(t, r0, n) * width;
