@@ -146,7 +146,7 @@ public sealed class RecurrentLayerCache<T> where T : struct
 /// for all steps is one GEMM before the loop; only the recurrent product runs per step; weight gradients are
 /// GEMMs over all steps after the backward loop. All buffers are allocated before the loop.
 /// </summary>
-public static class RecurrentLayerKernel<T, TCell>
+public static partial class RecurrentLayerKernel<T, TCell>
     where T : struct, IFloatingPointIeee754<T>
     where TCell : IRecurrentCell
 {
@@ -167,7 +167,20 @@ public static class RecurrentLayerKernel<T, TCell>
         ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, ReadOnlySpan<int> lengths = default, RecurrentLayerOptions<T>? options = null,
         bool keepForBackward = true, T[]? batchMajorOutput = null)
     {
-        int I = w.InputSize, H = w.HiddenSize, G = TCell.GateCount, GH = G * H, BH = batch * H;
+        var pass = Prepare(w, x, steps, batch, h0, c0, lengths, options, keepForBackward, batchMajorOutput, chunkSteps: 0);
+        Engine.RunParts(pass.Parts, pass.RunPart);
+        return pass.Finish();
+    }
+
+    /// <summary>
+    /// Checks <see cref="Forward"/>'s arguments and sets up its pass: the batch split (chunkSteps 0), or a pass run
+    /// chunk by chunk of that many steps by the stack's pipelined inference (no layer norm).
+    /// </summary>
+    internal static ForwardPass Prepare(RecurrentLayerWeights<T> w, ReadOnlyMemory<T> x, int steps, int batch,
+        ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, ReadOnlySpan<int> lengths, RecurrentLayerOptions<T>? options,
+        bool keepForBackward, T[]? batchMajorOutput, int chunkSteps)
+    {
+        int I = w.InputSize, H = w.HiddenSize, BH = batch * H;
         if (x.Length != steps * batch * I)
             throw new ArgumentException($"{TCell.DisplayName} layer input must be [T={steps}, B={batch}, I={I}] = {steps * batch * I} values; found {x.Length}.", nameof(x));
         CheckState(h0, BH, "h0");
@@ -175,10 +188,10 @@ public static class RecurrentLayerKernel<T, TCell>
         CheckOptions(options, steps, batch, I, H);
         if (batchMajorOutput is not null && batchMajorOutput.Length != steps * BH)
             throw new ArgumentException($"{TCell.DisplayName} batch-major output must hold [B={batch}, T={steps}, H={H}] = {steps * BH} values; found {batchMajorOutput.Length}.", nameof(batchMajorOutput));
-        var ln = w.LayerNorm;
-        bool lnCell = ln is not null && TCell.HasCellState;
-        if (lnCell && typeof(TCell) != typeof(LstmCell))
+        if (w.LayerNorm is not null && TCell.HasCellState && typeof(TCell) != typeof(LstmCell))
             throw new NotSupportedException($"layer normalisation of the cell state is implemented for LSTM only, not {TCell.DisplayName}.");
+        if (chunkSteps > 0 && w.LayerNorm is not null)
+            throw new ArgumentException("a chunked forward pass cannot normalise the input projection, whose statistics run over all steps first.", nameof(chunkSteps));
 
         int[] mask = CheckLengths(lengths, steps, batch);
 
@@ -192,162 +205,7 @@ public static class RecurrentLayerKernel<T, TCell>
             x = masked;
         }
 
-        var layout = Split(steps, batch, H, ln is not null);
-        int parts = layout.Parts;
-        var cache = new RecurrentLayerCache<T>(layout, H, TCell.HasCellState, TCell.SavedWidth, x, mask, keepForBackward, h0,
-            TCell.HasCellState ? c0 : [], outputToCaller: batchMajorOutput is not null) { Options = options };
-
-        // xGates = x·W_ihᵀ: [T·B, G·H] for all steps at once, or [B, G·H] for one step at a time inside the loop with
-        // W_ihᵀ packed once (see ProjectsInputPerStep). The cell adds b_ih as it reads them (layer norm: xGates =
-        // LN_ih(x·W_ihᵀ) + b_ih here, and the cell adds nothing).
-        bool perStep = steps > 1 && ln is null && ProjectsInputPerStep(I, H, batch / parts);
-        // Split by sequences, the all-steps projection runs per part too: each part projects its own rows of every
-        // step before its time loop, so those rows are written by the thread that reads them here and writes the
-        // same rows of the gate gradients in the backward pass (see ProjectsInputPerPart).
-        bool perPart = !perStep && ProjectsInputPerPart(parts, ln is not null);
-        var packedInput = perStep || perPart ? PackInput(w) : null;
-        var xGates = Workspace.AllocateUninitialized<T>((perStep ? 1 : steps) * batch * GH); // GEMMs overwrite it
-        if (packedInput is null) Gemm.Multiply<T>(false, true, steps * batch, GH, I, x.Span, w.InputWeights, xGates, accumulate: false);
-        // Offset of step t, rows [r0, r0 + n) in xGates: the all-steps product's rows are time-major, each part's own
-        // projection follows the layout.
-        int XGatesAt(int t, int r0, int n) => (perStep ? r0 : perPart ? layout.Row(t, r0, n) : t * batch + r0) * GH;
-        // Without layer norm the cell adds both biases as it reads the gates (layer norm adds them with its own shift).
-        var cellInputBias = ln is null ? w.InputBias : [];
-        var cellRecurrentBias = ln is null ? w.RecurrentBias : [];
-        if (ln is not null)
-        {
-            (cache.XNorm, cache.XRstd) = (Workspace.Allocate<T>(xGates.Length), Workspace.Allocate<T>(steps * batch));
-            (cache.HNorm, cache.HRstd) = (Workspace.Allocate<T>(xGates.Length), Workspace.Allocate<T>(steps * batch));
-            if (lnCell) (cache.CNorm, cache.CRstd) = (Workspace.Allocate<T>(steps * BH), Workspace.Allocate<T>(steps * batch));
-            RowLayerNorm<T>.Forward(steps * batch, GH, xGates, ln.InputGain, ln.InputBias, w.InputBias, xGates, cache.XNorm, cache.XRstd);
-        }
-
-        // [B, G·H], every step's product overwrites its rows; part-major, each part has one of its own ([n, G·H]).
-        var hGates = layout.PartMajor ? [] : Workspace.AllocateUninitialized<T>(batch * GH);
-        var hGatesOfPart = layout.PartMajor
-            ? Enumerable.Range(0, parts).Select(p => Workspace.AllocateUninitialized<T>(layout.PartSize(p) * GH)).ToArray()
-            : null;
-        // W_hhᵀ: [H, G·H] packed once into the GEMM's panel format (float32), so every step's product reads the
-        // resident packed weights; the reference (other types) transposes it once so each step reads it row-major.
-        // A single step (streaming) reads W_hh as it is: packing would cost more than the one product it serves.
-        var packedRecurrent = steps > 1 ? PackRecurrent(w, transpose: true) : null;
-        bool transposeOnce = typeof(T) != typeof(float);
-        var recurrentTransposed = transposeOnce ? Workspace.Allocate<T>(H * GH) : [];
-        if (transposeOnce)
-            for (int g = 0; g < GH; g++)
-                for (int k = 0; k < H; k++) recurrentTransposed[k * GH + g] = w.RecurrentWeights[g * H + k];
-        // hGates [n, G·H] (+)= h [n, H]·W_hhᵀ
-        void StepProduct(int n, ReadOnlySpan<T> h, Span<T> gates, bool accumulate)
-        {
-            if (packedRecurrent is not null) RecurrentProduct(packedRecurrent, n, GH, H, h, [], gates, accumulate);
-            else if (transposeOnce) Gemm.Multiply<T>(false, false, n, GH, H, h, recurrentTransposed, gates, accumulate);
-            else Gemm.Multiply<T>(false, true, n, GH, H, h, w.RecurrentWeights, gates, accumulate);
-        }
-        var recurrentMask = options?.RecurrentMask;
-        if (recurrentMask is not null) cache.MaskedStates = Workspace.Allocate<T>(steps * BH);
-        bool zoneout = options is { HasZoneout: true };
-        T zoneScalar = T.CreateChecked(options?.Zoneout ?? 0);
-        int S = TCell.SavedWidth;
-
-        // The cell of step t over rows [b0, b0 + rows) (time-major; the unsplit batch only).
-        void StepCell(int t, int b0, int rows)
-        {
-            int at = t * BH + b0 * H, count = rows * H;
-            TCell.Forward<T>(rows, H, xGates.AsSpan(XGatesAt(t, b0, rows), rows * GH), cellInputBias, hGates.AsSpan(b0 * GH, rows * GH),
-                cache.Hs.AsSpan(at, count), CellRows(cache.Cs, at, count),
-                cache.Saved.AsSpan((keepForBackward ? t * batch : 0) * S * H + b0 * S * H, rows * S * H),
-                cache.Hs.AsSpan(at + BH, count), CellRows(cache.Cs, at + BH, count), cellRecurrentBias);
-        }
-        // Unsplit batch (a W_hh too large for the batch split, whose product splits its columns over the threads
-        // instead): the cell's rows are split over the threads, one phase per step. Each row is computed alone, so
-        // the bits do not depend on the split.
-        int cellParts = parts == 1 ? CellParts(batch, H) : 1, cellStep = 0;
-        Action<int> cellPart = p => StepCell(cellStep, StepLayout.PartStart(p, cellParts, batch), StepLayout.PartStart(p + 1, cellParts, batch) - StepLayout.PartStart(p, cellParts, batch));
-
-        // The time loop over rows [r0, r0 + n) of the batch (part p): sequences are independent, so each part runs
-        // every step on its own rows with no barrier between steps (see BatchParts).
-        void ForwardRows(int part, int r0, int n)
-        {
-            int rowH = r0 * H, nH = n * H, nGH = n * GH;
-            // Offset of step t of these rows in a buffer of width w per sequence, in the cache's layout.
-            int At(int t, int w) => layout.Row(t, r0, n) * w;
-            if (perPart)
-                for (int t = 0; t < steps; t++)
-                    RecurrentProduct(packedInput, n, GH, I, x.Span.Slice((t * batch + r0) * I, n * I), [], xGates.AsSpan(XGatesAt(t, r0, n), nGH), accumulate: false);
-            var hGatesRows = hGatesOfPart is null ? hGates.AsSpan(r0 * GH, nGH) : hGatesOfPart[part];
-            for (int t = 0; t < steps; t++)
-            {
-                // hGates = h_{t−1}·W_hhᵀ (the cell adds b_hh), with recurrent dropout (h_{t−1} ⊙ m)·W_hhᵀ
-                ReadOnlySpan<T> hIn = cache.Hs.AsSpan(At(t, H), nH);
-                if (cache.MaskedStates is { } maskedStates)
-                {
-                    var into = maskedStates.AsSpan(At(t, H), nH);
-                    TensorPrimitives.Multiply(hIn, recurrentMask!.AsSpan(rowH, nH), into);
-                    hIn = into;
-                }
-                StepProduct(n, hIn, hGatesRows, accumulate: false);
-                if (ln is not null)
-                    RowLayerNorm<T>.Forward(n, GH, hGatesRows, ln.RecurrentGain, ln.RecurrentBias, w.RecurrentBias, hGatesRows,
-                        cache.HNorm.AsSpan(At(t, GH), nGH), cache.HRstd.AsSpan(At(t, 1), n));
-                var xGatesRows = xGates.AsSpan(XGatesAt(t, r0, n), nGH);
-                if (perStep)
-                    RecurrentProduct(packedInput, n, GH, I, x.Span.Slice((t * batch + r0) * I, n * I), [], xGatesRows, accumulate: false);
-                var hPrev = cache.Hs.AsSpan(At(t, H), nH);
-                var hNext = cache.Hs.AsSpan(At(t + 1, H), nH);
-                var cPrev = CellRows(cache.Cs, At(t, H), nH);
-                var cNext = CellRows(cache.Cs, At(t + 1, H), nH);
-                var saved = cache.Saved.AsSpan((keepForBackward ? At(t, S * H) : rowH * S), n * S * H);
-                if (lnCell)
-                    LstmCell.ForwardLayerNorm<T>(n, H, xGatesRows, hGatesRows, cPrev, saved, hNext, cNext,
-                        ln!.CellGain, ln.CellBias, cache.CNorm.AsSpan(At(t, H), nH), cache.CRstd.AsSpan(At(t, 1), n));
-                else if (cellParts > 1)
-                {
-                    cellStep = t;
-                    Engine.Run(cellParts, cellPart);
-                }
-                else TCell.Forward<T>(n, H, xGatesRows, cellInputBias, hGatesRows, hPrev, cPrev, saved, hNext, cNext, cellRecurrentBias);
-                if (zoneout)
-                {
-                    // h_t = ζ ⊙ h_{t−1} + (1 − ζ) ⊙ h̃_t, likewise c (the masks are time-major, as given)
-                    Zone(hNext, hPrev, MaskRows(options!.ZoneoutHidden, t * BH + rowH, nH), zoneScalar);
-                    if (TCell.HasCellState) Zone(cNext, cPrev, MaskRows(options.ZoneoutCell, t * BH + rowH, nH), zoneScalar);
-                }
-                // Padded rows carry the previous state over what the cell computed.
-                for (int b = r0; b < Math.Min(r0 + n, mask.Length); b++)
-                {
-                    if (t < mask[b]) continue;
-                    hPrev.Slice((b - r0) * H, H).CopyTo(hNext.Slice((b - r0) * H, H));
-                    if (TCell.HasCellState) cPrev.Slice((b - r0) * H, H).CopyTo(cNext.Slice((b - r0) * H, H));
-                }
-            }
-            // Output = h_1 … h_T with the padded rows zero: time-major, or into the caller's [B, T, H], where this part's
-            // sequences are one block.
-            if (cache.SeparateOutput is { } output)
-                for (int t = 0; t < steps; t++)
-                {
-                    var rows = output.AsSpan(t * BH + rowH, nH);
-                    cache.Hs.AsSpan(At(t + 1, H), nH).CopyTo(rows);
-                    for (int b = r0; b < Math.Min(r0 + n, mask.Length); b++)
-                        if (t >= mask[b]) rows.Slice((b - r0) * H, H).Clear();
-                }
-            if (batchMajorOutput is not null)
-                for (int b = r0; b < r0 + n; b++)
-                    for (int t = 0; t < steps; t++)
-                    {
-                        var row = batchMajorOutput.AsSpan((b * steps + t) * H, H);
-                        if (b < mask.Length && t >= mask[b]) row.Clear();
-                        else cache.Hs.AsSpan(At(t + 1, H) + (b - r0) * H, H).CopyTo(row);
-                    }
-        }
-
-        Engine.RunParts(parts, p => ForwardRows(p, layout.PartStart(p), layout.PartSize(p)));
-        Workspace.Release(xGates);
-        Workspace.Release(hGates);
-        foreach (var own in hGatesOfPart ?? []) Workspace.Release(own);
-        Workspace.Release(recurrentTransposed);
-        ReleasePacked(packedRecurrent);
-        ReleasePacked(packedInput);
-        return cache;
+        return new ForwardPass(w, x, steps, batch, h0, c0, mask, options, keepForBackward, batchMajorOutput, chunkSteps);
     }
 
     /// <summary>
@@ -748,7 +606,8 @@ public static class RecurrentLayerKernel<T, TCell>
     internal static int BatchParts(int batch, int hidden) =>
         SplitsByBatch(hidden) ? Math.Max(1, Math.Min(Engine.AvailableThreads, batch / MinRowsPerPart)) : 1;
 
-    private static bool SplitsByBatch(int hidden) => (long)TCell.GateCount * hidden * hidden * Unsafe.SizeOf<T>() <= BatchSplitWeightBytes;
+    /// <summary>Whether W_hh is small enough for every thread to read all of it every step (see BatchParts).</summary>
+    internal static bool SplitsByBatch(int hidden) => (long)TCell.GateCount * hidden * hidden * Unsafe.SizeOf<T>() <= BatchSplitWeightBytes;
 
     /// <summary>
     /// How the forward pass splits the batch and lays out its buffers. A small model (<see cref="PartMajor"/>, without

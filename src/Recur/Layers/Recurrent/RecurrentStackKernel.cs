@@ -65,15 +65,33 @@ public static class RecurrentStackKernel<T, TCell>
         var finalHidden = Workspace.Allocate<T>(L * BH);
         var finalCell = TCell.HasCellState ? Workspace.Allocate<T>(L * BH) : [];
         ReadOnlyMemory<T> input = x;
-        for (int l = 0; l < L; l++)
+        int chunkSteps = keepForBackward ? 0 : StackWavefront<T, TCell>.ChunkSteps(layers, steps, batch);
+        if (chunkSteps > 0)
+        {
+            // Inference: all layers at once, chunk by chunk (see StackWavefront).
+            var passes = new RecurrentLayerKernel<T, TCell>.ForwardPass[L];
+            for (int l = 0; l < L; l++)
+            {
+                passes[l] = RecurrentLayerKernel<T, TCell>.Prepare(layers[l], input, steps, batch,
+                    StateSlice(h0, l, BH), TCell.HasCellState ? StateSlice(c0, l, BH) : [], lengths, options?[l], keepForBackward: false,
+                    l == L - 1 ? batchMajorOutput : null, chunkSteps);
+                if (l < L - 1) input = passes[l].Cache.Output;
+            }
+            StackWavefront<T, TCell>.Run(passes);
+            for (int l = 0; l < L; l++) caches[l] = passes[l].Finish();
+        }
+        else for (int l = 0; l < L; l++)
         {
             var cache = RecurrentLayerKernel<T, TCell>.Forward(layers[l], input, steps, batch,
                 StateSlice(h0, l, BH), TCell.HasCellState ? StateSlice(c0, l, BH) : [], lengths, options?[l], keepForBackward,
                 l == L - 1 ? batchMajorOutput : null);
             caches[l] = cache;
-            cache.FinalHidden.CopyTo(finalHidden.AsSpan(l * BH));
-            if (TCell.HasCellState) cache.FinalCell.CopyTo(finalCell.AsSpan(l * BH));
             if (l < L - 1) input = cache.Output;
+        }
+        for (int l = 0; l < L; l++)
+        {
+            caches[l].FinalHidden.CopyTo(finalHidden.AsSpan(l * BH));
+            if (TCell.HasCellState) caches[l].FinalCell.CopyTo(finalCell.AsSpan(l * BH));
         }
         return new RecurrentStackResult<T>(caches, finalHidden, finalCell);
     }

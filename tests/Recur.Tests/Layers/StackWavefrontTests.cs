@@ -1,0 +1,118 @@
+using Recur.Layers.Recurrent;
+using Recur.Tensors;
+
+namespace Recur.Tests.Layers;
+
+/// <summary>
+/// Inference over a layer stack as a wavefront over (layer, chunk of steps) (<see cref="StackWavefront{T, TCell}"/>)
+/// against running the stack layer by layer: outputs (time-major and batch-major) and final states bit for bit, at 1,
+/// 2 and 3 threads (one worker alone, as many as layers, more than layers), with padded sequences (lengths 0 … T),
+/// given initial states, inference zoneout, 2 and 3 layers, a chunk count that wraps the projection ring and a
+/// shorter last chunk, and sizes that are no multiple of any vector width.
+/// </summary>
+[Collection(EngineThreadsCollection.Name)]
+public sealed class StackWavefrontTests
+{
+    // Chunks of 3 steps: 8 chunks, the last of 2 steps; the ring of 4 chunk buffers is reused.
+    private const int Steps = 23, Batch = 37, Input = 5, Hidden = 45, ChunkSteps = 3;
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void LstmWavefrontGivesTheBitsOfTheLayerByLayerPass(int layers) => CheckAgainstLayerByLayer<LstmCell>(layers);
+
+    [Fact] public void GruWavefrontGivesTheBitsOfTheLayerByLayerPass() => CheckAgainstLayerByLayer<GruCell>(3);
+
+    [Fact] public void RnnWavefrontGivesTheBitsOfTheLayerByLayerPass() => CheckAgainstLayerByLayer<RnnCell>(2);
+
+    private static void CheckAgainstLayerByLayer<TCell>(int layers) where TCell : IRecurrentCell
+    {
+        var h = RecurrentHarness<double, TCell>.Random(Steps, Batch, Input, Hidden, layers, seed: 83).Convert<float>();
+        h.Lengths = Enumerable.Range(0, Batch).Select(b => b % 4 == 0 ? Steps : b == 3 ? 0 : b * 5 % (Steps + 1)).ToArray();
+        Assert.Contains(0, h.Lengths);
+        var zoneout = new RecurrentLayerOptions<float> { Zoneout = 0.2 }; // inference's zoneout: its expectation
+        var options = Enumerable.Range(0, layers).Select(l => l == 1 ? zoneout : null).ToList();
+        var (output, batchMajor, finalHidden, finalCell) = Infer(h, options, threads: 1, wavefront: false);
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            var wave = Infer(h, options, threads, wavefront: true);
+            Assert.Equal(output, wave.Output);
+            Assert.Equal(batchMajor, wave.BatchMajor);
+            Assert.Equal(finalHidden, wave.FinalHidden);
+            Assert.Equal(finalCell, wave.FinalCell);
+        }
+        // Against the split at the thread counts that take it too, so the reference is not one thread's path only.
+        Assert.Equal(output, Infer(h, options, threads: 2, wavefront: false).Output);
+    }
+
+    private static (float[] Output, float[] BatchMajor, float[] FinalHidden, float[] FinalCell) Infer<TCell>(
+        RecurrentHarness<float, TCell> h, List<RecurrentLayerOptions<float>?> options, int threads, bool wavefront)
+        where TCell : IRecurrentCell
+    {
+        int saved = Engine.Threads;
+        try
+        {
+            Engine.Threads = threads;
+            StackWavefront<float, TCell>.Forced = wavefront;
+            StackWavefront<float, TCell>.ForcedChunkSteps = ChunkSteps;
+            var timeMajor = RecurrentStackKernel<float, TCell>.Forward(h.Weights, h.X, Steps, Batch, h.H0, h.C0, h.Lengths, options,
+                keepForBackward: false);
+            var batchMajor = new float[Batch * Steps * Hidden];
+            var toCaller = RecurrentStackKernel<float, TCell>.Forward(h.Weights, h.X, Steps, Batch, h.H0, h.C0, h.Lengths, options,
+                keepForBackward: false, batchMajorOutput: batchMajor);
+            Assert.Equal(timeMajor.FinalHidden, toCaller.FinalHidden);
+            return (timeMajor.Output.ToArray(), batchMajor, timeMajor.FinalHidden, timeMajor.FinalCell);
+        }
+        finally
+        {
+            Engine.Threads = saved;
+            StackWavefront<float, TCell>.Forced = null;
+            StackWavefront<float, TCell>.ForcedChunkSteps = null;
+        }
+    }
+
+    [Fact]
+    public void TheWavefrontRunsForInferenceOfStacksWithNoMoreThreadsThanLayers()
+    {
+        var b = RecurrentHarness<double, LstmCell>.Random(steps: 1, batch: 1, input: 32, hidden: 256, layers: 3, seed: 1).Convert<float>().Weights;
+        int saved = Engine.Threads;
+        try
+        {
+            Engine.Threads = 2;
+            // Config b (T100 B64): chunks of 4 steps, 256 rows each.
+            Assert.Equal(4, StackWavefront<float, LstmCell>.ChunkSteps(b.Take(2).ToList(), 100, 64));
+            Assert.Equal(4, StackWavefront<float, LstmCell>.ChunkSteps(b, 100, 64));
+            Assert.Equal(16, StackWavefront<float, LstmCell>.ChunkSteps(b, 200, 16));
+            // Too few chunks to fill the pipeline; a single layer; double (no packed products).
+            Assert.Equal(0, StackWavefront<float, LstmCell>.ChunkSteps(b, 31, 64));
+            Assert.Equal(0, StackWavefront<float, LstmCell>.ChunkSteps(b.Take(1).ToList(), 100, 64));
+            Assert.Equal(0, StackWavefront<double, LstmCell>.ChunkSteps(
+                RecurrentHarness<double, LstmCell>.Random(1, 1, 32, 256, 2, seed: 1).Weights, 100, 64));
+            // Layer norm (its statistics run over all steps first).
+            var normalised = RecurrentHarness<double, LstmCell>.Random(1, 1, 32, 64, 2, seed: 1, layerNorm: true).Convert<float>().Weights;
+            Assert.Equal(0, StackWavefront<float, LstmCell>.ChunkSteps(normalised, 100, 64));
+            // W_hh over 4 MiB (H = 1024): its product splits by columns over all threads instead.
+            var large = RecurrentHarness<double, LstmCell>.Random(1, 1, 8, 1024, 2, seed: 1).Convert<float>().Weights;
+            Assert.Equal(0, StackWavefront<float, LstmCell>.ChunkSteps(large, 100, 64));
+            // More threads than layers serve the batch split better; one thread has nothing to pipeline.
+            Engine.Threads = 3;
+            Assert.Equal(0, StackWavefront<float, LstmCell>.ChunkSteps(b.Take(2).ToList(), 100, 64));
+            Assert.Equal(4, StackWavefront<float, LstmCell>.ChunkSteps(b, 100, 64));
+            Engine.Threads = 1;
+            Assert.Equal(0, StackWavefront<float, LstmCell>.ChunkSteps(b, 100, 64));
+        }
+        finally
+        {
+            Engine.Threads = saved;
+        }
+    }
+
+    [Fact]
+    public void AChunkedPassRefusesLayerNorm()
+    {
+        var h = RecurrentHarness<double, LstmCell>.Random(Steps, Batch, Input, Hidden, layers: 1, seed: 5, layerNorm: true).Convert<float>();
+        var error = Assert.Throws<ArgumentException>(() => RecurrentLayerKernel<float, LstmCell>.Prepare(h.Weights[0], h.X, Steps, Batch,
+            [], [], [], null, keepForBackward: false, batchMajorOutput: null, chunkSteps: ChunkSteps));
+        Assert.Contains("normalise", error.Message);
+    }
+}
