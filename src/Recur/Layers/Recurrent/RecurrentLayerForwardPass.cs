@@ -26,7 +26,8 @@ public static partial class RecurrentLayerKernel<T, TCell>
         internal const int RingChunks = 4;
 
         private readonly RecurrentLayerWeights<T> _w;
-        private readonly ReadOnlyMemory<T> _x;
+        private readonly ReadOnlyMemory<T> _x, _unmaskedInput;
+        private readonly T[]? _maskedInput; // with input dropout: _x, which a chunked pass fills chunk by chunk
         private readonly int _steps, _batch, _input, _hidden, _gatesWidth;
         private readonly StepLayout _layout;
         private readonly RecurrentLayerCache<T> _cache;
@@ -45,20 +46,26 @@ public static partial class RecurrentLayerKernel<T, TCell>
         private int _cellStep;
 
         /// <summary>
-        /// Sets up the pass over <see cref="Forward"/>'s checked arguments (x already masked by input dropout; mask: the
-        /// lengths, empty for none). chunkSteps: steps per chunk for the pipelined inference (one part, time-major, the
+        /// Sets up the pass over <see cref="Forward"/>'s checked arguments (mask: the lengths, empty for none). With input
+        /// dropout the pass reads maskedInput, already filled for the batch split and filled chunk by chunk for a chunked pass. chunkSteps: steps per chunk for the pipelined inference (one part, time-major, the
         /// input projected per chunk by <see cref="ProjectChunk"/>); 0 for the batch split.
         /// </summary>
-        internal ForwardPass(RecurrentLayerWeights<T> w, ReadOnlyMemory<T> x, int steps, int batch, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0,
-            int[] mask, RecurrentLayerOptions<T>? options, bool keepForBackward, T[]? batchMajorOutput, int chunkSteps)
+        internal ForwardPass(RecurrentLayerWeights<T> w, ReadOnlyMemory<T> unmaskedInput, T[]? maskedInput, int steps, int batch,
+            ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int[] mask, RecurrentLayerOptions<T>? options, bool keepForBackward, T[]? batchMajorOutput,
+            int chunkSteps)
         {
             int I = w.InputSize, H = w.HiddenSize, GH = TCell.GateCount * H;
-            (_w, _x, _steps, _batch, _input, _hidden, _gatesWidth) = (w, x, steps, batch, I, H, GH);
+            var x = maskedInput ?? unmaskedInput;
+            (_w, _x, _unmaskedInput, _maskedInput, _steps, _batch, _input, _hidden, _gatesWidth) = (w, x, unmaskedInput, maskedInput, steps, batch, I, H, GH);
             (_mask, _options, _keepForBackward, _batchMajorOutput, _ln) = (mask, options, keepForBackward, batchMajorOutput, w.LayerNorm);
             ChunkSteps = chunkSteps;
             var ln = _ln;
             _lnCell = ln is not null && TCell.HasCellState;
-            _layout = chunkSteps > 0 ? new StepLayout(steps, batch, 1, partMajor: false) : Split(steps, batch, H, ln is not null);
+            // A chunk runs every row of its steps. Kept for backward, the cache has the batch split's layout, which the
+            // backward pass splits by; time-major, its rows do not depend on the parts. Inference needs no parts.
+            _layout = chunkSteps == 0 || keepForBackward ? Split(steps, batch, H, ln is not null) : new StepLayout(steps, batch, 1, partMajor: false);
+            if (chunkSteps > 0 && _layout.PartMajor)
+                throw new ArgumentException($"a chunked forward pass kept for backward needs a time-major layout; H = {H} splits part-major.", nameof(chunkSteps));
             int parts = _layout.Parts;
             _cache = new RecurrentLayerCache<T>(_layout, H, TCell.HasCellState, TCell.SavedWidth, x, mask, keepForBackward, h0,
                 TCell.HasCellState ? c0 : [], outputToCaller: batchMajorOutput is not null) { Options = options };
@@ -174,6 +181,8 @@ public static partial class RecurrentLayerKernel<T, TCell>
         internal void ProjectChunk(int chunk, int r0, int r1)
         {
             int t0 = chunk * ChunkSteps;
+            if (_maskedInput is not null)
+                MaskInput(_unmaskedInput.Span, _options!.InputMask!, _maskedInput, _batch, _input, t0 * _batch + r0, r1 - r0);
             RecurrentProduct(_packedInput, r1 - r0, _gatesWidth, _input, _x.Span.Slice((t0 * _batch + r0) * _input, (r1 - r0) * _input), [],
                 _xGates.AsSpan(XGatesAt(t0, 0, _batch) + r0 * _gatesWidth, (r1 - r0) * _gatesWidth), accumulate: false);
         }

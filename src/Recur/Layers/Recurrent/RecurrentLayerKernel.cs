@@ -195,17 +195,18 @@ public static partial class RecurrentLayerKernel<T, TCell>
 
         int[] mask = CheckLengths(lengths, steps, batch);
 
-        if (options?.InputMask is { } inputMask)
-        {
-            // Variational input dropout: the same mask [B, I] at every step; the cache keeps the masked input.
-            var masked = Workspace.Allocate<T>(x.Length); // held by the cache, as Hs
-            var source = x.Span;
-            for (int t = 0; t < steps; t++)
-                TensorPrimitives.Multiply(source.Slice(t * batch * I, batch * I), inputMask, masked.AsSpan(t * batch * I, batch * I));
-            x = masked;
-        }
+        // Variational input dropout: the same mask [B, I] at every step; the cache keeps the masked input, which a chunked
+        // pass masks chunk by chunk (the layer below writes its input as the pass runs).
+        T[]? masked = options?.InputMask is null ? null : Workspace.Allocate<T>(x.Length); // held by the cache, as Hs
+        if (masked is not null && chunkSteps == 0) MaskInput(x.Span, options!.InputMask!, masked, batch, I, 0, steps * batch);
+        return new ForwardPass(w, x, masked, steps, batch, h0, c0, mask, options, keepForBackward, batchMajorOutput, chunkSteps);
+    }
 
-        return new ForwardPass(w, x, steps, batch, h0, c0, mask, options, keepForBackward, batchMajorOutput, chunkSteps);
+    /// <summary>Rows [row0, row0 + rows) of x [T·B, I] times the input mask [B, I] of each row's sequence, into the same rows of masked.</summary>
+    private static void MaskInput(ReadOnlySpan<T> x, ReadOnlySpan<T> inputMask, Span<T> masked, int batch, int input, int row0, int rows)
+    {
+        for (int r = row0; r < row0 + rows; r++)
+            TensorPrimitives.Multiply(x.Slice(r * input, input), inputMask.Slice(r % batch * input, input), masked.Slice(r * input, input));
     }
 
     /// <summary>

@@ -65,15 +65,15 @@ public static class RecurrentStackKernel<T, TCell>
         var finalHidden = Workspace.Allocate<T>(L * BH);
         var finalCell = TCell.HasCellState ? Workspace.Allocate<T>(L * BH) : [];
         ReadOnlyMemory<T> input = x;
-        int chunkSteps = keepForBackward ? 0 : StackWavefront<T, TCell>.ChunkSteps(layers, steps, batch);
+        int chunkSteps = StackWavefront<T, TCell>.ChunkSteps(layers, steps, batch, keepForBackward);
         if (chunkSteps > 0)
         {
-            // Inference: all layers at once, chunk by chunk (see StackWavefront).
+            // All layers at once, chunk by chunk (see StackWavefront).
             var passes = new RecurrentLayerKernel<T, TCell>.ForwardPass[L];
             for (int l = 0; l < L; l++)
             {
                 passes[l] = RecurrentLayerKernel<T, TCell>.Prepare(layers[l], input, steps, batch,
-                    StateSlice(h0, l, BH), TCell.HasCellState ? StateSlice(c0, l, BH) : [], lengths, options?[l], keepForBackward: false,
+                    StateSlice(h0, l, BH), TCell.HasCellState ? StateSlice(c0, l, BH) : [], lengths, options?[l], keepForBackward,
                     l == L - 1 ? batchMajorOutput : null, chunkSteps);
                 if (l < L - 1) input = passes[l].Cache.Output;
             }

@@ -30,15 +30,17 @@ internal static class StackWavefront<T, TCell>
     internal const int MinChunks = 8;
 
     /// <summary>
-    /// Steps per chunk for an inference pass over <paramref name="layers"/> layers, or 0 when the stack runs layer by
+    /// Steps per chunk for a forward pass over <paramref name="layers"/> layers, or 0 when the stack runs layer by
     /// layer, each split by batch: float32 only (packed products), at least two layers and no more threads than layers
     /// (each layer's chunks run one after another; more threads serve the batch split better), layers small enough to
     /// split by batch (a larger W_hh splits its product's columns over all threads), no layer norm (its statistics run
-    /// over all steps first), and at least <see cref="MinChunks"/> chunks.
+    /// over all steps first), and at least <see cref="MinChunks"/> chunks. A pass kept for backward also needs every
+    /// layer's batch split time-major, the layout its backward pass reads (a small model's is part-major).
     /// </summary>
-    internal static int ChunkSteps(IReadOnlyList<RecurrentLayerWeights<T>> layers, int steps, int batch)
+    internal static int ChunkSteps(IReadOnlyList<RecurrentLayerWeights<T>> layers, int steps, int batch, bool keepForBackward)
     {
         if (Forced is false || typeof(T) != typeof(float) || layers.Count < 2 || layers.Any(w => w.LayerNorm is not null)) return 0;
+        if (keepForBackward && layers.Any(w => RecurrentLayerKernel<T, TCell>.Split(steps, batch, w.HiddenSize, layerNorm: false).PartMajor)) return 0;
         int chunk = ForcedChunkSteps ?? Math.Max(1, (MinChunkRows + batch - 1) / batch);
         if (Forced is true) return Math.Min(chunk, steps);
         int threads = Engine.AvailableThreads;
