@@ -4,20 +4,23 @@ using Recur.Tensors;
 namespace Recur.Layers.Recurrent;
 
 /// <summary>
-/// Inference over a stack of layers as a wavefront over (layer, chunk of steps): layer l runs chunk k once it has run
-/// chunk k − 1 and projected chunk k's input, which needs the layer below to have run chunk k. The engine's threads
-/// take whatever task is ready, lowest chunk first, then lowest layer, a projection before a run: while one thread runs
-/// layer 0's next chunk, another projects and runs layer 1's chunk before it, so every product covers the whole batch.
+/// The forward pass of a stack of layers as a wavefront over (layer, chunk of steps): layer l runs chunk k once it has
+/// run chunk k − 1 and projected chunk k's input, which needs the layer below to have run chunk k. The engine's threads
+/// take whatever task is ready, lowest chunk first, then lowest layer, a projection before a run; once all have
+/// started, layer l's chunks run on worker l mod workers only. While one thread runs layer 0's next chunk, another
+/// runs layer 1's chunk before it, and both share the input projections, so every product covers the whole batch.
 /// </summary>
 /// <remarks>
 /// <para>Why: the batch split gives each of two threads half the batch, so each reads all of W_hh every step for half
-/// the rows. On this project's 2-core host, in the state where a cross-core hand-off is slow, config b's inference took
-/// 36–41 ms split by batch, while two threads each running a whole layer on the whole batch did twice the work of one
-/// layer in the time of 1.04–1.24 layers.</para>
+/// the rows. On this project's 2-core host, in the state where a cross-core hand-off is slow, two threads each running
+/// a whole layer on the whole batch did twice the work of one layer in 1.04–1.24 times its time, where the batch split
+/// ran config b's two layers at 1.35–1.54 times one thread's speed. Config b's inference: 33.5–35.8 ms against
+/// 35.8–41.9 split by batch; its training forward pass 34.8–35.2 against 36.9–38.1 ms. Moving a layer between the
+/// cores every other chunk (no affinity) cost 2–3 ms of that.</para>
 /// <para>A task's arithmetic does not depend on which thread runs it or when (the products give every element the
-/// same bits for any split of their rows), so the outputs are bit-identical to the batch split's at any thread count.
-/// A worker left alone (the team busy, its partner not started) still finishes every task: a task is only waited for
-/// while another worker runs it.</para>
+/// same bits for any split of their rows), so outputs and caches are bit-identical to the batch split's at any thread
+/// count. A worker left alone (the team busy, its partner not started) still finishes every task: until every worker
+/// has started any of them runs any task, and afterwards a task is only waited for while another worker runs it.</para>
 /// </remarks>
 internal static class StackWavefront<T, TCell>
     where T : struct, IFloatingPointIeee754<T>
@@ -70,7 +73,7 @@ internal static class StackWavefront<T, TCell>
         bool TryWork(int worker)
         {
             // Once every worker runs, layer l's chunks run on worker l mod workers only: a layer that moves between
-            // cores takes its state and W_hh along (config b's inference: 36–38 ms moving every other chunk).
+            // cores takes its state and W_hh along.
             bool allStarted = Volatile.Read(ref started) == slices;
             int bestChunk = int.MaxValue, bestLayer = -1;
             bool bestIsRun = false;
