@@ -324,7 +324,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     // The current call and block; written by the calling thread before each parallel phase.
     private GemmOperands _o;
     private int _threads;
-    private int _rowPanels, _panelsPerBlock, _rowBlocks, _colChunks, _chunkPanels, _items, _nextItem;
+    private int _rowPanels, _panelsPerBlock, _colChunks, _chunkPanels, _items, _nextItem;
     private int _jc, _nc, _bPanels, _pc, _kc;
     private bool _addToC;
     private float* _packedBBlock;
@@ -408,7 +408,6 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
                 return;
             }
             _rowsSummed = _rowSums != null;
-            _rowBlocks = rowBlocks;
             Engine.Run(_threads, _ownRowBlocks);
             return;
         }
@@ -540,7 +539,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
 
     /// <summary>
     /// Worker <paramref name="t"/> of a product with enough row blocks for every thread and at most
-    /// <see cref="OwnRowBlockColumns"/> columns: it owns row blocks t, t + P, … and runs all (N, K) blocks over them
+    /// <see cref="OwnRowBlockColumns"/> columns: it owns the row panels [t·R/P, (t+1)·R/P) and runs all (N, K) blocks over them
     /// with op(B) packed into its own buffer, so the product is one parallel phase with no shared packed block (each
     /// thread reads only panels it wrote, from its own caches); op(B) is packed once per thread instead of once, a
     /// few percent of the flops.
@@ -549,6 +548,11 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     {
         float* packedB = (t_packedB ??= new PackingBuffer()).Get(KC * RoundUp(Math.Min(_o.N, NC), NR));
         float* packedA = (t_packedA ??= new PackingBuffer()).Get(MC * KC);
+        // Thread t owns an equal share of the row panels, [t·R/P, (t+1)·R/P), in equal blocks of at most _panelsPerBlock:
+        // dealt out whole, b's dW_hh ([1024, 6400]·[6400, 256]) gave one thread 544 rows and the other 480. Which thread
+        // computes a row does not change its bits.
+        int first = (int)((long)t * _rowPanels / _threads), panels = (int)((long)(t + 1) * _rowPanels / _threads) - first;
+        int blocks = (panels + _panelsPerBlock - 1) / _panelsPerBlock;
         for (int jc = 0; jc < _o.N; jc += NC)
         {
             int bPanels = (Math.Min(NC, _o.N - jc) + NR - 1) / NR;
@@ -556,10 +560,10 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
             {
                 int kc = Math.Min(KC, _o.K - pc);
                 PackB(packedB, jc, bPanels, pc, kc);
-                for (int block = t; block < _rowBlocks; block += _threads)
+                for (int block = 0; block < blocks; block++)
                 {
-                    int firstPanel = block * _panelsPerBlock;
-                    int i0 = firstPanel * MR, rows = Math.Min(Math.Min(_panelsPerBlock, _rowPanels - firstPanel) * MR, _o.M - i0);
+                    int firstPanel = first + block * panels / blocks, blockPanels = first + (block + 1) * panels / blocks - firstPanel;
+                    int i0 = firstPanel * MR, rows = Math.Min(blockPanels * MR, _o.M - i0);
                     PackA(packedA, i0, rows, pc, kc, jc == 0 ? _rowSums : null);
                     ComputeBlock(packedA, i0, rows, packedB, jc, bPanels, kc, _o.Accumulate || pc > 0);
                 }
