@@ -10,8 +10,8 @@ public static partial class RecurrentLayerKernel<T, TCell>
 {
     /// <summary>
     /// One layer's forward pass: the buffers it sets up before the time loop, and the loop itself over rows and steps,
-    /// which the batch split runs one part (a block of sequences over all steps) at a time and the stack's pipelined
-    /// inference (<see cref="RecurrentStackKernel{T, TCell}"/>) one chunk of steps (all sequences) at a time.
+    /// which the batch split runs one part (a block of sequences over all steps) at a time and the stack's wavefront
+    /// (<see cref="StackWavefront{T, TCell}"/>) one chunk of steps (all sequences) at a time.
     /// </summary>
     /// <remarks>
     /// Chunked, the input projection x·W_ihᵀ of each chunk is its own task (<see cref="ProjectChunk"/>), into a ring of
@@ -47,8 +47,9 @@ public static partial class RecurrentLayerKernel<T, TCell>
 
         /// <summary>
         /// Sets up the pass over <see cref="Forward"/>'s checked arguments (mask: the lengths, empty for none). With input
-        /// dropout the pass reads maskedInput, already filled for the batch split and filled chunk by chunk for a chunked pass. chunkSteps: steps per chunk for the pipelined inference (one part, time-major, the
-        /// input projected per chunk by <see cref="ProjectChunk"/>); 0 for the batch split.
+        /// dropout the pass reads maskedInput, already filled for the batch split and filled chunk by chunk for a chunked
+        /// pass. chunkSteps: steps per chunk for the wavefront (time-major, the input projected per chunk by
+        /// <see cref="ProjectChunk"/>); 0 for the batch split.
         /// </summary>
         internal ForwardPass(RecurrentLayerWeights<T> w, ReadOnlyMemory<T> unmaskedInput, T[]? maskedInput, int steps, int batch,
             ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int[] mask, RecurrentLayerOptions<T>? options, bool keepForBackward, T[]? batchMajorOutput,
@@ -113,7 +114,7 @@ public static partial class RecurrentLayerKernel<T, TCell>
             _zoneScalar = T.CreateChecked(options?.Zoneout ?? 0);
             // Unsplit batch (a W_hh too large for the batch split, whose product splits its columns over the threads
             // instead): the cell's rows are split over the threads, one phase per step. Each row is computed alone, so
-            // the bits do not depend on the split. A chunk of the pipelined inference runs on one thread.
+            // the bits do not depend on the split. A chunk of the wavefront runs on one thread.
             _cellParts = parts == 1 && chunkSteps == 0 ? CellParts(batch, H) : 1;
             _cellPart = p => StepCell(_cellStep, StepLayout.PartStart(p, _cellParts, batch), StepLayout.PartStart(p + 1, _cellParts, batch) - StepLayout.PartStart(p, _cellParts, batch));
         }
@@ -129,9 +130,6 @@ public static partial class RecurrentLayerKernel<T, TCell>
 
         /// <summary>The cache this pass fills.</summary>
         internal RecurrentLayerCache<T> Cache => _cache;
-
-        /// <summary>The layer's input rows as the layer reads them ([T, B, I]).</summary>
-        internal ReadOnlyMemory<T> Input => _cache.Input;
 
         /// <summary>Offset of step t, rows [r0, r0 + n) in xGates (all-steps rows are time-major, each part's own projection follows the layout).</summary>
         private int XGatesAt(int t, int r0, int n) =>

@@ -174,7 +174,7 @@ public static partial class RecurrentLayerKernel<T, TCell>
 
     /// <summary>
     /// Checks <see cref="Forward"/>'s arguments and sets up its pass: the batch split (chunkSteps 0), or a pass run
-    /// chunk by chunk of that many steps by the stack's pipelined inference (no layer norm).
+    /// chunk by chunk of that many steps by the stack's wavefront (<see cref="StackWavefront{T, TCell}"/>; no layer norm).
     /// </summary>
     internal static ForwardPass Prepare(RecurrentLayerWeights<T> w, ReadOnlyMemory<T> x, int steps, int batch,
         ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, ReadOnlySpan<int> lengths, RecurrentLayerOptions<T>? options,
