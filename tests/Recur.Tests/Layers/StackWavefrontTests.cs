@@ -126,15 +126,17 @@ public sealed class StackWavefrontTests
         {
             Engine.Threads = 2;
             StepLayout.Processors = 2; // so a small model's split is part-major on any machine
-            // Config b (T100 B64): chunks of 4 steps, 256 rows each.
-            Assert.Equal(4, StackWavefront<float, LstmCell>.ChunkSteps(b.Take(2).ToList(), 100, 64, keepForBackward: false));
-            Assert.Equal(4, StackWavefront<float, LstmCell>.ChunkSteps(b, 100, 64, keepForBackward: false));
+            // Config b (T100 B64): chunks of 8 steps; shorter ones where those would be fewer than 8, but of at least 256
+            // rows (4 steps of 64 sequences, 16 of 16).
+            Assert.Equal(8, StackWavefront<float, LstmCell>.ChunkSteps(b.Take(2).ToList(), 100, 64, keepForBackward: false));
+            Assert.Equal(8, StackWavefront<float, LstmCell>.ChunkSteps(b, 100, 64, keepForBackward: false));
+            Assert.Equal(5, StackWavefront<float, LstmCell>.ChunkSteps(b, 40, 64, keepForBackward: false));
             Assert.Equal(16, StackWavefront<float, LstmCell>.ChunkSteps(b, 200, 16, keepForBackward: false));
             // Training too, where the batch split is time-major (H = 256), which its backward pass reads; not where it is
             // part-major (H = 64).
-            Assert.Equal(4, StackWavefront<float, LstmCell>.ChunkSteps(b, 100, 64, keepForBackward: true));
+            Assert.Equal(8, StackWavefront<float, LstmCell>.ChunkSteps(b, 100, 64, keepForBackward: true));
             var small = RecurrentHarness<double, LstmCell>.Random(1, 1, 8, 64, 2, seed: 1).Convert<float>().Weights;
-            Assert.Equal(4, StackWavefront<float, LstmCell>.ChunkSteps(small, 100, 64, keepForBackward: false));
+            Assert.Equal(8, StackWavefront<float, LstmCell>.ChunkSteps(small, 100, 64, keepForBackward: false));
             Assert.Equal(0, StackWavefront<float, LstmCell>.ChunkSteps(small, 100, 64, keepForBackward: true));
             // Too few chunks to fill the pipeline; a single layer; double (no packed products).
             Assert.Equal(0, StackWavefront<float, LstmCell>.ChunkSteps(b, 31, 64, keepForBackward: false));
@@ -150,7 +152,7 @@ public sealed class StackWavefrontTests
             // More threads than layers serve the batch split better; one thread has nothing to pipeline.
             Engine.Threads = 3;
             Assert.Equal(0, StackWavefront<float, LstmCell>.ChunkSteps(b.Take(2).ToList(), 100, 64, keepForBackward: false));
-            Assert.Equal(4, StackWavefront<float, LstmCell>.ChunkSteps(b, 100, 64, keepForBackward: false));
+            Assert.Equal(8, StackWavefront<float, LstmCell>.ChunkSteps(b, 100, 64, keepForBackward: false));
             Engine.Threads = 1;
             Assert.Equal(0, StackWavefront<float, LstmCell>.ChunkSteps(b, 100, 64, keepForBackward: false));
         }
