@@ -61,6 +61,10 @@ public sealed class StackWavefrontTests
             var toCaller = RecurrentStackKernel<float, TCell>.Forward(h.Weights, h.X, Steps, Batch, h.H0, h.C0, h.Lengths, options,
                 keepForBackward: false, batchMajorOutput: batchMajor);
             Assert.Equal(timeMajor.FinalHidden, toCaller.FinalHidden);
+            // And from a batch-major input (the module's path).
+            var fromBatchMajor = RecurrentStackKernel<float, TCell>.Forward(h.Weights, Layout.SwapLeadingAxes<float>(h.X, Steps, Batch, Input),
+                Steps, Batch, h.H0, h.C0, h.Lengths, options, keepForBackward: false, inputBatchMajor: true);
+            Assert.Equal(timeMajor.Output.ToArray(), fromBatchMajor.Output.ToArray());
             return (timeMajor.Output.ToArray(), batchMajor, timeMajor.FinalHidden, timeMajor.FinalCell);
         }
         finally
