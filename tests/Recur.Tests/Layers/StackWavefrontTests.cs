@@ -13,7 +13,7 @@ namespace Recur.Tests.Layers;
 [Collection(EngineThreadsCollection.Name)]
 public sealed class StackWavefrontTests
 {
-    // Chunks of 3 steps: 8 chunks, the last of 2 steps; the ring of 4 chunk buffers is reused.
+    // Chunks of 3 steps: 8 chunks, the last of 2 steps; the ring of 3 chunk buffers is reused.
     private const int Steps = 23, Batch = 37, Input = 5, Hidden = 45, ChunkSteps = 3;
 
     [Theory]
@@ -105,6 +105,10 @@ public sealed class StackWavefrontTests
             {
                 var wave = Run(threads, wavefront: true);
                 Assert.Equal(output, wave.Output);
+                // From a batch-major input with input dropout: transposed before the wavefront, masked chunk by chunk.
+                var fromBatchMajor = RecurrentStackKernel<float, TCell>.Forward(h.Weights, Layout.SwapLeadingAxes<float>(h.X, Steps, Batch, Input),
+                    Steps, Batch, h.H0, h.C0, h.Lengths, h.Options, inputBatchMajor: true);
+                Assert.Equal(output, fromBatchMajor.Output.ToArray());
                 for (int i = 0; i < gradients.Count; i++)
                     Assert.True(gradients[i].Grad.AsSpan().SequenceEqual(wave.Gradients[i].Grad),
                         $"{TCell.DisplayName} d/d{gradients[i].Name} differs after the wavefront's forward pass at {threads} thread(s)");

@@ -48,7 +48,7 @@ internal static class StackWavefront<T, TCell>
     /// </summary>
     internal static int ChunkSteps(IReadOnlyList<RecurrentLayerWeights<T>> layers, int steps, int batch, bool keepForBackward)
     {
-        if (Forced is false || typeof(T) != typeof(float) || layers.Count < 2 || layers.Any(w => w.LayerNorm is not null)) return 0;
+        if (Forced is false || typeof(T) != typeof(float) || layers.Count < 2 || steps == 0 || batch == 0 || layers.Any(w => w.LayerNorm is not null)) return 0;
         if (keepForBackward && layers.Any(w => RecurrentLayerKernel<T, TCell>.Split(steps, batch, w.HiddenSize, layerNorm: false).PartMajor)) return 0;
         int fewest = (MinChunkRows + batch - 1) / batch;
         int chunk = ForcedChunkSteps ?? Math.Max(PreferredChunkSteps, fewest);
