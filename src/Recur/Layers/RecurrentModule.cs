@@ -262,16 +262,15 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer, IStepwis
         int? K = CheckpointTime is int segment ? segment == 0 ? (int)Math.Ceiling(Math.Sqrt(T)) : segment : null;
         if (K is int plainSegment && !deep)
             return CheckpointedForward(tape, input, h0, c0, lengths, options, B, T, plainSegment);
+        var x = Layout.SwapLeadingAxes<float>(input.Value.Data, B, T, InputSize); // [T, B, I]
         if (K is int deepSegment)
-            return CheckpointedDeepForward(tape, input, h0, c0, lengths, Layout.SwapLeadingAxes<float>(input.Value.Data, B, T, InputSize), masks, options, B, T, deepSegment);
+            return CheckpointedDeepForward(tape, input, h0, c0, lengths, x, masks, options, B, T, deepSegment);
         if (deep)
-            return DeepForward(tape, input, h0, c0, lengths, Layout.SwapLeadingAxes<float>(input.Value.Data, B, T, InputSize), masks, options, B, T);
-        // The kernel reads the batch-major input and writes every element of the batch-major output itself, each part
-        // its own sequences.
+            return DeepForward(tape, input, h0, c0, lengths, x, masks, options, B, T);
+        // The kernel writes every element of the batch-major output itself, each part its own sequences.
         var outputData = Workspace.AllocateUninitialized<float>(B * T * H);
-        var result = RecurrentStackKernel<float, TCell>.Forward(_weights, input.Value.Data, T, B,
-            h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data, lengths, options, KeepForBackward(tape), outputData,
-            inputBatchMajor: true);
+        var result = RecurrentStackKernel<float, TCell>.Forward(_weights, x, T, B,
+            h0 is null ? [] : h0.Value.Data, c0 is null ? [] : c0.Value.Data, lengths, options, KeepForBackward(tape), outputData);
 
         if (Probe is not null)
             Probe.SaturatedFraction = result.Layers.Select(RecurrentLayerKernel<float, TCell>.SaturatedFraction).ToArray();
@@ -284,9 +283,9 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer, IStepwis
             tape.Record(() => Backward(result, input, h0, c0, output, hidden, cell, B, T));
         tape.AfterBackward(() =>
         {
-            // The caches (with the layer's time-major copy of the input) only feed the backward pass; the final states
-            // stay with the caller.
+            // The caches and the time-major input only feed the backward pass; the final states stay with the caller.
             result.Release();
+            Workspace.Release(x);
             output.ReleaseGrad(); // the final states' gradients stay readable: callers check what crossed a window
         });
         return new RecurrentOutput(output, hidden, cell);

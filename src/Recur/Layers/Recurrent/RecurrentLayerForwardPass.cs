@@ -31,8 +31,6 @@ public static partial class RecurrentLayerKernel<T, TCell>
         private readonly RecurrentLayerWeights<T> _w;
         private readonly ReadOnlyMemory<T> _x, _unmaskedInput;
         private readonly T[]? _maskedInput; // with input dropout: _x, which a chunked pass fills chunk by chunk
-        private readonly T[]? _transposedInput; // a batch-major input's time-major copy
-        private readonly ReadOnlyMemory<T> _batchMajorInput; // [B, T, I] when each part copies its own rows into _transposedInput
         private readonly int _steps, _batch, _input, _hidden, _gatesWidth;
         private readonly StepLayout _layout;
         private readonly RecurrentLayerCache<T> _cache;
@@ -51,20 +49,18 @@ public static partial class RecurrentLayerKernel<T, TCell>
         private int _cellStep;
 
         /// <summary>
-        /// Sets up the pass over <see cref="Forward"/>'s checked arguments (mask: the lengths, empty for none). input: x
-        /// time-major [T, B, I], or [B, T, I] with inputBatchMajor, which the pass reads through a time-major copy of its
-        /// own: each part of a batch split that projects its input per part or per step copies its own sequences' rows
-        /// (no copy on one thread of rows the other threads then read), otherwise it is copied here. With input
-        /// dropout the pass reads a masked copy, made here for the batch split and chunk by chunk for a chunked pass.
-        /// The cache keeps the copy the pass reads. chunkSteps: steps per chunk for the wavefront (time-major, the
-        /// input projected per chunk by <see cref="ProjectChunk"/>); 0 for the batch split.
+        /// Sets up the pass over <see cref="Forward"/>'s checked arguments (mask: the lengths, empty for none). With input
+        /// dropout the pass reads maskedInput, already filled for the batch split and filled chunk by chunk for a chunked
+        /// pass. chunkSteps: steps per chunk for the wavefront (time-major, the input projected per chunk by
+        /// <see cref="ProjectChunk"/>); 0 for the batch split.
         /// </summary>
-        internal ForwardPass(RecurrentLayerWeights<T> w, ReadOnlyMemory<T> input, bool inputBatchMajor, int steps, int batch,
+        internal ForwardPass(RecurrentLayerWeights<T> w, ReadOnlyMemory<T> unmaskedInput, T[]? maskedInput, int steps, int batch,
             ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int[] mask, RecurrentLayerOptions<T>? options, bool keepForBackward, T[]? batchMajorOutput,
             int chunkSteps)
         {
             int I = w.InputSize, H = w.HiddenSize, GH = TCell.GateCount * H;
-            (_w, _steps, _batch, _input, _hidden, _gatesWidth) = (w, steps, batch, I, H, GH);
+            var x = maskedInput ?? unmaskedInput;
+            (_w, _x, _unmaskedInput, _maskedInput, _steps, _batch, _input, _hidden, _gatesWidth) = (w, x, unmaskedInput, maskedInput, steps, batch, I, H, GH);
             (_mask, _options, _keepForBackward, _batchMajorOutput, _ln) = (mask, options, keepForBackward, batchMajorOutput, w.LayerNorm);
             ChunkSteps = chunkSteps;
             var ln = _ln;
@@ -75,6 +71,8 @@ public static partial class RecurrentLayerKernel<T, TCell>
             if (chunkSteps > 0 && _layout.PartMajor)
                 throw new ArgumentException($"a chunked forward pass kept for backward needs a time-major layout; H = {H} splits part-major.", nameof(chunkSteps));
             int parts = _layout.Parts;
+            _cache = new RecurrentLayerCache<T>(_layout, H, TCell.HasCellState, TCell.SavedWidth, x, mask, keepForBackward, h0,
+                TCell.HasCellState ? c0 : [], outputToCaller: batchMajorOutput is not null) { Options = options };
 
             // xGates = x·W_ihᵀ: [T·B, G·H] for all steps at once, or [B, G·H] for one step at a time inside the loop with
             // W_ihᵀ packed once (see ProjectsInputPerStep), or a ring of chunks. The cell adds b_ih as it reads them (layer
@@ -84,23 +82,6 @@ public static partial class RecurrentLayerKernel<T, TCell>
             // step before its time loop, so those rows are written by the thread that reads them here and writes the
             // same rows of the gate gradients in the backward pass (see ProjectsInputPerPart).
             _perPart = chunkSteps == 0 && !_perStep && ProjectsInputPerPart(parts, ln is not null);
-
-            // The time-major input, and with input dropout its masked copy (the same mask [B, I] at every step).
-            var maskedInput = options?.InputMask is null ? null : Workspace.Allocate<T>(input.Length);
-            if (inputBatchMajor)
-            {
-                bool eachPart = maskedInput is null && (_perPart || _perStep);
-                _transposedInput = eachPart ? Workspace.AllocateUninitialized<T>(input.Length) : Layout.SwapLeadingAxes(input.Span, batch, steps, I);
-                _batchMajorInput = eachPart ? input : default;
-            }
-            _unmaskedInput = _transposedInput ?? input;
-            if (maskedInput is not null && chunkSteps == 0) MaskInput(_unmaskedInput.Span, options!.InputMask!, maskedInput, batch, I, 0, steps * batch);
-            _maskedInput = maskedInput;
-            _x = maskedInput ?? _unmaskedInput;
-            var x = _x;
-            _cache = new RecurrentLayerCache<T>(_layout, H, TCell.HasCellState, TCell.SavedWidth, x, mask, keepForBackward, h0,
-                TCell.HasCellState ? c0 : [], outputToCaller: batchMajorOutput is not null) { Options = options, OwnsInput = maskedInput is not null || _transposedInput is not null };
-
             _packedInput = _perStep || _perPart || chunkSteps > 0 ? PackInput(w) : null;
             int xGatesSteps = _perStep ? 1 : chunkSteps > 0 ? Math.Min(steps, RingChunks * chunkSteps) : steps;
             _xGates = Workspace.AllocateUninitialized<T>(xGatesSteps * batch * GH); // GEMMs overwrite it
@@ -186,13 +167,6 @@ public static partial class RecurrentLayerKernel<T, TCell>
         internal void RunPart(int part)
         {
             int r0 = _layout.PartStart(part), n = _layout.PartSize(part);
-            if (!_batchMajorInput.IsEmpty)
-            {
-                var from = _batchMajorInput.Span;
-                for (int b = r0; b < r0 + n; b++)
-                    for (int t = 0; t < _steps; t++)
-                        from.Slice((b * _steps + t) * _input, _input).CopyTo(_transposedInput.AsSpan((t * _batch + b) * _input, _input));
-            }
             if (_perPart)
                 for (int t = 0; t < _steps; t++)
                     RecurrentProduct(_packedInput, n, _gatesWidth, _input, _x.Span.Slice((t * _batch + r0) * _input, n * _input), [],
@@ -311,7 +285,6 @@ public static partial class RecurrentLayerKernel<T, TCell>
         /// <summary>Gives back the pass's own buffers (the cache keeps its) and returns the cache.</summary>
         internal RecurrentLayerCache<T> Finish()
         {
-            if (_maskedInput is not null && _transposedInput is not null) Workspace.Release(_transposedInput); // the cache keeps the masked copy
             Workspace.Release(_xGates);
             Workspace.Release(_hGates);
             foreach (var own in _hGatesOfPart ?? []) Workspace.Release(own);

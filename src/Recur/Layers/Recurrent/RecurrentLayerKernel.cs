@@ -101,12 +101,6 @@ public sealed class RecurrentLayerCache<T> where T : struct
     /// <summary>The separate output buffer the forward pass fills (masked sequences or part-major states), else null.</summary>
     internal T[]? SeparateOutput => _output;
 
-    /// <summary>
-    /// Whether <see cref="Input"/> is a copy the forward pass made (masked by input dropout, or time-major from a
-    /// batch-major input), which <see cref="Release"/> gives back; any other input belongs to the caller.
-    /// </summary>
-    internal bool OwnsInput { get; init; }
-
     /// <summary>The regularisation this forward pass ran with (masks included); null for none.</summary>
     public RecurrentLayerOptions<T>? Options { get; internal set; }
 
@@ -131,15 +125,17 @@ public sealed class RecurrentLayerCache<T> where T : struct
 
     /// <summary>
     /// Returns every buffer the forward pass left in this cache to the <see cref="Workspace"/> pool: the states,
-    /// saved gates, masked output and states, layer-norm statistics and the input copy the forward pass made, if any
-    /// (<see cref="OwnsInput"/>). Neither the cache nor anything read from it
+    /// saved gates, masked output and states, layer-norm statistics and, with input dropout, the masked input the
+    /// forward pass made (any other input belongs to the caller). Neither the cache nor anything read from it
     /// (<see cref="Output"/>, <see cref="FinalHidden"/>) may be used afterwards. A second call does nothing.
     /// </summary>
     internal void Release()
     {
         if (_released) return;
         _released = true;
-        if (OwnsInput && MemoryMarshal.TryGetArray(Input, out var input) && input.Array is { } owned) Workspace.Release(owned);
+        // With an input mask, Forward replaced x by a masked copy it allocated whole (see Forward).
+        if (Options?.InputMask is not null && MemoryMarshal.TryGetArray(Input, out var input) && input.Array is { } owned)
+            Workspace.Release(owned);
         foreach (var buffer in new[] { Hs, Cs, Saved, _output, MaskedStates, XNorm, XRstd, HNorm, HRstd, CNorm, CRstd })
             if (buffer is not null) Workspace.Release(buffer);
     }
@@ -165,15 +161,13 @@ public static partial class RecurrentLayerKernel<T, TCell>
     /// (<see cref="RecurrentLayerWeights{T}.LayerNorm"/>). The backward pass reads both from the cache.
     /// <paramref name="batchMajorOutput"/>: when given, [B, T, H] receives the output sequence instead of the cache,
     /// each part writing its own sequences' block (a module's output is batch-major: this spares it a transposing copy
-    /// on one thread of rows the other threads wrote). <paramref name="inputBatchMajor"/>: x is [B, T, I]; the layer
-    /// reads a time-major copy, which each part of the batch split fills with its own sequences where it can, and the
-    /// cache's <see cref="RecurrentLayerCache{T}.Input"/> is that copy.
+    /// on one thread of rows the other threads wrote).
     /// </summary>
     public static RecurrentLayerCache<T> Forward(RecurrentLayerWeights<T> w, ReadOnlyMemory<T> x, int steps, int batch,
         ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, ReadOnlySpan<int> lengths = default, RecurrentLayerOptions<T>? options = null,
-        bool keepForBackward = true, T[]? batchMajorOutput = null, bool inputBatchMajor = false)
+        bool keepForBackward = true, T[]? batchMajorOutput = null)
     {
-        var pass = Prepare(w, x, steps, batch, h0, c0, lengths, options, keepForBackward, batchMajorOutput, chunkSteps: 0, inputBatchMajor);
+        var pass = Prepare(w, x, steps, batch, h0, c0, lengths, options, keepForBackward, batchMajorOutput, chunkSteps: 0);
         Engine.RunParts(pass.Parts, pass.RunPart);
         return pass.Finish();
     }
@@ -184,7 +178,7 @@ public static partial class RecurrentLayerKernel<T, TCell>
     /// </summary>
     internal static ForwardPass Prepare(RecurrentLayerWeights<T> w, ReadOnlyMemory<T> x, int steps, int batch,
         ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, ReadOnlySpan<int> lengths, RecurrentLayerOptions<T>? options,
-        bool keepForBackward, T[]? batchMajorOutput, int chunkSteps, bool inputBatchMajor = false)
+        bool keepForBackward, T[]? batchMajorOutput, int chunkSteps)
     {
         int I = w.InputSize, H = w.HiddenSize, BH = batch * H;
         if (x.Length != steps * batch * I)
@@ -201,7 +195,11 @@ public static partial class RecurrentLayerKernel<T, TCell>
 
         int[] mask = CheckLengths(lengths, steps, batch);
 
-        return new ForwardPass(w, x, inputBatchMajor, steps, batch, h0, c0, mask, options, keepForBackward, batchMajorOutput, chunkSteps);
+        // Variational input dropout: the same mask [B, I] at every step; the cache keeps the masked input, which a chunked
+        // pass masks chunk by chunk (the layer below writes its input as the pass runs).
+        T[]? masked = options?.InputMask is null ? null : Workspace.Allocate<T>(x.Length); // held by the cache, as Hs
+        if (masked is not null && chunkSteps == 0) MaskInput(x.Span, options!.InputMask!, masked, batch, I, 0, steps * batch);
+        return new ForwardPass(w, x, masked, steps, batch, h0, c0, mask, options, keepForBackward, batchMajorOutput, chunkSteps);
     }
 
     /// <summary>Rows [row0, row0 + rows) of x [T·B, I] times the input mask [B, I] of each row's sequence, into the same rows of masked.</summary>

@@ -50,12 +50,11 @@ public static class RecurrentStackKernel<T, TCell>
     /// null list, for none): that layer's dropout masks and zoneout (<see cref="RecurrentLayerOptions{T}"/>).
     /// keepForBackward: false for inference, whose caches keep only one step of gate values (no backward pass).
     /// batchMajorOutput: when given, [B, T, H] receives the last layer's output instead of its cache
-    /// (<see cref="RecurrentStackResult{T}.Output"/> is then unavailable). inputBatchMajor: x is [B, T, I] (see
-    /// <see cref="RecurrentLayerKernel{T, TCell}.Forward"/>).
+    /// (<see cref="RecurrentStackResult{T}.Output"/> is then unavailable).
     /// </summary>
     public static RecurrentStackResult<T> Forward(IReadOnlyList<RecurrentLayerWeights<T>> layers, ReadOnlyMemory<T> x, int steps, int batch,
         ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, ReadOnlySpan<int> lengths = default, IReadOnlyList<RecurrentLayerOptions<T>?>? options = null,
-        bool keepForBackward = true, T[]? batchMajorOutput = null, bool inputBatchMajor = false)
+        bool keepForBackward = true, T[]? batchMajorOutput = null)
     {
         int L = layers.Count, H = layers[0].HiddenSize, BH = batch * H;
         if (options is not null && options.Count != L)
@@ -75,7 +74,7 @@ public static class RecurrentStackKernel<T, TCell>
             {
                 passes[l] = RecurrentLayerKernel<T, TCell>.Prepare(layers[l], input, steps, batch,
                     StateSlice(h0, l, BH), TCell.HasCellState ? StateSlice(c0, l, BH) : [], lengths, options?[l], keepForBackward,
-                    l == L - 1 ? batchMajorOutput : null, chunkSteps, inputBatchMajor && l == 0);
+                    l == L - 1 ? batchMajorOutput : null, chunkSteps);
                 if (l < L - 1) input = passes[l].Cache.Output;
             }
             StackWavefront<T, TCell>.Run(passes);
@@ -85,7 +84,7 @@ public static class RecurrentStackKernel<T, TCell>
         {
             var cache = RecurrentLayerKernel<T, TCell>.Forward(layers[l], input, steps, batch,
                 StateSlice(h0, l, BH), TCell.HasCellState ? StateSlice(c0, l, BH) : [], lengths, options?[l], keepForBackward,
-                l == L - 1 ? batchMajorOutput : null, inputBatchMajor && l == 0);
+                l == L - 1 ? batchMajorOutput : null);
             caches[l] = cache;
             if (l < L - 1) input = cache.Output;
         }
