@@ -63,7 +63,7 @@ internal static class StackWavefront<T, TCell>
     /// <summary>Tests and timings force the wavefront on (wherever it can run: float32, two layers or more, no layer norm) or off; null: by the rule above.</summary>
     internal static bool? Forced;
 
-    /// <summary>Tests and timings set the steps per chunk; null: enough for <see cref="MinChunkRows"/> rows.</summary>
+    /// <summary>Tests and timings set the steps per chunk; null: by the rule above (<see cref="PreferredChunkSteps"/>, at least <see cref="MinChunkRows"/> rows).</summary>
     internal static int? ForcedChunkSteps;
 
     /// <summary>Runs every chunk of every pass (layer l's input is layer l − 1's output), on the engine's threads.</summary>
