@@ -202,11 +202,18 @@ public static partial class RecurrentLayerKernel<T, TCell>
         return new ForwardPass(w, x, masked, steps, batch, h0, c0, mask, options, keepForBackward, batchMajorOutput, chunkSteps);
     }
 
-    /// <summary>Rows [row0, row0 + rows) of x [T·B, I] times the input mask [B, I] of each row's sequence, into the same rows of masked.</summary>
+    /// <summary>
+    /// Rows [row0, row0 + rows) of x [T·B, I] times the input mask [B, I] of each row's sequence, into the same rows of
+    /// masked: one product per run of rows within a step (a whole step at a time for the batch split).
+    /// </summary>
     private static void MaskInput(ReadOnlySpan<T> x, ReadOnlySpan<T> inputMask, Span<T> masked, int batch, int input, int row0, int rows)
     {
-        for (int r = row0; r < row0 + rows; r++)
-            TensorPrimitives.Multiply(x.Slice(r * input, input), inputMask.Slice(r % batch * input, input), masked.Slice(r * input, input));
+        for (int r = row0, end = row0 + rows; r < end;)
+        {
+            int b = r % batch, n = Math.Min(end - r, batch - b);
+            TensorPrimitives.Multiply(x.Slice(r * input, n * input), inputMask.Slice(b * input, n * input), masked.Slice(r * input, n * input));
+            r += n;
+        }
     }
 
     /// <summary>
