@@ -155,9 +155,9 @@ public static partial class RecurrentLayerKernel<T, TCell>
         {
             int H = _hidden, BH = _batch * H, S = TCell.SavedWidth, at = t * BH + b0 * H, count = rows * H;
             TCell.Forward<T>(rows, H, _xGates.AsSpan(XGatesAt(t, b0, rows), rows * _gatesWidth), _cellInputBias, _hGates.AsSpan(b0 * _gatesWidth, rows * _gatesWidth),
-                _cache.Hs.AsSpan(at, count), CellRows(_cache.Cs, at, count),
+                _cache.Hs.AsSpan(at, count), CellRows(_cache.Cs, _cache.CellRow(t, b0, rows) * H, count),
                 _cache.Saved.AsSpan((_keepForBackward ? t * _batch : 0) * S * H + b0 * S * H, rows * S * H),
-                _cache.Hs.AsSpan(at + BH, count), CellRows(_cache.Cs, at + BH, count), _cellRecurrentBias);
+                _cache.Hs.AsSpan(at + BH, count), CellRows(_cache.Cs, _cache.CellRow(t + 1, b0, rows) * H, count), _cellRecurrentBias);
         }
 
         /// <summary>
@@ -228,8 +228,8 @@ public static partial class RecurrentLayerKernel<T, TCell>
                     RecurrentProduct(_packedInput, n, GH, _input, _x.Span.Slice((t * _batch + r0) * _input, n * _input), [], xGatesRows, accumulate: false);
                 var hPrev = cache.Hs.AsSpan(At(t, H), nH);
                 var hNext = cache.Hs.AsSpan(At(t + 1, H), nH);
-                var cPrev = CellRows(cache.Cs, At(t, H), nH);
-                var cNext = CellRows(cache.Cs, At(t + 1, H), nH);
+                var cPrev = CellRows(cache.Cs, cache.CellRow(t, r0, n) * H, nH);
+                var cNext = CellRows(cache.Cs, cache.CellRow(t + 1, r0, n) * H, nH);
                 var saved = cache.Saved.AsSpan(_keepForBackward ? At(t, S * H) : rowH * S, n * S * H);
                 if (_lnCell)
                     LstmCell.ForwardLayerNorm<T>(n, H, xGatesRows, hGatesRows, cPrev, saved, hNext, cNext,

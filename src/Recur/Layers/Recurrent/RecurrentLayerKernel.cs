@@ -9,7 +9,8 @@ namespace Recur.Layers.Recurrent;
 /// <summary>
 /// What one layer's forward pass keeps for its backward pass. Hs: [(T+1), B, H] holds the states h_0 … h_T;
 /// Cs likewise (empty without cell state); Saved: [T, B, S·H]; all three with their rows in <see cref="Layout"/>'s
-/// order (time-major, or part-major for a small model's batch split).
+/// order (time-major, or part-major for a small model's batch split). An inference pass keeps one step of Saved and
+/// of Cs only the steps in flight and the last.
 /// </summary>
 /// <remarks>
 /// With per-sequence lengths (right padding: sequence b has real steps 0 … lengths[b]−1), Hs and Cs stay the
@@ -35,8 +36,11 @@ public sealed class RecurrentLayerCache<T> where T : struct
         // made every other thread fetch its rows from this core's cache.
         Hs = Workspace.AllocateUninitialized<T>((steps + 1) * batch * hidden);
         layout.SetStep(0, hidden, h0, Hs);
-        Cs = hasCellState ? Workspace.AllocateUninitialized<T>((steps + 1) * batch * hidden) : [];
-        if (hasCellState) layout.SetStep(0, hidden, c0, Cs);
+        // Inference reads c_{t−1} once, at step t, and hands on only c_T: a ring of two steps and the final one serves
+        // (config b's inference held 13 MB of cell states for two of them).
+        _cellRing = hasCellState && !keepForBackward && steps > 2 ? new StepLayout(2, batch, layout.Parts, layout.PartMajor) : null;
+        Cs = hasCellState ? Workspace.AllocateUninitialized<T>(((_cellRing is null ? steps : 2) + 1) * batch * hidden) : [];
+        if (hasCellState) (_cellRing ?? layout).SetStep(0, hidden, c0, Cs);
         // Every step's cell writes its rows; inference keeps one step's worth, overwritten each step.
         Saved = Workspace.AllocateUninitialized<T>((keepForBackward ? steps : 1) * batch * savedWidth * hidden);
         // Masked sequences and part-major states need an output of their own (time-major, padded steps zero), unless
@@ -75,8 +79,17 @@ public sealed class RecurrentLayerCache<T> where T : struct
     /// </summary>
     internal T[] Hs { get; }
 
-    /// <summary>Cell states c_0 … c_T, as <see cref="Hs"/>; empty without cell state.</summary>
+    /// <summary>
+    /// Cell states c_0 … c_T, as <see cref="Hs"/>, when kept for backward; an inference pass keeps a ring of c_{t−1}
+    /// and c_t and the final c_T (see <see cref="CellRow"/>). Empty without cell state.
+    /// </summary>
     internal T[] Cs { get; }
+
+    /// <summary>The ring <see cref="Cs"/> is laid out in for inference (steps 0, 1 and final 2); null when every step is kept.</summary>
+    private readonly StepLayout? _cellRing;
+
+    /// <summary>Row of c_t (t = 0 … T) of the first sequence of the part [r0, r0 + n) in <see cref="Cs"/>; its n rows follow it.</summary>
+    internal int CellRow(int t, int r0, int n) => _cellRing is null ? Layout.Row(t, r0, n) : _cellRing.Row(t == Steps ? 2 : t % 2, r0, n);
 
     /// <summary>The cell's saved values: [T, B, S·H] rows in <see cref="Layout"/>'s order ([B, S·H] for inference).</summary>
     internal T[] Saved { get; }
@@ -84,8 +97,16 @@ public sealed class RecurrentLayerCache<T> where T : struct
     /// <summary>State h_t of sequence b: [H] (t = 0 … T).</summary>
     public ReadOnlySpan<T> HiddenAt(int t, int b) => Hs.AsSpan(Layout.Row(t, b) * Hidden, Hidden);
 
-    /// <summary>Cell state c_t of sequence b: [H] (t = 0 … T); empty without cell state.</summary>
-    public ReadOnlySpan<T> CellAt(int t, int b) => Cs.Length == 0 ? [] : Cs.AsSpan(Layout.Row(t, b) * Hidden, Hidden);
+    /// <summary>
+    /// Cell state c_t of sequence b: [H] (t = 0 … T; an inference pass keeps only t = T); empty without cell state.
+    /// </summary>
+    public ReadOnlySpan<T> CellAt(int t, int b)
+    {
+        if (Cs.Length == 0) return [];
+        if (_cellRing is not null && t != Steps)
+            throw new InvalidOperationException($"an inference pass keeps only the final cell state (step {Steps}); step {t} was asked for.");
+        return Cs.AsSpan(((_cellRing ?? Layout).Row(_cellRing is null ? t : 2, b)) * Hidden, Hidden);
+    }
 
     /// <summary>
     /// Output sequence h_1 … h_T: [T, B, H], exactly zero at padded steps; not held when the forward pass wrote it to the
@@ -119,7 +140,7 @@ public sealed class RecurrentLayerCache<T> where T : struct
     /// <summary>Each sequence's state at its last real step (h_0 for a length of 0): [B, H].</summary>
     public ReadOnlySpan<T> FinalHidden => Hs.AsSpan(Steps * Batch * Hidden, Batch * Hidden);
     /// <summary>Each sequence's cell state at its last real step: [B, H]; empty without cell state.</summary>
-    public ReadOnlySpan<T> FinalCell => Cs.Length == 0 ? [] : Cs.AsSpan(Steps * Batch * Hidden, Batch * Hidden);
+    public ReadOnlySpan<T> FinalCell => Cs.Length == 0 ? [] : Cs.AsSpan(CellRow(Steps, 0, Batch) * Hidden, Batch * Hidden);
 
     private bool _released;
 
@@ -332,11 +353,11 @@ public static partial class RecurrentLayerKernel<T, TCell>
                 var dXGatesR = dXGates.AsSpan(At(t, GH), nGH);
                 var dHGatesR = dHGates.AsSpan(At(t, GH), nGH);
                 if (lnCell)
-                    LstmCell.BackwardLayerNorm<T>(n, H, saved, CellRows(cache.Cs, At(t, H), nH), dhCell, dcCell,
+                    LstmCell.BackwardLayerNorm<T>(n, H, saved, CellRows(cache.Cs, cache.CellRow(t, r0, n) * H, nH), dhCell, dcCell,
                         cache.CNorm.AsSpan(At(t, H), nH), cache.CRstd.AsSpan(At(t, 1), n), ln!.CellGain,
                         dXGatesR, dhPrev, dcPrev, dlnPart!.CellGain, dlnPart.CellBias, rowLengths, t);
                 else
-                    TCell.Backward<T>(n, H, saved, cache.Hs.AsSpan(At(t, H), nH), CellRows(cache.Cs, At(t, H), nH),
+                    TCell.Backward<T>(n, H, saved, cache.Hs.AsSpan(At(t, H), nH), CellRows(cache.Cs, cache.CellRow(t, r0, n) * H, nH),
                         dhCell, dcCell, dXGatesR, dHGatesR, dhPrev, dcPrev);
                 if (zoneout)
                 {
