@@ -7,9 +7,9 @@ using Recur.Tensors;
 namespace Recur.Tests.Layers;
 
 /// <summary>
-/// An inference pass (nothing recorded) keeps one step of gate values instead of all T, and of the cell state only the
-/// steps in flight and the last: the same outputs and states bit for bit, a smaller workspace, and no backward pass
-/// from it.
+/// An inference pass (nothing recorded) keeps one step of gate values instead of all T, and of the cell state (and the
+/// hidden state, where the output is a buffer of its own) only the steps in flight and the last: the same outputs and
+/// states bit for bit, a smaller workspace, and no backward pass from it.
 /// </summary>
 [Collection(EngineThreadsCollection.Name)]
 public class InferenceCacheTests
@@ -33,10 +33,12 @@ public class InferenceCacheTests
     }
 
     /// <summary>
-    /// The inference cell-state ring (c_{t−1}, c_t and the final c_T) against the pass that keeps every step, in each
-    /// path of the forward pass: the batch split part-major (small H) and time-major (layer norm), the unsplit batch
-    /// whose cell rows are split over the threads (B = 8, H = 512), and the stack's wavefront. Step counts around the
-    /// ring's size (T = 1 and 2 keep every step), sequences padded to lengths 0 … T, inference zoneout on one layer.
+    /// The inference state rings (c_{t−1}, c_t and the final c_T; likewise h where the output is a buffer of its own:
+    /// masked sequences, a part-major split, the caller's batch-major buffer) against the pass that keeps every step,
+    /// in each path of the forward pass: the batch split part-major (small H) and time-major (layer norm), the unsplit
+    /// batch whose cell rows are split over the threads (B = 8, H = 512), and the stack's wavefront. Step counts around
+    /// the ring's size (T = 1 and 2 keep every step), sequences padded to lengths 0 … T or not, inference zoneout on
+    /// the last layer.
     /// </summary>
     [Theory]
     [InlineData("part-major", 1)]
@@ -47,7 +49,7 @@ public class InferenceCacheTests
     [InlineData("layer norm", 9)]
     [InlineData("cell rows split", 5)]
     [InlineData("wavefront", 23)]
-    public void TheCellStateRingGivesTheBitsOfThePassThatKeepsEveryStep(string path, int steps)
+    public void TheStateRingsGiveTheBitsOfThePassThatKeepsEveryStep(string path, int steps)
     {
         var (batch, hidden, layers) = path switch
         {
@@ -55,33 +57,47 @@ public class InferenceCacheTests
             "wavefront" => (37, 45, 3),
             _ => (24, 13, 2),
         };
+        int BH = batch * hidden;
         var f = RecurrentHarness<double, LstmCell>.Random(steps, batch, input: 5, hidden, layers, seed: 29, layerNorm: path == "layer norm").Convert<float>();
-        f.Lengths = Enumerable.Range(0, batch).Select(b => b % (steps + 1)).ToArray();
         var options = Enumerable.Range(0, layers).Select(l => l == layers - 1 ? new RecurrentLayerOptions<float> { Zoneout = 0.2 } : null).ToList();
         var (threads, processors) = (Engine.Threads, StepLayout.Processors);
         try
         {
             (Engine.Threads, StepLayout.Processors) = (2, 2);
-            var kept = RecurrentStackKernel<float, LstmCell>.Forward(f.Weights, f.X, steps, batch, f.H0, f.C0, f.Lengths, options);
-            if (path == "wavefront") (StackWavefront<float, LstmCell>.Forced, StackWavefront<float, LstmCell>.ForcedChunkSteps) = (true, 3);
-            var lean = RecurrentStackKernel<float, LstmCell>.Forward(f.Weights, f.X, steps, batch, f.H0, f.C0, f.Lengths, options, keepForBackward: false);
-            var batchMajor = new float[batch * steps * hidden];
-            var toCaller = RecurrentStackKernel<float, LstmCell>.Forward(f.Weights, f.X, steps, batch, f.H0, f.C0, f.Lengths, options,
-                keepForBackward: false, batchMajorOutput: batchMajor);
-
-            if (path != "wavefront") Assert.Equal(path == "part-major", kept.Layers[0].Layout.PartMajor);
-            Assert.Equal(kept.Output.ToArray(), lean.Output.ToArray());
-            Assert.Equal(kept.FinalHidden, lean.FinalHidden);
-            Assert.Equal(kept.FinalCell, lean.FinalCell);
-            Assert.Equal(kept.FinalCell, toCaller.FinalCell);
-            Assert.Equal(Layout.SwapLeadingAxes<float>(kept.Output.ToArray(), steps, batch, hidden), batchMajor);
-            int keptSteps = steps > 2 ? 2 : steps;
-            foreach (var cache in lean.Layers)
+            foreach (bool masked in new[] { true, false })
             {
-                Assert.Equal((keptSteps + 1) * batch * hidden, cache.Cs.Length);
-                int b = batch - 1;
-                Assert.Equal(lean.FinalCell.AsSpan((layers - 1) * batch * hidden + b * hidden, hidden).ToArray(), lean.Layers[^1].CellAt(steps, b).ToArray());
-                if (steps > 2) Assert.Throws<InvalidOperationException>(() => cache.CellAt(steps - 1, b).ToArray());
+                int[] lengths = masked ? Enumerable.Range(0, batch).Select(b => b % (steps + 1)).ToArray() : [];
+                (StackWavefront<float, LstmCell>.Forced, StackWavefront<float, LstmCell>.ForcedChunkSteps) = (null, null);
+                var kept = RecurrentStackKernel<float, LstmCell>.Forward(f.Weights, f.X, steps, batch, f.H0, f.C0, lengths, options);
+                if (path == "wavefront") (StackWavefront<float, LstmCell>.Forced, StackWavefront<float, LstmCell>.ForcedChunkSteps) = (true, 3);
+                var lean = RecurrentStackKernel<float, LstmCell>.Forward(f.Weights, f.X, steps, batch, f.H0, f.C0, lengths, options, keepForBackward: false);
+                var batchMajor = new float[batch * steps * hidden];
+                var toCaller = RecurrentStackKernel<float, LstmCell>.Forward(f.Weights, f.X, steps, batch, f.H0, f.C0, lengths, options,
+                    keepForBackward: false, batchMajorOutput: batchMajor);
+
+                if (path != "wavefront") Assert.Equal(path == "part-major", kept.Layers[0].Layout.PartMajor);
+                Assert.Equal(kept.Output.ToArray(), lean.Output.ToArray());
+                Assert.Equal(Layout.SwapLeadingAxes<float>(kept.Output.ToArray(), steps, batch, hidden), batchMajor);
+                foreach (var result in new[] { lean, toCaller })
+                {
+                    Assert.Equal(kept.FinalHidden, result.FinalHidden);
+                    Assert.Equal(kept.FinalCell, result.FinalCell);
+                }
+                bool ring = steps > 2;
+                for (int l = 0; l < layers; l++)
+                {
+                    var cache = lean.Layers[l];
+                    bool ownOutput = masked || cache.Layout.PartMajor;
+                    Assert.Equal((ring ? 3 : steps + 1) * BH, cache.Cs.Length);
+                    Assert.Equal((ring && ownOutput ? 3 : steps + 1) * BH, cache.Hs.Length);
+                    Assert.Equal((ring && (ownOutput || l == layers - 1) ? 3 : steps + 1) * BH, toCaller.Layers[l].Hs.Length);
+                    // The final states read through the rings; no other step is kept.
+                    int b = batch - 1;
+                    Assert.Equal(lean.FinalHidden.AsSpan(l * BH + b * hidden, hidden).ToArray(), cache.HiddenAt(steps, b).ToArray());
+                    Assert.Equal(lean.FinalCell.AsSpan(l * BH + b * hidden, hidden).ToArray(), cache.CellAt(steps, b).ToArray());
+                    if (ring) Assert.Throws<InvalidOperationException>(() => cache.CellAt(steps - 1, b).ToArray());
+                    if (ring && ownOutput) Assert.Throws<InvalidOperationException>(() => cache.HiddenAt(steps - 1, b).ToArray());
+                }
             }
         }
         finally

@@ -153,11 +153,11 @@ public static partial class RecurrentLayerKernel<T, TCell>
         /// <summary>The cell of step t over rows [b0, b0 + rows) (time-major; the unsplit batch only).</summary>
         private void StepCell(int t, int b0, int rows)
         {
-            int H = _hidden, BH = _batch * H, S = TCell.SavedWidth, at = t * BH + b0 * H, count = rows * H;
+            int H = _hidden, S = TCell.SavedWidth, count = rows * H;
             TCell.Forward<T>(rows, H, _xGates.AsSpan(XGatesAt(t, b0, rows), rows * _gatesWidth), _cellInputBias, _hGates.AsSpan(b0 * _gatesWidth, rows * _gatesWidth),
-                _cache.Hs.AsSpan(at, count), CellRows(_cache.Cs, _cache.CellRow(t, b0, rows) * H, count),
+                _cache.Hs.AsSpan(_cache.HiddenRow(t, b0, rows) * H, count), CellRows(_cache.Cs, _cache.CellRow(t, b0, rows) * H, count),
                 _cache.Saved.AsSpan((_keepForBackward ? t * _batch : 0) * S * H + b0 * S * H, rows * S * H),
-                _cache.Hs.AsSpan(at + BH, count), CellRows(_cache.Cs, _cache.CellRow(t + 1, b0, rows) * H, count), _cellRecurrentBias);
+                _cache.Hs.AsSpan(_cache.HiddenRow(t + 1, b0, rows) * H, count), CellRows(_cache.Cs, _cache.CellRow(t + 1, b0, rows) * H, count), _cellRecurrentBias);
         }
 
         /// <summary>
@@ -172,7 +172,6 @@ public static partial class RecurrentLayerKernel<T, TCell>
                     RecurrentProduct(_packedInput, n, _gatesWidth, _input, _x.Span.Slice((t * _batch + r0) * _input, n * _input), [],
                         _xGates.AsSpan(XGatesAt(t, r0, n), n * _gatesWidth), accumulate: false);
             RunSteps(part, r0, n, 0, _steps);
-            WriteOutput(r0, n, 0, _steps);
         }
 
         /// <summary>
@@ -196,10 +195,9 @@ public static partial class RecurrentLayerKernel<T, TCell>
         {
             int t0 = chunk * ChunkSteps, t1 = Math.Min(_steps, t0 + ChunkSteps);
             RunSteps(0, 0, _batch, t0, t1);
-            WriteOutput(0, _batch, t0, t1);
         }
 
-        /// <summary>Steps [t0, t1) over rows [r0, r0 + n) of the batch (part p's rows).</summary>
+        /// <summary>Steps [t0, t1) over rows [r0, r0 + n) of the batch (part p's rows), and their output.</summary>
         private void RunSteps(int part, int r0, int n, int t0, int t1)
         {
             int H = _hidden, GH = _gatesWidth, BH = _batch * H, S = TCell.SavedWidth;
@@ -212,7 +210,7 @@ public static partial class RecurrentLayerKernel<T, TCell>
             for (int t = t0; t < t1; t++)
             {
                 // hGates = h_{t−1}·W_hhᵀ (the cell adds b_hh), with recurrent dropout (h_{t−1} ⊙ m)·W_hhᵀ
-                ReadOnlySpan<T> hIn = cache.Hs.AsSpan(At(t, H), nH);
+                ReadOnlySpan<T> hIn = cache.Hs.AsSpan(cache.HiddenRow(t, r0, n) * H, nH);
                 if (cache.MaskedStates is { } maskedStates)
                 {
                     var into = maskedStates.AsSpan(At(t, H), nH);
@@ -226,8 +224,8 @@ public static partial class RecurrentLayerKernel<T, TCell>
                 var xGatesRows = _xGates.AsSpan(XGatesAt(t, r0, n), nGH);
                 if (_perStep)
                     RecurrentProduct(_packedInput, n, GH, _input, _x.Span.Slice((t * _batch + r0) * _input, n * _input), [], xGatesRows, accumulate: false);
-                var hPrev = cache.Hs.AsSpan(At(t, H), nH);
-                var hNext = cache.Hs.AsSpan(At(t + 1, H), nH);
+                var hPrev = cache.Hs.AsSpan(cache.HiddenRow(t, r0, n) * H, nH);
+                var hNext = cache.Hs.AsSpan(cache.HiddenRow(t + 1, r0, n) * H, nH);
                 var cPrev = CellRows(cache.Cs, cache.CellRow(t, r0, n) * H, nH);
                 var cNext = CellRows(cache.Cs, cache.CellRow(t + 1, r0, n) * H, nH);
                 var saved = cache.Saved.AsSpan(_keepForBackward ? At(t, S * H) : rowH * S, n * S * H);
@@ -253,7 +251,9 @@ public static partial class RecurrentLayerKernel<T, TCell>
                     hPrev.Slice((b - r0) * H, H).CopyTo(hNext.Slice((b - r0) * H, H));
                     if (TCell.HasCellState) cPrev.Slice((b - r0) * H, H).CopyTo(cNext.Slice((b - r0) * H, H));
                 }
+                if (cache.StatesInRing) WriteOutput(r0, n, t, t + 1); // h_{t+1} is overwritten two steps on
             }
+            if (!cache.StatesInRing) WriteOutput(r0, n, t0, t1);
         }
 
         /// <summary>
@@ -263,7 +263,7 @@ public static partial class RecurrentLayerKernel<T, TCell>
         private void WriteOutput(int r0, int n, int t0, int t1)
         {
             int H = _hidden, BH = _batch * H, rowH = r0 * H, nH = n * H;
-            int At(int t) => _layout.Row(t, r0, n) * H;
+            int At(int t) => _cache.HiddenRow(t, r0, n) * H;
             if (_cache.SeparateOutput is { } output)
                 for (int t = t0; t < t1; t++)
                 {

@@ -31,21 +31,25 @@ public sealed class RecurrentLayerCache<T> where T : struct
         int steps = layout.Steps, batch = layout.Batch;
         Input = input;
         Lengths = lengths;
+        // Masked sequences and part-major states need an output of their own (time-major, padded steps zero), unless
+        // it goes to the caller's batch-major buffer.
+        bool separateOutput = !outputToCaller && (lengths.Length != 0 || layout.PartMajor);
+        _output = separateOutput ? Workspace.AllocateUninitialized<T>(steps * batch * hidden) : null;
+        // Inference reads c_{t−1} once, at step t, and hands on only c_T: a ring of two steps and the final one serves
+        // (config b's inference held 13 MB of cell states for two of them). So do the hidden states when the output is
+        // not Hs itself (the forward pass then writes each step's output as it goes).
+        var ring = !keepForBackward && steps > 2 ? new StepLayout(2, batch, layout.Parts, layout.PartMajor) : null;
+        _stateRing = outputToCaller || separateOutput ? ring : null;
+        _cellRing = hasCellState ? ring : null;
         // The forward pass writes steps 1 … T, each row on the thread that owns it; only the initial states are
         // set here. Clearing all of it on the calling thread (13 MB per layer of config b) took that long and then
         // made every other thread fetch its rows from this core's cache.
-        Hs = Workspace.AllocateUninitialized<T>((steps + 1) * batch * hidden);
-        layout.SetStep(0, hidden, h0, Hs);
-        // Inference reads c_{t−1} once, at step t, and hands on only c_T: a ring of two steps and the final one serves
-        // (config b's inference held 13 MB of cell states for two of them).
-        _cellRing = hasCellState && !keepForBackward && steps > 2 ? new StepLayout(2, batch, layout.Parts, layout.PartMajor) : null;
+        Hs = Workspace.AllocateUninitialized<T>(((_stateRing is null ? steps : 2) + 1) * batch * hidden);
+        (_stateRing ?? layout).SetStep(0, hidden, h0, Hs);
         Cs = hasCellState ? Workspace.AllocateUninitialized<T>(((_cellRing is null ? steps : 2) + 1) * batch * hidden) : [];
         if (hasCellState) (_cellRing ?? layout).SetStep(0, hidden, c0, Cs);
         // Every step's cell writes its rows; inference keeps one step's worth, overwritten each step.
         Saved = Workspace.AllocateUninitialized<T>((keepForBackward ? steps : 1) * batch * savedWidth * hidden);
-        // Masked sequences and part-major states need an output of their own (time-major, padded steps zero), unless
-        // it goes to the caller's batch-major buffer.
-        _output = outputToCaller || lengths.Length == 0 && !layout.PartMajor ? null : Workspace.AllocateUninitialized<T>(steps * batch * hidden);
     }
 
     /// <summary>Where each step of each sequence sits in <see cref="Hs"/>, <see cref="Cs"/> and <see cref="Saved"/>.</summary>
@@ -75,9 +79,19 @@ public sealed class RecurrentLayerCache<T> where T : struct
 
     /// <summary>
     /// States h_0 … h_T (carried through padded steps): [T+1, B, H] rows in <see cref="Layout"/>'s order (time-major
-    /// unless the batch split is part-major); the final states h_T are the last [B, H] in either.
+    /// unless the batch split is part-major); the final states h_T are the last [B, H] in either. An inference pass
+    /// whose output is a buffer of its own keeps a ring of h_{t−1} and h_t and the final h_T (see <see cref="HiddenRow"/>).
     /// </summary>
     internal T[] Hs { get; }
+
+    /// <summary>The ring <see cref="Hs"/> is laid out in for inference (see <see cref="Hs"/>); null when every step is kept.</summary>
+    private readonly StepLayout? _stateRing;
+
+    /// <summary>Whether <see cref="Hs"/> holds only the steps in flight and the last, so the forward pass writes each step's output as it goes.</summary>
+    internal bool StatesInRing => _stateRing is not null;
+
+    /// <summary>Row of h_t (t = 0 … T) of the first sequence of the part [r0, r0 + n) in <see cref="Hs"/>; its n rows follow it.</summary>
+    internal int HiddenRow(int t, int r0, int n) => RowIn(_stateRing, t, r0, n);
 
     /// <summary>
     /// Cell states c_0 … c_T, as <see cref="Hs"/>, when kept for backward; an inference pass keeps a ring of c_{t−1}
@@ -89,24 +103,29 @@ public sealed class RecurrentLayerCache<T> where T : struct
     private readonly StepLayout? _cellRing;
 
     /// <summary>Row of c_t (t = 0 … T) of the first sequence of the part [r0, r0 + n) in <see cref="Cs"/>; its n rows follow it.</summary>
-    internal int CellRow(int t, int r0, int n) => _cellRing is null ? Layout.Row(t, r0, n) : _cellRing.Row(t == Steps ? 2 : t % 2, r0, n);
+    internal int CellRow(int t, int r0, int n) => RowIn(_cellRing, t, r0, n);
+
+    /// <summary>Row of step t (0 … T) of the part [r0, r0 + n) in a buffer of every step, or in a ring of steps t mod 2 and the final one.</summary>
+    private int RowIn(StepLayout? ring, int t, int r0, int n) => ring is null ? Layout.Row(t, r0, n) : ring.Row(t == Steps ? 2 : t % 2, r0, n);
+
+    /// <summary>Row of step t of sequence b in a buffer of every step or in a ring, which holds only the final step of those read from outside.</summary>
+    private int RowIn(StepLayout? ring, int t, int b, string what)
+    {
+        if (ring is null) return Layout.Row(t, b);
+        if (t != Steps) throw new InvalidOperationException($"an inference pass keeps only the final {what} (step {Steps}); step {t} was asked for.");
+        return ring.Row(2, b);
+    }
 
     /// <summary>The cell's saved values: [T, B, S·H] rows in <see cref="Layout"/>'s order ([B, S·H] for inference).</summary>
     internal T[] Saved { get; }
 
-    /// <summary>State h_t of sequence b: [H] (t = 0 … T).</summary>
-    public ReadOnlySpan<T> HiddenAt(int t, int b) => Hs.AsSpan(Layout.Row(t, b) * Hidden, Hidden);
+    /// <summary>State h_t of sequence b: [H] (t = 0 … T; an inference pass whose output is a buffer of its own keeps only t = T).</summary>
+    public ReadOnlySpan<T> HiddenAt(int t, int b) => Hs.AsSpan(RowIn(_stateRing, t, b, "hidden state") * Hidden, Hidden);
 
     /// <summary>
     /// Cell state c_t of sequence b: [H] (t = 0 … T; an inference pass keeps only t = T); empty without cell state.
     /// </summary>
-    public ReadOnlySpan<T> CellAt(int t, int b)
-    {
-        if (Cs.Length == 0) return [];
-        if (_cellRing is not null && t != Steps)
-            throw new InvalidOperationException($"an inference pass keeps only the final cell state (step {Steps}); step {t} was asked for.");
-        return Cs.AsSpan(((_cellRing ?? Layout).Row(_cellRing is null ? t : 2, b)) * Hidden, Hidden);
-    }
+    public ReadOnlySpan<T> CellAt(int t, int b) => Cs.Length == 0 ? [] : Cs.AsSpan(RowIn(_cellRing, t, b, "cell state") * Hidden, Hidden);
 
     /// <summary>
     /// Output sequence h_1 … h_T: [T, B, H], exactly zero at padded steps; not held when the forward pass wrote it to the
@@ -138,7 +157,7 @@ public sealed class RecurrentLayerCache<T> where T : struct
     internal T[] XNorm = [], XRstd = [], HNorm = [], HRstd = [], CNorm = [], CRstd = [];
 
     /// <summary>Each sequence's state at its last real step (h_0 for a length of 0): [B, H].</summary>
-    public ReadOnlySpan<T> FinalHidden => Hs.AsSpan(Steps * Batch * Hidden, Batch * Hidden);
+    public ReadOnlySpan<T> FinalHidden => Hs.AsSpan(HiddenRow(Steps, 0, Batch) * Hidden, Batch * Hidden);
     /// <summary>Each sequence's cell state at its last real step: [B, H]; empty without cell state.</summary>
     public ReadOnlySpan<T> FinalCell => Cs.Length == 0 ? [] : Cs.AsSpan(CellRow(Steps, 0, Batch) * Hidden, Batch * Hidden);
 
