@@ -34,7 +34,8 @@ public class InferenceCacheTests
 
     /// <summary>
     /// The inference state rings (c_{t−1}, c_t and the final c_T; likewise h where the output is a buffer of its own:
-    /// masked sequences, a part-major split, the caller's batch-major buffer) against the pass that keeps every step,
+    /// masked sequences, a part-major split, the caller's batch-major buffer) and layer norm's one step of statistics
+    /// against the pass that keeps every step,
     /// in each path of the forward pass: the batch split part-major (small H) and time-major (layer norm), the unsplit
     /// batch whose cell rows are split over the threads (B = 8, H = 512), and the stack's wavefront. Step counts around
     /// the ring's size (T = 1 and 2 keep every step), sequences padded to lengths 0 … T or not, inference zoneout on
@@ -91,6 +92,14 @@ public class InferenceCacheTests
                     Assert.Equal((ring ? 3 : steps + 1) * BH, cache.Cs.Length);
                     Assert.Equal((ring && ownOutput ? 3 : steps + 1) * BH, cache.Hs.Length);
                     Assert.Equal((ring && (ownOutput || l == layers - 1) ? 3 : steps + 1) * BH, toCaller.Layers[l].Hs.Length);
+                    if (path == "layer norm")
+                    {
+                        // Layer norm's statistics: one step of each.
+                        Assert.Equal(4 * BH, cache.XNorm.Length);
+                        Assert.Equal(4 * BH, cache.HNorm.Length);
+                        Assert.Equal(BH, cache.CNorm.Length);
+                        Assert.All(new[] { cache.XRstd, cache.HRstd, cache.CRstd }, rstd => Assert.Equal(batch, rstd.Length));
+                    }
                     // The final states read through the rings; no other step is kept.
                     int b = batch - 1;
                     Assert.Equal(lean.FinalHidden.AsSpan(l * BH + b * hidden, hidden).ToArray(), cache.HiddenAt(steps, b).ToArray());

@@ -91,10 +91,18 @@ public static partial class RecurrentLayerKernel<T, TCell>
             _cellRecurrentBias = ln is null ? w.RecurrentBias : [];
             if (ln is not null)
             {
-                (_cache.XNorm, _cache.XRstd) = (Workspace.Allocate<T>(_xGates.Length), Workspace.Allocate<T>(steps * batch));
-                (_cache.HNorm, _cache.HRstd) = (Workspace.Allocate<T>(_xGates.Length), Workspace.Allocate<T>(steps * batch));
-                if (_lnCell) (_cache.CNorm, _cache.CRstd) = (Workspace.Allocate<T>(steps * batch * H), Workspace.Allocate<T>(steps * batch));
-                RowLayerNorm<T>.Forward(steps * batch, GH, _xGates, ln.InputGain, ln.InputBias, w.InputBias, _xGates, _cache.XNorm, _cache.XRstd);
+                // The normalised values and 1/σ feed only the backward pass: inference keeps one step of them, overwritten
+                // each step (config b's size with layer norm held 118 MB of them).
+                int kept = keepForBackward ? steps : 1;
+                (_cache.XNorm, _cache.XRstd) = (Workspace.Allocate<T>(kept * batch * GH), Workspace.Allocate<T>(kept * batch));
+                (_cache.HNorm, _cache.HRstd) = (Workspace.Allocate<T>(kept * batch * GH), Workspace.Allocate<T>(kept * batch));
+                if (_lnCell) (_cache.CNorm, _cache.CRstd) = (Workspace.Allocate<T>(kept * batch * H), Workspace.Allocate<T>(kept * batch));
+                for (int t = 0; t < steps; t += kept)
+                {
+                    int rows = Math.Min(kept, steps - t) * batch;
+                    var gates = _xGates.AsSpan(t * batch * GH, rows * GH);
+                    RowLayerNorm<T>.Forward(rows, GH, gates, ln.InputGain, ln.InputBias, w.InputBias, gates, _cache.XNorm.AsSpan(0, rows * GH), _cache.XRstd.AsSpan(0, rows));
+                }
             }
 
             // [B, G·H], every step's product overwrites its rows; part-major, each part has one of its own ([n, G·H]).
@@ -206,6 +214,8 @@ public static partial class RecurrentLayerKernel<T, TCell>
             var ln = _ln;
             // Offset of step t of these rows in a buffer of width w per sequence, in the cache's layout.
             int At(int t, int w) => _layout.Row(t, r0, n) * w;
+            // Layer norm's statistics: every step when kept for backward, else these rows of one step (see the constructor).
+            int NormAt(int t, int w) => _keepForBackward ? At(t, w) : r0 * w;
             var hGatesRows = _hGatesOfPart is null ? _hGates.AsSpan(r0 * GH, nGH) : _hGatesOfPart[part];
             for (int t = t0; t < t1; t++)
             {
@@ -220,7 +230,7 @@ public static partial class RecurrentLayerKernel<T, TCell>
                 StepProduct(n, hIn, hGatesRows, accumulate: false);
                 if (ln is not null)
                     RowLayerNorm<T>.Forward(n, GH, hGatesRows, ln.RecurrentGain, ln.RecurrentBias, _w.RecurrentBias, hGatesRows,
-                        cache.HNorm.AsSpan(At(t, GH), nGH), cache.HRstd.AsSpan(At(t, 1), n));
+                        cache.HNorm.AsSpan(NormAt(t, GH), nGH), cache.HRstd.AsSpan(NormAt(t, 1), n));
                 var xGatesRows = _xGates.AsSpan(XGatesAt(t, r0, n), nGH);
                 if (_perStep)
                     RecurrentProduct(_packedInput, n, GH, _input, _x.Span.Slice((t * _batch + r0) * _input, n * _input), [], xGatesRows, accumulate: false);
@@ -231,7 +241,7 @@ public static partial class RecurrentLayerKernel<T, TCell>
                 var saved = cache.Saved.AsSpan(_keepForBackward ? At(t, S * H) : rowH * S, n * S * H);
                 if (_lnCell)
                     LstmCell.ForwardLayerNorm<T>(n, H, xGatesRows, hGatesRows, cPrev, saved, hNext, cNext,
-                        ln!.CellGain, ln.CellBias, cache.CNorm.AsSpan(At(t, H), nH), cache.CRstd.AsSpan(At(t, 1), n));
+                        ln!.CellGain, ln.CellBias, cache.CNorm.AsSpan(NormAt(t, H), nH), cache.CRstd.AsSpan(NormAt(t, 1), n));
                 else if (_cellParts > 1)
                 {
                     _cellStep = t;

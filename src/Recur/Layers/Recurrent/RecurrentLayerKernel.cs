@@ -153,7 +153,7 @@ public sealed class RecurrentLayerCache<T> where T : struct
     internal ReadOnlyMemory<T> RecurrentInput => MaskedStates ?? Hs.AsMemory(0, Steps * Batch * Hidden);
 
     // Layer norm: normalised values and 1/σ of the input product [T·B, G·H], [T·B]; the recurrent product, same
-    // shapes; and c (LSTM) [T·B, H], [T·B].
+    // shapes; and c (LSTM) [T·B, H], [T·B]. An inference pass keeps one step of each ([B, …]).
     internal T[] XNorm = [], XRstd = [], HNorm = [], HRstd = [], CNorm = [], CRstd = [];
 
     /// <summary>Each sequence's state at its last real step (h_0 for a length of 0): [B, H].</summary>
