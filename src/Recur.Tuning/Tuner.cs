@@ -66,14 +66,23 @@ public sealed class Tuner(TuneConfig config, StudyStorage storage, StudyInfo stu
         var sampler = Samplers.Create(options.Sampler, options.Seed, options.Multivariate, options.StartupTrials);
         var pruner = options.Pruner.Create(PrunerEpochs(config));
         int threads = options.Threads ?? config.Base.Threads ?? Environment.ProcessorCount;
+        // The engine's thread count is process-wide: the study borrows it and gives it back.
+        int before = Engine.Threads;
         Engine.Threads = Math.Max(1, threads / options.Workers);
-        string host = Environment.MachineName, process = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
-        var workers = Enumerable.Range(0, options.Workers).Select(i => new Thread(() => Work($"{host}:{process}:{i}:{Guid.NewGuid().ToString("N")[..6]}", sampler, pruner))
+        try
         {
-            IsBackground = true, Name = $"tune worker {i}",
-        }).ToList();
-        foreach (var w in workers) w.Start();
-        foreach (var w in workers) w.Join();
+            string host = Environment.MachineName, process = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+            var workers = Enumerable.Range(0, options.Workers).Select(i => new Thread(() => Work($"{host}:{process}:{i}:{Guid.NewGuid().ToString("N")[..6]}", sampler, pruner))
+            {
+                IsBackground = true, Name = $"tune worker {i}",
+            }).ToList();
+            foreach (var w in workers) w.Start();
+            foreach (var w in workers) w.Join();
+        }
+        finally
+        {
+            Engine.Threads = before;
+        }
         if (_fatal is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(_fatal).Throw();
         return new TuneSummary(_ran, _complete, _pruned, _failed, _epochs);
     }

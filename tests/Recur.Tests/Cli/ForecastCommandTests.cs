@@ -8,6 +8,8 @@ using Recur.Training;
 namespace Recur.Tests.Cli;
 
 /// <summary><c>recur train --task forecast</c> on real and synthetic series, against naive baselines.</summary>
+// Runs `train --threads` in-process, which sets the engine's process-wide thread count while it runs.
+[Collection(EngineThreadsCollection.Name)]
 public class ForecastCommandTests
 {
     private static double Metric(JsonObject report, string metric, string? baseline = null) =>

@@ -3,6 +3,8 @@ using System.Text.Json.Nodes;
 namespace Recur.Tests.Cli;
 
 /// <summary><c>recur train --task seq2seq</c>: pairs of texts, an attention encoder–decoder, decoded and scored beside baselines.</summary>
+// Runs `train --threads` in-process, which sets the engine's process-wide thread count while it runs.
+[Collection(EngineThreadsCollection.Name)]
 public class SequenceToSequenceCommandTests
 {
     private static double Metric(JsonNode report, string key) => report["metrics"]![key]!.GetValue<double>();
