@@ -9,8 +9,8 @@ namespace Recur.Layers.Recurrent;
 /// <summary>
 /// What one layer's forward pass keeps for its backward pass. Hs: [(T+1), B, H] holds the states h_0 … h_T;
 /// Cs likewise (empty without cell state); Saved: [T, B, S·H]; all three with their rows in <see cref="Layout"/>'s
-/// order (time-major, or part-major for a small model's batch split). An inference pass keeps one step of Saved and
-/// of Cs only the steps in flight and the last.
+/// order (time-major, or part-major for a small model's batch split). An inference pass keeps one step of Saved, and
+/// of Cs (and of Hs, where the output is a buffer of its own) only the steps in flight and the last.
 /// </summary>
 /// <remarks>
 /// With per-sequence lengths (right padding: sequence b has real steps 0 … lengths[b]−1), Hs and Cs stay the
@@ -36,8 +36,8 @@ public sealed class RecurrentLayerCache<T> where T : struct
         bool separateOutput = !outputToCaller && (lengths.Length != 0 || layout.PartMajor);
         _output = separateOutput ? Workspace.AllocateUninitialized<T>(steps * batch * hidden) : null;
         // Inference reads c_{t−1} once, at step t, and hands on only c_T: a ring of two steps and the final one serves
-        // (config b's inference held 13 MB of cell states for two of them). So do the hidden states when the output is
-        // not Hs itself (the forward pass then writes each step's output as it goes).
+        // (config b's inference held 13 MB of cell states where 0.4 MB serve). So does h where the output is not Hs
+        // itself (the forward pass then writes each step's output as it goes).
         var ring = !keepForBackward && steps > 2 ? new StepLayout(2, batch, layout.Parts, layout.PartMajor) : null;
         _stateRing = outputToCaller || separateOutput ? ring : null;
         _cellRing = hasCellState ? ring : null;
@@ -372,11 +372,11 @@ public static partial class RecurrentLayerKernel<T, TCell>
                 var dXGatesR = dXGates.AsSpan(At(t, GH), nGH);
                 var dHGatesR = dHGates.AsSpan(At(t, GH), nGH);
                 if (lnCell)
-                    LstmCell.BackwardLayerNorm<T>(n, H, saved, CellRows(cache.Cs, cache.CellRow(t, r0, n) * H, nH), dhCell, dcCell,
+                    LstmCell.BackwardLayerNorm<T>(n, H, saved, CellRows(cache.Cs, At(t, H), nH), dhCell, dcCell,
                         cache.CNorm.AsSpan(At(t, H), nH), cache.CRstd.AsSpan(At(t, 1), n), ln!.CellGain,
                         dXGatesR, dhPrev, dcPrev, dlnPart!.CellGain, dlnPart.CellBias, rowLengths, t);
                 else
-                    TCell.Backward<T>(n, H, saved, cache.Hs.AsSpan(At(t, H), nH), CellRows(cache.Cs, cache.CellRow(t, r0, n) * H, nH),
+                    TCell.Backward<T>(n, H, saved, cache.Hs.AsSpan(At(t, H), nH), CellRows(cache.Cs, At(t, H), nH),
                         dhCell, dcCell, dXGatesR, dHGatesR, dhPrev, dcPrev);
                 if (zoneout)
                 {
