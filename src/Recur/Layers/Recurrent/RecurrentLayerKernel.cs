@@ -208,7 +208,15 @@ public static partial class RecurrentLayerKernel<T, TCell>
         bool keepForBackward = true, T[]? batchMajorOutput = null)
     {
         var pass = Prepare(w, x, steps, batch, h0, c0, lengths, options, keepForBackward, batchMajorOutput, chunkSteps: 0);
-        Engine.RunParts(pass.Parts, pass.RunPart);
+        try
+        {
+            Engine.RunParts(pass.Parts, pass.RunPart);
+        }
+        catch
+        {
+            pass.Finish().Release(); // a fault inside a part: the pass's buffers go back to the workspace
+            throw;
+        }
         return pass.Finish();
     }
 

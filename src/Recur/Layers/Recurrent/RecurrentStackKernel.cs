@@ -66,27 +66,45 @@ public static class RecurrentStackKernel<T, TCell>
         var finalCell = TCell.HasCellState ? Workspace.Allocate<T>(L * BH) : [];
         ReadOnlyMemory<T> input = x;
         int chunkSteps = StackWavefront<T, TCell>.ChunkSteps(layers, steps, batch, keepForBackward);
-        if (chunkSteps > 0)
+        var passes = chunkSteps > 0 ? new RecurrentLayerKernel<T, TCell>.ForwardPass[L] : null;
+        int prepared = 0;
+        try
         {
-            // All layers at once, chunk by chunk (see StackWavefront).
-            var passes = new RecurrentLayerKernel<T, TCell>.ForwardPass[L];
+            if (passes is not null)
+            {
+                // All layers at once, chunk by chunk (see StackWavefront).
+                for (int l = 0; l < L; l++)
+                {
+                    passes[l] = RecurrentLayerKernel<T, TCell>.Prepare(layers[l], input, steps, batch,
+                        StateSlice(h0, l, BH), TCell.HasCellState ? StateSlice(c0, l, BH) : [], lengths, options?[l], keepForBackward,
+                        l == L - 1 ? batchMajorOutput : null, chunkSteps);
+                    prepared++;
+                    if (l < L - 1) input = passes[l].Cache.Output;
+                }
+                StackWavefront<T, TCell>.Run(passes);
+                for (int l = 0; l < L; l++) caches[l] = passes[l].Finish();
+            }
+            else for (int l = 0; l < L; l++)
+            {
+                var cache = RecurrentLayerKernel<T, TCell>.Forward(layers[l], input, steps, batch,
+                    StateSlice(h0, l, BH), TCell.HasCellState ? StateSlice(c0, l, BH) : [], lengths, options?[l], keepForBackward,
+                    l == L - 1 ? batchMajorOutput : null);
+                caches[l] = cache;
+                if (l < L - 1) input = cache.Output;
+            }
+        }
+        catch
+        {
+            // A layer that cannot run (weights that do not fit the layer below, a fault inside a kernel) gives back what
+            // the layers before it hold, so a caller that goes on finds the workspace as it was.
             for (int l = 0; l < L; l++)
             {
-                passes[l] = RecurrentLayerKernel<T, TCell>.Prepare(layers[l], input, steps, batch,
-                    StateSlice(h0, l, BH), TCell.HasCellState ? StateSlice(c0, l, BH) : [], lengths, options?[l], keepForBackward,
-                    l == L - 1 ? batchMajorOutput : null, chunkSteps);
-                if (l < L - 1) input = passes[l].Cache.Output;
+                if (caches[l] is { } cache) cache.Release();
+                else if (l < prepared) passes![l].Finish().Release();
             }
-            StackWavefront<T, TCell>.Run(passes);
-            for (int l = 0; l < L; l++) caches[l] = passes[l].Finish();
-        }
-        else for (int l = 0; l < L; l++)
-        {
-            var cache = RecurrentLayerKernel<T, TCell>.Forward(layers[l], input, steps, batch,
-                StateSlice(h0, l, BH), TCell.HasCellState ? StateSlice(c0, l, BH) : [], lengths, options?[l], keepForBackward,
-                l == L - 1 ? batchMajorOutput : null);
-            caches[l] = cache;
-            if (l < L - 1) input = cache.Output;
+            Workspace.Release(finalHidden);
+            Workspace.Release(finalCell);
+            throw;
         }
         for (int l = 0; l < L; l++)
         {
