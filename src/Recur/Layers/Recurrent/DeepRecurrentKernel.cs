@@ -35,6 +35,7 @@ public sealed class DeepRecurrentResult<T> where T : struct
     /// One cache per layer and direction, index l·D + d. A reverse direction's cache is in its own reading order:
     /// its step t is step n_b − 1 − t of sequence b (n_b its length); steps ≥ n_b stay padding.
     /// </summary>
+    /// <remarks>Empty after an inference pass, which gives each cache back as soon as its output is copied.</remarks>
     public IReadOnlyList<RecurrentLayerCache<T>> Caches { get; }
 
     /// <summary>Dropout masks between layers ([L−1] of [T, B, D·H]), or null without dropout.</summary>
@@ -89,7 +90,7 @@ public sealed class DeepRecurrentResult<T> where T : struct
 /// kernel; a reverse direction's zoneout masks are in its own reading order.</para>
 /// <para>Every buffer is counted by <see cref="Workspace"/>: what the result holds (layer outputs, reversed inputs,
 /// final states) stays counted until its owner releases it after the backward pass; temporaries are released
-/// before returning.</para>
+/// before returning. An inference pass holds only the last layer's output and the final states when it returns.</para>
 /// </remarks>
 public static class DeepRecurrentKernel<T, TCell>
     where T : struct, IFloatingPointIeee754<T>
@@ -172,8 +173,17 @@ public static class DeepRecurrentKernel<T, TCell>
                 }
                 for (int row = 0; row < steps * batch; row++) half.Slice(row * H, H).CopyTo(output.AsSpan(row * W + d * H, H));
                 if (back is not null) Workspace.Release(back);
+                // Inference: nothing reads the cache once its output is copied, so a deep or bidirectional stack holds one
+                // cache at a time instead of all of them.
+                if (!keepForBackward) cache.Release();
             }
             if (residual && HasResidual(l)) TensorPrimitives.Add(output, input.Span, output);
+            if (!keepForBackward)
+            {
+                // … and nothing reads this layer's inputs (the layer below's output, dropped or reversed) again.
+                foreach (var buffer in between) Workspace.Release(buffer);
+                between.Clear();
+            }
             if (l < L - 1)
             {
                 if (dropoutMasks is not null)
@@ -186,7 +196,7 @@ public static class DeepRecurrentKernel<T, TCell>
                 else input = output;
             }
         }
-        return new DeepRecurrentResult<T>(steps, batch, H, D, residual, real, caches,
+        return new DeepRecurrentResult<T>(steps, batch, H, D, residual, real, keepForBackward ? caches : [],
             dropoutMasks?.ToArray(), output, finalHidden, finalCell, between);
     }
 
