@@ -34,17 +34,7 @@ public static class RecurCommand
             stderr.WriteLine($"See '{command} --help' for the accepted arguments.");
             return BadInput;
         }
-        // A command's --threads holds while it runs: in-process (a host or a test running commands), the engine's
-        // process-wide thread count is given back after it.
-        int threads = Tensors.Engine.Threads;
-        try
-        {
-            return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
-        }
-        finally
-        {
-            Tensors.Engine.Threads = threads;
-        }
+        return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
     }
 
     /// <summary>Runs a command body, turning user mistakes into one message and exit code 2.</summary>

@@ -149,7 +149,9 @@ internal static class TrainCommand
         string task = (config.Task ?? "forecast").ToLowerInvariant();
         string outDir = config.Out ?? Path.Combine("runs", $"{Path.GetFileNameWithoutExtension(dataPath)}-{task}");
         if (resume is null) CheckOutputDirectory(outDir, dataPath);
-        if (config.Threads is int threads) Engine.Threads = threads;
+        // --threads holds while the command runs: in-process (a host or a test running commands), the engine's
+        // process-wide thread count is given back after it.
+        using var threadScope = config.Threads is int threads ? Engine.UseThreads(threads) : null;
         string checkpointDirectory = Path.Combine(outDir, CheckpointFolder);
         if (resume is null && Directory.Exists(checkpointDirectory)) Directory.Delete(checkpointDirectory, recursive: true);
         config = config with { Task = task, Out = outDir };

@@ -67,9 +67,7 @@ public sealed class Tuner(TuneConfig config, StudyStorage storage, StudyInfo stu
         var pruner = options.Pruner.Create(PrunerEpochs(config));
         int threads = options.Threads ?? config.Base.Threads ?? Environment.ProcessorCount;
         // The engine's thread count is process-wide: the study borrows it and gives it back.
-        int before = Engine.Threads;
-        Engine.Threads = Math.Max(1, threads / options.Workers);
-        try
+        using (Engine.UseThreads(Math.Max(1, threads / options.Workers)))
         {
             string host = Environment.MachineName, process = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
             var workers = Enumerable.Range(0, options.Workers).Select(i => new Thread(() => Work($"{host}:{process}:{i}:{Guid.NewGuid().ToString("N")[..6]}", sampler, pruner))
@@ -78,10 +76,6 @@ public sealed class Tuner(TuneConfig config, StudyStorage storage, StudyInfo stu
             }).ToList();
             foreach (var w in workers) w.Start();
             foreach (var w in workers) w.Join();
-        }
-        finally
-        {
-            Engine.Threads = before;
         }
         if (_fatal is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(_fatal).Throw();
         return new TuneSummary(_ran, _complete, _pruned, _failed, _epochs);

@@ -147,9 +147,7 @@ internal static class RecurTimer
 
     private static Timing Time(Action step, int threads, int repeats, int warmup, bool adaptive = true)
     {
-        int saved = Engine.Threads;
-        Engine.Threads = threads;
-        try
+        using (Engine.UseThreads(threads))
         {
             GC.Collect();
             GC.WaitForPendingFinalizers();
@@ -174,10 +172,6 @@ internal static class RecurTimer
             long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
             Array.Sort(times);
             return new Timing(Median(times), times[0], times[^1], repeats, warmup, allocated / Math.Max(1, repeats), WorkspacePeak(step));
-        }
-        finally
-        {
-            Engine.Threads = saved;
         }
     }
 

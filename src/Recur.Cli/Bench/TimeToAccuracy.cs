@@ -139,11 +139,9 @@ internal static partial class TimeToAccuracy
         var adam = new Adam(model.Parameters, LearningRate);
         var tokens = new int[Batch * Steps];
         var targets = new int[Batch * Steps];
-        int saved = Engine.Threads;
-        Engine.Threads = threads;
         var clock = new Stopwatch();
         var points = new List<Checkpoint>();
-        try
+        using (Engine.UseThreads(threads))
         {
             long step = 0;
             int next = 0;
@@ -174,10 +172,6 @@ internal static partial class TimeToAccuracy
                     clock.Start();
                 }
             }
-        }
-        finally
-        {
-            Engine.Threads = saved;
         }
         return points;
     }

@@ -19,6 +19,29 @@ public static class Engine
         }
     }
 
+    /// <summary>
+    /// Sets <see cref="Threads"/> until the returned scope is disposed, which puts back the value it replaced: for a
+    /// run that takes its own thread count (a command's <c>--threads</c>, a tuning study) inside a longer-lived process.
+    /// </summary>
+    public static IDisposable UseThreads(int threads)
+    {
+        int before = Threads;
+        Threads = threads;
+        return new ThreadsScope(before);
+    }
+
+    private sealed class ThreadsScope(int before) : IDisposable
+    {
+        private bool _disposed;
+
+        public void Dispose()
+        {
+            if (_disposed) return;
+            _disposed = true;
+            Threads = before;
+        }
+    }
+
     [ThreadStatic] private static bool t_insideParts;
 
     /// <summary>
