@@ -13,10 +13,8 @@ public sealed class ThreadsFlagTests
     public void ACommandGivesTheEnginesThreadCountBack()
     {
         using var dir = new TempDirectory();
-        int saved = Engine.Threads;
-        try
+        using (Engine.UseThreads(3))
         {
-            Engine.Threads = 3;
             var (exit, _, _) = CliRunner.Run("train", "--data", CliRunner.DataFile("sunspots-yearly.csv"), "--epochs", "1", "--hidden", "8",
                 "--threads", "1", "--out", dir.File("run"), "--quiet");
             Assert.Equal(0, exit);
@@ -26,10 +24,6 @@ public sealed class ThreadsFlagTests
                 "--out", dir.File("bad"), "--quiet");
             Assert.Equal(2, exit);
             Assert.Equal(3, Engine.Threads);
-        }
-        finally
-        {
-            Engine.Threads = saved;
         }
     }
 }

@@ -18,10 +18,8 @@ public sealed class TunerThreadsTests
         var config = TuneConfig.Parse("""{"data": "x.csv", "search": {"lr": {"type": "float", "low": 0.001, "high": 0.01}}}""", "t.json");
         using var storage = StudyStorage.Open($"sqlite:///{dir.File("s.db")}");
         var study = storage.CreateOrOpenStudy("t", config.SearchJson, config.Base.ToJson());
-        int saved = Engine.Threads;
-        try
+        using (Engine.UseThreads(3))
         {
-            Engine.Threads = 3;
             var seen = new List<int>();
             var options = new TuneOptions { Trials = 4, Workers = 2, Threads = 4, Sampler = "random" };
             var summary = new Tuner(config, storage, study, options, TextWriter.Null)
@@ -35,10 +33,6 @@ public sealed class TunerThreadsTests
             Assert.Equal(4, summary.Ran);
             Assert.Equal([2, 2, 2, 2], seen);
             Assert.Equal(3, Engine.Threads);
-        }
-        finally
-        {
-            Engine.Threads = saved;
         }
     }
 }

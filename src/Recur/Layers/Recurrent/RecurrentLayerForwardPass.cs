@@ -214,8 +214,9 @@ public static partial class RecurrentLayerKernel<T, TCell>
             var ln = _ln;
             // Offset of step t of these rows in a buffer of width w per sequence, in the cache's layout.
             int At(int t, int w) => _layout.Row(t, r0, n) * w;
-            // Layer norm's statistics: every step when kept for backward, else these rows of one step (see the constructor).
-            int NormAt(int t, int w) => _keepForBackward ? At(t, w) : r0 * w;
+            // What only the backward pass reads (saved gate values, layer norm's statistics): every step when kept for
+            // backward, else these rows of one step, overwritten each step.
+            int KeptAt(int t, int w) => _keepForBackward ? At(t, w) : r0 * w;
             var hGatesRows = _hGatesOfPart is null ? _hGates.AsSpan(r0 * GH, nGH) : _hGatesOfPart[part];
             for (int t = t0; t < t1; t++)
             {
@@ -230,7 +231,7 @@ public static partial class RecurrentLayerKernel<T, TCell>
                 StepProduct(n, hIn, hGatesRows, accumulate: false);
                 if (ln is not null)
                     RowLayerNorm<T>.Forward(n, GH, hGatesRows, ln.RecurrentGain, ln.RecurrentBias, _w.RecurrentBias, hGatesRows,
-                        cache.HNorm.AsSpan(NormAt(t, GH), nGH), cache.HRstd.AsSpan(NormAt(t, 1), n));
+                        cache.HNorm.AsSpan(KeptAt(t, GH), nGH), cache.HRstd.AsSpan(KeptAt(t, 1), n));
                 var xGatesRows = _xGates.AsSpan(XGatesAt(t, r0, n), nGH);
                 if (_perStep)
                     RecurrentProduct(_packedInput, n, GH, _input, _x.Span.Slice((t * _batch + r0) * _input, n * _input), [], xGatesRows, accumulate: false);
@@ -238,10 +239,10 @@ public static partial class RecurrentLayerKernel<T, TCell>
                 var hNext = cache.Hs.AsSpan(cache.HiddenRow(t + 1, r0, n) * H, nH);
                 var cPrev = CellRows(cache.Cs, cache.CellRow(t, r0, n) * H, nH);
                 var cNext = CellRows(cache.Cs, cache.CellRow(t + 1, r0, n) * H, nH);
-                var saved = cache.Saved.AsSpan(_keepForBackward ? At(t, S * H) : rowH * S, n * S * H);
+                var saved = cache.Saved.AsSpan(KeptAt(t, S * H), n * S * H);
                 if (_lnCell)
                     LstmCell.ForwardLayerNorm<T>(n, H, xGatesRows, hGatesRows, cPrev, saved, hNext, cNext,
-                        ln!.CellGain, ln.CellBias, cache.CNorm.AsSpan(NormAt(t, H), nH), cache.CRstd.AsSpan(NormAt(t, 1), n));
+                        ln!.CellGain, ln.CellBias, cache.CNorm.AsSpan(KeptAt(t, H), nH), cache.CRstd.AsSpan(KeptAt(t, 1), n));
                 else if (_cellParts > 1)
                 {
                     _cellStep = t;

@@ -40,7 +40,7 @@ public sealed class RecurrentLayerCache<T> where T : struct
         // itself (the forward pass then writes each step's output as it goes).
         var ring = !keepForBackward && steps > 2 ? new StepLayout(2, batch, layout.Parts, layout.PartMajor) : null;
         _stateRing = outputToCaller || separateOutput ? ring : null;
-        _cellRing = hasCellState ? ring : null;
+        _cellRing = ring;
         // The forward pass writes steps 1 … T, each row on the thread that owns it; only the initial states are
         // set here. Clearing all of it on the calling thread (13 MB per layer of config b) took that long and then
         // made every other thread fetch its rows from this core's cache.
