@@ -25,7 +25,8 @@ internal enum GemmIsa
 /// panels of NR = 2 vectors, contiguous over K), M in row blocks of at most <see cref="MC"/> (op(A)[MC, KC] is
 /// packed into row panels of MR rows, <see cref="IFloatVector{TSelf}.MicroRows"/>); then one micro-kernel computes
 /// an [MR, NR] tile of C in registers. Transposes are resolved entirely while packing, and edge panels are
-/// zero-padded, so the micro-kernel has a single code path. Five partitions of the work, chosen by shape only
+/// zero-padded, so the micro-kernel has a single code path (and a four-row form for a last row panel of at most
+/// four rows, which writes its rows straight to C). Five partitions of the work, chosen by shape only
 /// (a narrow C, 2 ≤ N ≤ NR/2 with M ≥ 2·NR, is first turned into its transpose, which takes one of them):
 /// M = 1 (streaming): no packing, op(B) read once, items are column chunks;
 /// M ≤ MC (per-step recurrent products): items are column chunks that pack their own panels, one parallel phase;
@@ -978,6 +979,19 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
                 }
                 continue;
             }
+            if (MR == 6 && height == 6 && Avx.IsSupported)
+            {
+                // AVX2's full panel of six rows: six values per packed step, written as a 128-bit and a 64-bit
+                // store (a copy when A is transposed, an 8×8 transpose per eight steps when not), the same values
+                // the scalar loops below write.
+                if (_o.TransposeA) PackSixTransposed(dst, _o.A + (nint)pc * _o.Lda + r0, _o.Lda, kc, sums);
+                else
+                {
+                    PackSixRows(dst, _o.A + (nint)r0 * _o.Lda + pc, _o.Lda, kc);
+                    if (sums != null) AddRowSums(sums, 6, _o.A + (nint)r0 * _o.Lda + pc, _o.Lda, kc);
+                }
+                continue;
+            }
             if (!_o.TransposeA)
             {
                 // op(A)[i, p] = A[i, p]: the panel's rows are contiguous pieces of rows of A.
@@ -1028,6 +1042,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     /// Packs eight columns of A [kc rows, stride lda] from <paramref name="src"/>: step p is src[p·lda … +8]; with
     /// <paramref name="sums"/>, also adds the steps into sums[0 … 8) in step order.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackEightTransposed(float* dst, float* src, nint lda, int kc, float* sums)
     {
         if (sums == null)
@@ -1046,38 +1061,92 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     }
 
     /// <summary>
+    /// Copies six columns of A [kc rows, stride lda] from <paramref name="src"/> into a panel of stride 6: step p is
+    /// src[p·lda … +6]; with <paramref name="sums"/>, also adds the steps into sums[0 … 6) in step order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackSixTransposed(float* dst, float* src, nint lda, int kc, float* sums)
+    {
+        for (int p = 0; p < kc; p++, src += lda, dst += 6)
+        {
+            Vector128.Store(Vector128.Load(src), dst);
+            *(double*)(dst + 4) = *(double*)(src + 4);
+        }
+        if (sums == null) return;
+        src -= kc * lda;
+        for (int p = 0; p < kc; p++, src += lda)
+            for (int i = 0; i < 6; i++) sums[i] += src[i];
+    }
+
+    /// <summary>
+    /// Transposes six source rows (row r at src + r·lda, kc values each) into kc steps of six values (step p at
+    /// dst + 6p holds the rows' p-th values): eight steps at a time through an 8×8 transpose into a stack tile (rows
+    /// six and seven stand in as copies of row five and are not copied out); the last kc mod 8 steps one value at a
+    /// time.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackSixRows(float* dst, float* src, nint lda, int kc)
+    {
+        int p = 0;
+        float* tile = stackalloc float[64];
+        for (; p + 8 <= kc; p += 8, dst += 48)
+        {
+            float* s = src + p;
+            Vector256<float> r5 = Avx.LoadVector256(s + 5 * lda);
+            Transpose8x8(tile, 8, Avx.LoadVector256(s), Avx.LoadVector256(s + lda), Avx.LoadVector256(s + 2 * lda),
+                Avx.LoadVector256(s + 3 * lda), Avx.LoadVector256(s + 4 * lda), r5, r5, r5);
+            for (int q = 0; q < 8; q++)
+            {
+                Vector128.Store(Vector128.Load(tile + 8 * q), dst + 6 * q);
+                *(double*)(dst + 6 * q + 4) = *(double*)(tile + 8 * q + 4);
+            }
+        }
+        for (; p < kc; p++, dst += 6)
+            for (int r = 0; r < 6; r++) dst[r] = src[r * lda + p];
+    }
+
+    /// <summary>
+    /// Stores the 8×8 transpose of rows r0 … r7: step q at dst + q·stride holds lane q of every row. Pairs of rows
+    /// are interleaved, then quadruples, then the 128-bit halves exchanged.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* dst, nint stride, Vector256<float> r0, Vector256<float> r1, Vector256<float> r2,
+        Vector256<float> r3, Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7)
+    {
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
+        Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
+        Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> q0 = Avx.Shuffle(t0, t2, 0x44), q1 = Avx.Shuffle(t0, t2, 0xEE);
+        Vector256<float> q2 = Avx.Shuffle(t1, t3, 0x44), q3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> q4 = Avx.Shuffle(t4, t6, 0x44), q5 = Avx.Shuffle(t4, t6, 0xEE);
+        Vector256<float> q6 = Avx.Shuffle(t5, t7, 0x44), q7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(q0, q4, 0x20));
+        Avx.Store(dst + stride, Avx.Permute2x128(q1, q5, 0x20));
+        Avx.Store(dst + 2 * stride, Avx.Permute2x128(q2, q6, 0x20));
+        Avx.Store(dst + 3 * stride, Avx.Permute2x128(q3, q7, 0x20));
+        Avx.Store(dst + 4 * stride, Avx.Permute2x128(q0, q4, 0x31));
+        Avx.Store(dst + 5 * stride, Avx.Permute2x128(q1, q5, 0x31));
+        Avx.Store(dst + 6 * stride, Avx.Permute2x128(q2, q6, 0x31));
+        Avx.Store(dst + 7 * stride, Avx.Permute2x128(q3, q7, 0x31));
+    }
+
+    /// <summary>
     /// Transposes eight source rows (row r at src + r·lda, kc values each) into kc destination steps of eight values
     /// (step p at dst + p·dstStride holds the rows' p-th values): an A panel (stride 8), or eight columns of a B
-    /// panel from transposed B (stride NR). Eight steps at a time by an in-register 8×8 transpose; the last kc mod 8
+    /// panel from transposed B (stride NR). Eight steps at a time by <see cref="Transpose8x8"/>; the last kc mod 8
     /// steps one value at a time.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackEightRows(float* dst, nint dstStride, float* src, nint lda, int kc)
     {
         int p = 0;
         for (; p + 8 <= kc; p += 8, dst += 8 * dstStride)
         {
             float* s = src + p;
-            Vector256<float> r0 = Avx.LoadVector256(s), r1 = Avx.LoadVector256(s + lda);
-            Vector256<float> r2 = Avx.LoadVector256(s + 2 * lda), r3 = Avx.LoadVector256(s + 3 * lda);
-            Vector256<float> r4 = Avx.LoadVector256(s + 4 * lda), r5 = Avx.LoadVector256(s + 5 * lda);
-            Vector256<float> r6 = Avx.LoadVector256(s + 6 * lda), r7 = Avx.LoadVector256(s + 7 * lda);
-            // pairs of rows interleaved, then quadruples, then the 128-bit halves exchanged
-            Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
-            Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
-            Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
-            Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
-            Vector256<float> q0 = Avx.Shuffle(t0, t2, 0x44), q1 = Avx.Shuffle(t0, t2, 0xEE);
-            Vector256<float> q2 = Avx.Shuffle(t1, t3, 0x44), q3 = Avx.Shuffle(t1, t3, 0xEE);
-            Vector256<float> q4 = Avx.Shuffle(t4, t6, 0x44), q5 = Avx.Shuffle(t4, t6, 0xEE);
-            Vector256<float> q6 = Avx.Shuffle(t5, t7, 0x44), q7 = Avx.Shuffle(t5, t7, 0xEE);
-            Avx.Store(dst, Avx.Permute2x128(q0, q4, 0x20));
-            Avx.Store(dst + dstStride, Avx.Permute2x128(q1, q5, 0x20));
-            Avx.Store(dst + 2 * dstStride, Avx.Permute2x128(q2, q6, 0x20));
-            Avx.Store(dst + 3 * dstStride, Avx.Permute2x128(q3, q7, 0x20));
-            Avx.Store(dst + 4 * dstStride, Avx.Permute2x128(q0, q4, 0x31));
-            Avx.Store(dst + 5 * dstStride, Avx.Permute2x128(q1, q5, 0x31));
-            Avx.Store(dst + 6 * dstStride, Avx.Permute2x128(q2, q6, 0x31));
-            Avx.Store(dst + 7 * dstStride, Avx.Permute2x128(q3, q7, 0x31));
+            Transpose8x8(dst, dstStride, Avx.LoadVector256(s), Avx.LoadVector256(s + lda), Avx.LoadVector256(s + 2 * lda),
+                Avx.LoadVector256(s + 3 * lda), Avx.LoadVector256(s + 4 * lda), Avx.LoadVector256(s + 5 * lda),
+                Avx.LoadVector256(s + 6 * lda), Avx.LoadVector256(s + 7 * lda));
         }
         for (; p < kc; p++, dst += dstStride)
             for (int r = 0; r < 8; r++) dst[r] = src[r * lda + p];
@@ -1124,6 +1193,10 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
                 if (height == MR && width == nr)
                 {
                     MicroKernel(kc, aPanel, bPanel, cTile, ldc, addToC);
+                }
+                else if (height <= 4 && width == nr)
+                {
+                    MicroKernelFewRows(kc, aPanel, bPanel, cTile, ldc, addToC, height);
                 }
                 else
                 {
@@ -1250,6 +1323,45 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         StoreRow(c + 5 * ldc, c50, c51, addToC);
         StoreRow(c + 6 * ldc, c60, c61, addToC);
         StoreRow(c + 7 * ldc, c70, c71, addToC);
+    }
+
+    /// <summary>
+    /// The last row panel's tile when it has at most four of the MR rows and all NR columns: C[height, NR] (+)= Ã·B̃
+    /// with four row accumulators (Ã's rows past <paramref name="height"/> are the panel's zero padding), stored
+    /// straight to C. Half the steps' multiply-adds of the full kernel, no scratch tile, and each element the same
+    /// chain of fused multiply-adds, so the same bits. Four chains of two vectors still fill both FMA pipes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MicroKernelFewRows(int kc, float* a, float* b, float* c, nint ldc, bool addToC, int height)
+    {
+        TV c00 = TV.Zero, c01 = TV.Zero;
+        TV c10 = TV.Zero, c11 = TV.Zero;
+        TV c20 = TV.Zero, c21 = TV.Zero;
+        TV c30 = TV.Zero, c31 = TV.Zero;
+        int mr = MR;
+        for (int p = 0; p < kc; p++)
+        {
+            TV b0 = TV.Load(b);
+            TV b1 = TV.Load(b + TV.Count);
+            TV av = TV.Broadcast(a[0]);
+            c00 = TV.FusedMultiplyAdd(av, b0, c00);
+            c01 = TV.FusedMultiplyAdd(av, b1, c01);
+            av = TV.Broadcast(a[1]);
+            c10 = TV.FusedMultiplyAdd(av, b0, c10);
+            c11 = TV.FusedMultiplyAdd(av, b1, c11);
+            av = TV.Broadcast(a[2]);
+            c20 = TV.FusedMultiplyAdd(av, b0, c20);
+            c21 = TV.FusedMultiplyAdd(av, b1, c21);
+            av = TV.Broadcast(a[3]);
+            c30 = TV.FusedMultiplyAdd(av, b0, c30);
+            c31 = TV.FusedMultiplyAdd(av, b1, c31);
+            a += mr;
+            b += 2 * TV.Count;
+        }
+        StoreRow(c, c00, c01, addToC);
+        if (height > 1) StoreRow(c + ldc, c10, c11, addToC);
+        if (height > 2) StoreRow(c + 2 * ldc, c20, c21, addToC);
+        if (height > 3) StoreRow(c + 3 * ldc, c30, c31, addToC);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
