@@ -1234,6 +1234,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MicroKernel6(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
     {
+        if (addToC) PrefetchTile(c, ldc, 6);
         TV c00 = TV.Zero, c01 = TV.Zero;
         TV c10 = TV.Zero, c11 = TV.Zero;
         TV c20 = TV.Zero, c21 = TV.Zero;
@@ -1276,6 +1277,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MicroKernel8(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
     {
+        if (addToC) PrefetchTile(c, ldc, 8);
         TV c00 = TV.Zero, c01 = TV.Zero;
         TV c10 = TV.Zero, c11 = TV.Zero;
         TV c20 = TV.Zero, c21 = TV.Zero;
@@ -1334,6 +1336,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MicroKernelFewRows(int kc, float* a, float* b, float* c, nint ldc, bool addToC, int height)
     {
+        if (addToC) PrefetchTile(c, ldc, height);
         TV c00 = TV.Zero, c01 = TV.Zero;
         TV c10 = TV.Zero, c11 = TV.Zero;
         TV c20 = TV.Zero, c21 = TV.Zero;
@@ -1362,6 +1365,21 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         if (height > 1) StoreRow(c + ldc, c10, c11, addToC);
         if (height > 2) StoreRow(c + 2 * ldc, c20, c21, addToC);
         if (height > 3) StoreRow(c + 3 * ldc, c30, c31, addToC);
+    }
+
+    /// <summary>
+    /// Asks for the C tile's rows (first and last element of each) before the steps run, so the loads that add the
+    /// steps' sums to C at the end find them in cache: C is read once per K block, long after it left L1.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchTile(float* c, nint ldc, int rows)
+    {
+        if (!Sse.IsSupported) return;
+        for (int i = 0; i < rows; i++, c += ldc)
+        {
+            Sse.Prefetch0(c);
+            Sse.Prefetch0(c + NR - 1);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
