@@ -81,7 +81,7 @@ internal sealed class BenchReport
     private List<(string Label, double Ns)> RoundTrips() =>
         Rows.Select(r => (r.Key, r.CoreRoundTripNs))
             .Concat(Scaling.Select(s => ($"1→2 threads on {s.Config}", s.CoreRoundTripNs)))
-            .Concat(Peers.Select(p => ($"{p.Name} (all its cases)", p.CoreRoundTripNs)))
+            .Concat(Peers.SelectMany(p => p.RoundTrips.Select(t => ($"{p.Name} {t.Key}", t.Value))))
             .Append(("end", CoreRoundTripAtEndNs))
             .Where(m => m.Item2 is not null).Select(m => (m.Item1, m.Item2!.Value)).ToList();
 
@@ -136,7 +136,7 @@ internal sealed class BenchReport
             peers[p.Name] = new JsonObject
             {
                 ["status"] = p.Status, ["version"] = p.Version, ["description"] = p.Description, ["detail"] = p.Detail, ["install"] = p.Install,
-                ["core_round_trip_ns"] = p.CoreRoundTripNs,
+                ["core_round_trip_ns"] = new JsonObject(p.RoundTrips.Select(t => KeyValuePair.Create(t.Key, (JsonNode?)t.Value))),
             };
         var stream = Rows.FirstOrDefault(r => r.Mode == "stream");
         return new JsonObject
@@ -268,7 +268,8 @@ internal sealed class BenchReport
             sb.AppendLine($"core round trip (ns) before each case: {string.Join(", ", roundTrips.Select(m => $"{m.Label} {m.Ns:F0}"))}; {RoundTripNote}.");
         if (RoundTripShifted)
             sb.AppendLine("WARNING: the round trip changed more than twofold during this run, so the machine changed state between " +
-                          "timings: figures taken minutes apart (Recur's and each peer's) come from different states, and so do the ratios between them.");
+                          "timings: a configuration's peers ran right after Recur's timing of it, but where the round trips before them differ " +
+                          "twofold, Recur's and the peer's figures (and the ratio between them) come from different states.");
         sb.AppendLine($"alloc/call: {AllocationNote}.");
         sb.Append($"load average at start {LoadAtStart}, at end {LoadAtEnd} on {Environment.ProcessorCount} logical processors ({CpuName()}).");
         return sb.ToString();
@@ -286,7 +287,8 @@ internal sealed class BenchReport
         sb.AppendLine();
         sb.AppendLine("Training step = full-sequence forward, linear head on the last state, MSE, backward, Adam. FLOPs by DESIGN's count: " +
                       "forward = 2·gates·H·(I+H) per step, sequence and layer; training = 3× forward; GFLOP/s = flops / ms / 1e6. " +
-                      "Ratio = peer ms / Recur ms: above 1 means Recur is faster. Each peer runs as a child process at its best thread count.");
+                      "Ratio = peer ms / Recur ms: above 1 means Recur is faster. Each peer runs as a child process at its best thread count, " +
+                      "configuration by configuration, right after Recur's timing of the same configuration.");
         sb.AppendLine();
         sb.AppendLine("| config | what |");
         sb.AppendLine("|---|---|");

@@ -20,7 +20,12 @@ internal sealed record BenchSettings
     public Action<string> Log { get; init; } = _ => { };
 }
 
-/// <summary>Runs the cases: Recur in this process first, then each peer as a child process, then the GEMM ceilings.</summary>
+/// <summary>
+/// Runs the cases configuration by configuration: Recur's timings of a configuration (training, then inference) in
+/// this process, then each peer's of the same configuration as a child process, so the figures a ratio compares are
+/// taken within a minute or so of each other, not minutes apart (on a shared machine that changes state, the state
+/// between them changes less). Then Recur's thread scaling and the GEMM ceilings.
+/// </summary>
 internal static class BenchRunner
 {
     public const int DefaultGemmSize = 2048, StreamCalls = 20000, StreamWarmup = 2000;
@@ -32,34 +37,19 @@ internal static class BenchRunner
             Threads = s.Threads, Repeats = s.Repeats, PeerThreads = s.NoPeer ? [] : s.PeerThreads, Command = s.Command, Note = s.Note,
             GemmSize = s.GemmSize, Started = DateTime.UtcNow, LoadAtStart = BenchReport.LoadAverage(),
         };
-        var train = BenchConfig.Training.Where(c => only.Contains(c.Name)).ToList();
-        var infer = BenchConfig.Inference.Where(only.Contains).Select(BenchConfig.ByName).ToList();
-        bool stream = only.Contains("stream");
-
-        foreach (var c in train)
+        var peers = s.NoPeer ? null : new PeerRunner(s, report);
+        foreach (string name in BenchConfig.AllNames.Where(only.Contains))
         {
-            int warmup = c.Name == "d" ? 2 : 3;
-            s.Log($"recur: {c.Name} training ({c.Describe()}), {s.Threads} thread(s) …");
-            double? roundTrip = CoreRoundTrip.Nanoseconds();
-            var t = RecurTimer.Train(c, s.Threads, s.Repeats, warmup);
-            s.Log($"recur: {c.Name} training {BenchReport.Ms(t.MedianMs)} ms");
-            report.Rows.Add(new BenchRow(c, "train", t, s.Threads) { CoreRoundTripNs = roundTrip });
-        }
-        foreach (var c in infer)
-        {
-            s.Log($"recur: {c.Name} inference …");
-            double? roundTrip = CoreRoundTrip.Nanoseconds();
-            var t = RecurTimer.Infer(c, s.Threads, s.Repeats, 3);
-            s.Log($"recur: {c.Name} inference {BenchReport.Ms(t.MedianMs)} ms");
-            report.Rows.Add(new BenchRow(c, "infer", t, s.Threads) { CoreRoundTripNs = roundTrip });
-        }
-        if (stream)
-        {
-            s.Log("recur: batch-1 streaming …");
-            double? roundTrip = CoreRoundTrip.Nanoseconds();
-            var t = RecurTimer.Stream(BenchConfig.Streaming, s.Threads, StreamCalls, StreamWarmup);
-            s.Log($"recur: streaming {t.MedianMs * 1000:F1} µs per step");
-            report.Rows.Add(new BenchRow(BenchConfig.Streaming, "stream", t, s.Threads) { CoreRoundTripNs = roundTrip });
+            bool stream = name == "stream";
+            bool train = !stream, infer = BenchConfig.Inference.Contains(name);
+            if (stream) TimeStream(s, report);
+            else
+            {
+                var c = BenchConfig.ByName(name);
+                TimeTraining(s, report, c);
+                if (infer) TimeInference(s, report, c);
+            }
+            peers?.Run(name, train, infer, stream);
         }
         if (!s.NoScaling)
         {
@@ -77,51 +67,102 @@ internal static class BenchRunner
         report.RecurGemmGflops = RecurTimer.GemmGflops(s.GemmSize, s.Threads);
         s.Log($"recur: GEMM {report.RecurGemmGflops:F1} GFLOP/s");
 
-        if (!s.NoPeer) RunPeers(s, report, train, infer, stream);
+        peers?.Finish();
         report.LoadAtEnd = BenchReport.LoadAverage();
         report.CoreRoundTripAtEndNs = CoreRoundTrip.Nanoseconds();
         return report;
     }
 
-    private static void RunPeers(BenchSettings s, BenchReport report, List<BenchConfig> train, List<BenchConfig> infer, bool stream)
+    private static void TimeTraining(BenchSettings s, BenchReport report, BenchConfig c)
     {
-        string? dir = Peers.FindPeersDirectory(s.PeersDirectory);
-        if (dir is null)
-        {
-            string why = s.PeersDirectory is null
-                ? "bench/peers not found from the working directory upwards: run from the repository root or pass --peers-dir"
-                : $"--peers-dir {s.PeersDirectory} does not exist";
-            foreach (var (name, install) in new[] { ("libtorch", Peers.TorchSharpInstall), ("pytorch", Peers.PythonInstall) })
-                report.Peers.Add(new PeerResult(name, name) { Status = "missing", Detail = why, Install = install });
-            report.OpenBlasNote = why;
-            AttachPeers(report);
-            return;
-        }
-        var plan = new PeerPlan(dir, s.Python, train.Select(c => c.Name).ToList(), infer.Select(c => c.Name).ToList(), stream,
-            s.PeerThreads, s.Repeats, s.PeerTimeout, s.BuildPeers, s.Threads, s.Log);
+        int warmup = c.Name == "d" ? 2 : 3;
+        s.Log($"recur: {c.Name} training ({c.Describe()}), {s.Threads} thread(s) …");
         double? roundTrip = CoreRoundTrip.Nanoseconds();
-        report.Peers.Add(Report(s, Peers.LibTorch(plan), roundTrip));
-        roundTrip = CoreRoundTrip.Nanoseconds();
-        report.Peers.Add(Report(s, Peers.PyTorch(plan), roundTrip));
-        var (gflops, problem) = Peers.OpenBlasGemm(plan, s.GemmSize);
-        report.OpenBlasGemmGflops = gflops;
-        report.OpenBlasNote = problem;
-        if (gflops is not null) s.Log($"openblas: GEMM {gflops.Value.ToString("F1", CultureInfo.InvariantCulture)} GFLOP/s");
-        AttachPeers(report);
+        var t = RecurTimer.Train(c, s.Threads, s.Repeats, warmup);
+        s.Log($"recur: {c.Name} training {BenchReport.Ms(t.MedianMs)} ms");
+        report.Rows.Add(new BenchRow(c, "train", t, s.Threads) { CoreRoundTripNs = roundTrip });
     }
 
-    private static PeerResult Report(BenchSettings s, PeerResult peer, double? roundTrip)
+    private static void TimeInference(BenchSettings s, BenchReport report, BenchConfig c)
     {
-        peer.CoreRoundTripNs = roundTrip;
-        s.Log(peer.Status == "ok" ? $"{peer.Name}: done ({peer.Timings.Count} cases)"
-            : $"{peer.Name}: {peer.Status.ToUpperInvariant()} — {peer.Detail}; install: {peer.Install}");
-        return peer;
+        s.Log($"recur: {c.Name} inference …");
+        double? roundTrip = CoreRoundTrip.Nanoseconds();
+        var t = RecurTimer.Infer(c, s.Threads, s.Repeats, 3);
+        s.Log($"recur: {c.Name} inference {BenchReport.Ms(t.MedianMs)} ms");
+        report.Rows.Add(new BenchRow(c, "infer", t, s.Threads) { CoreRoundTripNs = roundTrip });
     }
 
-    private static void AttachPeers(BenchReport report)
+    private static void TimeStream(BenchSettings s, BenchReport report)
     {
-        foreach (var row in report.Rows)
-            foreach (var peer in report.Peers)
-                row.Peers[peer.Name] = peer.Get(row.Config.Name, row.Mode);
+        s.Log("recur: batch-1 streaming …");
+        double? roundTrip = CoreRoundTrip.Nanoseconds();
+        var t = RecurTimer.Stream(BenchConfig.Streaming, s.Threads, StreamCalls, StreamWarmup);
+        s.Log($"recur: streaming {t.MedianMs * 1000:F1} µs per step");
+        report.Rows.Add(new BenchRow(BenchConfig.Streaming, "stream", t, s.Threads) { CoreRoundTripNs = roundTrip });
+    }
+
+    /// <summary>
+    /// Runs the two peers one configuration at a time and gathers each peer's timings into one result. A peer found
+    /// missing (not built, no Python with torch) is not tried again for the later configurations.
+    /// </summary>
+    private sealed class PeerRunner
+    {
+        private readonly BenchSettings _s;
+        private readonly BenchReport _report;
+        private readonly string? _dir;
+        private readonly PeerResult _libTorch = new("libtorch", ""), _pyTorch = new("pytorch", "");
+        private bool _buildTorchSharp;
+
+        public PeerRunner(BenchSettings s, BenchReport report)
+        {
+            (_s, _report, _buildTorchSharp) = (s, report, s.BuildPeers);
+            _dir = Peers.FindPeersDirectory(s.PeersDirectory);
+        }
+
+        public void Run(string config, bool train, bool infer, bool stream)
+        {
+            if (_dir is null) return;
+            var plan = new PeerPlan(_dir, _s.Python, train ? [config] : [], infer ? [config] : [], stream,
+                _s.PeerThreads, _s.Repeats, _s.PeerTimeout, _buildTorchSharp, _s.Threads, _s.Log);
+            _buildTorchSharp = false;
+            if (_libTorch.Status != "missing") Take(_libTorch, config, () => Peers.LibTorch(plan));
+            if (_pyTorch.Status != "missing") Take(_pyTorch, config, () => Peers.PyTorch(plan));
+        }
+
+        private void Take(PeerResult into, string config, Func<PeerResult> run)
+        {
+            double? roundTrip = CoreRoundTrip.Nanoseconds();
+            var part = run();
+            into.Absorb(part, config, roundTrip);
+            _s.Log(part.Status == "ok" ? $"{part.Name}: {config} done ({part.Timings.Count} cases)"
+                : $"{part.Name}: {config} {part.Status.ToUpperInvariant()} — {part.Detail}; install: {part.Install}");
+        }
+
+        /// <summary>Adds the peers (or why they are missing) and OpenBLAS's GEMM rate to the report.</summary>
+        public void Finish()
+        {
+            if (_dir is null)
+            {
+                string why = _s.PeersDirectory is null
+                    ? "bench/peers not found from the working directory upwards: run from the repository root or pass --peers-dir"
+                    : $"--peers-dir {_s.PeersDirectory} does not exist";
+                foreach (var (name, install) in new[] { ("libtorch", Peers.TorchSharpInstall), ("pytorch", Peers.PythonInstall) })
+                    _report.Peers.Add(new PeerResult(name, name) { Status = "missing", Detail = why, Install = install });
+                _report.OpenBlasNote = why;
+            }
+            else
+            {
+                _report.Peers.Add(_libTorch);
+                _report.Peers.Add(_pyTorch);
+                var plan = new PeerPlan(_dir, _s.Python, [], [], false, _s.PeerThreads, _s.Repeats, _s.PeerTimeout, false, _s.Threads, _s.Log);
+                var (gflops, problem) = Peers.OpenBlasGemm(plan, _s.GemmSize);
+                _report.OpenBlasGemmGflops = gflops;
+                _report.OpenBlasNote = problem;
+                if (gflops is not null) _s.Log($"openblas: GEMM {gflops.Value.ToString("F1", CultureInfo.InvariantCulture)} GFLOP/s");
+            }
+            foreach (var row in _report.Rows)
+                foreach (var peer in _report.Peers)
+                    row.Peers[peer.Name] = peer.Get(row.Config.Name, row.Mode);
+        }
     }
 }

@@ -10,15 +10,31 @@ internal sealed record PeerTiming(double Ms, string Threads);
 internal sealed class PeerResult(string name, string description)
 {
     public string Name { get; } = name;
-    public string Description { get; } = description;
+    public string Description { get; private set; } = description;
     public string Status { get; set; } = "ok";
     public string? Detail { get; set; }
     public string? Install { get; set; }
     public string? Version { get; set; }
     public Dictionary<(string Config, string Mode), PeerTiming> Timings { get; } = [];
 
-    /// <summary>The cross-core round trip just before this peer ran (see <see cref="CoreRoundTrip"/>).</summary>
-    public double? CoreRoundTripNs { get; set; }
+    /// <summary>The cross-core round trip just before this peer ran each configuration (see <see cref="CoreRoundTrip"/>).</summary>
+    public Dictionary<string, double?> RoundTrips { get; } = [];
+
+    /// <summary>
+    /// Adds this peer's run of one configuration: its timings, version and description, why it failed (once per
+    /// distinct reason) and the round trip just before it. The peer is "ok" once any configuration gave a timing.
+    /// </summary>
+    public void Absorb(PeerResult part, string config, double? roundTrip)
+    {
+        foreach (var (key, timing) in part.Timings) Timings[key] = timing;
+        Version ??= part.Version;
+        if (part.Description.Length > 0) Description = part.Description;
+        if (part.Detail is not null && Detail?.Contains(part.Detail, StringComparison.Ordinal) != true)
+            Detail = Detail is null ? part.Detail : $"{Detail}; {part.Detail}";
+        Install ??= part.Install;
+        RoundTrips[config] = roundTrip;
+        Status = Timings.Count > 0 ? "ok" : part.Status;
+    }
 
     /// <summary>Keeps the faster of two timings of the same configuration (the thread-count search).</summary>
     public void Offer(string config, string mode, double ms, string threads)

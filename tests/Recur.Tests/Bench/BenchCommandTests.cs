@@ -105,6 +105,35 @@ public class BenchCommandTests
     }
 
     [Fact]
+    public void APeersRunsOfEachConfigurationAreGatheredIntoOneResult()
+    {
+        var peer = new PeerResult("libtorch", "");
+        var a = new PeerResult("libtorch", "best of threads 1,2") { Version = "libtorch 2.10" };
+        a.Offer("a", "train", 7.0, "1 thread");
+        peer.Absorb(a, "a", 120);
+        var b = new PeerResult("libtorch", "best of threads 1,2") { Version = "libtorch 2.10", Status = "timed out", Detail = "threads 2: timed out" };
+        peer.Absorb(b, "b", 410);
+        var d = new PeerResult("libtorch", "best of threads 1,2") { Version = "libtorch 2.10" };
+        d.Offer("d", "train", 1700, "2 threads");
+        d.Offer("d", "infer", 500, "2 threads");
+        peer.Absorb(d, "d", 130);
+        peer.Absorb(new PeerResult("libtorch", "best of threads 1,2") { Status = "timed out", Detail = "threads 2: timed out" }, "c", 140);
+
+        Assert.Equal("ok", peer.Status);
+        Assert.Equal("best of threads 1,2", peer.Description);
+        Assert.Equal("libtorch 2.10", peer.Version);
+        Assert.Equal(7.0, peer.Get("a", "train")!.Ms);
+        Assert.Equal(500, peer.Get("d", "infer")!.Ms);
+        Assert.Null(peer.Get("b", "train"));
+        Assert.Equal("threads 2: timed out", peer.Detail); // once, though two configurations timed out
+        Assert.Equal(new Dictionary<string, double?> { ["a"] = 120, ["b"] = 410, ["d"] = 130, ["c"] = 140 }, peer.RoundTrips);
+
+        var never = new PeerResult("pytorch", "");
+        never.Absorb(new PeerResult("pytorch", "fastest variant") { Status = "failed", Detail = "exited 1" }, "a", null);
+        Assert.Equal("failed", never.Status);
+    }
+
+    [Fact]
     public void UnknownCaseIsBadInput()
     {
         var (exit, stdout, stderr) = CliRunner.Run("bench", "--only", "a,zz", "--no-peer");
@@ -119,9 +148,13 @@ public class BenchCommandTests
         using var dir = new TempDirectory();
         Directory.CreateDirectory(dir.File("peers"));
         File.WriteAllText(dir.File("peers/torch_lstm_bench.py"), "");
-        var json = CliRunner.Json("bench", "--only", "a", "--repeats", "1", "--gemm-size", "64", "--threads", "1",
+        var json = CliRunner.Json("bench", "--only", "a,stream", "--repeats", "1", "--gemm-size", "64", "--threads", "1",
             "--peers-dir", dir.File("peers"), "--python", dir.File("no-such-python"), "--json");
         var a = Assert.Single(json["results"]!.AsArray())!;
+        Assert.True(json["streaming"]!["recur_ms"]!.GetValue<double>() > 0);
+        // Peers run configuration by configuration; one found missing at the first is not tried again.
+        foreach (var peer in new[] { "libtorch", "pytorch" })
+            Assert.Equal(["a"], json["peers"]![peer]!["core_round_trip_ns"]!.AsObject().Select(t => t.Key));
         Assert.True(a["recur_ms"]!.GetValue<double>() > 0);
         Assert.Null(a["peer_ms"]);
         Assert.Equal("missing", json["peers"]!["libtorch"]!["status"]!.GetValue<string>());
