@@ -1227,7 +1227,8 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MicroKernel(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
     {
-        if (MR == 8) MicroKernel8(kc, a, b, c, ldc, addToC);
+        if (typeof(TV) == typeof(Float256)) MicroKernel6Avx2(kc, a, b, c, ldc, addToC);
+        else if (MR == 8) MicroKernel8(kc, a, b, c, ldc, addToC);
         else MicroKernel6(kc, a, b, c, ldc, addToC);
     }
 
@@ -1328,6 +1329,53 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     }
 
     /// <summary>
+    /// <see cref="MicroKernel6"/> for AVX2 in 256-bit vectors directly: through the generic wrapper the JIT kept each
+    /// broadcast in a register it then overwrote, and paid a register copy per multiply-add pair (30 instructions a
+    /// step instead of 24), which left Zen 3's six-wide dispatch little slack. Same operations, same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MicroKernel6Avx2(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
+    {
+        if (addToC) PrefetchTile(c, ldc, 6);
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++, a += 6, b += 16)
+        {
+            Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8);
+            c00 = Vector256.FusedMultiplyAdd(Vector256.Create(a[0]), b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(Vector256.Create(a[0]), b1, c01);
+            c10 = Vector256.FusedMultiplyAdd(Vector256.Create(a[1]), b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(Vector256.Create(a[1]), b1, c11);
+            c20 = Vector256.FusedMultiplyAdd(Vector256.Create(a[2]), b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(Vector256.Create(a[2]), b1, c21);
+            c30 = Vector256.FusedMultiplyAdd(Vector256.Create(a[3]), b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(Vector256.Create(a[3]), b1, c31);
+            c40 = Vector256.FusedMultiplyAdd(Vector256.Create(a[4]), b0, c40);
+            c41 = Vector256.FusedMultiplyAdd(Vector256.Create(a[4]), b1, c41);
+            c50 = Vector256.FusedMultiplyAdd(Vector256.Create(a[5]), b0, c50);
+            c51 = Vector256.FusedMultiplyAdd(Vector256.Create(a[5]), b1, c51);
+        }
+        StoreRow256(c, c00, c01, addToC);
+        StoreRow256(c + ldc, c10, c11, addToC);
+        StoreRow256(c + 2 * ldc, c20, c21, addToC);
+        StoreRow256(c + 3 * ldc, c30, c31, addToC);
+        StoreRow256(c + 4 * ldc, c40, c41, addToC);
+        StoreRow256(c + 5 * ldc, c50, c51, addToC);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow256(float* c, Vector256<float> low, Vector256<float> high, bool addToC)
+    {
+        if (addToC)
+        {
+            low = Vector256.Load(c) + low;
+            high = Vector256.Load(c + 8) + high;
+        }
+        low.Store(c);
+        high.Store(c + 8);
+    }
+
+    /// <summary>
     /// The last row panel's tile when it has at most four of the MR rows and all NR columns: C[height, NR] (+)= Ã·B̃
     /// with four row accumulators (Ã's rows past <paramref name="height"/> are the panel's zero padding), stored
     /// straight to C. Half the steps' multiply-adds of the full kernel, no scratch tile, and each element the same
@@ -1336,6 +1384,11 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MicroKernelFewRows(int kc, float* a, float* b, float* c, nint ldc, bool addToC, int height)
     {
+        if (typeof(TV) == typeof(Float256))
+        {
+            MicroKernelFewRowsAvx2(kc, a, b, c, ldc, addToC, height);
+            return;
+        }
         if (addToC) PrefetchTile(c, ldc, height);
         TV c00 = TV.Zero, c01 = TV.Zero;
         TV c10 = TV.Zero, c11 = TV.Zero;
@@ -1365,6 +1418,31 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         if (height > 1) StoreRow(c + ldc, c10, c11, addToC);
         if (height > 2) StoreRow(c + 2 * ldc, c20, c21, addToC);
         if (height > 3) StoreRow(c + 3 * ldc, c30, c31, addToC);
+    }
+
+    /// <summary><see cref="MicroKernelFewRows"/> for AVX2 in 256-bit vectors directly, as <see cref="MicroKernel6Avx2"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MicroKernelFewRowsAvx2(int kc, float* a, float* b, float* c, nint ldc, bool addToC, int height)
+    {
+        if (addToC) PrefetchTile(c, ldc, height);
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default;
+        Vector256<float> c20 = default, c21 = default, c30 = default, c31 = default;
+        for (int p = 0; p < kc; p++, a += 6, b += 16)
+        {
+            Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8);
+            c00 = Vector256.FusedMultiplyAdd(Vector256.Create(a[0]), b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(Vector256.Create(a[0]), b1, c01);
+            c10 = Vector256.FusedMultiplyAdd(Vector256.Create(a[1]), b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(Vector256.Create(a[1]), b1, c11);
+            c20 = Vector256.FusedMultiplyAdd(Vector256.Create(a[2]), b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(Vector256.Create(a[2]), b1, c21);
+            c30 = Vector256.FusedMultiplyAdd(Vector256.Create(a[3]), b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(Vector256.Create(a[3]), b1, c31);
+        }
+        StoreRow256(c, c00, c01, addToC);
+        if (height > 1) StoreRow256(c + ldc, c10, c11, addToC);
+        if (height > 2) StoreRow256(c + 2 * ldc, c20, c21, addToC);
+        if (height > 3) StoreRow256(c + 3 * ldc, c30, c31, addToC);
     }
 
     /// <summary>
