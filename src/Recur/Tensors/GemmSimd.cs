@@ -628,18 +628,26 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         driver.RunItems((panels + driver._chunkPanels - 1) / driver._chunkPanels, driver._computePacked);
     }
 
+    /// <summary>
+    /// Most rows of A packed as one block by <see cref="ComputePacked"/> (192 rows: 192 KiB a K block, in L2), so a
+    /// per-step product of up to that many rows reads each packed B panel once per step; in blocks of MC rows, a batch
+    /// of 128 read the whole of W_hh twice a step (config d's 16 MiB).
+    /// </summary>
+    private const int PackedSingleBlockRows = 192;
+
     private void ComputePacked(int item)
     {
         int firstPanel = item * _chunkPanels, bPanels = Math.Min(_chunkPanels, _bPanels - firstPanel);
         int rowsPadded = RoundUp(_o.M, MR);
-        float* packedA = (t_packedA ??= new PackingBuffer()).Get(Math.Min(rowsPadded, MC) * KC);
+        int blockRows = rowsPadded <= PackedSingleBlockRows ? rowsPadded : MC;
+        float* packedA = (t_packedA ??= new PackingBuffer()).Get(Math.Min(rowsPadded, blockRows) * KC);
         for (int pc = 0; pc < _o.K; pc += KC)
         {
             int kc = Math.Min(KC, _o.K - pc);
             float* block = PanelsAt(_packedBBlock, pc, _bPanels, firstPanel, kc);
-            for (int i0 = 0; i0 < _o.M; i0 += MC)
+            for (int i0 = 0; i0 < _o.M; i0 += blockRows)
             {
-                int rows = Math.Min(MC, _o.M - i0);
+                int rows = Math.Min(blockRows, _o.M - i0);
                 PackA(packedA, i0, rows, pc, kc);
                 ComputeBlock(packedA, i0, rows, block, firstPanel * NR, bPanels, kc, _o.Accumulate || pc > 0);
             }
