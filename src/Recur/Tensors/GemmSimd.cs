@@ -1079,11 +1079,9 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         {
             Vector128.Store(Vector128.Load(src), dst);
             *(double*)(dst + 4) = *(double*)(src + 4);
+            if (sums != null)
+                for (int i = 0; i < 6; i++) sums[i] += src[i];
         }
-        if (sums == null) return;
-        src -= kc * lda;
-        for (int p = 0; p < kc; p++, src += lda)
-            for (int i = 0; i < 6; i++) sums[i] += src[i];
     }
 
     /// <summary>

@@ -38,7 +38,7 @@ public sealed class GemmChainTests
             // A single row against a wide transposed B (a streaming step's weights) takes an order of its own.
             if (m == 1 && transposeB && n > GemmDriver<Float256>.ExactRowColumns) continue;
             int lda = transposeA ? m : k, ldb = transposeB ? k : n;
-            float[] a = Random(random, m * k), b = Random(random, k * n), c = Random(random, m * n);
+            float[] a = GemmTests.RandomMatrix(random, m, k), b = GemmTests.RandomMatrix(random, k, n), c = GemmTests.RandomMatrix(random, m, n);
             float[] expected = (float[])c.Clone();
             Chain(transposeA, transposeB, m, n, k, a, lda, b, ldb, expected, accumulate);
 
@@ -61,12 +61,5 @@ public sealed class GemmChainTests
                         sum = MathF.FusedMultiplyAdd(transposeA ? a[p * lda + i] : a[i * lda + p], transposeB ? b[j * ldb + p] : b[p * ldb + j], sum);
                     c[i * n + j] = pc == 0 && !accumulate ? sum : c[i * n + j] + sum;
                 }
-    }
-
-    private static float[] Random(RecurRandom random, int length)
-    {
-        var values = new float[length];
-        for (int i = 0; i < length; i++) values[i] = (float)random.Normal();
-        return values;
     }
 }
