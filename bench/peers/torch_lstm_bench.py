@@ -3,7 +3,9 @@ Step = full-sequence forward, linear head on the last hidden state, MSE, backwar
 FLOPs counted as 3 x forward GEMM flops (2*gates*H*(I+H) per step, sequence and layer).
 
 Copied from the project's shared peer (../shared/peer/torch_lstm_bench.py) so the repository is self-contained;
-additions for `recur bench`: inference median of 10 (was 5) and a `stream` mode (batch-1 streaming LSTM step).
+additions for `recur bench`: inference median of 10 (was 5), a `stream` mode (batch-1 streaming LSTM step), and
+BENCH_MIN_SECONDS (environment, default 0): training and inference keep timing calls past their count until that
+much time is timed, as `recur bench` times its own calls.
 
 usage: torch_lstm_bench.py best [CONFIGS]   -> runs each threading variant in a fresh process and reports, per
                                                config, the fastest variant (the fair peer on this machine)
@@ -17,6 +19,13 @@ import os, re, subprocess, sys, time
 CFGS = [("a-lstm-h64", False, 8, 64, 1, 50, 32), ("b-lstm-h256x2", False, 32, 256, 2, 100, 64),
         ("c-gru-h256x2", True, 32, 256, 2, 100, 64), ("d-lstm-h1024", False, 1024, 1024, 1, 25, 128)]
 VARIANTS = [("torch1-blas2", "1", None), ("torch2-blas1", "2", "1"), ("torch2-blas2", "2", None)]
+
+def timed(call, n):
+    """Sorted times (ms) of at least n calls and at least BENCH_MIN_SECONDS of them."""
+    least_ms = 1000 * float(os.environ.get("BENCH_MIN_SECONDS", "0"))
+    ts = []
+    while len(ts) < n or sum(ts) < least_ms: ts.append(call())
+    return sorted(ts)
 
 def run(threads, only):
     import torch
@@ -33,16 +42,16 @@ def run(threads, only):
             loss.backward(); opt.step(); return (time.perf_counter() - t0) * 1000
         big = name.startswith("d"); warm, n = (2, 10) if big else (5, 30)
         for _ in range(warm): step()
-        ts = sorted(step() for _ in range(n)); med = ts[n // 2]
+        ts = timed(step, n); med = ts[len(ts) // 2]
         g = 3 if gru else 4
         flops = 3 * sum(2.0 * g * H * ((I if l == 0 else H) + H) * T * B for l in range(L))
         with torch.no_grad():
             for _ in range(2): rnn(x)
-            inf = []
-            for _ in range(10):
-                t0 = time.perf_counter(); rnn(x); inf.append((time.perf_counter() - t0) * 1000)
+            def infer():
+                t0 = time.perf_counter(); rnn(x); return (time.perf_counter() - t0) * 1000
+            inf = timed(infer, 10)
         print(f"{name} torch={torch.__version__} threads={threads} train_ms_median={med:.2f} seq_per_s={B*1000/med:.0f} "
-              f"GFLOPs={flops/med/1e6:.1f} infer_ms_median={sorted(inf)[5]:.2f}", flush=True)
+              f"GFLOPs={flops/med/1e6:.1f} infer_ms_median={inf[len(inf) // 2]:.2f}", flush=True)
 
 def stream(threads):
     import torch

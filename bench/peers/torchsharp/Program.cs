@@ -1,8 +1,9 @@
 // LSTM/GRU training micro-benchmark for TorchSharp-cpu 0.107.0 (libtorch 2.10 CPU).
 // Copied from the project's shared peer (../shared/peer/torchsharp/Program.cs) so the repository is self-contained;
-// additions for `recur bench`: --infer-configs (inference for a subset) and --stream (batch-1 streaming step).
-// Usage: dotnet run -c Release -- [--threads N] [--warmup 5] [--steps 30] [--configs a,b,c,d] [--infer]
-//        [--infer-configs b,d] [--stream] [--gemm]
+// additions for `recur bench`: --infer-configs (inference for a subset), --stream (batch-1 streaming step) and
+// --min-seconds (training and inference keep timing steps past --steps until that much time is timed).
+// Usage: dotnet run -c Release -- [--threads N] [--warmup 5] [--steps 30] [--min-seconds 0] [--configs a,b,c,d]
+//        [--infer] [--infer-configs b,d] [--stream] [--gemm]
 // Each training step: opt.zero_grad(); rnn forward over the whole sequence (batch_first);
 // linear head on the last timestep's top-layer hidden state; MSE loss; backward; Adam step.
 using System.Diagnostics;
@@ -10,6 +11,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 int threads = 2, warmup = 5, steps = 30;
+double minSeconds = 0;
 string configs = "a,b,c";
 bool infer = false, gemm = false, stream = false;
 string? inferConfigs = null;
@@ -20,6 +22,7 @@ for (int i = 0; i < args.Length; i++)
         case "--threads": threads = int.Parse(args[++i]); break;
         case "--warmup": warmup = int.Parse(args[++i]); break;
         case "--steps": steps = int.Parse(args[++i]); break;
+        case "--min-seconds": minSeconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
         case "--configs": configs = args[++i]; break;
         case "--infer": infer = true; break;
         case "--gemm": gemm = true; break;
@@ -48,11 +51,11 @@ Console.WriteLine("config | cell | I | H | L | T | B | mode | threads | median m
 foreach (var name in configs.Split(',', StringSplitOptions.RemoveEmptyEntries))
 {
     var c = all[name];
-    RunTrain(c, threads, warmup, steps);
-    if (infer) RunInfer(c, threads, warmup, steps);
+    RunTrain(c, threads, warmup, steps, minSeconds);
+    if (infer) RunInfer(c, threads, warmup, steps, minSeconds);
 }
 if (inferConfigs is not null)
-    foreach (var name in inferConfigs.Split(',', StringSplitOptions.RemoveEmptyEntries)) RunInfer(all[name], threads, warmup, steps);
+    foreach (var name in inferConfigs.Split(',', StringSplitOptions.RemoveEmptyEntries)) RunInfer(all[name], threads, warmup, steps, minSeconds);
 if (stream) RunStream(threads);
 if (gemm) RunGemm(threads);
 Console.WriteLine($"# peak working set: {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MiB");
@@ -85,7 +88,7 @@ static (nn.Module rnn, Func<Tensor, Tensor> last) MakeRnn(Cfg c)
     }
 }
 
-static void RunTrain(Cfg c, int threads, int warmup, int steps)
+static void RunTrain(Cfg c, int threads, int warmup, int steps, double minSeconds)
 {
     torch.manual_seed(42);
     var (rnn, last) = MakeRnn(c);
@@ -96,7 +99,7 @@ static void RunTrain(Cfg c, int threads, int warmup, int steps)
     using var y = torch.randn(c.B, 1);
     var times = new List<double>();
     float firstLoss = float.NaN, lastLoss = float.NaN;
-    for (int s = 0; s < warmup + steps; s++)
+    for (int s = 0; s < warmup + steps || times.Sum() < 1000 * minSeconds; s++)
     {
         var sw = Stopwatch.StartNew();
         float lv;
@@ -118,7 +121,7 @@ static void RunTrain(Cfg c, int threads, int warmup, int steps)
     opt.Dispose(); head.Dispose(); rnn.Dispose();
 }
 
-static void RunInfer(Cfg c, int threads, int warmup, int steps)
+static void RunInfer(Cfg c, int threads, int warmup, int steps, double minSeconds)
 {
     torch.manual_seed(42);
     var (rnn, last) = MakeRnn(c);
@@ -126,7 +129,7 @@ static void RunInfer(Cfg c, int threads, int warmup, int steps)
     rnn.eval(); head.eval();
     using var x = torch.randn(c.B, c.T, c.I);
     var times = new List<double>();
-    for (int s = 0; s < warmup + steps; s++)
+    for (int s = 0; s < warmup + steps || times.Sum() < 1000 * minSeconds; s++)
     {
         var sw = Stopwatch.StartNew();
         using (torch.no_grad())

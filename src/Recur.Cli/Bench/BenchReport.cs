@@ -67,6 +67,7 @@ internal sealed class BenchReport
     public string? OpenBlasNote { get; set; }
     public int Threads { get; init; }
     public int Repeats { get; init; }
+    public double MinTimedSeconds { get; init; }
     public IReadOnlyList<int> PeerThreads { get; init; } = [];
     public string Command { get; init; } = "recur bench";
     public string? Note { get; init; }
@@ -168,6 +169,7 @@ internal sealed class BenchReport
                 ["workspace_note"] = "the engine's own activation high-water mark over one call (Recur.Tensors.Workspace); null where this build has no such counter",
             },
             ["repeats"] = Repeats,
+            ["min_timed_seconds"] = MinTimedSeconds,
             ["machine"] = new JsonObject
             {
                 ["processors"] = Environment.ProcessorCount, ["cpu"] = CpuName(), ["dotnet"] = Environment.Version.ToString(),
@@ -201,6 +203,7 @@ internal sealed class BenchReport
             ["flops"] = r.Flops,
             ["seq_per_s"] = r.SequencesPerSecond,
             ["recur_min_ms"] = r.Recur.MinMs,
+            ["recur_max_ms"] = r.Recur.MaxMs,
             ["repeats"] = r.Recur.Repeats,
             ["warmup"] = r.Recur.Warmup,
             ["threads"] = r.Threads,
@@ -251,7 +254,9 @@ internal sealed class BenchReport
     public string Summary()
     {
         var sb = new StringBuilder();
-        sb.AppendLine($"Recur threads: {Threads}; median of {Repeats} timed calls after at least a second of warm-up (fewer where marked n=…; streaming: {BenchRunner.StreamCalls} calls); ratio = peer ms / Recur ms (> 1: Recur is faster).");
+        sb.AppendLine($"Recur threads: {Threads}; median of at least {Repeats} timed calls and at least {MinTimedSeconds.ToString(CultureInfo.InvariantCulture)} s of them " +
+            $"(at most {RecurTimer.MaxTimedCalls} calls), after at least a second of warm-up (fewer where marked n=…; streaming: {BenchRunner.StreamCalls} calls); " +
+            "the peers time their calls by the same rule; ratio = peer ms / Recur ms (> 1: Recur is faster).");
         string gemm = $"GEMM n={GemmSize} at {Threads} thread(s): Recur {Gf(RecurGemmGflops)} GFLOP/s, OpenBLAS (PyTorch) {Gf(OpenBlasGemmGflops)} GFLOP/s";
         sb.AppendLine(OpenBlasNote is null ? gemm : $"{gemm} ({OpenBlasNote})");
         foreach (var s in Scaling)

@@ -7,6 +7,13 @@ internal sealed record BenchSettings
 {
     public int Threads { get; init; } = Environment.ProcessorCount;
     public int Repeats { get; init; } = 10;
+
+    /// <summary>
+    /// Least time a case's timed calls take together: a case times at least <see cref="Repeats"/> calls and keeps on
+    /// until this much is timed (config a's 3 ms step: about 330 calls, not 10, so its median is not one moment of a
+    /// shared machine). The peers are given the same rule.
+    /// </summary>
+    public double MinTimedSeconds { get; init; } = 1;
     public int GemmSize { get; init; } = BenchRunner.DefaultGemmSize;
     public bool NoPeer { get; init; }
     public bool NoScaling { get; init; }
@@ -34,7 +41,7 @@ internal static class BenchRunner
     {
         var report = new BenchReport
         {
-            Threads = s.Threads, Repeats = s.Repeats, PeerThreads = s.NoPeer ? [] : s.PeerThreads, Command = s.Command, Note = s.Note,
+            Threads = s.Threads, Repeats = s.Repeats, MinTimedSeconds = s.MinTimedSeconds, PeerThreads = s.NoPeer ? [] : s.PeerThreads, Command = s.Command, Note = s.Note,
             GemmSize = s.GemmSize, Started = DateTime.UtcNow, LoadAtStart = BenchReport.LoadAverage(),
         };
         var peers = s.NoPeer ? null : new PeerRunner(s, report);
@@ -59,7 +66,7 @@ internal static class BenchRunner
                 int warmup = c.Name == "d" ? 2 : 3;
                 s.Log($"recur: {c.Name} training at 1 and 2 threads, alternating …");
                 double? roundTrip = CoreRoundTrip.Nanoseconds();
-                var medians = RecurTimer.TrainAlternating(c, [1, 2], s.Repeats, warmup);
+                var medians = RecurTimer.TrainAlternating(c, [1, 2], s.Repeats, warmup, s.MinTimedSeconds);
                 report.Scaling.Add(new ThreadScaling(c.Name, medians[0], medians[1], roundTrip));
             }
         }
@@ -78,7 +85,7 @@ internal static class BenchRunner
         int warmup = c.Name == "d" ? 2 : 3;
         s.Log($"recur: {c.Name} training ({c.Describe()}), {s.Threads} thread(s) …");
         double? roundTrip = CoreRoundTrip.Nanoseconds();
-        var t = RecurTimer.Train(c, s.Threads, s.Repeats, warmup);
+        var t = RecurTimer.Train(c, s.Threads, s.Repeats, warmup, s.MinTimedSeconds);
         s.Log($"recur: {c.Name} training {BenchReport.Ms(t.MedianMs)} ms");
         report.Rows.Add(new BenchRow(c, "train", t, s.Threads) { CoreRoundTripNs = roundTrip });
     }
@@ -87,7 +94,7 @@ internal static class BenchRunner
     {
         s.Log($"recur: {c.Name} inference …");
         double? roundTrip = CoreRoundTrip.Nanoseconds();
-        var t = RecurTimer.Infer(c, s.Threads, s.Repeats, 3);
+        var t = RecurTimer.Infer(c, s.Threads, s.Repeats, 3, s.MinTimedSeconds);
         s.Log($"recur: {c.Name} inference {BenchReport.Ms(t.MedianMs)} ms");
         report.Rows.Add(new BenchRow(c, "infer", t, s.Threads) { CoreRoundTripNs = roundTrip });
     }
@@ -123,7 +130,7 @@ internal static class BenchRunner
         {
             if (_dir is null) return;
             var plan = new PeerPlan(_dir, _s.Python, train ? [config] : [], infer ? [config] : [], stream,
-                _s.PeerThreads, _s.Repeats, _s.PeerTimeout, _buildTorchSharp, _s.Threads, _s.Log);
+                _s.PeerThreads, _s.Repeats, _s.MinTimedSeconds, _s.PeerTimeout, _buildTorchSharp, _s.Threads, _s.Log);
             _buildTorchSharp = false;
             if (_libTorch.Status != "missing") Take(_libTorch, config, () => Peers.LibTorch(plan));
             if (_pyTorch.Status != "missing") Take(_pyTorch, config, () => Peers.PyTorch(plan));
@@ -154,7 +161,7 @@ internal static class BenchRunner
             {
                 _report.Peers.Add(_libTorch);
                 _report.Peers.Add(_pyTorch);
-                var plan = new PeerPlan(_dir, _s.Python, [], [], false, _s.PeerThreads, _s.Repeats, _s.PeerTimeout, false, _s.Threads, _s.Log);
+                var plan = new PeerPlan(_dir, _s.Python, [], [], false, _s.PeerThreads, _s.Repeats, _s.MinTimedSeconds, _s.PeerTimeout, false, _s.Threads, _s.Log);
                 var (gflops, problem) = Peers.OpenBlasGemm(plan, _s.GemmSize);
                 _report.OpenBlasGemmGflops = gflops;
                 _report.OpenBlasNote = problem;

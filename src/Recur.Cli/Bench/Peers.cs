@@ -48,7 +48,7 @@ internal sealed class PeerResult(string name, string description)
 
 /// <summary>What to run the peers on, and how.</summary>
 internal sealed record PeerPlan(string PeersDirectory, string Python, IReadOnlyList<string> Train, IReadOnlyList<string> Infer, bool Stream,
-    IReadOnlyList<int> TorchSharpThreads, int Repeats, TimeSpan Timeout, bool BuildTorchSharp, int GemmThreads, Action<string> Log);
+    IReadOnlyList<int> TorchSharpThreads, int Repeats, double MinTimedSeconds, TimeSpan Timeout, bool BuildTorchSharp, int GemmThreads, Action<string> Log);
 
 /// <summary>
 /// The two speed peers (DESIGN, "Peers and references"), each a child process: libtorch 2.10 through TorchSharp
@@ -95,7 +95,10 @@ internal static partial class Peers
         bool timedOut = false;
         foreach (int threads in plan.TorchSharpThreads)
         {
-            var args = new List<string> { dll, "--threads", Invariant(threads), "--warmup", "3", "--steps", Invariant(plan.Repeats) };
+            var args = new List<string>
+            {
+                dll, "--threads", Invariant(threads), "--warmup", "3", "--steps", Invariant(plan.Repeats), "--min-seconds", Invariant(plan.MinTimedSeconds),
+            };
             if (plan.Train.Count > 0) args.AddRange(["--configs", string.Join(",", plan.Train)]);
             else args.AddRange(["--configs", ""]);
             if (plan.Infer.Count > 0) args.AddRange(["--infer-configs", string.Join(",", plan.Infer)]);
@@ -168,7 +171,7 @@ internal static partial class Peers
         {
             plan.Log("pytorch: torch_lstm_bench.py best " + string.Join(",", configs) + " …");
             var run = ChildProcess.Run(plan.Python, [script, "best", string.Join(",", configs)], plan.Timeout, plan.PeersDirectory,
-                onLine: line => plan.Log("  pytorch: " + line));
+                new Dictionary<string, string?> { ["BENCH_MIN_SECONDS"] = Invariant(plan.MinTimedSeconds) }, line => plan.Log("  pytorch: " + line));
             ParsePythonBest(run.Stdout, peer, plan.Train, plan.Infer);
             if (!run.Ok) peer.Detail = Join(peer.Detail, "best: " + run.Failure());
         }
@@ -234,6 +237,7 @@ internal static partial class Peers
         double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value) && double.IsFinite(value);
 
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
+    private static string Invariant(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
     [GeneratedRegex(@"^(?<name>[a-d]-\S+) best train_ms_median=(?<train>[\d.]+) GFLOPs=\S+ variant=(?<variant>\S+) best infer_ms_median=(?<infer>[\d.]+)", RegexOptions.Multiline)]
     private static partial Regex BestLine();

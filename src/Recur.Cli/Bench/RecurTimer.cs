@@ -31,14 +31,15 @@ internal static class RecurTimer
     /// One training step as the issue defines it: zero gradients, full-sequence forward, linear head on the last
     /// state, MSE, backward, Adam.
     /// </summary>
-    public static Timing Train(BenchConfig c, int threads, int repeats, int warmup) => Time(TrainingStep(c), threads, repeats, warmup);
+    public static Timing Train(BenchConfig c, int threads, int repeats, int warmup, double minTimedSeconds = 0) =>
+        Time(TrainingStep(c), threads, repeats, warmup, minTimedSeconds);
 
     /// <summary>
     /// Median training step at each of <paramref name="threadCounts"/>, timed in alternation (one step at each count
     /// per round, after warming up at each), so every count sees the same state of a shared machine: the 1→2-thread
     /// speed-up, whose two halves timed minutes apart moved by 20% with the machine's load.
     /// </summary>
-    public static double[] TrainAlternating(BenchConfig c, int[] threadCounts, int repeats, int warmup)
+    public static double[] TrainAlternating(BenchConfig c, int[] threadCounts, int repeats, int warmup, double minTimedSeconds = 0)
     {
         var step = TrainingStep(c);
         int saved = Engine.Threads;
@@ -52,15 +53,16 @@ internal static class RecurTimer
                 var warming = Stopwatch.StartNew();
                 for (int i = 0; i < warmup || warming.Elapsed.TotalMilliseconds < MinWarmupMs; i++) step();
             }
-            var times = threadCounts.Select(_ => new double[repeats]).ToArray();
+            var times = threadCounts.Select(_ => new List<double>()).ToArray();
             var clock = new Stopwatch();
-            for (int r = 0; r < repeats; r++)
+            for (double timed = 0; times[0].Count < repeats || (timed < 1000 * minTimedSeconds && times[0].Count < MaxTimedCalls);)
                 for (int i = 0; i < threadCounts.Length; i++)
                 {
                     Engine.Threads = threadCounts[i];
                     clock.Restart();
                     step();
-                    times[i][r] = clock.Elapsed.TotalMilliseconds;
+                    times[i].Add(clock.Elapsed.TotalMilliseconds);
+                    timed += times[i][^1];
                 }
             return times.Select(t => Median(t.Order().ToArray())).ToArray();
         }
@@ -87,14 +89,14 @@ internal static class RecurTimer
     }
 
     /// <summary>Forward only (no tape recording): the stack over the whole sequence and the head.</summary>
-    public static Timing Infer(BenchConfig c, int threads, int repeats, int warmup)
+    public static Timing Infer(BenchConfig c, int threads, int repeats, int warmup, double minTimedSeconds = 0)
     {
         var (model, batch) = Build(c);
         return Time(() =>
         {
             using var tape = Tape.Inference;
             model.Forward(tape, batch, training: false, random: null);
-        }, threads, repeats, warmup);
+        }, threads, repeats, warmup, minTimedSeconds);
     }
 
     /// <summary>
@@ -107,7 +109,7 @@ internal static class RecurTimer
         var session = model.StartStreaming();
         var features = batch.Values!.Data.AsMemory(0, c.Input);
         var output = new float[model.Spec.OutputSize];
-        return Time(() => session.Step(features.Span, output), threads, calls, warmup, adaptive: false);
+        return Time(() => session.Step(features.Span, output), threads, calls, warmup, fixedCount: true);
     }
 
     /// <summary>GFLOP/s of Recur's own float32 GEMM on n×n·n×n (2n³ FLOPs), median of five after one warm-up.</summary>
@@ -117,7 +119,7 @@ internal static class RecurTimer
         var a = RandomTensor(random, n, n).Data;
         var b = RandomTensor(random, n, n).Data;
         var cm = new float[n * n];
-        var t = Time(() => Gemm.Multiply(false, false, n, n, n, a, b, cm, accumulate: false), threads, repeats: 5, warmup: 1, adaptive: false);
+        var t = Time(() => Gemm.Multiply(false, false, n, n, n, a, b, cm, accumulate: false), threads, repeats: 5, warmup: 1, fixedCount: true);
         return 2.0 * n * n * n / t.MedianMs / 1e6;
     }
 
@@ -145,7 +147,15 @@ internal static class RecurTimer
     /// </summary>
     private const double MinWarmupMs = 1000;
 
-    private static Timing Time(Action step, int threads, int repeats, int warmup, bool adaptive = true)
+    /// <summary>Most timed calls a case makes to fill its least timed time (a step of 250 µs and under stops here).</summary>
+    public const int MaxTimedCalls = 4000;
+
+    /// <summary>
+    /// Median of at least <paramref name="repeats"/> timed calls, continued until <paramref name="minTimedSeconds"/> are
+    /// timed (at most <see cref="MaxTimedCalls"/>); a step slower than <see cref="SlowStepMs"/> gets at most
+    /// <see cref="SlowRepeats"/>. <paramref name="fixedCount"/>: exactly <paramref name="repeats"/> calls.
+    /// </summary>
+    private static Timing Time(Action step, int threads, int repeats, int warmup, double minTimedSeconds = 0, bool fixedCount = false)
     {
         using (Engine.UseThreads(threads))
         {
@@ -160,18 +170,22 @@ internal static class RecurTimer
                 step();
                 lastWarm = clock.Elapsed.TotalMilliseconds;
             }
-            if (adaptive && lastWarm > SlowStepMs) repeats = Math.Min(repeats, SlowRepeats);
-            var times = new double[repeats];
+            if (!fixedCount && lastWarm > SlowStepMs) repeats = Math.Min(repeats, SlowRepeats);
+            double leastMs = fixedCount ? 0 : 1000 * minTimedSeconds;
+            var times = new double[leastMs > 0 ? Math.Max(repeats, MaxTimedCalls) : repeats]; // allocated before the count starts
+            int calls = 0;
             long before = GC.GetTotalAllocatedBytes(precise: true);
-            for (int i = 0; i < repeats; i++)
+            for (double timed = 0; calls < repeats || (timed < leastMs && calls < times.Length); calls++)
             {
                 clock.Restart();
                 step();
-                times[i] = clock.Elapsed.TotalMilliseconds;
+                times[calls] = clock.Elapsed.TotalMilliseconds;
+                timed += times[calls];
             }
             long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+            times = times[..calls];
             Array.Sort(times);
-            return new Timing(Median(times), times[0], times[^1], repeats, warmup, allocated / Math.Max(1, repeats), WorkspacePeak(step));
+            return new Timing(Median(times), times[0], times[^1], calls, warmup, allocated / calls, WorkspacePeak(step));
         }
     }
 

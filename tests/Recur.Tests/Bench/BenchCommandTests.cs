@@ -1,3 +1,4 @@
+using System.Runtime.Versioning;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Recur.Cli.Bench;
@@ -15,7 +16,7 @@ public class BenchCommandTests
     [Fact]
     public void JsonHasDesignsShapeAndConsistentFlopArithmetic()
     {
-        var json = CliRunner.Json("bench", "--only", "a", "--no-peer", "--repeats", "2", "--gemm-size", "128", "--threads", "1", "--json");
+        var json = CliRunner.Json("bench", "--only", "a", "--no-peer", "--repeats", "2", "--min-time", "0", "--gemm-size", "128", "--threads", "1", "--json");
 
         var results = json["results"]!.AsArray();
         var a = Assert.Single(results)!.AsObject();
@@ -134,6 +135,47 @@ public class BenchCommandTests
     }
 
     [Fact]
+    [UnsupportedOSPlatform("windows")] // the stand-in Python is a shell script
+    public void CasesTimeCallsUntilTheLeastTimedTimeAndThePeersAreGivenIt()
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.File("peers"));
+        File.WriteAllText(dir.File("peers/torch_lstm_bench.py"), "");
+        // A stand-in Python: answers the torch probe, records what the peer run was given, prints one result line.
+        string python = dir.File("python");
+        File.WriteAllText(python, $$"""
+            #!/bin/sh
+            if [ "$1" = "-c" ]; then echo 1.13.0; echo 1; exit 0; fi
+            echo "$BENCH_MIN_SECONDS $2 $3" >> "{{dir.File("given")}}"
+            echo "a-lstm-h64 best train_ms_median=5.00 GFLOPs=1.0 variant=torch1-blas2 best infer_ms_median=1.00"
+            """);
+        File.SetUnixFileMode(python, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+        var json = CliRunner.Json("bench", "--only", "a", "--repeats", "2", "--min-time", "0.25", "--gemm-size", "64", "--threads", "1",
+            "--no-scaling", "--peers-dir", dir.File("peers"), "--python", python, "--json");
+
+        var a = Assert.Single(json["results"]!.AsArray())!;
+        int calls = a["repeats"]!.GetValue<int>();
+        // at least a quarter of a second of timed calls: more than the two asked for, each no longer than the slowest
+        Assert.True(calls > 2, $"{calls} calls");
+        Assert.True(calls * a["recur_max_ms"]!.GetValue<double>() >= 250, $"{calls} calls of at most {a["recur_max_ms"]} ms");
+        Assert.Equal(0.25, json["min_timed_seconds"]!.GetValue<double>());
+        Assert.Contains("0.25 best a-lstm-h64", File.ReadAllLines(dir.File("given")));
+        Assert.Equal(5.0, a["peers"]!["pytorch"]!["ms"]!.GetValue<double>());
+    }
+
+    [Theory]
+    [InlineData("-1")]
+    [InlineData("abc")]
+    public void ABadLeastTimedTimeIsBadInput(string value)
+    {
+        var (exit, stdout, stderr) = CliRunner.Run("bench", "--only", "a", "--no-peer", "--min-time", value);
+        Assert.Equal(2, exit);
+        Assert.Equal("", stdout);
+        Assert.Contains("--min-time", stderr);
+    }
+
+    [Fact]
     public void UnknownCaseIsBadInput()
     {
         var (exit, stdout, stderr) = CliRunner.Run("bench", "--only", "a,zz", "--no-peer");
@@ -148,7 +190,7 @@ public class BenchCommandTests
         using var dir = new TempDirectory();
         Directory.CreateDirectory(dir.File("peers"));
         File.WriteAllText(dir.File("peers/torch_lstm_bench.py"), "");
-        var json = CliRunner.Json("bench", "--only", "a,stream", "--repeats", "1", "--gemm-size", "64", "--threads", "1",
+        var json = CliRunner.Json("bench", "--only", "a,stream", "--repeats", "1", "--min-time", "0", "--gemm-size", "64", "--threads", "1",
             "--peers-dir", dir.File("peers"), "--python", dir.File("no-such-python"), "--json");
         var a = Assert.Single(json["results"]!.AsArray())!;
         Assert.True(json["streaming"]!["recur_ms"]!.GetValue<double>() > 0);
