@@ -319,7 +319,8 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     [ThreadStatic] private static PackingBuffer? t_narrowC;
 
     private readonly PackingBuffer _packedB = new();
-    private readonly Action<int> _packBody, _shareBody, _compute, _computeFewRows, _computeRow, _computePacked, _computeTile, _ownRowBlocks, _packPanelsBody;
+    private readonly Action<int> _packBody, _shareBody, _compute, _computeFewRows, _computeRow, _computePacked, _computeTile, _ownRowBlocks, _packPanelsBody,
+        _computeNarrowColumns;
     private Action<int> _itemWork;
 
     // The current call and block; written by the calling thread before each parallel phase.
@@ -350,6 +351,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         _computeTile = ComputeTile;
         _ownRowBlocks = OwnRowBlocks;
         _packPanelsBody = PackPanelsShare;
+        _computeNarrowColumns = ComputeNarrowColumns;
         _itemWork = _compute;
     }
 
@@ -383,6 +385,12 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         if (o.M == 1)
         {
             ExecuteRow();
+            return;
+        }
+        if (o.TransposeA && !o.TransposeB && o.N <= GemmNarrowColumns.MaxColumns && o.M >= GemmNarrowColumns.BlockRows
+            && typeof(TV) != typeof(FloatPortable) && GemmNarrowColumns.IsSupported)
+        {
+            RunItems(Math.Min(_threads, (o.M + GemmNarrowColumns.BlockRows - 1) / GemmNarrowColumns.BlockRows), _computeNarrowColumns);
             return;
         }
         if (o.N >= 2 && o.N <= NR / 2 && o.M >= 2 * NR)
@@ -675,6 +683,18 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         Execute(new GemmOperands(!o.TransposeB, !o.TransposeA, n, m, o.K, o.B, o.Ldb, o.A, o.Lda, ct, m, o.Accumulate));
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++) c[i * ldc + j] = ct[j * m + i];
+    }
+
+    /// <summary>
+    /// Thread <paramref name="t"/>'s share of a product with few columns and transposed A (see
+    /// <see cref="GemmNarrowColumns"/>): an equal range of its blocks of twelve rows, over all of K.
+    /// </summary>
+    private void ComputeNarrowColumns(int t)
+    {
+        const int block = GemmNarrowColumns.BlockRows;
+        int blocks = (_o.M + block - 1) / block, parts = Math.Min(_threads, blocks);
+        int i0 = (int)((long)t * blocks / parts) * block, i1 = Math.Min(_o.M, (int)((long)(t + 1) * blocks / parts) * block);
+        GemmNarrowColumns.Rows(i0, i1, _o.N, _o.K, _o.A, _o.Lda, _o.B, _o.Ldb, _o.C, _o.Ldc, _o.Accumulate);
     }
 
     /// <summary>Most columns of C per work item when C has few rows (a multiple of every NR).</summary>

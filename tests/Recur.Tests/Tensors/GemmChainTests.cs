@@ -27,10 +27,11 @@ public sealed class GemmChainTests
     {
         var isa = Enum.Parse<GemmIsa>(isaName);
         var random = new RecurRandom(7);
-        // Every height of the last row panel (MR is 6 or 8), full and partial column panels, one and two K blocks.
-        int[] rows = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 16, 20, 32, 100];
+        // Every height of the last row panel (MR is 6 or 8), full and partial column panels, one to three K blocks,
+        // and C of at most eight columns (GemmNarrowColumns for transposed A; every row count past its blocks of 12 and 4).
+        int[] rows = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 16, 20, 27, 32, 100, 111];
         foreach (int m in rows)
-        foreach (var (n, k) in new[] { (16, 5), (40, 64), (259, GemmSimd.KC + 44) })
+        foreach (var (n, k) in new[] { (16, 5), (40, 64), (259, GemmSimd.KC + 44), (1, GemmSimd.KC + 3), (3, 70), (8, 2 * GemmSimd.KC + 1) })
         foreach (bool transposeA in new[] { false, true })
         foreach (bool transposeB in new[] { false, true })
         foreach (bool accumulate in new[] { false, true })
