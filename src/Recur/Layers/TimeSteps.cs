@@ -19,13 +19,7 @@ public static class TimeSteps
         if (x.Rank != 3) throw new ArgumentException($"Expected a sequence [batch, time, features]; found {x.ShapeText}.", nameof(sequence));
         if (lengths is null) return At(tape, sequence, -1);
         int B = x.Dim(0), T = x.Dim(1), F = x.Dim(2);
-        if (lengths.Length != B)
-            throw new ArgumentException($"Expected one length per sequence (batch {B}); found {lengths.Length} lengths.", nameof(lengths));
-        for (int b = 0; b < B; b++)
-            if (lengths[b] < 1 || lengths[b] > T)
-                throw new ArgumentException(lengths[b] == 0
-                    ? $"lengths[{b}] is 0: that sequence has no last step."
-                    : $"lengths[{b}] = {lengths[b]} is outside 1 … {T} (the number of time steps).", nameof(lengths));
+        CheckLastSteps(lengths, B, T);
         var steps = (int[])lengths.Clone(); // the caller may reuse its array before backward runs
         var y = new Variable(new Tensor(B, F), sequence.RequiresGrad && tape.IsRecording);
         for (int b = 0; b < B; b++) x.Data.AsSpan((b * T + steps[b] - 1) * F, F).CopyTo(y.Value.Data.AsSpan(b * F, F));
@@ -43,6 +37,48 @@ public static class TimeSteps
         tape.AfterBackward(y.ReleaseGrad); // only this backward step read it
         tape.ReleaseOnDispose(y.Value);
         return y;
+    }
+
+    /// <summary>
+    /// What <see cref="Last(Tape, Variable, int[])"/> gives for the output of a unidirectional recurrent stack without
+    /// residual connections, taken from its final hidden states [L, B, H] (<see cref="RecurrentOutput.HiddenState"/>):
+    /// layer <paramref name="layer"/>'s [B, H]. The stack's output at a sequence's last real step is its top layer's
+    /// hidden state there, which the final state carries unchanged over the padded steps, so the values are the same
+    /// bits. The gradient then enters the stack's backward pass as its final state's, and the output sequence gets
+    /// none: no [B, T, H] gradient of zeros but one step is allocated, filled and added into the state's gradient at
+    /// every step (config a's training step 5% faster at two threads, 3% at one). lengths: as for <see cref="Last(Tape, Variable, int[])"/>,
+    /// checked against <paramref name="steps"/>.
+    /// </summary>
+    public static Variable LastFromFinalStates(Tape tape, Variable states, int layer, int steps, int[]? lengths)
+    {
+        var s = states.Value;
+        if (s.Rank != 3 || (uint)layer >= (uint)s.Dim(0))
+            throw new ArgumentException($"Expected final states [layers, batch, hidden] with a layer {layer}; found {s.ShapeText}.", nameof(states));
+        int B = s.Dim(1), H = s.Dim(2), offset = layer * B * H;
+        if (lengths is not null) CheckLastSteps(lengths, B, steps);
+        var y = new Variable(new Tensor(B, H), states.RequiresGrad && tape.IsRecording);
+        s.Data.AsSpan(offset, B * H).CopyTo(y.Value.Data);
+        if (y.RequiresGrad)
+            tape.Record(() =>
+            {
+                var ds = states.Grad.Data.AsSpan(offset, B * H);
+                System.Numerics.Tensors.TensorPrimitives.Add(ds, y.Grad.Data, ds);
+            });
+        tape.AfterBackward(y.ReleaseGrad); // only this backward step read it
+        tape.ReleaseOnDispose(y.Value);
+        return y;
+    }
+
+    /// <summary>One length per sequence, each in 1 … T: every sequence has a last step.</summary>
+    private static void CheckLastSteps(int[] lengths, int B, int T)
+    {
+        if (lengths.Length != B)
+            throw new ArgumentException($"Expected one length per sequence (batch {B}); found {lengths.Length} lengths.", nameof(lengths));
+        for (int b = 0; b < B; b++)
+            if (lengths[b] < 1 || lengths[b] > T)
+                throw new ArgumentException(lengths[b] == 0
+                    ? $"lengths[{b}] is 0: that sequence has no last step."
+                    : $"lengths[{b}] = {lengths[b]} is outside 1 … {T} (the number of time steps).", nameof(lengths));
     }
 
     /// <summary>

@@ -349,7 +349,9 @@ public sealed class SequenceModel
         }
         else features = Spec.PerStep ? encoded.Output
             : Spec.Bidirectional ? TimeSteps.BidirectionalLast(tape, encoded.Output, batch.Lengths)
-            : TimeSteps.Last(tape, encoded.Output, batch.Lengths);
+            : _encoder.Options.Residual && _encoder.NumLayers > 1 ? TimeSteps.Last(tape, encoded.Output, batch.Lengths)
+            // the output at the last step is the top layer's final state: read there, so its gradient enters as the state's
+            : TimeSteps.LastFromFinalStates(tape, encoded.HiddenState, _encoder.NumLayers - 1, batch.Steps, batch.Lengths);
         if (training && random is not null) features = _dropout.Forward(tape, features, training: true, random);
         return (_head.Forward(tape, features), new RecurrentState(encoded.HiddenState, encoded.CellState));
     }
