@@ -17,6 +17,7 @@ public sealed class Tape : IDisposable
     private readonly List<Action> _backwardSteps = [];
     private readonly List<Action> _afterBackward = [];
     private readonly List<Tensor> _results = [];
+    private readonly List<Variable> _gradResults = [];
     private bool _disposed;
 
     /// <summary>Whether operations record backward steps. Inference sets this false to skip saving activations.</summary>
@@ -60,6 +61,17 @@ public sealed class Tape : IDisposable
     }
 
     /// <summary>
+    /// Registers a result whose gradient its caller may read after the backward pass (a recurrent stack's final
+    /// states) to have that gradient given back to the <see cref="Workspace"/> when the tape is disposed, with the
+    /// result itself: a head reading the final state gives it a gradient at every training step.
+    /// </summary>
+    public void ReleaseGradOnDispose(Variable result)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _gradResults.Add(result);
+    }
+
+    /// <summary>
     /// Ends the tape: what only a backward pass would have read is released (if <see cref="Backward(Variable)"/> did
     /// not run) and so are the values of the operations' results (<see cref="ReleaseOnDispose"/>). Nothing those
     /// operations returned may be read afterwards; copy what must outlive the tape (as a detached state does).
@@ -72,6 +84,8 @@ public sealed class Tape : IDisposable
         RunAfterBackward();
         foreach (var value in _results) Workspace.Release(value.Data);
         _results.Clear();
+        foreach (var result in _gradResults) result.ReleaseGrad();
+        _gradResults.Clear();
     }
 
     private void RunAfterBackward()

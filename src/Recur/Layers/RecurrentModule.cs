@@ -350,12 +350,20 @@ public abstract class RecurrentModule<TCell> : Module, IRecurrentLayer, IStepwis
             Workspace.Release(dx);
         });
 
-    /// <summary>The module's results stay the caller's until it disposes the tape (see <see cref="Tape.Dispose"/>).</summary>
+    /// <summary>
+    /// The module's results stay the caller's until it disposes the tape (see <see cref="Tape.Dispose"/>), and so do
+    /// the final states' gradients (the output's goes back after the backward pass).
+    /// </summary>
     private static void ReleaseOnDispose(Tape tape, Variable output, Variable hidden, Variable? cell)
     {
         tape.ReleaseOnDispose(output.Value);
         tape.ReleaseOnDispose(hidden.Value);
-        if (cell is not null) tape.ReleaseOnDispose(cell.Value);
+        tape.ReleaseGradOnDispose(hidden);
+        if (cell is not null)
+        {
+            tape.ReleaseOnDispose(cell.Value);
+            tape.ReleaseGradOnDispose(cell);
+        }
     }
 
     /// <summary>The parameters' gradient tensors as weight sets (layer norm included), in the order of the weights.</summary>

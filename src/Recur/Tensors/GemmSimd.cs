@@ -663,10 +663,10 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     }
 
     /// <summary>
-    /// C with at most NR/2 columns and many rows (a weight gradient against a few input features, a head with few
-    /// outputs): computed as Cᵀ [N, M] = op(B)ᵀ·op(A)ᵀ, whose few rows fill the micro-tile's rows instead of leaving
-    /// most of its NR columns empty (dW_ih of an LSTM with 8 inputs: [256, 1600]·[1600, 8] took 3× as long as its
-    /// transpose). Cᵀ starts as C's transpose when accumulating, and every element is the same chain of fused
+    /// C with at most NR/2 columns and many rows (a head with few outputs; against transposed A, as a weight gradient
+    /// against a few input features, <see cref="GemmNarrowColumns"/> runs instead where AVX2 is present): computed as
+    /// Cᵀ [N, M] = op(B)ᵀ·op(A)ᵀ, whose few rows fill the micro-tile's rows instead of leaving most of its NR columns
+    /// empty (dW_ih of an LSTM with 8 inputs: [256, 1600]·[1600, 8] took 3× as long as its transpose). Cᵀ starts as C's transpose when accumulating, and every element is the same chain of fused
     /// multiply-adds over k (a·b = b·a), added to C once per K block, so the bits are those of the direct product.
     /// N ≥ 2 keeps Cᵀ off the single-row path, whose order differs.
     /// </summary>

@@ -44,6 +44,31 @@ public sealed class LastFromFinalStatesTests
             Assert.True(Bits(outputGrads[i].Grad).SequenceEqual(Bits(stateGrads[i].Grad)), $"d/d{outputGrads[i].Name} differs");
     }
 
+    // The final states' gradients stay readable after the backward pass and go back to the workspace with the tape:
+    // a head reading the final state gives them a gradient at every training step.
+    [Fact]
+    public void DisposingTheTapeGivesBackTheFinalStatesGradients()
+    {
+        var lstm = new Lstm("rnn", I, H, 2, random: new RecurRandom(2));
+        var x = new Variable(new Tensor(B, T, I));
+        var seed = new Tensor(B, H);
+        seed.Data.AsSpan().Fill(1f);
+        foreach (var p in lstm.Parameters) _ = p.Grad;
+        var meter = new WorkspaceMeter();
+        RecurrentOutput result;
+        using (Workspace.Measure(meter))
+        {
+            var tape = new Tape();
+            result = lstm.Forward(tape, x);
+            tape.Backward([(TimeSteps.LastFromFinalStates(tape, result.HiddenState, 1, T, null), seed)]);
+            Assert.True(result.HiddenState.HasGrad && result.HiddenState.Grad.Data.Skip(B * H).Any(v => v != 0));
+            tape.Dispose();
+        }
+        Assert.False(result.HiddenState.HasGrad);
+        Assert.False(result.CellState!.HasGrad);
+        Assert.Equal(0, meter.Current);
+    }
+
     [Fact]
     public void LengthsWithoutALastStepAreRejectedAsByLast()
     {
