@@ -390,7 +390,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         if (o.TransposeA && !o.TransposeB && o.N <= GemmNarrowColumns.MaxColumns && o.M >= GemmNarrowColumns.BlockRows
             && typeof(TV) != typeof(FloatPortable) && GemmNarrowColumns.IsSupported)
         {
-            RunItems(Math.Min(_threads, (o.M + GemmNarrowColumns.BlockRows - 1) / GemmNarrowColumns.BlockRows), _computeNarrowColumns);
+            RunItems(NarrowColumnParts, _computeNarrowColumns);
             return;
         }
         if (o.N >= 2 && o.N <= NR / 2 && o.M >= 2 * NR)
@@ -666,8 +666,9 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     /// C with at most NR/2 columns and many rows (a head with few outputs; against transposed A, as a weight gradient
     /// against a few input features, <see cref="GemmNarrowColumns"/> runs instead where AVX2 is present): computed as
     /// Cᵀ [N, M] = op(B)ᵀ·op(A)ᵀ, whose few rows fill the micro-tile's rows instead of leaving most of its NR columns
-    /// empty (dW_ih of an LSTM with 8 inputs: [256, 1600]·[1600, 8] took 3× as long as its transpose). Cᵀ starts as C's transpose when accumulating, and every element is the same chain of fused
-    /// multiply-adds over k (a·b = b·a), added to C once per K block, so the bits are those of the direct product.
+    /// empty (dW_ih of an LSTM with 8 inputs: [256, 1600]·[1600, 8] took 3× as long as its transpose). Cᵀ starts as
+    /// C's transpose when accumulating, and every element is the same chain of fused multiply-adds over k (a·b = b·a),
+    /// added to C once per K block, so the bits are those of the direct product.
     /// N ≥ 2 keeps Cᵀ off the single-row path, whose order differs.
     /// </summary>
     private void ExecuteNarrow(in GemmOperands o)
@@ -685,6 +686,9 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
             for (int j = 0; j < n; j++) c[i * ldc + j] = ct[j * m + i];
     }
 
+    /// <summary>Threads a product with few columns and transposed A runs on: one per block of twelve rows at most.</summary>
+    private int NarrowColumnParts => Math.Min(_threads, (_o.M + GemmNarrowColumns.BlockRows - 1) / GemmNarrowColumns.BlockRows);
+
     /// <summary>
     /// Thread <paramref name="t"/>'s share of a product with few columns and transposed A (see
     /// <see cref="GemmNarrowColumns"/>): an equal range of its blocks of twelve rows, over all of K.
@@ -692,7 +696,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     private void ComputeNarrowColumns(int t)
     {
         const int block = GemmNarrowColumns.BlockRows;
-        int blocks = (_o.M + block - 1) / block, parts = Math.Min(_threads, blocks);
+        int blocks = (_o.M + block - 1) / block, parts = NarrowColumnParts;
         int i0 = (int)((long)t * blocks / parts) * block, i1 = Math.Min(_o.M, (int)((long)(t + 1) * blocks / parts) * block);
         GemmNarrowColumns.Rows(i0, i1, _o.N, _o.K, _o.A, _o.Lda, _o.B, _o.Ldb, _o.C, _o.Ldc, _o.Accumulate);
     }

@@ -148,11 +148,9 @@ public class StreamingSessionTests
             if (tokens) session.Step(1 + i % 8, output);
             else session.Step(features, output);
         }
-        // The first calls make the GEMM's per-thread driver; the rest of the warm-up lets tiered compilation replace
-        // the first code of every method the step calls (about 100 ms after a method gets hot), so no tier change
-        // falls inside the measured calls. Once seen to fail in a full parallel run, never alone or under load.
-        var warmUp = System.Diagnostics.Stopwatch.StartNew();
-        for (int i = 0; i < 50 || warmUp.ElapsedMilliseconds < 300; i++) Step(i);
+        // The first calls make the GEMM's per-thread driver; the rest let tiered compilation settle. Once seen to fail
+        // in a full parallel run, never alone or under load.
+        AllocationWarmUp.Run(Step, minCalls: 50);
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 1000; i++) Step(i);
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;

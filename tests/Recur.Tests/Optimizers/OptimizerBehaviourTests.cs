@@ -26,10 +26,7 @@ public class OptimizerBehaviourTests
         Parameter p = NewParameter("w", Theta0);
         Optimizer optimizer = Create(name, [p]);
         SetGrad(p, Gradients[0]);
-        // Warm-up by time: first-touch, and tiered compilation, whose promotion of a hot method can allocate on the
-        // calling thread (GemmTests' packed product once did, after a single warm-up call).
-        var warmUp = System.Diagnostics.Stopwatch.StartNew();
-        while (warmUp.ElapsedMilliseconds < 300) optimizer.Step();
+        AllocationWarmUp.Run(_ => optimizer.Step());
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 10; i++) optimizer.Step();
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);

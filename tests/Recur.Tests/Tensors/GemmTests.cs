@@ -358,14 +358,8 @@ public sealed class PackedGemmTests
             const int m = 32, n = 256, k = 64;
             float[] a = new float[m * k], b = new float[k * n], c = new float[m * n];
             var packed = GemmSimd.PackB(false, k, n, b, n);
-            // Warm-up by time, not by count: the thread's buffers, and tiered compilation, whose promotion of a hot
-            // method can allocate on the calling thread (a few KiB, seen when this ran after a single warm-up call).
-            var warm = System.Diagnostics.Stopwatch.StartNew();
-            while (warm.ElapsedMilliseconds < 300)
-            {
-                GemmSimd.MultiplyPacked(m, a, k, packed, c, n, accumulate: false);
-                GemmSimd.MultiplyPacked(m, a, k, packed, c, n, accumulate: true);
-            }
+            // The thread's buffers, then tiered compilation of both the storing and the accumulating path.
+            AllocationWarmUp.Run(i => GemmSimd.MultiplyPacked(m, a, k, packed, c, n, accumulate: i % 2 == 1), minCalls: 2);
             long before = GC.GetAllocatedBytesForCurrentThread();
             for (int i = 0; i < 100; i++) GemmSimd.MultiplyPacked(m, a, k, packed, c, n, accumulate: true);
             Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
