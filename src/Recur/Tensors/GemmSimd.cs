@@ -309,6 +309,9 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
 {
     private const int KC = GemmSimd.KC, MC = GemmSimd.MC, NC = GemmSimd.NC;
 
+    /// <summary>Steps of the AVX2 micro-kernel per line of the next B panel it prefetches (see <see cref="MicroKernel"/>).</summary>
+    private const int PrefetchEvery = 4;
+
     private static int MR => TV.MicroRows;
 
     private static int NR => 2 * TV.Count;
@@ -1209,20 +1212,24 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         int panels = (rows + MR - 1) / MR;
         float* tile = stackalloc float[MR * nr];
         nint ldc = _o.Ldc;
+        int prefetchSteps = (kc + PrefetchEvery - 1) / PrefetchEvery;
         for (int bp = 0; bp < bPanels; bp++)
         {
             int jt = j0 + bp * nr;
             int width = Math.Min(nr, _o.N - jt);
             float* bPanel = packedB + (nint)bp * kc * nr;
+            // The next B panel, a slice per row panel (the current one again after the last).
+            float* nextPanel = bp + 1 < bPanels ? bPanel + (nint)kc * nr : bPanel;
             for (int q = 0; q < panels; q++)
             {
                 int r0 = i0 + q * MR;
                 int height = Math.Min(MR, _o.M - r0);
                 float* aPanel = packedA + (nint)q * kc * MR;
                 float* cTile = _o.C + r0 * ldc + jt;
+                float* prefetch = nextPanel + (nint)Math.Min(q * prefetchSteps % kc, kc - prefetchSteps) * nr;
                 if (height == MR && width == nr)
                 {
-                    MicroKernel(kc, aPanel, bPanel, cTile, ldc, addToC);
+                    MicroKernel(kc, aPanel, bPanel, cTile, ldc, addToC, prefetch);
                 }
                 else if (height <= 4 && width == nr)
                 {
@@ -1230,7 +1237,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
                 }
                 else
                 {
-                    MicroKernel(kc, aPanel, bPanel, tile, nr, addToC: false);
+                    MicroKernel(kc, aPanel, bPanel, tile, nr, addToC: false, prefetch);
                     for (int i = 0; i < height; i++)
                     {
                         float* src = tile + i * nr;
@@ -1254,10 +1261,18 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     /// [kc, NR] panel and C a full tile with row stride <paramref name="ldc"/>. The MR×2 vector accumulators
     /// stay in registers; each step loads two B vectors and broadcasts MR values of A.
     /// </summary>
+    /// <remarks>
+    /// The AVX2 kernel also asks for one line of <paramref name="prefetchB"/> every <see cref="PrefetchEvery"/> steps,
+    /// into L2: ComputeBlock points it at a slice of the next B panel, which otherwise comes from L3 (the packed
+    /// block is [KC, NC], MiBs) while the first row panel's kernel waits on it. At two threads (Zen 3, old and new
+    /// alternating in one process): [3200, 1024]·[1024, 4096] 1.13× faster, d's dW [4096, 3200]·[3200, 1024] 1.15×,
+    /// d's training step 1.19×; products whose B stays in L2 (config a) unchanged. A slice per row panel keeps the
+    /// prefetches few (one per four steps) and spread over the panel's kernels.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MicroKernel(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
+    private static void MicroKernel(int kc, float* a, float* b, float* c, nint ldc, bool addToC, float* prefetchB)
     {
-        if (typeof(TV) == typeof(Float256)) MicroKernel6Avx2(kc, a, b, c, ldc, addToC);
+        if (typeof(TV) == typeof(Float256)) MicroKernel6Avx2(kc, a, b, c, ldc, addToC, prefetchB);
         else if (MR == 8) MicroKernel8(kc, a, b, c, ldc, addToC);
         else MicroKernel6(kc, a, b, c, ldc, addToC);
     }
@@ -1364,13 +1379,18 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     /// step instead of 24), which left Zen 3's six-wide dispatch little slack. Same operations, same bits.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MicroKernel6Avx2(int kc, float* a, float* b, float* c, nint ldc, bool addToC)
+    private static void MicroKernel6Avx2(int kc, float* a, float* b, float* c, nint ldc, bool addToC, float* prefetchB)
     {
         if (addToC) PrefetchTile(c, ldc, 6);
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < kc; p++, a += 6, b += 16)
         {
+            if (p % PrefetchEvery == 0)
+            {
+                Sse.Prefetch1(prefetchB);
+                prefetchB += 16;
+            }
             Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8);
             c00 = Vector256.FusedMultiplyAdd(Vector256.Create(a[0]), b0, c00);
             c01 = Vector256.FusedMultiplyAdd(Vector256.Create(a[0]), b1, c01);
