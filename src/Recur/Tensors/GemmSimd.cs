@@ -1102,13 +1102,32 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackSixTransposed(float* dst, float* src, nint lda, int kc, float* sums)
     {
+        if (sums == null)
+        {
+            for (int p = 0; p < kc; p++, src += lda, dst += 6)
+            {
+                Vector128.Store(Vector128.Load(src), dst);
+                *(double*)(dst + 4) = *(double*)(src + 4);
+            }
+            return;
+        }
+        // The sums stay in registers, one lane or scalar per column: added to memory, each step's six additions waited
+        // on the previous step's stores, and the bias sums of a small model's dW_hh ([256, 800]ᵀ·[800, 64]) made config
+        // a's training step 1.11× slower at two threads (1.09× at one, 1.05× for b).
+        var low = Vector128.Load(sums);
+        float sum4 = sums[4], sum5 = sums[5];
         for (int p = 0; p < kc; p++, src += lda, dst += 6)
         {
-            Vector128.Store(Vector128.Load(src), dst);
+            var step = Vector128.Load(src);
+            Vector128.Store(step, dst);
             *(double*)(dst + 4) = *(double*)(src + 4);
-            if (sums != null)
-                for (int i = 0; i < 6; i++) sums[i] += src[i];
+            low += step;
+            sum4 += src[4];
+            sum5 += src[5];
         }
+        Vector128.Store(low, sums);
+        sums[4] = sum4;
+        sums[5] = sum5;
     }
 
     /// <summary>
