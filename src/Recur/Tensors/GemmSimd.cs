@@ -810,6 +810,11 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
             RowDotProducts512.Compute(a, k, _o.B + (nint)j0 * _o.Ldb, _o.Ldb, sums, width);
             AddToC(c, sums, width);
         }
+        else if (typeof(TV) == typeof(Float256))
+        {
+            RowDotProducts256.Compute(a, k, _o.B + (nint)j0 * _o.Ldb, _o.Ldb, sums, width);
+            AddToC(c, sums, width);
+        }
         else
         {
             // sums[j] = a · B[j0 + j, :], dot products over contiguous rows of B, four rows at a time so four
