@@ -865,14 +865,9 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     /// <summary>c (+)= sums over <paramref name="width"/> columns (as the accumulate flag says).</summary>
     private void AddToC(float* c, float* sums, int width)
     {
-        if (_o.Accumulate)
-        {
-            for (int j = 0; j < width; j++) c[j] += sums[j];
-        }
-        else
-        {
-            new Span<float>(sums, width).CopyTo(new Span<float>(c, width));
-        }
+        var into = new Span<float>(c, width);
+        if (_o.Accumulate) TensorPrimitives.Add(into, new ReadOnlySpan<float>(sums, width), into); // element-wise: the scalar loop's bits
+        else new Span<float>(sums, width).CopyTo(into);
     }
 
     /// <summary>
