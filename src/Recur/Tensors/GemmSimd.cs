@@ -817,8 +817,8 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         }
         else
         {
-            // sums[j] = a · B[j0 + j, :], dot products over contiguous rows of B, four rows at a time so four
-            // independent accumulators hide the multiply-add latency.
+            // Portable vectors: sums[j] = a · B[j0 + j, :], dot products over contiguous rows of B, four rows at a
+            // time so four independent accumulators hide the multiply-add latency.
             int full = k - k % count;
             nint ldb = _o.Ldb;
             int j = 0;
