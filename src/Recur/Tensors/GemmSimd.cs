@@ -1014,16 +1014,17 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
                 }
                 continue;
             }
-            if (MR == 6 && height == 6 && Avx.IsSupported)
+            if (MR == 6 && Avx.IsSupported && (height == 6 || !_o.TransposeA))
             {
-                // AVX2's full panel of six rows: six values per packed step, written as a 128-bit and a 64-bit
-                // store (a copy when A is transposed, an 8×8 transpose per eight steps when not), the same values
-                // the scalar loops below write.
+                // AVX2's panel of six rows: six values per packed step, written as a 128-bit and a 64-bit store (a
+                // copy when A is transposed, an 8×8 transpose per eight steps when not, which also packs the last
+                // panel of fewer rows: a batch part of 16 rows is 6 + 6 + 4 every step), the same values the scalar
+                // loops below write.
                 if (_o.TransposeA) PackSixTransposed(dst, _o.A + (nint)pc * _o.Lda + r0, _o.Lda, kc, sums);
                 else
                 {
-                    PackSixRows(dst, _o.A + (nint)r0 * _o.Lda + pc, _o.Lda, kc);
-                    if (sums != null) AddRowSums(sums, 6, _o.A + (nint)r0 * _o.Lda + pc, _o.Lda, kc);
+                    PackSixRows(dst, _o.A + (nint)r0 * _o.Lda + pc, _o.Lda, kc, height);
+                    if (sums != null) AddRowSums(sums, height, _o.A + (nint)r0 * _o.Lda + pc, _o.Lda, kc);
                 }
                 continue;
             }
@@ -1131,22 +1132,23 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     }
 
     /// <summary>
-    /// Transposes six source rows (row r at src + r·lda, kc values each) into kc steps of six values (step p at
-    /// dst + 6p holds the rows' p-th values): eight steps at a time through an 8×8 transpose into a stack tile (rows
-    /// six and seven stand in as copies of row five and are not copied out); the last kc mod 8 steps one value at a
+    /// Transposes the first <paramref name="height"/> (1 to 6) of six source rows (row r at src + r·lda, kc values
+    /// each) into kc steps of six values (step p at dst + 6p holds the rows' p-th values, zero past height): eight
+    /// steps at a time through an 8×8 transpose into a stack tile (rows from height on, and rows six and seven, stand
+    /// in as zeros and are not read; rows six and seven are not copied out); the last kc mod 8 steps one value at a
     /// time.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackSixRows(float* dst, float* src, nint lda, int kc)
+    private static void PackSixRows(float* dst, float* src, nint lda, int kc, int height)
     {
         int p = 0;
         float* tile = stackalloc float[64];
         for (; p + 8 <= kc; p += 8, dst += 48)
         {
             float* s = src + p;
-            Vector256<float> r5 = Avx.LoadVector256(s + 5 * lda);
-            Transpose8x8(tile, 8, Avx.LoadVector256(s), Avx.LoadVector256(s + lda), Avx.LoadVector256(s + 2 * lda),
-                Avx.LoadVector256(s + 3 * lda), Avx.LoadVector256(s + 4 * lda), r5, r5, r5);
+            Vector256<float> RowOrZero(int r) => r < height ? Avx.LoadVector256(s + r * lda) : Vector256<float>.Zero;
+            var zero = Vector256<float>.Zero;
+            Transpose8x8(tile, 8, RowOrZero(0), RowOrZero(1), RowOrZero(2), RowOrZero(3), RowOrZero(4), RowOrZero(5), zero, zero);
             for (int q = 0; q < 8; q++)
             {
                 Vector128.Store(Vector128.Load(tile + 8 * q), dst + 6 * q);
@@ -1154,7 +1156,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
             }
         }
         for (; p < kc; p++, dst += 6)
-            for (int r = 0; r < 6; r++) dst[r] = src[r * lda + p];
+            for (int r = 0; r < 6; r++) dst[r] = r < height ? src[r * lda + p] : 0f;
     }
 
     /// <summary>
