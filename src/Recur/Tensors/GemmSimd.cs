@@ -866,7 +866,7 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     private void AddToC(float* c, float* sums, int width)
     {
         var into = new Span<float>(c, width);
-        if (_o.Accumulate) TensorPrimitives.Add(into, new ReadOnlySpan<float>(sums, width), into); // element-wise: the scalar loop's bits
+        if (_o.Accumulate) TensorPrimitives.Add(into, new ReadOnlySpan<float>(sums, width), into); // one add per element: the same bits as adding one by one
         else new Span<float>(sums, width).CopyTo(into);
     }
 
@@ -1134,8 +1134,8 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     /// <summary>
     /// Transposes the first <paramref name="height"/> (1 to 6) of six source rows (row r at src + r·lda, kc values
     /// each) into kc steps of six values (step p at dst + 6p holds the rows' p-th values, zero past height): eight
-    /// steps at a time through an 8×8 transpose into a stack tile (rows from height on, and rows six and seven, stand
-    /// in as zeros and are not read; rows six and seven are not copied out); the last kc mod 8 steps one value at a
+    /// steps at a time through an 8×8 transpose into a stack tile, zero vectors standing in for the rows past height
+    /// (never read from src) and for rows six and seven (never copied out); the last kc mod 8 steps one value at a
     /// time.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
