@@ -36,7 +36,7 @@ public static partial class RecurrentLayerKernel<T, TCell>
         private readonly RecurrentLayerCache<T> _cache;
         private readonly int[] _mask;
         private readonly RecurrentLayerOptions<T>? _options;
-        private readonly bool _keepForBackward, _perStep, _perPart, _lnCell, _zoneout, _transposeOnce;
+        private readonly bool _keepForBackward, _perStep, _perPart, _lnCell, _zoneout, _transposeOnce, _zeroInitialState;
         private readonly T[]? _batchMajorOutput;
         private readonly RecurrentLayerNorm<T>? _ln;
         private readonly PackedMatrix? _packedInput, _packedRecurrent;
@@ -62,6 +62,7 @@ public static partial class RecurrentLayerKernel<T, TCell>
             var x = maskedInput ?? unmaskedInput;
             (_w, _x, _unmaskedInput, _maskedInput, _steps, _batch, _input, _hidden, _gatesWidth) = (w, x, unmaskedInput, maskedInput, steps, batch, I, H, GH);
             (_mask, _options, _keepForBackward, _batchMajorOutput, _ln) = (mask, options, keepForBackward, batchMajorOutput, w.LayerNorm);
+            _zeroInitialState = h0.IsEmpty;
             ChunkSteps = chunkSteps;
             var ln = _ln;
             _lnCell = ln is not null && TCell.HasCellState;
@@ -228,7 +229,9 @@ public static partial class RecurrentLayerKernel<T, TCell>
                     TensorPrimitives.Multiply(hIn, _recurrentMask!.AsSpan(rowH, nH), into);
                     hIn = into;
                 }
-                StepProduct(n, hIn, hGatesRows, accumulate: false);
+                // h_0 = 0 without an initial state: step 0's product would be all +0 (each sum of ±0 terms from +0).
+                if (t == 0 && _zeroInitialState) hGatesRows.Clear();
+                else StepProduct(n, hIn, hGatesRows, accumulate: false);
                 if (ln is not null)
                     RowLayerNorm<T>.Forward(n, GH, hGatesRows, ln.RecurrentGain, ln.RecurrentBias, _w.RecurrentBias, hGatesRows,
                         cache.HNorm.AsSpan(KeptAt(t, GH), nGH), cache.HRstd.AsSpan(KeptAt(t, 1), n));

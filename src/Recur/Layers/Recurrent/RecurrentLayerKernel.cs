@@ -405,13 +405,14 @@ public static partial class RecurrentLayerKernel<T, TCell>
                 if (ln is not null)
                     RowLayerNorm<T>.Backward(n, GH, dHGatesR, cache.HNorm.AsSpan(At(t, GH), nGH),
                         cache.HRstd.AsSpan(At(t, 1), n), ln.RecurrentGain, dHRawR, dlnPart!.RecurrentGain, dlnPart.RecurrentBias);
-                // hGates = h_{t−1}·W_hhᵀ  ⇒  dh_{t−1} += dHGates_t·W_hh  (recurrent dropout: ⊙ m)
-                if (recurrentMask is null)
+                // hGates = h_{t−1}·W_hhᵀ  ⇒  dh_{t−1} += dHGates_t·W_hh  (recurrent dropout: ⊙ m); dh_0 only when asked for
+                bool toPrevious = t > 0 || !dh0.IsEmpty;
+                if (toPrevious && recurrentMask is null)
                     RecurrentProduct(packedRecurrent, n, H, GH, dHRawR, w.RecurrentWeights, dhPrev, accumulate: true);
-                else
+                else if (toPrevious)
                 {
                     RecurrentProduct(packedRecurrent, n, H, GH, dHRawR, w.RecurrentWeights, dhMasked, accumulate: false);
-                    TensorPrimitives.FusedMultiplyAdd(dhMasked, recurrentMask.AsSpan(rowH, nH), dhPrev, dhPrev);
+                    TensorPrimitives.FusedMultiplyAdd(dhMasked, recurrentMask!.AsSpan(rowH, nH), dhPrev, dhPrev);
                 }
                 (dhNext, dhPrev) = (dhPrev, dhNext);
                 (dcNext, dcPrev) = (dcPrev, dcNext);
