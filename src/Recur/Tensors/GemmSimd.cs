@@ -646,12 +646,24 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     /// </summary>
     private const int PackedSingleBlockRows = 192;
 
+    /// <summary>
+    /// Most B panels (NR columns each) of a packed product's item for which AVX2 reads A in place rather than packing
+    /// it. Packing A costs the same for any N, so it weighs most where N is small: the backward pass's per-step
+    /// dh_{t−1} = dGates·W_hh ([16, 256]·[256, 64], 4 panels) took 1.17× as long packed, [16, 128]·[128, 32] 1.37×,
+    /// [32, 1024]·[1024, 256] (16 panels) 1.03×, [16, 64]·[64, 256] 0.97–1.04×; with 64–128 panels the in-place
+    /// kernel was up to 5% slower (one thread, in place and packed alternating in one process).
+    /// </summary>
+    private const int InPlaceMostPanels = 16;
+
     private void ComputePacked(int item)
     {
         int firstPanel = item * _chunkPanels, bPanels = Math.Min(_chunkPanels, _bPanels - firstPanel);
         int rowsPadded = RoundUp(_o.M, MR);
         int blockRows = rowsPadded <= PackedSingleBlockRows ? rowsPadded : MC;
-        float* packedA = (t_packedA ??= new PackingBuffer()).Get(Math.Min(rowsPadded, blockRows) * KC);
+        // AVX2 reads A's rows where they are (see MicroKernel6Avx2InPlace) when they are one block and the item has
+        // few B panels to spread the packing over.
+        bool inPlace = typeof(TV) == typeof(Float256) && !_o.TransposeA && blockRows == rowsPadded && bPanels <= InPlaceMostPanels;
+        float* packedA = inPlace ? null : (t_packedA ??= new PackingBuffer()).Get(Math.Min(rowsPadded, blockRows) * KC);
         for (int pc = 0; pc < _o.K; pc += KC)
         {
             int kc = Math.Min(KC, _o.K - pc);
@@ -659,8 +671,8 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
             for (int i0 = 0; i0 < _o.M; i0 += blockRows)
             {
                 int rows = Math.Min(blockRows, _o.M - i0);
-                PackA(packedA, i0, rows, pc, kc);
-                ComputeBlock(packedA, i0, rows, block, firstPanel * NR, bPanels, kc, _o.Accumulate || pc > 0);
+                if (!inPlace) PackA(packedA, i0, rows, pc, kc);
+                ComputeBlock(packedA, i0, rows, block, firstPanel * NR, bPanels, kc, _o.Accumulate || pc > 0, inPlace ? _o.A + (nint)i0 * _o.Lda + pc : null);
             }
         }
     }
@@ -1224,15 +1236,17 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     /// <summary>
     /// C[i0 : i0+rows, j0 : j0 + NR·bPanels] (+)= Ã·B̃ for one K block of depth <paramref name="kc"/>, where Ã
     /// holds ⌈rows/MR⌉ packed row panels and B̃ <paramref name="bPanels"/> packed column panels. Full tiles go
-    /// straight to C; edge tiles go through a scratch tile so nothing outside the M×N region is touched.
+    /// straight to C; edge tiles go through a scratch tile so nothing outside the M×N region is touched. With
+    /// <paramref name="aInPlace"/> (AVX2, A not transposed) the kernels read the block's rows of A there instead, row
+    /// i0 + i at <c>aInPlace + i·lda</c>, and <paramref name="packedA"/> is not read.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void ComputeBlock(float* packedA, int i0, int rows, float* packedB, int j0, int bPanels, int kc, bool addToC)
+    private void ComputeBlock(float* packedA, int i0, int rows, float* packedB, int j0, int bPanels, int kc, bool addToC, float* aInPlace = null)
     {
         int nr = NR;
         int panels = (rows + MR - 1) / MR;
         float* tile = stackalloc float[MR * nr];
-        nint ldc = _o.Ldc;
+        nint ldc = _o.Ldc, lda = _o.Lda;
         int prefetchSteps = (kc + PrefetchEvery - 1) / PrefetchEvery;
         for (int bp = 0; bp < bPanels; bp++)
         {
@@ -1245,20 +1259,23 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
             {
                 int r0 = i0 + q * MR;
                 int height = Math.Min(MR, _o.M - r0);
-                float* aPanel = packedA + (nint)q * kc * MR;
+                float* aPanel = aInPlace == null ? packedA + (nint)q * kc * MR : aInPlace + q * MR * lda;
                 float* cTile = _o.C + r0 * ldc + jt;
                 float* prefetch = nextPanel + (nint)Math.Min(q * prefetchSteps % kc, kc - prefetchSteps) * nr;
                 if (height == MR && width == nr)
                 {
-                    MicroKernel(kc, aPanel, bPanel, cTile, ldc, addToC, prefetch);
+                    if (aInPlace == null) MicroKernel(kc, aPanel, bPanel, cTile, ldc, addToC, prefetch);
+                    else MicroKernel6Avx2InPlace(kc, aPanel, lda, height, bPanel, cTile, ldc, addToC, prefetch);
                 }
                 else if (height <= 4 && width == nr)
                 {
-                    MicroKernelFewRows(kc, aPanel, bPanel, cTile, ldc, addToC, height);
+                    if (aInPlace == null) MicroKernelFewRows(kc, aPanel, bPanel, cTile, ldc, addToC, height);
+                    else MicroKernelFewRowsAvx2InPlace(kc, aPanel, lda, height, bPanel, cTile, ldc, addToC);
                 }
                 else
                 {
-                    MicroKernel(kc, aPanel, bPanel, tile, nr, addToC: false, prefetch);
+                    if (aInPlace == null) MicroKernel(kc, aPanel, bPanel, tile, nr, addToC: false, prefetch);
+                    else MicroKernel6Avx2InPlace(kc, aPanel, lda, height, bPanel, tile, nr, addToC: false, prefetch);
                     for (int i = 0; i < height; i++)
                     {
                         float* src = tile + i * nr;
@@ -1433,6 +1450,79 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         StoreRow256(c + 4 * ldc, c40, c41, addToC);
         StoreRow256(c + 5 * ldc, c50, c51, addToC);
     }
+
+    /// <summary>
+    /// <see cref="MicroKernel6Avx2"/> with A's rows read in place, <paramref name="lda"/> apart, instead of from a packed
+    /// panel (for products with few B panels, where packing A costs most; see InPlaceMostPanels): the same values in
+    /// the same order, so the same bits. Rows from <paramref name="height"/> on read row 0 again and are stored only
+    /// into the caller's scratch tile.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MicroKernel6Avx2InPlace(int kc, float* a, nint lda, int height, float* b, float* c, nint ldc, bool addToC, float* prefetchB)
+    {
+        if (addToC) PrefetchTile(c, ldc, height);
+        float* a0 = a, a1 = RowOrFirst(a, lda, 1, height), a2 = RowOrFirst(a, lda, 2, height);
+        float* a3 = RowOrFirst(a, lda, 3, height), a4 = RowOrFirst(a, lda, 4, height), a5 = RowOrFirst(a, lda, 5, height);
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (nint p = 0; p < kc; p++, b += 16)
+        {
+            if (p % PrefetchEvery == 0)
+            {
+                Sse.Prefetch1(prefetchB);
+                prefetchB += 16;
+            }
+            Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8);
+            c00 = Vector256.FusedMultiplyAdd(Vector256.Create(a0[p]), b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(Vector256.Create(a0[p]), b1, c01);
+            c10 = Vector256.FusedMultiplyAdd(Vector256.Create(a1[p]), b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(Vector256.Create(a1[p]), b1, c11);
+            c20 = Vector256.FusedMultiplyAdd(Vector256.Create(a2[p]), b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(Vector256.Create(a2[p]), b1, c21);
+            c30 = Vector256.FusedMultiplyAdd(Vector256.Create(a3[p]), b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(Vector256.Create(a3[p]), b1, c31);
+            c40 = Vector256.FusedMultiplyAdd(Vector256.Create(a4[p]), b0, c40);
+            c41 = Vector256.FusedMultiplyAdd(Vector256.Create(a4[p]), b1, c41);
+            c50 = Vector256.FusedMultiplyAdd(Vector256.Create(a5[p]), b0, c50);
+            c51 = Vector256.FusedMultiplyAdd(Vector256.Create(a5[p]), b1, c51);
+        }
+        StoreRow256(c, c00, c01, addToC);
+        StoreRow256(c + ldc, c10, c11, addToC);
+        StoreRow256(c + 2 * ldc, c20, c21, addToC);
+        StoreRow256(c + 3 * ldc, c30, c31, addToC);
+        StoreRow256(c + 4 * ldc, c40, c41, addToC);
+        StoreRow256(c + 5 * ldc, c50, c51, addToC);
+    }
+
+    /// <summary><see cref="MicroKernelFewRowsAvx2"/> with A's rows read in place, as <see cref="MicroKernel6Avx2InPlace"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MicroKernelFewRowsAvx2InPlace(int kc, float* a, nint lda, int height, float* b, float* c, nint ldc, bool addToC)
+    {
+        if (addToC) PrefetchTile(c, ldc, height);
+        float* a0 = a, a1 = RowOrFirst(a, lda, 1, height), a2 = RowOrFirst(a, lda, 2, height), a3 = RowOrFirst(a, lda, 3, height);
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default;
+        Vector256<float> c20 = default, c21 = default, c30 = default, c31 = default;
+        for (nint p = 0; p < kc; p++, b += 16)
+        {
+            Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8);
+            c00 = Vector256.FusedMultiplyAdd(Vector256.Create(a0[p]), b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(Vector256.Create(a0[p]), b1, c01);
+            c10 = Vector256.FusedMultiplyAdd(Vector256.Create(a1[p]), b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(Vector256.Create(a1[p]), b1, c11);
+            c20 = Vector256.FusedMultiplyAdd(Vector256.Create(a2[p]), b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(Vector256.Create(a2[p]), b1, c21);
+            c30 = Vector256.FusedMultiplyAdd(Vector256.Create(a3[p]), b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(Vector256.Create(a3[p]), b1, c31);
+        }
+        StoreRow256(c, c00, c01, addToC);
+        if (height > 1) StoreRow256(c + ldc, c10, c11, addToC);
+        if (height > 2) StoreRow256(c + 2 * ldc, c20, c21, addToC);
+        if (height > 3) StoreRow256(c + 3 * ldc, c30, c31, addToC);
+    }
+
+    /// <summary>Row <paramref name="i"/> of A at <paramref name="a"/>, or row 0 when the tile has only <paramref name="height"/> rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float* RowOrFirst(float* a, nint lda, int i, int height) => i < height ? a + i * lda : a;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreRow256(float* c, Vector256<float> low, Vector256<float> high, bool addToC)

@@ -286,13 +286,17 @@ public sealed class PackedGemmTests
     {
         { 2, 1, 1, false }, { 32, 256, 64, true }, { 7, 33, 17, false }, { 64, 1024, 256, true }, { 64, 256, 1024, false },
         { 97, 70, 300, true }, { 130, 515, 513, false }, { 6, 32, 256, true },
+        // A read in place (AVX2, at most 16 panels an item): last panels of 4 rows (config a's batch part), 5 rows and
+        // 3 rows with a column tail.
+        { 16, 64, 256, false }, { 11, 48, 40, true }, { 9, 20, 33, false },
     };
 
     [Theory, MemberData(nameof(Shapes))]
     public void PackedMatchesUnpackedBitForBit(int m, int n, int k, bool transposeB)
     {
         var rng = new Random(m * 31 + n * 7 + k);
-        float[] a = Enumerable.Range(0, m * k).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        int lda = k + 3; // rows of A apart by more than K, as a part's rows of a wider buffer
+        float[] a = Enumerable.Range(0, m * lda).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
         float[] b = Enumerable.Range(0, n * k).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
         float[] c0 = Enumerable.Range(0, m * n).Select(_ => (float)rng.NextDouble()).ToArray();
         int ldb = transposeB ? k : n;
@@ -306,12 +310,12 @@ public sealed class PackedGemmTests
                 {
                     var expected = (float[])c0.Clone();
                     Engine.Threads = 1;
-                    GemmSimd.Multiply(isa, false, transposeB, m, n, k, a, k, b, ldb, expected, n, accumulate);
+                    GemmSimd.Multiply(isa, false, transposeB, m, n, k, a, lda, b, ldb, expected, n, accumulate);
                     foreach (int threads in new[] { 1, 2, 3 })
                     {
                         Engine.Threads = threads;
                         var actual = (float[])c0.Clone();
-                        GemmSimd.MultiplyPacked(m, a, k, packed, actual, n, accumulate);
+                        GemmSimd.MultiplyPacked(m, a, lda, packed, actual, n, accumulate);
                         Assert.Equal(expected, actual);
                     }
                 }
