@@ -322,8 +322,9 @@ foreach (char key in configs.Where(all.ContainsKey))
         using var tape = new Tape(isRecording: train);
         var input = new Variable(x);
         var training = train && regularised ? maskRandom : null;
-        var output = lstm is not null ? lstm.Forward(tape, input, training: training).Output : gru!.Forward(tape, input).Output;
-        var last = TimeSteps.Last(tape, output);
+        var result = lstm is not null ? lstm.Forward(tape, input, training: training) : gru!.Forward(tape, input);
+        // as SequenceModel (and so recur bench) reads it: the top layer's final state, so its gradient enters there
+        var last = TimeSteps.LastFromFinalStates(tape, result.HiddenState, L - 1, T, null);
         var pred = head.Forward(tape, last);
         phases[0].Add(sw.Elapsed.TotalMicroseconds);
         if (train)
