@@ -39,6 +39,39 @@ internal static class FastExp
         return TV.ScaleByPowerOfTwo(p, n);
     }
 
+    /// <summary>
+    /// e^x of four vectors, <see cref="Exp{TV}(TV)"/>'s operations on each, in lockstep: each step for all four before
+    /// the next, so the four dependency chains overlap in the processor (see FusedCells.ActivateGate).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (TV, TV, TV, TV) Exp4<TV>(TV x0, TV x1, TV x2, TV x3) where TV : struct, IFloatVector<TV>
+    {
+        TV low = TV.Broadcast(Lowest), high = TV.Broadcast(Highest);
+        x0 = TV.Clamp(x0, low, high); x1 = TV.Clamp(x1, low, high); x2 = TV.Clamp(x2, low, high); x3 = TV.Clamp(x3, low, high);
+        TV log2E = TV.Broadcast(Log2E);
+        TV n0 = TV.RoundToEven(TV.Multiply(x0, log2E)), n1 = TV.RoundToEven(TV.Multiply(x1, log2E));
+        TV n2 = TV.RoundToEven(TV.Multiply(x2, log2E)), n3 = TV.RoundToEven(TV.Multiply(x3, log2E));
+        TV c = TV.Broadcast(-Ln2High);
+        TV r0 = TV.FusedMultiplyAdd(n0, c, x0), r1 = TV.FusedMultiplyAdd(n1, c, x1), r2 = TV.FusedMultiplyAdd(n2, c, x2), r3 = TV.FusedMultiplyAdd(n3, c, x3);
+        c = TV.Broadcast(-Ln2Low);
+        r0 = TV.FusedMultiplyAdd(n0, c, r0); r1 = TV.FusedMultiplyAdd(n1, c, r1); r2 = TV.FusedMultiplyAdd(n2, c, r2); r3 = TV.FusedMultiplyAdd(n3, c, r3);
+        TV c7 = TV.Broadcast(C7);
+        c = TV.Broadcast(C6);
+        TV p0 = TV.FusedMultiplyAdd(c7, r0, c), p1 = TV.FusedMultiplyAdd(c7, r1, c), p2 = TV.FusedMultiplyAdd(c7, r2, c), p3 = TV.FusedMultiplyAdd(c7, r3, c);
+        c = TV.Broadcast(C5);
+        p0 = TV.FusedMultiplyAdd(p0, r0, c); p1 = TV.FusedMultiplyAdd(p1, r1, c); p2 = TV.FusedMultiplyAdd(p2, r2, c); p3 = TV.FusedMultiplyAdd(p3, r3, c);
+        c = TV.Broadcast(C4);
+        p0 = TV.FusedMultiplyAdd(p0, r0, c); p1 = TV.FusedMultiplyAdd(p1, r1, c); p2 = TV.FusedMultiplyAdd(p2, r2, c); p3 = TV.FusedMultiplyAdd(p3, r3, c);
+        c = TV.Broadcast(C3);
+        p0 = TV.FusedMultiplyAdd(p0, r0, c); p1 = TV.FusedMultiplyAdd(p1, r1, c); p2 = TV.FusedMultiplyAdd(p2, r2, c); p3 = TV.FusedMultiplyAdd(p3, r3, c);
+        c = TV.Broadcast(C2);
+        p0 = TV.FusedMultiplyAdd(p0, r0, c); p1 = TV.FusedMultiplyAdd(p1, r1, c); p2 = TV.FusedMultiplyAdd(p2, r2, c); p3 = TV.FusedMultiplyAdd(p3, r3, c);
+        c = TV.Broadcast(1f);
+        p0 = TV.FusedMultiplyAdd(p0, r0, c); p1 = TV.FusedMultiplyAdd(p1, r1, c); p2 = TV.FusedMultiplyAdd(p2, r2, c); p3 = TV.FusedMultiplyAdd(p3, r3, c);
+        p0 = TV.FusedMultiplyAdd(p0, r0, c); p1 = TV.FusedMultiplyAdd(p1, r1, c); p2 = TV.FusedMultiplyAdd(p2, r2, c); p3 = TV.FusedMultiplyAdd(p3, r3, c);
+        return (TV.ScaleByPowerOfTwo(p0, n0), TV.ScaleByPowerOfTwo(p1, n1), TV.ScaleByPowerOfTwo(p2, n2), TV.ScaleByPowerOfTwo(p3, n3));
+    }
+
     /// <summary>e^x, the scalar form of <see cref="Exp{TV}(TV)"/> (for row tails past the last full vector).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static float Exp(float x)

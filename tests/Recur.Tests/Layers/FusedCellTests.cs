@@ -272,4 +272,51 @@ public class FusedCellTests(ITestOutputHelper output)
             }
         }
     }
+
+    /// <summary>
+    /// The four-vector passes (lanes [0, wide) of each row, see FusedCellsInLockstep) give the one-vector loops' bits:
+    /// H below, at and around multiples of four vectors, rows from an offset b0, with and without bias rows.
+    /// </summary>
+    [Theory, MemberData(nameof(Isas))]
+    internal void FourVectorLanesGiveTheSameBits(GemmIsa isa)
+    {
+        foreach (var (B, H) in new[] { (2, 31), (1, 32), (3, 33), (2, 64), (4, 100), (1, 128), (3, 257) })
+            foreach (bool biases in new[] { false, true })
+            {
+                var rng = new RecurRandom((ulong)(B * 1000 + H));
+                float[] xg = F(Random(rng, B * 4 * H, 6)), hg = F(Random(rng, B * 4 * H, 6)), cp = F(Random(rng, B * H, 3));
+                float[] xBias = biases ? F(Random(rng, 4 * H)) : [], hBias = biases ? F(Random(rng, 4 * H)) : [];
+                int b0 = B > 1 ? 1 : 0, rows = B - b0;
+                byte[][] Run(bool four, int gates)
+                {
+                    FusedCells.FourVectorLanes = four;
+                    try
+                    {
+                        var h = Enumerable.Repeat(7f, B * H).ToArray();
+                        if (gates == 4)
+                        {
+                            float[] saved = Enumerable.Repeat(7f, B * 5 * H).ToArray(), c = Enumerable.Repeat(7f, B * H).ToArray();
+                            FusedCells.LstmForward(isa, b0, rows, H, xg, xBias, hg, cp, saved, h, c, hBias);
+                            return [Bytes(saved), Bytes(h), Bytes(c)];
+                        }
+                        else
+                        {
+                            var saved = Enumerable.Repeat(7f, B * 4 * H).ToArray();
+                            FusedCells.GruForward(isa, b0, rows, H, xg.AsSpan(0, B * 3 * H), biases ? xBias.AsSpan(0, 3 * H) : [],
+                                hg.AsSpan(0, B * 3 * H), cp, saved, h, biases ? hBias.AsSpan(0, 3 * H) : default);
+                            return [Bytes(saved), Bytes(h)];
+                        }
+                    }
+                    finally { FusedCells.FourVectorLanes = true; }
+                }
+                foreach (int gates in new[] { 4, 3 })
+                {
+                    byte[][] one = Run(false, gates), four = Run(true, gates);
+                    for (int k = 0; k < one.Length; k++)
+                        Assert.True(one[k].AsSpan().SequenceEqual(four[k]), $"{isa} {(gates == 4 ? "LSTM" : "GRU")} B{B} H{H} biases {biases}: buffer {k} differs");
+                }
+            }
+    }
+
+    private static byte[] Bytes(float[] values) => System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
 }

@@ -149,12 +149,13 @@ internal static unsafe partial class FusedCells
     private static void LstmForward<TV>(int b0, int rows, int H, float* xGates, float* xBias, float* hGates, float* hBias, float* cPrev,
         float* saved, float* h, float* c) where TV : struct, IFloatVector<TV>
     {
-        int w = TV.Count;
+        int w = TV.Count, wide = LockstepWidth<TV>(H);
+        if (wide > 0) LstmForwardInLockstep<TV>(b0, rows, H, wide, xGates, xBias, hGates, hBias, cPrev, saved, h, c);
         for (int b = b0; b < b0 + rows; b++)
         {
             float* xg = xGates + (nint)b * 4 * H, hg = hGates + (nint)b * 4 * H, act = saved + (nint)b * 5 * H;
             float* cp = cPrev + (nint)b * H, cr = c + (nint)b * H, hr = h + (nint)b * H;
-            int j = 0;
+            int j = wide;
             for (; j + w <= H; j += w)
             {
                 TV i = Sigmoid(TV.Add(WithBias<TV>(xg, xBias, j), WithBias<TV>(hg, hBias, j)));
@@ -270,12 +271,13 @@ internal static unsafe partial class FusedCells
     private static void GruForward<TV>(int b0, int rows, int H, float* xGates, float* xBias, float* hGates, float* hBias, float* hPrev,
         float* saved, float* h) where TV : struct, IFloatVector<TV>
     {
-        int w = TV.Count;
+        int w = TV.Count, wide = LockstepWidth<TV>(H);
+        if (wide > 0) GruForwardInLockstep<TV>(b0, rows, H, wide, xGates, xBias, hGates, hBias, hPrev, saved, h);
         for (int b = b0; b < b0 + rows; b++)
         {
             float* xg = xGates + (nint)b * 3 * H, hg = hGates + (nint)b * 3 * H, act = saved + (nint)b * 4 * H;
             float* hp = hPrev + (nint)b * H, hr = h + (nint)b * H;
-            int j = 0;
+            int j = wide;
             for (; j + w <= H; j += w)
             {
                 TV r = Sigmoid(TV.Add(WithBias<TV>(xg, xBias, j), WithBias<TV>(hg, hBias, j)));
