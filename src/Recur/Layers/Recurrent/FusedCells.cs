@@ -6,8 +6,10 @@ namespace Recur.Layers.Recurrent;
 /// <summary>
 /// float32 production kernels of the cells' per-step arithmetic: one SIMD pass per batch row that adds the two
 /// pre-activations, applies σ/tanh and updates the state (forward), or runs the whole gate chain rule (backward),
-/// with no intermediate passes over memory. The generic cell code (<c>ForwardReference</c>/<c>BackwardReference</c>
-/// of each cell) is the reference they are held to; double always runs the reference.
+/// with no intermediate passes over memory; the LSTM and GRU forward kernels run most lanes of each row as passes of
+/// four vectors in lockstep instead, one pass per gate (see FusedCellsInLockstep.cs), with the same bits. The generic
+/// cell code (<c>ForwardReference</c>/<c>BackwardReference</c> of each cell) is the reference they are held to; double
+/// always runs the reference.
 /// </summary>
 /// <remarks>
 /// σ(x) = 1/(1 + e^−x) with <see cref="FastExp"/>'s e^x, and tanh(x) = x·P(x²)/Q(x²) on x clamped to ±7.9, P and Q
