@@ -10,7 +10,8 @@ using Recur.Tensors;
 // issue's configurations, median of `reps` after warm-up, with the managed bytes allocated per step (a GC counter
 // delta), the collections per step by generation and the engine's workspace peak (its own count of the activation
 // bytes it holds). Usage: [threads=2] [configs=abcd] [reps=10]; configs s, g, p, l, w, o and r time single kernels
-// (streaming, GEMM, per-step packed products, the LSTM cell, weight-gradient shapes, an Adam step, single-row products)
+// (streaming, GEMM, per-step packed products, the LSTM cell, weight-gradient shapes, an Adam step, single-row products;
+// z: a parallel product called after the caller slept, so the workers must be woken)
 // and k, e and j (config a's layer, config b's second layer and config d's layer alone: forward, backward and their
 // products, at one thread and at `threads`); v times config b's and d's weight-gradient products (and b's at the
 // widths dW_ih and dW_hh would have as one product: 512, 288) at one thread and at `threads`; x runs config a's layer
@@ -187,6 +188,28 @@ if (configs.Contains('r'))
         var sw = Stopwatch.StartNew();
         for (int i = 0; i < 200000; i++) GemmSimd.Multiply(false, true, 1, n, k, a, k, b, k, c, n, false);
         Console.WriteLine($"r row product [1,{k}]·[{k},{n}] (B transposed): {sw.Elapsed.TotalMicroseconds / 200000:F3} µs  {2.0 * n * k / (sw.Elapsed.TotalMicroseconds / 200000) / 1e3:F1} GFLOP/s  {n * k * 4.0 / (sw.Elapsed.TotalMicroseconds / 200000) / 1e3:F1} GB/s");
+    }
+}
+
+if (configs.Contains('z'))
+{
+    // Sparse calls: a 256³ product (one parallel phase) right after the last one and after the caller slept 1, 3 and
+    // 5 ms, so the engine's workers have gone from spinning to blocked (WorkerTeam.SpinMicroseconds): what a call
+    // costs when it has to wake them.
+    const int n = 256;
+    var rng = new Random(3);
+    float[] a = RandomFloats(rng, n * n), b = RandomFloats(rng, n * n), c = new float[n * n];
+    for (int i = 0; i < 100; i++) GemmSimd.Multiply(false, false, n, n, n, a, n, b, n, c, n, false);
+    foreach (int sleepMs in new[] { 0, 1, 3, 5 })
+    {
+        var times = Enumerable.Range(0, 200).Select(_ =>
+        {
+            if (sleepMs > 0) Thread.Sleep(sleepMs);
+            var sw = Stopwatch.StartNew();
+            GemmSimd.Multiply(false, false, n, n, n, a, n, b, n, c, n, false);
+            return sw.Elapsed.TotalMicroseconds;
+        }).Order().ToArray();
+        Console.WriteLine($"z gemm {n}³ after sleeping {sleepMs} ms: median {times[100]:F1} µs  p90 {times[180]:F1}");
     }
 }
 
