@@ -33,8 +33,9 @@ internal sealed class WorkerTeam
     /// Rounds of an idle worker's spin between two yields of its processor. A worker woken from its sleep may be
     /// placed on the processor of the thread that woke it; spinning without a yield, it then held that processor,
     /// and so kept the caller from ever seeing the phase end, for its whole spin: a 256³ product at two threads took
-    /// 2.36 ms when called 5 ms after the last one (0.16 ms back to back, 0.36 ms on one thread; KernelTiming's config
-    /// z). Yielding every few tens of microseconds lets such a caller run (0.37 ms); back-to-back steps did not
+    /// 2.36–2.42 ms when called 5 ms after the last one (0.16 ms back to back, 0.36–0.42 ms on one thread;
+    /// KernelTiming's config z). Yielding every few tens of microseconds lets such a caller run (0.40 ms); back-to-back
+    /// steps did not
     /// change (config a 1.093 against 1.097 ms and 1.096 against 1.098, b 178.6 against 181.1 ms, alternating).
     /// </summary>
     private const int YieldEverySpins = 32;
