@@ -81,17 +81,6 @@ public static class Engine
     /// </summary>
     internal static void Run(int parts, Action<int> work) => Run(parts, parts, work);
 
-    /// <summary>
-    /// As <see cref="Run(int, Action{int})"/>, but when another thread is using the team the caller runs every part
-    /// itself: for phases of a few microseconds (a streaming step's product), which a thread-pool fork (10–20 µs) would
-    /// slow down, as when server threads stream at once.
-    /// </summary>
-    internal static void RunOnTeamOrHere(int parts, Action<int> work)
-    {
-        if (parts > 1 && WorkerTeam.Shared.TryRun(parts, parts, work)) return;
-        for (int p = 0; p < parts; p++) work(p);
-    }
-
     /// <summary>As <see cref="Run(int, Action{int})"/> on at most <paramref name="threads"/> threads, part p on participant p mod threads.</summary>
     private static void Run(int parts, int threads, Action<int> work)
     {

@@ -821,9 +821,8 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         _rowChunk = _threads == 1 ? RowChunk : Math.Min(RowChunk, RoundUp((_o.N + _threads - 1) / _threads, 16));
         int items = (_o.N + _rowChunk - 1) / _rowChunk;
         // A share per thread is run as fixed parts (part p on participant p), without a claim counter to pass between
-        // the cores, and on the caller alone while another thread has the team: a hand-off of a couple of microseconds'
-        // work has little to spare.
-        if (_threads > 1 && items <= _threads) Engine.RunOnTeamOrHere(items, _computeRow);
+        // the cores: a hand-off of a couple of microseconds' work has little to spare.
+        if (_threads > 1 && items <= _threads) Engine.Run(items, _computeRow);
         else RunItems(items, _computeRow);
     }
 

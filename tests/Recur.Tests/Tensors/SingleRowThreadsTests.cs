@@ -8,7 +8,6 @@ namespace Recur.Tests.Tensors;
 /// A single-row product (a streaming step's) runs on several threads only when that cannot cost a wake-up at every
 /// call, and wherever it runs it gives the bits of one thread.
 /// </summary>
-[Collection(EngineThreadsCollection.Name)]
 public sealed class SingleRowThreadsTests
 {
     private static readonly long Dense = GemmDriver<Float256>.DenseRowTicks;
