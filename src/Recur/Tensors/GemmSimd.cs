@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -388,7 +387,6 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
         _threads = flops >= GemmSimd.SinglePhaseParallelFlops ? available : 1;
         if (o.M == 1)
         {
-            _threads = RowThreads(flops, available);
             ExecuteRow();
             return;
         }
@@ -760,54 +758,8 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     internal const int ExactRowColumns = 64;
 
     /// <summary>
-    /// Fewest flops (2·N·K) of a single-row product split over the threads: half of a streaming step's h·W_hhᵀ
-    /// ([1, 128]·[128, 512], 131 kflop, 2.3 µs on one core, bound by reading W_hh from L2) outweighs the hand-off to a
-    /// spinning worker (two threads: 3.61 → 3.03 µs a step).
-    /// </summary>
-    internal const double RowParallelFlops = 1e5;
-
-    /// <summary>
-    /// Longest pause since this thread's previous single-row product of at least <see cref="RowParallelFlops"/> after
-    /// which the next one may still wake the workers: calls this close together (a stream's steps back to back) keep
-    /// them spinning, so waking them once pays off; a sparse stream (a step every few milliseconds) would pay the
-    /// wake-up at every step (a step 5 ms after the last took 24.5 µs on two threads, 16.6 on one).
-    /// </summary>
-    internal const double DenseRowMicroseconds = 500;
-
-    internal static readonly long DenseRowTicks = (long)(DenseRowMicroseconds * Stopwatch.Frequency / 1e6);
-
-    [ThreadStatic] private static long t_lastLargeRow;
-
-    /// <summary>
-    /// Threads of a single-row product: every available one when <see cref="RowInParallel"/> says so, else one. Which
-    /// columns a thread computes never changes their bits (see <see cref="RowDotProducts512"/>), so the choice, which
-    /// depends on timing, does not change any result.
-    /// </summary>
-    private static int RowThreads(double flops, int available)
-    {
-        if (available == 1 || flops < RowParallelFlops) return 1;
-        long now = Stopwatch.GetTimestamp(), sincePrevious = now - t_lastLargeRow;
-        t_lastLargeRow = now;
-        return RowInParallel(flops, available, WorkerTeam.Shared.WorkersSpinning, sincePrevious) ? available : 1;
-    }
-
-    /// <summary>
-    /// Whether a single-row product of <paramref name="flops"/> runs on the <paramref name="available"/> threads: when it
-    /// is worth waking the workers for (<see cref="GemmSimd.SinglePhaseParallelFlops"/>, as any product of one phase),
-    /// or large enough (<see cref="RowParallelFlops"/>) while the workers are spinning already or this thread's previous
-    /// such product was <paramref name="ticksSincePrevious"/> (Stopwatch ticks) ago, within <see cref="DenseRowMicroseconds"/>.
-    /// </summary>
-    internal static bool RowInParallel(double flops, int available, bool workersSpinning, long ticksSincePrevious) =>
-        available > 1 && (flops >= GemmSimd.SinglePhaseParallelFlops
-            || flops >= RowParallelFlops && (workersSpinning || ticksSincePrevious < DenseRowTicks));
-
-    /// <summary>Columns per work item of the single-row product being run: <see cref="RowChunk"/>, or a share per thread.</summary>
-    private int _rowChunk = RowChunk;
-
-    /// <summary>
     /// The single-row product c[1, N] (+)= a[1, K]·op(B)[K, N] (streaming inference): no packing of op(B), which
-    /// is read once, in row order. Work items are fixed chunks of at most <see cref="RowChunk"/> columns, on several
-    /// threads one equal share (a multiple of 16 columns) per thread.
+    /// is read once, in row order. Work items are fixed chunks of <see cref="RowChunk"/> columns.
     /// </summary>
     /// <remarks>
     /// With B as stored, and with B transposed when N ≤ <see cref="ExactRowColumns"/>, each c[j] gets the
@@ -816,22 +768,14 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     /// one window equal that window's outputs in a batched prediction. A wider transposed B (W_ih, W_hh read as
     /// stored by a streaming step) takes lane-parallel dot products instead.
     /// </remarks>
-    private void ExecuteRow()
-    {
-        _rowChunk = _threads == 1 ? RowChunk : Math.Min(RowChunk, RoundUp((_o.N + _threads - 1) / _threads, 16));
-        int items = (_o.N + _rowChunk - 1) / _rowChunk;
-        // A share per thread is run as fixed parts (part p on participant p), without a claim counter to pass between
-        // the cores: a hand-off of a couple of microseconds' work has little to spare.
-        if (_threads > 1 && items <= _threads) Engine.Run(items, _computeRow);
-        else RunItems(items, _computeRow);
-    }
+    private void ExecuteRow() => RunItems((_o.N + RowChunk - 1) / RowChunk, _computeRow);
 
-    /// <summary>Columns [_rowChunk·item, …) of the single-row product.</summary>
+    /// <summary>Columns [RowChunk·item, …) of the single-row product.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ComputeRow(int item)
     {
         int k = _o.K, count = TV.Count;
-        int j0 = item * _rowChunk, width = Math.Min(_rowChunk, _o.N - j0);
+        int j0 = item * RowChunk, width = Math.Min(RowChunk, _o.N - j0);
         float* buffer = (t_packedA ??= new PackingBuffer()).Get(2 * RowChunk + k);
         float* sums = buffer, block = buffer + RowChunk, a = _o.A, c = _o.C + j0;
         if (_o.TransposeA && _o.Lda != 1)

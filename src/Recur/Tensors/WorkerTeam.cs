@@ -52,9 +52,6 @@ internal sealed class WorkerTeam
     private long _phase;
     private Exception? _failure;
 
-    /// <summary>Whether the team has workers and none of them is blocked: a phase now starts without waking one.</summary>
-    public bool WorkersSpinning => Volatile.Read(ref _workers) > 0 && Volatile.Read(ref _sleepers) == 0;
-
     /// <summary>
     /// Runs work(0) … work(parts − 1) on the caller and up to threads − 1 workers, and returns when all are done;
     /// false (nothing run) when another thread owns the team or the caller is itself inside a phase. The first
