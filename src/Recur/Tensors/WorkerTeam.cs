@@ -35,8 +35,8 @@ internal sealed class WorkerTeam
     /// and so kept the caller from ever seeing the phase end, for its whole spin: a 256³ product at two threads took
     /// 2.36–2.42 ms when called 5 ms after the last one (0.16 ms back to back, 0.36–0.42 ms on one thread;
     /// KernelTiming's config z). Yielding every few tens of microseconds lets such a caller run (0.40 ms); back-to-back
-    /// steps did not
-    /// change (config a 1.093 against 1.097 ms and 1.096 against 1.098, b 178.6 against 181.1 ms, alternating).
+    /// steps did not change (config a 1.093 against 1.097 ms and 1.096 against 1.098, b 178.6 against 181.1 ms,
+    /// alternating).
     /// </summary>
     private const int YieldEverySpins = 32;
 
@@ -126,9 +126,8 @@ internal sealed class WorkerTeam
 
     /// <summary>
     /// Spins (yielding now and then: see <see cref="YieldEverySpins"/>), then blocks, until a phase after
-    /// <paramref name="seen"/> starts; returns its number. With more workers
-    /// than processors (Engine.Threads set above the core count) it blocks at once: spinners would take the cores
-    /// from the threads doing the work.
+    /// <paramref name="seen"/> starts; returns its number. With more workers than processors (Engine.Threads set above
+    /// the core count) it blocks at once: spinners would take the cores from the threads doing the work.
     /// </summary>
     private long WaitForPhase(long seen)
     {
