@@ -5,7 +5,7 @@ using Recur.Cli.Bench;
 namespace Recur.Cli;
 
 /// <summary>
-/// <c>recur bench [--only a,b,c,d,stream] [--no-peer] [--threads N] [--repeats N] [--min-time S] [--json] [--out DIR]</c>: times, in
+/// <c>recur bench [--only a,b,c,d,stream] [--no-peer] [--threads N] [--repeats N] [--rounds N] [--min-time S] [--json] [--out DIR]</c>: times, in
 /// one run, Recur and its two CPU peers (libtorch 2.10 through TorchSharp, Debian's PyTorch 1.13; each a child process
 /// at its best thread count) on the performance issue's configurations, with GFLOP/s by DESIGN's count, the share of
 /// the measured GEMM ceiling, Recur's 1→2-thread speed-up and its allocations. <c>--time-to-accuracy</c> runs the
@@ -19,6 +19,7 @@ internal static class BenchCommand
     private static readonly Option<int?> Threads = new("--threads") { Description = "Recur's threads (default: logical processors)" };
     private static readonly Option<int?> Repeats = new("--repeats") { Description = "least timed calls per case after warm-up (more until --min-time is timed); the median is reported (default 10; a step slower than 3 s gets at most 5)" };
     private static readonly Option<double?> MinTime = new("--min-time") { Description = "least seconds of timed calls per case: calls past --repeats are timed until this much is timed, at most 4000 (default 1; the peers get the same)" };
+    private static readonly Option<int?> Rounds = new("--rounds") { Description = "times the whole list of cases (Recur's and the peers') this many times over; each figure is the median of its rounds' medians (default 1)" };
     private static readonly Option<bool> Json = new("--json") { Description = "print one JSON object instead of the table" };
     private static readonly Option<string?> Out = new("--out") { Description = "directory to write bench.json and performance.md into" };
     private static readonly Option<string?> PeerThreads = new("--peer-threads") { Description = "thread counts tried for libtorch, the best kept per case (default: 1 and the logical processors)" };
@@ -38,7 +39,7 @@ internal static class BenchCommand
     {
         var command = new Command("bench", "Time Recur against libtorch (TorchSharp) and PyTorch on the CPU: training steps, inference and batch-1 streaming, in one run.")
         {
-            Only, NoPeer, Threads, Repeats, MinTime, Json, Out, PeerThreads, PeerTimeout, BuildPeers, Python, PeersDir, NoScaling, GemmSize, Note, Device,
+            Only, NoPeer, Threads, Repeats, Rounds, MinTime, Json, Out, PeerThreads, PeerTimeout, BuildPeers, Python, PeersDir, NoScaling, GemmSize, Note, Device,
             TimeToAccuracy, Seconds, Data,
         };
         command.SetAction(parsed => RecurCommand.Guard(stderr, () =>
@@ -49,6 +50,8 @@ internal static class BenchCommand
             if (threads < 1) throw new InvalidInputException($"--threads: expected a positive number; found {threads}.");
             int repeats = parsed.GetValue(Repeats) ?? 10;
             if (repeats < 1) throw new InvalidInputException($"--repeats: expected a positive number; found {repeats}.");
+            int rounds = parsed.GetValue(Rounds) ?? 1;
+            if (rounds < 1) throw new InvalidInputException($"--rounds: expected a positive number; found {rounds}.");
             double minTime = parsed.GetValue(MinTime) ?? 1;
             if (!(minTime >= 0) || double.IsInfinity(minTime)) throw new InvalidInputException($"--min-time: expected a number of seconds, 0 or more; found {minTime}.");
             double timeout = parsed.GetValue(PeerTimeout) ?? 1800;
@@ -58,7 +61,7 @@ internal static class BenchCommand
             var settings = new BenchSettings
             {
                 GemmSize = gemmSize,
-                Threads = threads, Repeats = repeats, MinTimedSeconds = minTime, NoPeer = parsed.GetValue(NoPeer), NoScaling = parsed.GetValue(NoScaling),
+                Threads = threads, Repeats = repeats, Rounds = rounds, MinTimedSeconds = minTime, NoPeer = parsed.GetValue(NoPeer), NoScaling = parsed.GetValue(NoScaling),
                 PeerThreads = ParseInts(parsed.GetValue(PeerThreads), "--peer-threads") ?? [.. new[] { 1, Environment.ProcessorCount }.Distinct()],
                 PeerTimeout = TimeSpan.FromSeconds(timeout), BuildPeers = parsed.GetValue(BuildPeers),
                 Python = parsed.GetValue(Python) ?? "/usr/bin/python3", PeersDirectory = parsed.GetValue(PeersDir),

@@ -4,6 +4,9 @@ using System.Text.Json.Nodes;
 
 namespace Recur.Cli.Bench;
 
+/// <summary>Recur's median in one round of a case, and the cross-core round trip just before it.</summary>
+internal sealed record RoundTiming(double MedianMs, double? CoreRoundTripNs);
+
 /// <summary>One timed case: a configuration in one mode ("train", "infer" or "stream"), Recur's timing and the peers'.</summary>
 internal sealed class BenchRow(BenchConfig config, string mode, Timing recur, int threads)
 {
@@ -15,6 +18,9 @@ internal sealed class BenchRow(BenchConfig config, string mode, Timing recur, in
 
     /// <summary>The cache-line round trip between two cores just before Recur's timing (see <see cref="CoreRoundTrip"/>).</summary>
     public double? CoreRoundTripNs { get; init; }
+
+    /// <summary>Recur's median and round trip in each round (<c>--rounds</c>); <see cref="Recur"/> holds the median of the medians.</summary>
+    public IReadOnlyList<RoundTiming> Rounds { get; init; } = [];
 
     public string Key => Mode switch { "train" => Config.Name, "infer" => Config.Name + " infer", _ => "stream" };
 
@@ -67,6 +73,7 @@ internal sealed class BenchReport
     public string? OpenBlasNote { get; set; }
     public int Threads { get; init; }
     public int Repeats { get; init; }
+    public int Rounds { get; init; } = 1;
     public double MinTimedSeconds { get; init; }
     public IReadOnlyList<int> PeerThreads { get; init; } = [];
     public string Command { get; init; } = "recur bench";
@@ -80,7 +87,9 @@ internal sealed class BenchReport
 
     /// <summary>Every round trip this run measured, labelled: before each of Recur's cases, before each peer, at the end.</summary>
     private List<(string Label, double Ns)> RoundTrips() =>
-        Rows.Select(r => (r.Key, r.CoreRoundTripNs))
+        Rows.SelectMany(r => r.Rounds.Count > 1
+                ? r.Rounds.Select((t, i) => (i == 0 ? r.Key : $"{r.Key} r{i + 1}", t.CoreRoundTripNs))
+                : [(r.Key, r.CoreRoundTripNs)])
             .Concat(Scaling.Select(s => ($"1→2 threads on {s.Config}", s.CoreRoundTripNs)))
             .Concat(Peers.SelectMany(p => p.RoundTrips.Select(t => ($"{p.Name} {t.Key}", t.Value))))
             .Append(("end", CoreRoundTripAtEndNs))
@@ -169,6 +178,7 @@ internal sealed class BenchReport
                 ["workspace_note"] = "the engine's own activation high-water mark over one call (Recur.Tensors.Workspace); null where this build has no such counter",
             },
             ["repeats"] = Repeats,
+            ["rounds"] = Rounds,
             ["min_timed_seconds"] = MinTimedSeconds,
             ["machine"] = new JsonObject
             {
@@ -189,7 +199,11 @@ internal sealed class BenchReport
         var best = r.BestPeer;
         var peers = new JsonObject();
         foreach (var (name, t) in r.Peers)
-            peers[name] = t is null ? null : new JsonObject { ["ms"] = t.Ms, ["ratio"] = r.Ratio(t), ["threads"] = t.Threads, ["gflops"] = r.Flops / t.Ms / 1e6 };
+            peers[name] = t is null ? null : new JsonObject
+            {
+                ["ms"] = t.Ms, ["ratio"] = r.Ratio(t), ["threads"] = t.Threads, ["gflops"] = r.Flops / t.Ms / 1e6,
+                ["round_ms"] = t.RoundMs is null ? null : new JsonArray(t.RoundMs.Select(v => (JsonNode?)v).ToArray()),
+            };
         return new JsonObject
         {
             ["config"] = r.Config.Name,
@@ -213,6 +227,7 @@ internal sealed class BenchReport
             ["allocated_bytes_per_call"] = r.Recur.AllocatedBytesPerCall,
             ["workspace_peak_bytes"] = r.Recur.WorkspacePeakBytes,
             ["core_round_trip_ns"] = r.CoreRoundTripNs,
+            ["round_ms"] = r.Rounds.Count > 1 ? new JsonArray(r.Rounds.Select(t => (JsonNode?)t.MedianMs).ToArray()) : null,
             ["peers"] = peers,
         };
     }
@@ -257,6 +272,7 @@ internal sealed class BenchReport
         sb.AppendLine($"Recur threads: {Threads}; median of at least {Repeats} timed calls and at least {MinTimedSeconds.ToString(CultureInfo.InvariantCulture)} s of them " +
             $"(at most {RecurTimer.MaxTimedCalls} calls), after at least a second of warm-up (fewer where marked n=…; streaming: {BenchRunner.StreamCalls} calls); " +
             "the peers time their calls by the same rule; ratio = peer ms / Recur ms (> 1: Recur is faster).");
+        if (Rounds > 1) sb.AppendLine(RoundsLine());
         string gemm = $"GEMM n={GemmSize} at {Threads} thread(s): Recur {Gf(RecurGemmGflops)} GFLOP/s, OpenBLAS (PyTorch) {Gf(OpenBlasGemmGflops)} GFLOP/s";
         sb.AppendLine(OpenBlasNote is null ? gemm : $"{gemm} ({OpenBlasNote})");
         foreach (var s in Scaling)
@@ -280,6 +296,22 @@ internal sealed class BenchReport
         return sb.ToString();
     }
 
+    /// <summary>What the rounds were and each case's figure in each round, Recur's and each peer's, with the ratio per round.</summary>
+    private string RoundsLine()
+    {
+        string Series(IEnumerable<double> ms) => string.Join(" / ", ms.Select(Ms));
+        var cases = Rows.Select(r =>
+        {
+            var parts = new List<string> { $"{r.Key}: Recur {Series(r.Rounds.Select(t => t.MedianMs))}" };
+            foreach (var (name, t) in r.Peers)
+                if (t?.RoundMs is { } peerMs)
+                    parts.Add($"{name} {Series(peerMs)} (× {string.Join(" / ", peerMs.Zip(r.Rounds, (p, q) => (p / q.MedianMs).ToString("F2", CultureInfo.InvariantCulture)))})");
+            return string.Join(", ", parts);
+        });
+        return $"{Rounds} rounds: the whole list of cases (Recur's timing of a configuration, then each peer's) ran {Rounds} times; each figure above is " +
+               $"the median of its rounds' medians. Per round (ms; × = that round's ratio): {string.Join("; ", cases)}.";
+    }
+
     public string MarkdownPage()
     {
         var sb = new StringBuilder();
@@ -287,13 +319,14 @@ internal sealed class BenchReport
         sb.AppendLine();
         if (Note is not null) sb.AppendLine($"> {Note}").AppendLine();
         sb.AppendLine($"Generated by `{Command}` on {Started:yyyy-MM-dd HH:mm} UTC; {Environment.ProcessorCount} logical processors ({CpuName()}), .NET {Environment.Version}; " +
-                      $"load average {LoadAtStart} at the start and {LoadAtEnd} at the end. Regenerate with `recur bench --out docs` " +
+                      $"load average {LoadAtStart} at the start and {LoadAtEnd} at the end. Regenerate with `recur bench{(Rounds > 1 ? $" --rounds {Rounds}" : "")} --out docs` " +
                       "(from the repository root, so the peers in bench/peers are found).");
         sb.AppendLine();
         sb.AppendLine("Training step = full-sequence forward, linear head on the last state, MSE, backward, Adam. FLOPs by DESIGN's count: " +
                       "forward = 2·gates·H·(I+H) per step, sequence and layer; training = 3× forward; GFLOP/s = flops / ms / 1e6. " +
                       "Ratio = peer ms / Recur ms: above 1 means Recur is faster. Each peer runs as a child process at its best thread count, " +
-                      "configuration by configuration, right after Recur's timing of the same configuration.");
+                      "configuration by configuration, right after Recur's timing of the same configuration" +
+                      (Rounds > 1 ? $"; the whole list ran {Rounds} times (rounds) and each figure is the median of its rounds' medians." : "."));
         sb.AppendLine();
         sb.AppendLine("| config | what |");
         sb.AppendLine("|---|---|");

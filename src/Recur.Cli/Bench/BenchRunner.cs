@@ -9,6 +9,13 @@ internal sealed record BenchSettings
     public int Repeats { get; init; } = 10;
 
     /// <summary>
+    /// Times the whole list of cases (Recur's and the peers', configuration by configuration) this many times over; each
+    /// figure is the median of its rounds' medians, so on a machine that changes state every system's figure samples
+    /// the states of the whole run rather than of one minute.
+    /// </summary>
+    public int Rounds { get; init; } = 1;
+
+    /// <summary>
     /// Least time a case's timed calls take together: a case times at least <see cref="Repeats"/> calls and keeps on
     /// until this much is timed (config a's 3 ms step: about 330 calls, not 10, so its median is not one moment of a
     /// shared machine). The peers are given the same rule.
@@ -31,7 +38,8 @@ internal sealed record BenchSettings
 /// Runs the cases configuration by configuration: Recur's timings of a configuration (training, then inference) in
 /// this process, then each peer's of the same configuration as a child process, so the figures a ratio compares are
 /// taken within a minute or so of each other, not minutes apart (on a shared machine that changes state, the state
-/// between them changes less). Then Recur's thread scaling and the GEMM ceilings.
+/// between them changes less); with several rounds, the whole list again each round. Then Recur's thread scaling and
+/// the GEMM ceilings.
 /// </summary>
 internal static class BenchRunner
 {
@@ -41,23 +49,42 @@ internal static class BenchRunner
     {
         var report = new BenchReport
         {
-            Threads = s.Threads, Repeats = s.Repeats, MinTimedSeconds = s.MinTimedSeconds, PeerThreads = s.NoPeer ? [] : s.PeerThreads, Command = s.Command, Note = s.Note,
+            Threads = s.Threads, Repeats = s.Repeats, Rounds = s.Rounds, MinTimedSeconds = s.MinTimedSeconds, PeerThreads = s.NoPeer ? [] : s.PeerThreads, Command = s.Command, Note = s.Note,
             GemmSize = s.GemmSize, Started = DateTime.UtcNow, LoadAtStart = BenchReport.LoadAverage(),
         };
         var peers = s.NoPeer ? null : new PeerRunner(s, report);
-        foreach (string name in BenchConfig.AllNames.Where(only.Contains))
+        // Each case's timings, one per round, in the order the cases first ran.
+        var cases = new List<(BenchConfig Config, string Mode, List<Timing> Timings, List<RoundTiming> Rounds)>();
+        void Add(BenchConfig c, string mode, (Timing Timing, double? RoundTrip) t)
         {
-            bool stream = name == "stream";
-            bool train = !stream, infer = BenchConfig.Inference.Contains(name);
-            if (stream) TimeStream(s, report);
-            else
-            {
-                var c = BenchConfig.ByName(name);
-                TimeTraining(s, report, c);
-                if (infer) TimeInference(s, report, c);
-            }
-            peers?.Run(name, train, infer, stream);
+            int at = cases.FindIndex(e => e.Config == c && e.Mode == mode);
+            if (at < 0) cases.Add((c, mode, [], []));
+            var entry = cases[at < 0 ? ^1 : at];
+            entry.Timings.Add(t.Timing);
+            entry.Rounds.Add(new RoundTiming(t.Timing.MedianMs, t.RoundTrip));
         }
+        for (int round = 1; round <= s.Rounds; round++)
+        {
+            if (s.Rounds > 1) s.Log($"round {round} of {s.Rounds}");
+            foreach (string name in BenchConfig.AllNames.Where(only.Contains))
+            {
+                bool stream = name == "stream";
+                bool train = !stream, infer = BenchConfig.Inference.Contains(name);
+                if (stream) Add(BenchConfig.Streaming, "stream", TimeStream(s));
+                else
+                {
+                    var c = BenchConfig.ByName(name);
+                    Add(c, "train", TimeTraining(s, c));
+                    if (infer) Add(c, "infer", TimeInference(s, c));
+                }
+                peers?.Run(name, train, infer, stream, round);
+            }
+        }
+        foreach (var (c, mode, timings, rounds) in cases)
+            report.Rows.Add(new BenchRow(c, mode, Timing.OverRounds(timings), s.Threads)
+            {
+                CoreRoundTripNs = rounds[0].CoreRoundTripNs, Rounds = rounds,
+            });
         if (!s.NoScaling)
         {
             foreach (var row in report.Rows.Where(r => r.Mode == "train" && BenchConfig.ThreadScaling.Contains(r.Config.Name)).ToList())
@@ -80,32 +107,32 @@ internal static class BenchRunner
         return report;
     }
 
-    private static void TimeTraining(BenchSettings s, BenchReport report, BenchConfig c)
+    private static (Timing, double?) TimeTraining(BenchSettings s, BenchConfig c)
     {
         int warmup = c.Name == "d" ? 2 : 3;
         s.Log($"recur: {c.Name} training ({c.Describe()}), {s.Threads} thread(s) …");
         double? roundTrip = CoreRoundTrip.Nanoseconds();
         var t = RecurTimer.Train(c, s.Threads, s.Repeats, warmup, s.MinTimedSeconds);
         s.Log($"recur: {c.Name} training {BenchReport.Ms(t.MedianMs)} ms");
-        report.Rows.Add(new BenchRow(c, "train", t, s.Threads) { CoreRoundTripNs = roundTrip });
+        return (t, roundTrip);
     }
 
-    private static void TimeInference(BenchSettings s, BenchReport report, BenchConfig c)
+    private static (Timing, double?) TimeInference(BenchSettings s, BenchConfig c)
     {
         s.Log($"recur: {c.Name} inference …");
         double? roundTrip = CoreRoundTrip.Nanoseconds();
         var t = RecurTimer.Infer(c, s.Threads, s.Repeats, 3, s.MinTimedSeconds);
         s.Log($"recur: {c.Name} inference {BenchReport.Ms(t.MedianMs)} ms");
-        report.Rows.Add(new BenchRow(c, "infer", t, s.Threads) { CoreRoundTripNs = roundTrip });
+        return (t, roundTrip);
     }
 
-    private static void TimeStream(BenchSettings s, BenchReport report)
+    private static (Timing, double?) TimeStream(BenchSettings s)
     {
         s.Log("recur: batch-1 streaming …");
         double? roundTrip = CoreRoundTrip.Nanoseconds();
         var t = RecurTimer.Stream(BenchConfig.Streaming, s.Threads, StreamCalls, StreamWarmup);
         s.Log($"recur: streaming {t.MedianMs * 1000:F1} µs per step");
-        report.Rows.Add(new BenchRow(BenchConfig.Streaming, "stream", t, s.Threads) { CoreRoundTripNs = roundTrip });
+        return (t, roundTrip);
     }
 
     /// <summary>
@@ -126,21 +153,21 @@ internal static class BenchRunner
             _dir = Peers.FindPeersDirectory(s.PeersDirectory);
         }
 
-        public void Run(string config, bool train, bool infer, bool stream)
+        public void Run(string config, bool train, bool infer, bool stream, int round)
         {
             if (_dir is null) return;
             var plan = new PeerPlan(_dir, _s.Python, train ? [config] : [], infer ? [config] : [], stream,
                 _s.PeerThreads, _s.Repeats, _s.MinTimedSeconds, _s.PeerTimeout, _buildTorchSharp, _s.Threads, _s.Log);
             _buildTorchSharp = false;
-            if (_libTorch.Status != "missing") Take(_libTorch, config, () => Peers.LibTorch(plan));
-            if (_pyTorch.Status != "missing") Take(_pyTorch, config, () => Peers.PyTorch(plan));
+            if (_libTorch.Status != "missing") Take(_libTorch, config, round, () => Peers.LibTorch(plan));
+            if (_pyTorch.Status != "missing") Take(_pyTorch, config, round, () => Peers.PyTorch(plan));
         }
 
-        private void Take(PeerResult into, string config, Func<PeerResult> run)
+        private void Take(PeerResult into, string config, int round, Func<PeerResult> run)
         {
             double? roundTrip = CoreRoundTrip.Nanoseconds();
             var part = run();
-            into.Absorb(part, config, roundTrip);
+            into.Absorb(part, config, roundTrip, round);
             _s.Log(part.Status == "ok" ? $"{part.Name}: {config} done ({part.Timings.Count} cases)"
                 : $"{part.Name}: {config} {part.Status.ToUpperInvariant()} — {part.Detail}; install: {part.Install}");
         }

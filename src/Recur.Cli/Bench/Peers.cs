@@ -3,8 +3,22 @@ using System.Text.RegularExpressions;
 
 namespace Recur.Cli.Bench;
 
-/// <summary>A peer's median time for one configuration and mode ("train", "infer", "stream"), at the threading it ran best with.</summary>
-internal sealed record PeerTiming(double Ms, string Threads);
+/// <summary>
+/// A peer's median time for one configuration and mode ("train", "infer", "stream"), at the threading it ran best with;
+/// run in several rounds (<c>--rounds</c>), the median of the rounds' figures, each round's in <paramref name="RoundMs"/>.
+/// </summary>
+internal sealed record PeerTiming(double Ms, string Threads, IReadOnlyList<double>? RoundMs = null)
+{
+    /// <summary>The median of one case's timings from successive rounds (for an even count, the mean of the middle two).</summary>
+    public static PeerTiming OverRounds(IReadOnlyList<PeerTiming> rounds)
+    {
+        if (rounds.Count == 1) return rounds[0];
+        var sorted = rounds.OrderBy(t => t.Ms).ToList();
+        var middle = sorted.Count % 2 == 1 ? [sorted[sorted.Count / 2]] : sorted.GetRange(sorted.Count / 2 - 1, 2);
+        return new PeerTiming(RecurTimer.Median(sorted.Select(t => t.Ms).ToArray()), string.Join(" / ", middle.Select(t => t.Threads).Distinct()),
+            rounds.Select(t => t.Ms).ToList());
+    }
+}
 
 /// <summary>What one peer gave: "ok", or "missing"/"failed"/"timed out"/"skipped" with why and how to install it.</summary>
 internal sealed class PeerResult(string name, string description)
@@ -17,22 +31,34 @@ internal sealed class PeerResult(string name, string description)
     public string? Version { get; set; }
     public Dictionary<(string Config, string Mode), PeerTiming> Timings { get; } = [];
 
-    /// <summary>The cross-core round trip just before this peer ran each configuration (see <see cref="CoreRoundTrip"/>).</summary>
+    /// <summary>
+    /// The cross-core round trip just before this peer ran each configuration (see <see cref="CoreRoundTrip"/>): keyed by
+    /// the configuration, and in rounds after the first by "config rN".
+    /// </summary>
     public Dictionary<string, double?> RoundTrips { get; } = [];
 
+    private readonly Dictionary<(string Config, string Mode), List<PeerTiming>> _rounds = [];
+
     /// <summary>
-    /// Adds this peer's run of one configuration: its timings, version and description, why it failed (once per
-    /// distinct reason) and the round trip just before it. The peer is "ok" once any configuration gave a timing.
+    /// Adds this peer's run of one configuration in round <paramref name="round"/> (1 for a single round): its timings
+    /// (over several rounds, each case's timing becomes the median of its rounds'), version and description, why it
+    /// failed (once per distinct reason) and the round trip just before it. The peer is "ok" once any configuration
+    /// gave a timing.
     /// </summary>
-    public void Absorb(PeerResult part, string config, double? roundTrip)
+    public void Absorb(PeerResult part, string config, double? roundTrip, int round = 1)
     {
-        foreach (var (key, timing) in part.Timings) Timings[key] = timing;
+        foreach (var (key, timing) in part.Timings)
+        {
+            if (!_rounds.TryGetValue(key, out var rounds)) _rounds[key] = rounds = [];
+            rounds.Add(timing);
+            Timings[key] = PeerTiming.OverRounds(rounds);
+        }
         Version ??= part.Version;
         if (part.Description.Length > 0) Description = part.Description;
         if (part.Detail is not null && Detail?.Contains(part.Detail, StringComparison.Ordinal) != true)
             Detail = Detail is null ? part.Detail : $"{Detail}; {part.Detail}";
         Install ??= part.Install;
-        RoundTrips[config] = roundTrip;
+        RoundTrips[round == 1 ? config : $"{config} r{round}"] = roundTrip;
         Status = Timings.Count > 0 ? "ok" : part.Status;
     }
 

@@ -18,7 +18,16 @@ namespace Recur.Cli.Bench;
 /// (<c>Recur.Tensors.Workspace</c>); null when it does not.
 /// </param>
 internal sealed record Timing(double MedianMs, double MinMs, double MaxMs, int Repeats, int Warmup, long AllocatedBytesPerCall,
-    long? WorkspacePeakBytes = null);
+    long? WorkspacePeakBytes = null)
+{
+    /// <summary>
+    /// One timing of a case timed once per round (<c>--rounds</c>): the median of the rounds' medians, the least and
+    /// most of all calls, every timed call counted, and the most allocated per call and workspace peak of any round.
+    /// </summary>
+    public static Timing OverRounds(IReadOnlyList<Timing> rounds) => rounds.Count == 1 ? rounds[0] : new Timing(
+        RecurTimer.Median(rounds.Select(t => t.MedianMs).Order().ToArray()), rounds.Min(t => t.MinMs), rounds.Max(t => t.MaxMs),
+        rounds.Sum(t => t.Repeats), rounds[0].Warmup, rounds.Max(t => t.AllocatedBytesPerCall), rounds.Max(t => t.WorkspacePeakBytes));
+}
 
 /// <summary>Times Recur itself: training steps, inference, batch-1 streaming and its own GEMM, in this process.</summary>
 internal static class RecurTimer

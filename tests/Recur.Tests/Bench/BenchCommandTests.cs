@@ -164,6 +164,69 @@ public class BenchCommandTests
         Assert.Equal(5.0, a["peers"]!["pytorch"]!["ms"]!.GetValue<double>());
     }
 
+    [Fact]
+    [UnsupportedOSPlatform("windows")] // the stand-in Python is a shell script
+    public void RoundsRepeatTheWholeListAndEachFigureIsTheMedianOfItsRounds()
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.File("peers"));
+        File.WriteAllText(dir.File("peers/torch_lstm_bench.py"), "");
+        // A stand-in Python whose training step takes 5, 6 and then 10 ms in its three runs (median 6, mean 7, last 10).
+        string python = dir.File("python");
+        File.WriteAllText(python, $$"""
+            #!/bin/sh
+            if [ "$1" = "-c" ]; then echo 1.13.0; echo 1; exit 0; fi
+            echo run >> "{{dir.File("runs")}}"
+            case $(wc -l < "{{dir.File("runs")}}") in 1) ms=5.00;; 2) ms=6.00;; *) ms=10.00;; esac
+            echo "a-lstm-h64 best train_ms_median=$ms GFLOPs=1.0 variant=torch1-blas2 best infer_ms_median=1.00"
+            """);
+        File.SetUnixFileMode(python, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+        var json = CliRunner.Json("bench", "--only", "a", "--repeats", "2", "--min-time", "0", "--rounds", "3", "--gemm-size", "64", "--threads", "1",
+            "--no-scaling", "--peers-dir", dir.File("peers"), "--python", python, "--json");
+
+        Assert.Equal(3, json["rounds"]!.GetValue<int>());
+        var a = Assert.Single(json["results"]!.AsArray())!;
+        var rounds = a["round_ms"]!.AsArray().Select(v => v!.GetValue<double>()).ToArray();
+        Assert.Equal(3, rounds.Length);
+        Assert.Equal(rounds.Order().ElementAt(1), a["recur_ms"]!.GetValue<double>());
+        Assert.Equal(6, a["repeats"]!.GetValue<int>()); // every round's timed calls
+        var pytorch = a["peers"]!["pytorch"]!;
+        Assert.Equal([5.0, 6.0, 10.0], pytorch["round_ms"]!.AsArray().Select(v => v!.GetValue<double>()));
+        Assert.Equal(6.0, pytorch["ms"]!.GetValue<double>());
+        Assert.Equal(6.0 / a["recur_ms"]!.GetValue<double>(), pytorch["ratio"]!.GetValue<double>(), 12);
+        Assert.Equal(["a", "a r2", "a r3"], json["peers"]!["pytorch"]!["core_round_trip_ns"]!.AsObject().Select(t => t.Key));
+    }
+
+    [Fact]
+    public void AnEvenNumberOfRoundsTakesTheMeanOfTheMiddleTwo()
+    {
+        var peer = new PeerResult("libtorch", "");
+        foreach (var (ms, threads, round) in new[] { (4.0, "2 threads", 1), (8.0, "1 thread", 2), (1.0, "2 threads", 3), (6.0, "2 threads", 4) })
+        {
+            var part = new PeerResult("libtorch", "best of threads 1,2");
+            part.Offer("a", "train", ms, threads);
+            peer.Absorb(part, "a", null, round);
+        }
+        Assert.Equal(5.0, peer.Get("a", "train")!.Ms);
+        Assert.Equal("2 threads", peer.Get("a", "train")!.Threads);
+        Assert.Equal([4.0, 8.0, 1.0, 6.0], peer.Get("a", "train")!.RoundMs!);
+
+        var recur = Timing.OverRounds([new Timing(2.0, 1.5, 3.0, 10, 3, 100, 5), new Timing(1.0, 0.9, 1.2, 20, 3, 120, 7)]);
+        Assert.Equal(new Timing(1.5, 0.9, 3.0, 30, 3, 120, 7), recur);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("two")]
+    public void ABadRoundCountIsBadInput(string value)
+    {
+        var (exit, stdout, stderr) = CliRunner.Run("bench", "--only", "a", "--no-peer", "--rounds", value);
+        Assert.Equal(2, exit);
+        Assert.Equal("", stdout);
+        Assert.Contains("--rounds", stderr);
+    }
+
     [Theory]
     [InlineData("-1")]
     [InlineData("abc")]
