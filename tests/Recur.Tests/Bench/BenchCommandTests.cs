@@ -139,17 +139,11 @@ public class BenchCommandTests
     public void CasesTimeCallsUntilTheLeastTimedTimeAndThePeersAreGivenIt()
     {
         using var dir = new TempDirectory();
-        Directory.CreateDirectory(dir.File("peers"));
-        File.WriteAllText(dir.File("peers/torch_lstm_bench.py"), "");
-        // A stand-in Python: answers the torch probe, records what the peer run was given, prints one result line.
-        string python = dir.File("python");
-        File.WriteAllText(python, $$"""
-            #!/bin/sh
-            if [ "$1" = "-c" ]; then echo 1.13.0; echo 1; exit 0; fi
+        // Records what the peer run was given.
+        string python = StandInPython(dir, $$"""
             echo "$BENCH_MIN_SECONDS $2 $3" >> "{{dir.File("given")}}"
             echo "a-lstm-h64 best train_ms_median=5.00 GFLOPs=1.0 variant=torch1-blas2 best infer_ms_median=1.00"
             """);
-        File.SetUnixFileMode(python, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
 
         var json = CliRunner.Json("bench", "--only", "a", "--repeats", "2", "--min-time", "0.25", "--gemm-size", "64", "--threads", "1",
             "--no-scaling", "--peers-dir", dir.File("peers"), "--python", python, "--json");
@@ -169,18 +163,12 @@ public class BenchCommandTests
     public void RoundsRepeatTheWholeListAndEachFigureIsTheMedianOfItsRounds()
     {
         using var dir = new TempDirectory();
-        Directory.CreateDirectory(dir.File("peers"));
-        File.WriteAllText(dir.File("peers/torch_lstm_bench.py"), "");
-        // A stand-in Python whose training step takes 5, 6 and then 10 ms in its three runs (median 6, mean 7, last 10).
-        string python = dir.File("python");
-        File.WriteAllText(python, $$"""
-            #!/bin/sh
-            if [ "$1" = "-c" ]; then echo 1.13.0; echo 1; exit 0; fi
+        // Its training step takes 5, 6 and then 10 ms in its three runs (median 6, mean 7, last 10).
+        string python = StandInPython(dir, $$"""
             echo run >> "{{dir.File("runs")}}"
             case $(wc -l < "{{dir.File("runs")}}") in 1) ms=5.00;; 2) ms=6.00;; *) ms=10.00;; esac
             echo "a-lstm-h64 best train_ms_median=$ms GFLOPs=1.0 variant=torch1-blas2 best infer_ms_median=1.00"
             """);
-        File.SetUnixFileMode(python, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
 
         var json = CliRunner.Json("bench", "--only", "a", "--repeats", "2", "--min-time", "0", "--rounds", "3", "--gemm-size", "64", "--threads", "1",
             "--no-scaling", "--peers-dir", dir.File("peers"), "--python", python, "--json");
@@ -266,5 +254,20 @@ public class BenchCommandTests
         Assert.Contains("build", json["peers"]!["libtorch"]!["install"]!.GetValue<string>());
         Assert.Equal("missing", json["peers"]!["pytorch"]!["status"]!.GetValue<string>());
         Assert.Contains("python3-torch", json["peers"]!["pytorch"]!["install"]!.GetValue<string>());
+    }
+
+    /// <summary>
+    /// dir/peers with an empty torch_lstm_bench.py, and a stand-in Python (a shell script, returned) that answers the
+    /// torch probe and otherwise runs <paramref name="peerRun"/>.
+    /// </summary>
+    [UnsupportedOSPlatform("windows")]
+    private static string StandInPython(TempDirectory dir, string peerRun)
+    {
+        Directory.CreateDirectory(dir.File("peers"));
+        File.WriteAllText(dir.File("peers/torch_lstm_bench.py"), "");
+        string python = dir.File("python");
+        File.WriteAllText(python, "#!/bin/sh\nif [ \"$1\" = \"-c\" ]; then echo 1.13.0; echo 1; exit 0; fi\n" + peerRun + "\n");
+        File.SetUnixFileMode(python, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return python;
     }
 }
