@@ -88,12 +88,15 @@ internal sealed class BenchReport
     /// <summary>Every round trip this run measured, labelled: before each of Recur's cases, before each peer, at the end.</summary>
     private List<(string Label, double Ns)> RoundTrips() =>
         Rows.SelectMany(r => r.Rounds.Count > 1
-                ? r.Rounds.Select((t, i) => (i == 0 ? r.Key : $"{r.Key} r{i + 1}", t.CoreRoundTripNs))
+                ? r.Rounds.Select((t, i) => (InRound(r.Key, i + 1), t.CoreRoundTripNs))
                 : [(r.Key, r.CoreRoundTripNs)])
             .Concat(Scaling.Select(s => ($"1→2 threads on {s.Config}", s.CoreRoundTripNs)))
             .Concat(Peers.SelectMany(p => p.RoundTrips.Select(t => ($"{p.Name} {t.Key}", t.Value))))
             .Append(("end", CoreRoundTripAtEndNs))
             .Where(m => m.Item2 is not null).Select(m => (m.Item1, m.Item2!.Value)).ToList();
+
+    /// <summary>The label of a measurement in round <paramref name="round"/>: the case's own in the first, "key rN" after.</summary>
+    public static string InRound(string key, int round) => round == 1 ? key : $"{key} r{round}";
 
     /// <summary>
     /// A machine whose round trip more than doubled or halved within the run switched state in between (on the bench's

@@ -53,15 +53,17 @@ internal static class BenchRunner
             GemmSize = s.GemmSize, Started = DateTime.UtcNow, LoadAtStart = BenchReport.LoadAverage(),
         };
         var peers = s.NoPeer ? null : new PeerRunner(s, report);
-        // Each case's timings, one per round, in the order the cases first ran.
-        var cases = new List<(BenchConfig Config, string Mode, List<Timing> Timings, List<RoundTiming> Rounds)>();
-        void Add(BenchConfig c, string mode, (Timing Timing, double? RoundTrip) t)
+        // Each case's timing and the round trip before it, one per round, in the order the cases first ran.
+        var cases = new List<(BenchConfig Config, string Mode, List<(Timing Timing, double? RoundTrip)> Rounds)>();
+        void Add(BenchConfig c, string mode, (Timing, double?) timed)
         {
             int at = cases.FindIndex(e => e.Config == c && e.Mode == mode);
-            if (at < 0) cases.Add((c, mode, [], []));
-            var entry = cases[at < 0 ? ^1 : at];
-            entry.Timings.Add(t.Timing);
-            entry.Rounds.Add(new RoundTiming(t.Timing.MedianMs, t.RoundTrip));
+            if (at < 0)
+            {
+                at = cases.Count;
+                cases.Add((c, mode, []));
+            }
+            cases[at].Rounds.Add(timed);
         }
         for (int round = 1; round <= s.Rounds; round++)
         {
@@ -80,10 +82,10 @@ internal static class BenchRunner
                 peers?.Run(name, train, infer, stream, round);
             }
         }
-        foreach (var (c, mode, timings, rounds) in cases)
-            report.Rows.Add(new BenchRow(c, mode, Timing.OverRounds(timings), s.Threads)
+        foreach (var (c, mode, rounds) in cases)
+            report.Rows.Add(new BenchRow(c, mode, Timing.OverRounds(rounds.Select(r => r.Timing).ToList()), s.Threads)
             {
-                CoreRoundTripNs = rounds[0].CoreRoundTripNs, Rounds = rounds,
+                CoreRoundTripNs = rounds[0].RoundTrip, Rounds = rounds.Select(r => new RoundTiming(r.Timing.MedianMs, r.RoundTrip)).ToList(),
             });
         if (!s.NoScaling)
         {

@@ -58,7 +58,7 @@ internal sealed class PeerResult(string name, string description)
         if (part.Detail is not null && Detail?.Contains(part.Detail, StringComparison.Ordinal) != true)
             Detail = Detail is null ? part.Detail : $"{Detail}; {part.Detail}";
         Install ??= part.Install;
-        RoundTrips[round == 1 ? config : $"{config} r{round}"] = roundTrip;
+        RoundTrips[BenchReport.InRound(config, round)] = roundTrip;
         Status = Timings.Count > 0 ? "ok" : part.Status;
     }
 
