@@ -10,7 +10,8 @@ using Recur.Tensors;
 // issue's configurations, median of `reps` after warm-up, with the managed bytes allocated per step (a GC counter
 // delta), the collections per step by generation and the engine's workspace peak (its own count of the activation
 // bytes it holds). Usage: [threads=2] [configs=abcd] [reps=10]; configs s, g, p, l, w, o and r time single kernels
-// (streaming, GEMM, per-step packed products, the LSTM cell, weight-gradient shapes, an Adam step, single-row products;
+// (streaming, GEMM, per-step packed products, the LSTM cell, weight-gradient shapes, Adam steps over config d's, a's
+// and b's parameters, single-row products;
 // z: a parallel product called after the caller slept, so the workers must be woken)
 // and k, e and j (config a's layer, config b's second layer and config d's layer alone: forward, backward and their
 // products, at one thread and at `threads`); v times config b's and d's weight-gradient products (and b's at the
@@ -173,6 +174,24 @@ if (configs.Contains('o'))
     for (int i = 0; i < 3; i++) adam.Step();
     var times = Enumerable.Range(0, 10).Select(_ => { var sw = Stopwatch.StartNew(); adam.Step(); return sw.Elapsed.TotalMilliseconds; }).OrderBy(v => v).ToArray();
     Console.WriteLine($"o adam step over 8.4M parameters: median {times[5]:F2} ms  min {times[0]:F2}");
+    // Config a's and config b's parameter shapes, in blocks of 500 steps alternating between `threads` (split) and one
+    // thread (step by step, each split step would leave half the values in the other core's cache for the next).
+    foreach (int[] lengths in new[] { new[] { 256 * 8, 256 * 64, 256, 256, 64, 1 }, new[] { 1024 * 32, 1024 * 256, 1024, 1024, 1024 * 256, 1024 * 256, 1024, 1024, 256, 1 } })
+    {
+        var parameters = lengths.Select((n, k) => { var p = new Parameter($"q{k}", new Tensor(new float[n], n)); p.Grad.Data.AsSpan().Fill(0.01f); return p; }).ToList();
+        var optimizer = new Adam(parameters, 1e-3);
+        var byThreads = new[] { new List<double>(), new List<double>() };
+        for (int i = 0; i < 4000; i++)
+        {
+            int block = i / 500 % 2;
+            Engine.Threads = block == 0 ? threads : 1;
+            var sw = Stopwatch.StartNew();
+            optimizer.Step();
+            if (i % 500 >= 50) byThreads[block].Add(sw.Elapsed.TotalMicroseconds);
+        }
+        Engine.Threads = threads;
+        Console.WriteLine($"o adam step over {lengths.Sum()} values: {threads} threads {byThreads[0].Order().ElementAt(byThreads[0].Count / 2):F1} µs, one thread {byThreads[1].Order().ElementAt(byThreads[1].Count / 2):F1} µs (medians)");
+    }
 }
 
 if (configs.Contains('r'))
