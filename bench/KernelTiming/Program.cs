@@ -180,6 +180,8 @@ if (configs.Contains('o'))
     {
         var parameters = lengths.Select((n, k) => { var p = new Parameter($"q{k}", new Tensor(new float[n], n)); p.Grad.Data.AsSpan().Fill(0.01f); return p; }).ToList();
         var optimizer = new Adam(parameters, 1e-3);
+        var warm = Stopwatch.StartNew(); // a second of steps, so tiered compilation has replaced the first code
+        while (warm.ElapsedMilliseconds < 1000) optimizer.Step();
         var byThreads = new[] { new List<double>(), new List<double>() };
         for (int i = 0; i < 4000; i++)
         {

@@ -75,12 +75,16 @@ public abstract class AdaptiveMomentOptimizer : Optimizer
     /// <summary>
     /// Fewest values, over all the parameters a step updates, for which the step is one parallel phase: the threads
     /// take equal element ranges of the parameters laid end to end, so a model of many mid-sized parameters is split
-    /// too (it used to be split parameter by parameter, a phase each, only those of 2^18 values or more). Measured on
-    /// two threads: config a's 19K values took 5.6 µs split against 9.0 on one thread, config b's 824K 200 against
-    /// 388 µs. Each element's arithmetic does not depend on the split, so the bits do not either. Below this, a
-    /// phase's fork and join would cost about what it saves.
+    /// too (it used to be split parameter by parameter, a phase each, only those of 2^18 values or more). Each
+    /// element's arithmetic does not depend on the split, so the bits do not either. A split moves data between the
+    /// cores: the other thread reads its share of the gradients and writes its share of the values, which the next
+    /// step's forward pass reads on the caller. While the host makes cross-core hand-offs slow (`recur bench` measures a
+    /// cache line's round trip at 300–350 ns at times, 60–75 at others), that costs more than it saves for a small model: config a's training step
+    /// (19K values, 8.5 µs of update on one thread), in blocks of 100 steps alternating, took 1.400 against 1.313 ms
+    /// and 1.475 against 1.399 ms with its update split (1.080 against 1.082 ms while hand-offs were fast). Config b's
+    /// 824K values take 196 µs split against 387 on one thread (KernelTiming o).
     /// </summary>
-    internal const int MinValuesToSplit = 1 << 13;
+    internal const int MinValuesToSplit = 1 << 18;
 
     // This step's parameters with gradients and where each starts in the end-to-end order, for the parts.
     private readonly int[] _updated, _updatedStart;
