@@ -10,8 +10,9 @@ public static class Layout
     /// Fewest values whose swap is one parallel phase, each thread taking an equal range of the leading axis (the
     /// batch split's sequences, for the batch-major input of a recurrent layer): the rows a thread writes are those its
     /// part of the layer reads next, where on one thread the other core's rows had to be handed across to it. Config
-    /// a's training step (a [32, 50, 8] input), in blocks of 100 steps alternating: 1–5 µs faster in 10 of 11 runs
-    /// while cross-core hand-offs were fast (1.06–1.09 ms a step), 8–16 µs in all 5 while they were slow (1.40–1.44).
+    /// a's training step (a [32, 50, 8] input), in blocks of 100 steps alternating: 8–16 µs faster in all 4 runs while
+    /// cross-core hand-offs were slow (1.40–1.44 ms a step), 1–5 µs faster in 8 of 10 while they were fast (1.06–1.09
+    /// ms; 0.6 and 1.1 µs slower in the other two).
     /// </summary>
     internal const int MinValuesToSplit = 1 << 13;
 
