@@ -19,7 +19,7 @@ internal static class BenchCommand
     private static readonly Option<int?> Threads = new("--threads") { Description = "Recur's threads (default: logical processors)" };
     private static readonly Option<int?> Repeats = new("--repeats") { Description = "least timed calls per case after warm-up (more until --min-time is timed); the median is reported (default 10; a step slower than 3 s gets at most 5)" };
     private static readonly Option<double?> MinTime = new("--min-time") { Description = "least seconds of timed calls per case: calls past --repeats are timed until this much is timed, at most 4000 (default 1; the peers get the same)" };
-    private static readonly Option<int?> Rounds = new("--rounds") { Description = "times the whole list of cases (Recur's and the peers') this many times over; each figure is the median of its rounds' medians (default 1)" };
+    private static readonly Option<int?> Rounds = new("--rounds") { Description = "times the whole list of cases (Recur's and the peers', and Recur's 1→2-thread speed-up) this many times over; each figure is the median of its rounds' (default 1)" };
     private static readonly Option<bool> Json = new("--json") { Description = "print one JSON object instead of the table" };
     private static readonly Option<string?> Out = new("--out") { Description = "directory to write bench.json and performance.md into" };
     private static readonly Option<string?> PeerThreads = new("--peer-threads") { Description = "thread counts tried for libtorch, the best kept per case (default: 1 and the logical processors)" };

@@ -47,10 +47,21 @@ internal sealed class BenchRow(BenchConfig config, string mode, Timing recur, in
     public double? Ratio(PeerTiming? peer) => peer is null ? null : peer.Ms / Recur.MedianMs;
 }
 
-/// <summary>Measured 1→2-thread speed-up of Recur on one training configuration, and the core round trip before it.</summary>
+/// <summary>
+/// Measured 1→2-thread speed-up of Recur on one training configuration, and the core round trip before it; with
+/// several rounds, each time the median of the rounds' (<see cref="Rounds"/>) and the first round's round trip.
+/// </summary>
 internal sealed record ThreadScaling(string Config, double OneThreadMs, double TwoThreadMs, double? CoreRoundTripNs = null)
 {
     public double Speedup => OneThreadMs / TwoThreadMs;
+
+    /// <summary>Each round's own measurement, in order (empty for a single round).</summary>
+    public IReadOnlyList<ThreadScaling> Rounds { get; init; } = [];
+
+    /// <summary>The figure over rounds: each time the median of the rounds' (the mean of the middle two for an even count).</summary>
+    public static ThreadScaling OverRounds(IReadOnlyList<ThreadScaling> rounds) => rounds.Count == 1 ? rounds[0] : new ThreadScaling(rounds[0].Config,
+        RecurTimer.Median(rounds.Select(r => r.OneThreadMs).Order().ToArray()), RecurTimer.Median(rounds.Select(r => r.TwoThreadMs).Order().ToArray()),
+        rounds[0].CoreRoundTripNs) { Rounds = rounds };
 }
 
 /// <summary>Everything one <c>recur bench</c> run measured; prints the table, the JSON and the markdown page.</summary>
@@ -90,7 +101,9 @@ internal sealed class BenchReport
         Rows.SelectMany(r => r.Rounds.Count > 1
                 ? r.Rounds.Select((t, i) => (InRound(r.Key, i + 1), t.CoreRoundTripNs))
                 : [(r.Key, r.CoreRoundTripNs)])
-            .Concat(Scaling.Select(s => ($"1→2 threads on {s.Config}", s.CoreRoundTripNs)))
+            .Concat(Scaling.SelectMany(s => s.Rounds.Count > 1
+                ? s.Rounds.Select((r, i) => (InRound($"1→2 threads on {s.Config}", i + 1), r.CoreRoundTripNs))
+                : [($"1→2 threads on {s.Config}", s.CoreRoundTripNs)]))
             .Concat(Peers.SelectMany(p => p.RoundTrips.Select(t => ($"{p.Name} {t.Key}", t.Value))))
             .Append(("end", CoreRoundTripAtEndNs))
             .Where(m => m.Item2 is not null).Select(m => (m.Item1, m.Item2!.Value)).ToList();
@@ -171,6 +184,7 @@ internal sealed class BenchReport
             {
                 ["config"] = s.Config, ["ms_1_thread"] = s.OneThreadMs, ["ms_2_threads"] = s.TwoThreadMs, ["speedup"] = s.Speedup,
                 ["core_round_trip_ns"] = s.CoreRoundTripNs,
+                ["round_speedups"] = s.Rounds.Count > 1 ? new JsonArray(s.Rounds.Select(r => (JsonNode?)r.Speedup).ToArray()) : null,
             }).ToArray()),
             ["peers"] = peers,
             ["allocations"] = new JsonObject
@@ -279,7 +293,9 @@ internal sealed class BenchReport
         string gemm = $"GEMM n={GemmSize} at {Threads} thread(s): Recur {Gf(RecurGemmGflops)} GFLOP/s, OpenBLAS (PyTorch) {Gf(OpenBlasGemmGflops)} GFLOP/s";
         sb.AppendLine(OpenBlasNote is null ? gemm : $"{gemm} ({OpenBlasNote})");
         foreach (var s in Scaling)
-            sb.AppendLine($"Recur 1→2 threads on {s.Config} (steps at 1 and 2 threads alternating): {Ms(s.OneThreadMs)} → {Ms(s.TwoThreadMs)} ms, speed-up {s.Speedup:F2}×");
+            sb.AppendLine($"Recur 1→2 threads on {s.Config} (steps at 1 and 2 threads alternating{(s.Rounds.Count > 1 ? $", once per round, each time the median of the rounds'" : "")}): " +
+                $"{Ms(s.OneThreadMs)} → {Ms(s.TwoThreadMs)} ms, speed-up {s.Speedup:F2}×" +
+                (s.Rounds.Count > 1 ? $" (rounds {string.Join(" / ", s.Rounds.Select(r => r.Speedup.ToString("F2", CultureInfo.InvariantCulture)))})" : ""));
         foreach (var p in Peers)
         {
             string what = p.Status == "ok" ? $"{p.Name}: {p.Version}, {p.Description}" : $"{p.Name}: {p.Status.ToUpperInvariant()}";

@@ -38,8 +38,8 @@ internal sealed record BenchSettings
 /// Runs the cases configuration by configuration: Recur's timings of a configuration (training, then inference) in
 /// this process, then each peer's of the same configuration as a child process, so the figures a ratio compares are
 /// taken within a minute or so of each other, not minutes apart (on a shared machine that changes state, the state
-/// between them changes less); with several rounds, the whole list again each round. Then Recur's thread scaling and
-/// the GEMM ceilings.
+/// between them changes less), then Recur's thread scaling; with several rounds, all of it again each round. Then the
+/// GEMM ceilings.
 /// </summary>
 internal static class BenchRunner
 {
@@ -65,6 +65,7 @@ internal static class BenchRunner
             }
             cases[at].Rounds.Add(timed);
         }
+        var scalingRounds = new List<ThreadScaling>();
         for (int round = 1; round <= s.Rounds; round++)
         {
             if (s.Rounds > 1) s.Log($"round {round} of {s.Rounds}");
@@ -81,24 +82,18 @@ internal static class BenchRunner
                 }
                 peers?.Run(name, train, infer, stream, round);
             }
+            // Recur's thread scaling once per round too, so its figure samples the run's machine states as the others do.
+            if (!s.NoScaling)
+                foreach (string name in BenchConfig.ThreadScaling.Where(only.Contains))
+                    scalingRounds.Add(MeasureScaling(s, BenchConfig.ByName(name)));
         }
         foreach (var (c, mode, rounds) in cases)
             report.Rows.Add(new BenchRow(c, mode, Timing.OverRounds(rounds.Select(r => r.Timing).ToList()), s.Threads)
             {
                 CoreRoundTripNs = rounds[0].RoundTrip, Rounds = rounds.Select(r => new RoundTiming(r.Timing.MedianMs, r.RoundTrip)).ToList(),
             });
-        if (!s.NoScaling)
-        {
-            foreach (var row in report.Rows.Where(r => r.Mode == "train" && BenchConfig.ThreadScaling.Contains(r.Config.Name)).ToList())
-            {
-                var c = row.Config;
-                int warmup = c.Name == "d" ? 2 : 3;
-                s.Log($"recur: {c.Name} training at 1 and 2 threads, alternating …");
-                double? roundTrip = CoreRoundTrip.Nanoseconds();
-                var medians = RecurTimer.TrainAlternating(c, [1, 2], s.Repeats, warmup, s.MinTimedSeconds);
-                report.Scaling.Add(new ThreadScaling(c.Name, medians[0], medians[1], roundTrip));
-            }
-        }
+        foreach (var config in scalingRounds.GroupBy(r => r.Config))
+            report.Scaling.Add(ThreadScaling.OverRounds(config.ToList()));
         s.Log($"recur: GEMM n={s.GemmSize} …");
         report.RecurGemmGflops = RecurTimer.GemmGflops(s.GemmSize, s.Threads);
         s.Log($"recur: GEMM {report.RecurGemmGflops:F1} GFLOP/s");
@@ -107,6 +102,17 @@ internal static class BenchRunner
         report.LoadAtEnd = BenchReport.LoadAverage();
         report.CoreRoundTripAtEndNs = CoreRoundTrip.Nanoseconds();
         return report;
+    }
+
+    /// <summary>Recur's step on <paramref name="c"/> at one thread and at two, the steps alternating, and the round trip before.</summary>
+    private static ThreadScaling MeasureScaling(BenchSettings s, BenchConfig c)
+    {
+        s.Log($"recur: {c.Name} training at 1 and 2 threads, alternating …");
+        double? roundTrip = CoreRoundTrip.Nanoseconds();
+        var medians = RecurTimer.TrainAlternating(c, [1, 2], s.Repeats, c.Name == "d" ? 2 : 3, s.MinTimedSeconds);
+        var scaling = new ThreadScaling(c.Name, medians[0], medians[1], roundTrip);
+        s.Log($"recur: {c.Name} {BenchReport.Ms(scaling.OneThreadMs)} → {BenchReport.Ms(scaling.TwoThreadMs)} ms, speed-up {scaling.Speedup:F2}×");
+        return scaling;
     }
 
     private static (Timing, double?) TimeTraining(BenchSettings s, BenchConfig c)

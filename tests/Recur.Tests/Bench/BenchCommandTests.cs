@@ -204,6 +204,30 @@ public class BenchCommandTests
         Assert.Equal(new Timing(1.5, 0.9, 3.0, 30, 3, 120, 7), recur);
     }
 
+    [Fact]
+    public void ThreadScalingOverRoundsTakesEachTimesMedianAndKeepsEveryRound()
+    {
+        var rounds = new[] { new ThreadScaling("b", 330, 200, 310), new ThreadScaling("b", 320, 170, 60), new ThreadScaling("b", 340, 180, 70) };
+        var report = new BenchReport { Threads = 2, Rounds = 3 };
+        report.Scaling.Add(ThreadScaling.OverRounds(rounds));
+        var b = Assert.Single(report.Scaling);
+        // the median of each time (not the median speed-up, not the last round's)
+        Assert.Equal((330.0, 180.0), (b.OneThreadMs, b.TwoThreadMs));
+        Assert.Equal(330.0 / 180.0, b.Speedup, 12);
+        Assert.Equal(310, b.CoreRoundTripNs);
+        Assert.Equal(rounds, b.Rounds);
+        Assert.Contains("1→2 threads on b (steps at 1 and 2 threads alternating, once per round, each time the median of the rounds'): " +
+                        "330 → 180 ms, speed-up 1.83× (rounds 1.65 / 1.88 / 1.89)", report.Summary());
+        Assert.Contains("1→2 threads on b 310, 1→2 threads on b r2 60, 1→2 threads on b r3 70", report.Summary());
+        var json = Assert.Single(report.ToJson()["thread_scaling"]!.AsArray())!;
+        Assert.Equal(330.0 / 180.0, json["speedup"]!.GetValue<double>(), 12);
+        Assert.Equal([1.65, 320.0 / 170, 340.0 / 180], json["round_speedups"]!.AsArray().Select(v => v!.GetValue<double>()));
+
+        var even = ThreadScaling.OverRounds([new ThreadScaling("d", 1300, 700), new ThreadScaling("d", 1200, 650)]);
+        Assert.Equal((1250.0, 675.0), (even.OneThreadMs, even.TwoThreadMs));
+        Assert.Same(rounds[0], ThreadScaling.OverRounds([rounds[0]]));
+    }
+
     [Theory]
     [InlineData("0")]
     [InlineData("two")]
