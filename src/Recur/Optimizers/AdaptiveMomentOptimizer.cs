@@ -78,11 +78,12 @@ public abstract class AdaptiveMomentOptimizer : Optimizer
     /// too (it used to be split parameter by parameter, a phase each, only those of 2^18 values or more). Each
     /// element's arithmetic does not depend on the split, so the bits do not either. A split moves data between the
     /// cores: the other thread reads its share of the gradients and writes its share of the values, which the next
-    /// step's forward pass reads on the caller. While the host makes cross-core hand-offs slow (`recur bench` measures a
-    /// cache line's round trip at 300–350 ns at times, 60–75 at others), that costs more than it saves for a small model: config a's training step
-    /// (19K values, 8.5 µs of update on one thread), in blocks of 100 steps alternating, took 1.400 against 1.313 ms
-    /// and 1.475 against 1.399 ms with its update split (1.080 against 1.082 ms while hand-offs were fast). Config b's
-    /// 824K values take 196 µs split against 387 on one thread (KernelTiming o).
+    /// step's forward pass reads on the caller. While the host makes cross-core hand-offs slow (<c>recur bench</c>
+    /// measures a cache line's round trip at 300–350 ns at times, 60–75 at others), that costs more than it saves for
+    /// a small model: config a's training step (19K values, 8.5 µs of update on one thread), in blocks of 100 steps
+    /// alternating, took 1.400 against 1.313 ms and 1.475 against 1.399 ms with its update split (1.080 against 1.082
+    /// ms while hand-offs were fast). Config b's 824K values take 196 µs split against 387 on one thread
+    /// (KernelTiming o).
     /// </summary>
     internal const int MinValuesToSplit = 1 << 18;
 
@@ -114,6 +115,7 @@ public abstract class AdaptiveMomentOptimizer : Optimizer
         else Engine.Run(parts, _updatePart);
     }
 
+    /// <summary>One parameter's whole update (the base class's contract; <see cref="Step"/> splits the work itself).</summary>
     protected sealed override void Update(int index, Span<float> value, ReadOnlySpan<float> grad) => UpdateRange(index, 0, value, grad);
 
     /// <summary>Elements [part·size, (part + 1)·size) of this step's parameters laid end to end.</summary>
