@@ -109,18 +109,20 @@ internal static class BenchRunner
     {
         s.Log($"recur: {c.Name} training at 1 and 2 threads, alternating …");
         double? roundTrip = CoreRoundTrip.Nanoseconds();
-        var medians = RecurTimer.TrainAlternating(c, [1, 2], s.Repeats, c.Name == "d" ? 2 : 3, s.MinTimedSeconds);
+        var medians = RecurTimer.TrainAlternating(c, [1, 2], s.Repeats, TrainingWarmupSteps(c), s.MinTimedSeconds);
         var scaling = new ThreadScaling(c.Name, medians[0], medians[1], roundTrip);
         s.Log($"recur: {c.Name} {BenchReport.Ms(scaling.OneThreadMs)} → {BenchReport.Ms(scaling.TwoThreadMs)} ms, speed-up {scaling.Speedup:F2}×");
         return scaling;
     }
 
+    /// <summary>Least warm-up steps before timing training on <paramref name="c"/> (config d's step takes about a second).</summary>
+    private static int TrainingWarmupSteps(BenchConfig c) => c.Name == "d" ? 2 : 3;
+
     private static (Timing, double?) TimeTraining(BenchSettings s, BenchConfig c)
     {
-        int warmup = c.Name == "d" ? 2 : 3;
         s.Log($"recur: {c.Name} training ({c.Describe()}), {s.Threads} thread(s) …");
         double? roundTrip = CoreRoundTrip.Nanoseconds();
-        var t = RecurTimer.Train(c, s.Threads, s.Repeats, warmup, s.MinTimedSeconds);
+        var t = RecurTimer.Train(c, s.Threads, s.Repeats, TrainingWarmupSteps(c), s.MinTimedSeconds);
         s.Log($"recur: {c.Name} training {BenchReport.Ms(t.MedianMs)} ms");
         return (t, roundTrip);
     }
