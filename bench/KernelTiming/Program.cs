@@ -107,8 +107,9 @@ if (configs.Contains('v'))
 if (configs.Contains('p'))
 {
     // Per-step recurrent product shapes on one thread: config a whole and split ([32 or 16, 64]·[64, 256]), config b's
-    // batch split [32, 256]·[256, 1024] vs a hidden split [64, 256]·[256, 512], and larger ones.
-    foreach (var (m, n, k) in new[] { (32, 256, 64), (16, 256, 64), (32, 1024, 256), (64, 512, 256), (64, 1024, 256), (32, 2048, 512), (64, 1024, 512) })
+    // batch split [32, 256]·[256, 1024] vs a hidden split [64, 256]·[256, 512], larger ones, and config d's whole
+    // [128, 1024]·[1024, 4096] (W_hh packed, 16 MiB, read from L3 each step).
+    foreach (var (m, n, k) in new[] { (32, 256, 64), (16, 256, 64), (32, 1024, 256), (64, 512, 256), (64, 1024, 256), (32, 2048, 512), (64, 1024, 512), (128, 4096, 1024) })
     {
         var rng = new Random(3);
         var a = RandomFloats(rng, m * k);
