@@ -1390,12 +1390,12 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     /// </summary>
     /// <remarks>
     /// The AVX2 and AVX-512 kernels also ask for one line of <paramref name="prefetchB"/> every
-    /// <see cref="PrefetchEvery"/> steps (AVX-512: <see cref="PrefetchEvery512"/>), into L2: ComputeBlock points it at a slice of the next B panel, which otherwise comes from L3 (the packed
-    /// block is [KC, NC], MiBs) while the first row panel's kernel waits on it. At two threads (Zen 3, old and new
-    /// alternating in one process): [3200, 1024]·[1024, 4096] 1.13× faster, d's dW [4096, 3200]·[3200, 1024] 1.15×,
-    /// d's training step 1.19×; products whose B stays in L2 (config a) unchanged. A slice per row panel keeps the
-    /// prefetches few (one per four steps; AVX-512, whose panel is twice as wide, one per two) and spread over the
-    /// panel's kernels.
+    /// <see cref="PrefetchEvery"/> steps (AVX-512: <see cref="PrefetchEvery512"/>), into L2: ComputeBlock points it
+    /// at a slice of the next B panel, which otherwise comes from L3 (the packed block is [KC, NC], MiBs) while the
+    /// first row panel's kernel waits on it. At two threads (Zen 3, old and new alternating in one process):
+    /// [3200, 1024]·[1024, 4096] 1.13× faster, d's dW [4096, 3200]·[3200, 1024] 1.15×, d's training step 1.19×;
+    /// products whose B stays in L2 (config a) unchanged. A slice per row panel keeps the prefetches few (one per
+    /// four steps; AVX-512, whose panel is twice as wide, one per two) and spread over the panel's kernels.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MicroKernel(int kc, float* a, float* b, float* c, nint ldc, bool addToC, float* prefetchB)
@@ -1494,8 +1494,8 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     /// copy for every second multiply-add, 9 a step), as in <see cref="MicroKernel6Avx2"/>. Same operations, same
     /// bits. Like the AVX2 kernel it asks for one line of the next B panel's slice, here every
     /// <see cref="PrefetchEvery512"/> steps: at two threads (Zen 4, with and without alternating in one process) d's
-    /// inference took 259–268 ms with it against 269–274 without, d's training step 683 against 704 ms and
-    /// [2048]³ 1.02–1.04× less; configs a and b and one thread level.
+    /// inference took 259–268 ms with it against 269–274 without, d's training step 683 against 704 ms, and [2048]³
+    /// ran 2–4% faster; configs a and b, and one thread, level. The direct form alone was 0.5–1.5% faster.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MicroKernel8Avx512(int kc, float* a, float* b, float* c, nint ldc, bool addToC, float* prefetchB)
