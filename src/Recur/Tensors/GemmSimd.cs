@@ -312,7 +312,10 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     /// <summary>Steps of the AVX2 micro-kernel per line of the next B panel it prefetches (see <see cref="MicroKernel"/>).</summary>
     private const int PrefetchEvery = 4;
 
-    /// <summary>Steps between the AVX-512 kernel's prefetches: a step reads two lines of B, so one line every two steps covers the same slice.</summary>
+    /// <summary>
+    /// Steps of the AVX-512 micro-kernel per line of the next B panel it prefetches: a step reads two lines of B, so
+    /// one line every two steps covers the same slice as the AVX2 kernel's one in four.
+    /// </summary>
     private const int PrefetchEvery512 = 2;
 
     private static int MR => TV.MicroRows;
@@ -1057,16 +1060,16 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     {
         for (int r0 = i0; r0 < i0 + rows; r0 += MR, dst += kc * MR)
         {
-            int height = Math.Min(MR, _o.M - r0);
             float* sums = rowSums == null ? null : rowSums + r0;
             if (MR == 8 && _o.TransposeA && r0 + 2 * MR <= i0 + rows && Avx.IsSupported)
             {
-                // Two full panels of eight from transposed A at once (see PackSixteenTransposed).
+                // Two full panels of eight from transposed A in one pass (see PackSixteenTransposed).
                 PackSixteenTransposed(dst, _o.A + (nint)pc * _o.Lda + r0, _o.Lda, kc, sums);
                 r0 += MR;
                 dst += kc * MR;
                 continue;
             }
+            int height = Math.Min(MR, _o.M - r0);
             if (MR == 8 && height == 8 && Avx.IsSupported)
             {
                 // A full panel of eight rows: each packed step is one 256-bit vector (a copy when A is transposed,
@@ -1145,9 +1148,9 @@ internal sealed unsafe class GemmDriver<TV> where TV : struct, IFloatVector<TV>
     /// <paramref name="sums"/>, also adds the steps into sums[0 … 16) in step order. One pass over the K block's rows
     /// of A reads each step's sixteen values (a whole line when aligned) where two passes of
     /// <see cref="PackEightTransposed"/> read eight each. Alternating in one process (Zen 4): config a's dW_hh,
-    /// [256, 1600]ᵀ·[1600, 64], 544–550 against 555–579 µs at one thread and 288–291 against 295–301 µs at two;
-    /// b's [1024, 6400]ᵀ·[6400, 256] 33.4–33.7 against 34.5–35.5 ms at one thread, level at two. Four panels at once,
-    /// or a prefetch of the row 4–16 steps ahead, were no faster.
+    /// [256, 1600]ᵀ·[1600, 64], 544–550 against 555–579 µs at one thread and 288–291 against 295–301 µs at
+    /// two; b's [1024, 6400]ᵀ·[6400, 256] 33.4–33.7 against 34.5–35.5 ms at one thread, level at two. Four
+    /// panels at once, or a prefetch of the row 4–16 steps ahead, were no faster.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackSixteenTransposed(float* dst, float* src, nint lda, int kc, float* sums)
